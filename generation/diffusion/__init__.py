@@ -1,0 +1,59 @@
+"""The narrow interface to diffusion: `get_backend().generate(request, on_step) -> list[Image]`.
+
+This module is plain data and never imports torch; `get_backend()` imports the heavy code on
+first use, which happens only inside worker processes.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, Protocol
+
+if TYPE_CHECKING:
+    from PIL.Image import Image
+
+# (step done, steps in total, current latents or None). Raise to abort the run.
+StepCallback = Callable[[int, int, Any], None]
+
+
+@dataclass(frozen=True)
+class DiffusionRequest:
+    prompt: str
+    negative_prompt: str
+    model: str
+    scheduler: str
+    steps: int
+    guidance: float
+    width: int
+    height: int
+    seed: int
+    num_images: int = 1
+
+
+class DiffusionBackend(Protocol):
+    name: str
+
+    def generate(self, request: DiffusionRequest, on_step: StepCallback) -> list[Image]: ...
+
+
+class WeightsUnavailable(RuntimeError):
+    """The real model's weights are not on this machine."""
+
+
+_backend: DiffusionBackend | None = None
+
+
+def get_backend() -> DiffusionBackend:
+    """The process-wide backend, built once (in `worker_process_init`) and kept warm."""
+    global _backend
+    if _backend is None:
+        from .backends import build_backend
+
+        _backend = build_backend()
+    return _backend
+
+
+def reset_backend() -> None:
+    global _backend
+    _backend = None

@@ -1,0 +1,160 @@
+"""Diffusers pipelines behind the `generate(request, on_step)` interface. Worker processes only."""
+
+from __future__ import annotations
+
+import logging
+import os
+import time
+from pathlib import Path
+from typing import Any
+
+import torch
+from django.conf import settings
+from PIL import Image, ImageOps
+
+from ..catalog import MODELS, SDXL, Z_IMAGE_TURBO, get_model
+from . import DiffusionRequest, StepCallback, WeightsUnavailable
+
+logger = logging.getLogger(__name__)
+
+SCHEDULER_CLASSES = {
+    "FlowMatchEulerDiscrete": "FlowMatchEulerDiscreteScheduler",
+    "EulerDiscrete": "EulerDiscreteScheduler",
+    "EulerAncestralDiscrete": "EulerAncestralDiscreteScheduler",
+    "DPMSolverMultistep": "DPMSolverMultistepScheduler",
+    "DDIM": "DDIMScheduler",
+    "UniPCMultistep": "UniPCMultistepScheduler",
+}
+
+
+def weights_source(model: str) -> str:
+    """A local folder holding the model (DIFFUSION_WEIGHTS_DIR/<name>), else the hub id for the HF cache."""
+    if settings.DIFFUSION_WEIGHTS_DIR:
+        folder = Path(settings.DIFFUSION_WEIGHTS_DIR) / model.split("/")[-1]
+        if (folder / "model_index.json").exists():
+            return str(folder)
+    return model
+
+
+def weights_available(model: str) -> bool:
+    source = weights_source(model)
+    if os.path.isdir(source):
+        return True
+    from huggingface_hub import try_to_load_from_cache
+
+    return isinstance(try_to_load_from_cache(model, "model_index.json"), str)
+
+
+def load_pipeline(model: str, device: str) -> Any:
+    """Load a real model from local files only: weights are never fetched at run time."""
+    import diffusers
+
+    spec = get_model(model)
+    cls = {Z_IMAGE_TURBO: diffusers.ZImagePipeline, SDXL: diffusers.StableDiffusionXLPipeline}[model]
+    cuda = device.startswith("cuda")
+    dtype = (torch.bfloat16 if model == Z_IMAGE_TURBO else torch.float16) if cuda else torch.float32
+    source = weights_source(model)
+    try:
+        pipeline = cls.from_pretrained(source, torch_dtype=dtype, local_files_only=True, use_safetensors=True)
+    except (OSError, ValueError) as error:
+        raise WeightsUnavailable(
+            f"Weights for {spec.label} ({model}) are not on this machine. Put the model folder at "
+            f"DIFFUSION_WEIGHTS_DIR/{model.split('/')[-1]} or pre-download it into the Hugging Face cache "
+            f"(`hf download {model}`) on a machine with network access. ({error})"
+        ) from error
+    pipeline.set_progress_bar_config(disable=True)
+    return pipeline.to(device)
+
+
+def fit_to_size(image: Image.Image, width: int, height: int) -> Image.Image:
+    """Resize and centre-crop to the exact size asked (the model rendered at its snapped size)."""
+    if image.size == (width, height):
+        return image
+    return ImageOps.fit(image, (width, height), method=Image.Resampling.LANCZOS)
+
+
+class DiffusersBackend:
+    """Pipelines loaded once per worker process and kept warm, one per model."""
+
+    def __init__(self, name: str, device: str, factory=load_pipeline, preload: tuple[str, ...] = ()):
+        self.name = name
+        self.device = device
+        self._factory = factory
+        self._pipelines: dict[str, Any] = {}
+        for model in preload:
+            self._pipeline(model)
+
+    def _pipeline(self, model: str) -> Any:
+        if model not in self._pipelines:
+            started = time.perf_counter()
+            self._pipelines[model] = self._factory(model, self.device)
+            logger.info("pipeline loaded", extra={"model": model, "backend": self.name,
+                                                  "seconds": round(time.perf_counter() - started, 2)})
+        return self._pipelines[model]
+
+    def _with_scheduler(self, pipeline: Any, scheduler: str) -> Any:
+        import diffusers
+
+        wanted = SCHEDULER_CLASSES.get(scheduler)
+        if wanted and type(pipeline.scheduler).__name__ != wanted:
+            pipeline.scheduler = getattr(diffusers, wanted).from_config(pipeline.scheduler.config)
+        return pipeline
+
+    def generate(self, request: DiffusionRequest, on_step: StepCallback) -> list[Image.Image]:
+        spec = MODELS[request.model]
+        pipeline = self._pipeline(request.model)
+        if self.name != "tiny":
+            pipeline = self._with_scheduler(pipeline, request.scheduler)
+        generator = torch.Generator(device="cpu").manual_seed(request.seed)
+
+        def callback(pipe: Any, index: int, timestep: Any, tensors: dict[str, Any]) -> dict[str, Any]:
+            on_step(index + 1, request.steps, tensors.get("latents"))
+            return tensors
+
+        with torch.inference_mode():
+            output = pipeline(
+                prompt=request.prompt,
+                negative_prompt=request.negative_prompt or None,
+                width=spec.snap(request.width),
+                height=spec.snap(request.height),
+                num_inference_steps=request.steps,
+                guidance_scale=request.guidance,
+                num_images_per_prompt=request.num_images,
+                generator=generator,
+                callback_on_step_end=callback,
+                callback_on_step_end_tensor_inputs=["latents"],
+            )
+        return [fit_to_size(image, request.width, request.height) for image in output.images]
+
+
+def tiny_factory(model: str, device: str) -> Any:
+    from .tiny import build_tiny_pipeline
+
+    # Every model name runs on the same tiny Z-Image pipeline; images record backend "tiny".
+    return build_tiny_pipeline().to(device)
+
+
+class TinyBackend(DiffusersBackend):
+    def __init__(self) -> None:
+        super().__init__("tiny", "cpu", factory=tiny_factory)
+        tiny = tiny_factory("tiny", "cpu")
+        self._pipelines = {model: tiny for model in MODELS}
+
+
+def build_backend(choice: str | None = None) -> DiffusersBackend:
+    """`tiny`, `diffusers` (real weights or a clear error), or `auto` (real when CUDA and weights exist)."""
+    choice = choice or settings.DIFFUSION_BACKEND
+    if choice == "tiny":
+        return TinyBackend()
+    cuda = torch.cuda.is_available()
+    if choice == "diffusers":
+        return DiffusersBackend("diffusers", "cuda" if cuda else "cpu", preload=(Z_IMAGE_TURBO,))
+    if choice != "auto":
+        raise ValueError(f"DIFFUSION_BACKEND must be auto, tiny or diffusers, not {choice!r}.")
+    if cuda and weights_available(Z_IMAGE_TURBO):
+        return DiffusersBackend("diffusers", "cuda", preload=(Z_IMAGE_TURBO,))
+    logger.warning(
+        "Running the tiny random-weight pipeline: images are noise, not the real model",
+        extra={"cuda": cuda, "model": Z_IMAGE_TURBO},
+    )
+    return TinyBackend()

@@ -1,0 +1,32 @@
+"""Structured job logging: every record logged inside `job_log_context` carries job, user, path, model."""
+
+from __future__ import annotations
+
+import contextlib
+import contextvars
+import logging
+from collections.abc import Iterator
+from typing import Any
+
+_job_fields: contextvars.ContextVar[dict[str, Any]] = contextvars.ContextVar("zimage_job_fields", default={})
+
+
+@contextlib.contextmanager
+def job_log_context(job: Any) -> Iterator[None]:
+    token = _job_fields.set(
+        {"job_id": job.pk, "user_id": job.owner_id, "path": job.production_path, "model": job.model}
+    )
+    try:
+        yield
+    finally:
+        _job_fields.reset(token)
+
+
+class JobContextFilter(logging.Filter):
+    """Installed on the handlers in settings.LOGGING; copies the current job's fields onto each record."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        for key, value in _job_fields.get().items():
+            if not hasattr(record, key):
+                setattr(record, key, value)
+        return True

@@ -1,0 +1,142 @@
+import uuid
+
+from django.conf import settings
+from django.db import models
+from django.utils import timezone
+
+
+class ProductionPath(models.TextChoices):
+    FASHION = "fashion", "Fashion"
+    BEAUTY = "beauty", "Beauty"
+    EATS = "eats", "Eats"
+    CINEMA = "cinema", "Cinema"
+    CARTOON = "cartoon", "Cartoon"
+
+
+class JobStatus(models.TextChoices):
+    QUEUED = "queued", "Queued"
+    RUNNING = "running", "Running"
+    SUCCEEDED = "succeeded", "Succeeded"
+    FAILED = "failed", "Failed"
+    CANCELED = "canceled", "Canceled"
+
+
+FINAL_STATUSES = frozenset({JobStatus.SUCCEEDED, JobStatus.FAILED, JobStatus.CANCELED})
+
+# running -> queued is a retry (transient error or a dead worker's job taken back).
+LEGAL_TRANSITIONS: dict[str, frozenset[str]] = {
+    JobStatus.QUEUED: frozenset({JobStatus.RUNNING, JobStatus.FAILED, JobStatus.CANCELED}),
+    JobStatus.RUNNING: frozenset({JobStatus.SUCCEEDED, JobStatus.FAILED, JobStatus.CANCELED, JobStatus.QUEUED}),
+    JobStatus.SUCCEEDED: frozenset(),
+    JobStatus.FAILED: frozenset(),
+    JobStatus.CANCELED: frozenset(),
+}
+
+TRANSITION_TIMESTAMPS = {
+    JobStatus.RUNNING: "started_at",
+    JobStatus.SUCCEEDED: "finished_at",
+    JobStatus.FAILED: "finished_at",
+    JobStatus.CANCELED: "finished_at",
+}
+
+
+class IllegalTransition(Exception):
+    pass
+
+
+class GenerationJob(models.Model):
+    """One request to generate 1-4 images. Its status only moves along LEGAL_TRANSITIONS."""
+
+    owner = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="jobs")
+    template = models.ForeignKey(
+        "templates_app.Template", null=True, blank=True, on_delete=models.SET_NULL, related_name="jobs"
+    )
+    production_path = models.CharField(max_length=32, choices=ProductionPath, default=ProductionPath.FASHION)
+
+    prompt = models.TextField()
+    negative_prompt = models.TextField(blank=True)
+    enhanced_prompt = models.TextField(blank=True, help_text="The prompt actually sent to the model.")
+    model = models.CharField(max_length=128)
+    scheduler = models.CharField(max_length=64)
+    steps = models.PositiveSmallIntegerField()
+    guidance = models.FloatField()
+    width = models.PositiveIntegerField()
+    height = models.PositiveIntegerField()
+    num_images = models.PositiveSmallIntegerField(default=1)
+    seed = models.BigIntegerField()
+    workflow = models.JSONField(default=list, help_text="The node list this job runs, resolved at submit.")
+    credit_cost = models.PositiveIntegerField(default=0)
+
+    status = models.CharField(max_length=16, choices=JobStatus, default=JobStatus.QUEUED)
+    progress_step = models.PositiveIntegerField(default=0)
+    progress_total = models.PositiveIntegerField(default=0)
+    images_done = models.PositiveSmallIntegerField(default=0)
+    retry_count = models.PositiveSmallIntegerField(default=0)
+    deliveries = models.PositiveSmallIntegerField(default=0, help_text="Times a worker claimed this job.")
+    last_error = models.TextField(blank=True)
+
+    # Each dispatch carries this token; a message with an older token is stale and skipped.
+    dispatch_token = models.UUIDField(default=uuid.uuid4)
+    celery_task_id = models.CharField(max_length=255, blank=True)
+    worker_id = models.CharField(max_length=255, blank=True, help_text="hostname:pid of the claiming worker.")
+    heartbeat_at = models.DateTimeField(null=True, blank=True)
+
+    created_at = models.DateTimeField(default=timezone.now)
+    dispatched_at = models.DateTimeField(null=True, blank=True)
+    started_at = models.DateTimeField(null=True, blank=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+    canceled_at = models.DateTimeField(null=True, blank=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ("-created_at", "-id")
+        indexes = [
+            models.Index(fields=["status", "created_at"], name="job_status_created"),
+            models.Index(fields=["production_path", "status", "created_at"], name="job_path_status_created"),
+            models.Index(fields=["owner", "-created_at"], name="job_owner_created"),
+            models.Index(fields=["status", "heartbeat_at"], name="job_status_heartbeat"),
+        ]
+        constraints = [
+            models.CheckConstraint(
+                condition=models.Q(num_images__gte=1, num_images__lte=4), name="job_num_images_1_4"
+            ),
+            models.CheckConstraint(condition=models.Q(status__in=JobStatus.values), name="job_status_valid"),
+        ]
+
+    def __str__(self) -> str:
+        return f"Job {self.pk} ({self.status})"
+
+    @property
+    def is_final(self) -> bool:
+        return self.status in FINAL_STATUSES
+
+    @property
+    def percent(self) -> int:
+        if not self.progress_total:
+            return 100 if self.status == JobStatus.SUCCEEDED else 0
+        return min(100, round(100 * self.progress_step / self.progress_total))
+
+    def transition(self, new_status: str, **changes) -> bool:
+        """Move to `new_status` only if the row is still in the status this instance holds.
+
+        A conditional UPDATE, so two workers (or a worker and a cancel) can never both win:
+        the loser gets False and must treat the job as no longer theirs.
+        """
+        if new_status not in LEGAL_TRANSITIONS[self.status]:
+            raise IllegalTransition(f"A {self.status} job cannot become {new_status}.")
+        now = timezone.now()
+        changes["status"] = new_status
+        if field := TRANSITION_TIMESTAMPS.get(new_status):
+            changes.setdefault(field, now)
+        if new_status == JobStatus.CANCELED:
+            changes.setdefault("canceled_at", now)
+        changes["updated_at"] = now
+        won = type(self).objects.filter(pk=self.pk, status=self.status).update(**changes) == 1
+        if won:
+            expressions = [name for name, value in changes.items() if hasattr(value, "resolve_expression")]
+            for name, value in changes.items():
+                if name not in expressions:
+                    setattr(self, name, value)
+            if expressions:
+                self.refresh_from_db(fields=expressions)
+        return won

@@ -1,0 +1,11 @@
+from .base import ProductionPath
+from . import register_path
+
+
+@register_path
+class BeautyPath(ProductionPath):
+    name = "beauty"
+    label = "Beauty"
+    concurrency = 3
+    style_prompts = ('beauty photography', 'flawless skin texture', 'soft diffused light', 'macro detail',)
+    default_size = (1024, 1024)

@@ -1,0 +1,11 @@
+from .base import ProductionPath
+from . import register_path
+
+
+@register_path
+class CartoonPath(ProductionPath):
+    name = "cartoon"
+    label = "Cartoon"
+    concurrency = 3
+    style_prompts = ('cartoon illustration', 'clean line art', 'vibrant flat colors', 'expressive characters',)
+    default_size = (1024, 1024)

@@ -1,0 +1,11 @@
+from .base import ProductionPath
+from . import register_path
+
+
+@register_path
+class CinemaPath(ProductionPath):
+    name = "cinema"
+    label = "Cinema"
+    concurrency = 3
+    style_prompts = ('cinematic still', 'anamorphic lens', 'dramatic lighting', 'film grain', 'color graded',)
+    default_size = (1024, 576)

@@ -1,0 +1,11 @@
+from .base import ProductionPath
+from . import register_path
+
+
+@register_path
+class EatsPath(ProductionPath):
+    name = "eats"
+    label = "Eats"
+    concurrency = 3
+    style_prompts = ('food photography', 'appetizing', 'shallow depth of field', 'natural light', 'fresh ingredients',)
+    default_size = (1024, 768)

@@ -1,0 +1,11 @@
+from .base import ProductionPath
+from . import register_path
+
+
+@register_path
+class FashionPath(ProductionPath):
+    name = "fashion"
+    label = "Fashion"
+    concurrency = 5
+    style_prompts = ('fashion photography', 'editorial styling', 'studio lighting', 'detailed fabric texture',)
+    default_size = (1024, 1024)

@@ -1,0 +1,178 @@
+"""The workflow engine: a registry of node types and a runner that feeds each node's output to the next.
+
+A template's `pipeline` is a list of `{"node_type": ..., "parameters": {...}}`. It is validated
+against the registry when the template is saved and run in order by the worker. New node types
+register themselves with `@register_node("name")`. Nothing here imports torch.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any, ClassVar
+
+from django.core.exceptions import ValidationError
+
+if TYPE_CHECKING:
+    from PIL.Image import Image
+
+    from .models import GenerationJob
+
+
+class WorkflowConfigError(ValidationError):
+    """A bad workflow config; `path` points at the offending field, e.g. `pipeline[1].parameters.steps`."""
+
+    def __init__(self, path: str, message: str):
+        self.path = path
+        super().__init__({path: [message]})
+
+
+@dataclass
+class WorkflowContext:
+    """What flows between nodes. Nodes read what earlier nodes wrote and add their own output."""
+
+    job: GenerationJob
+    prompt: str
+    negative_prompt: str
+    model: str
+    scheduler: str
+    steps: int
+    guidance: float
+    width: int
+    height: int
+    seed: int
+    num_images: int
+    on_step: Callable[[int, int, Any], None] = lambda step, total, latents: None
+    on_image: Callable[[Any], None] = lambda image: None
+    # (index, image) pairs; the generation node makes it a lazy iterator so each image is saved
+    # (and announced) as soon as it is drawn.
+    images: Iterable[tuple[int, Image]] = field(default_factory=list)
+    done_indexes: set[int] = field(default_factory=set)
+    generation_seconds: dict[int, float] = field(default_factory=dict)
+    saved: list[Any] = field(default_factory=list)
+    backend_name: str = ""
+
+
+class Node:
+    """A workflow step. Subclasses declare their parameters and implement `run`."""
+
+    node_type: ClassVar[str]
+    # parameter name -> (accepted python types, required)
+    parameters: ClassVar[dict[str, tuple[tuple[type, ...], bool]]] = {}
+
+    def __init__(self, **params: Any):
+        self.params = params
+
+    @classmethod
+    def validate(cls, params: dict[str, Any], path: str) -> dict[str, Any]:
+        if not isinstance(params, dict):
+            raise WorkflowConfigError(path, "Must be an object.")
+        for name in params:
+            if name not in cls.parameters:
+                allowed = ", ".join(sorted(cls.parameters)) or "none"
+                raise WorkflowConfigError(f"{path}.{name}", f"Unknown parameter (allowed: {allowed}).")
+        for name, (types, required) in cls.parameters.items():
+            if name not in params:
+                if required:
+                    raise WorkflowConfigError(f"{path}.{name}", "This parameter is required.")
+                continue
+            value = params[name]
+            if not isinstance(value, types) or isinstance(value, bool) and bool not in types:
+                expected = " or ".join(t.__name__ for t in types)
+                raise WorkflowConfigError(f"{path}.{name}", f"Must be of type {expected}.")
+        cls.check(params, path)
+        return params
+
+    @classmethod
+    def check(cls, params: dict[str, Any], path: str) -> None:
+        """Extra checks beyond types; raise WorkflowConfigError."""
+
+    def run(self, context: WorkflowContext) -> None:
+        raise NotImplementedError
+
+
+NODE_TYPES: dict[str, type[Node]] = {}
+
+
+def register_node(node_type: str) -> Callable[[type[Node]], type[Node]]:
+    def decorator(cls: type[Node]) -> type[Node]:
+        if node_type in NODE_TYPES:
+            raise ValueError(f"Node type {node_type!r} is already registered.")
+        cls.node_type = node_type
+        NODE_TYPES[node_type] = cls
+        return cls
+
+    return decorator
+
+
+def validate_pipeline(pipeline: Any, path: str = "pipeline") -> list[dict[str, Any]]:
+    """Check every node against the registry; returns the pipeline normalised."""
+    from . import nodes  # noqa: F401  (registers the built-in node types)
+
+    if not isinstance(pipeline, list):
+        raise WorkflowConfigError(path, "Must be a list of nodes.")
+    normalised = []
+    for index, spec in enumerate(pipeline):
+        where = f"{path}[{index}]"
+        if not isinstance(spec, dict):
+            raise WorkflowConfigError(where, "Must be an object with node_type and parameters.")
+        unknown = set(spec) - {"node_type", "parameters"}
+        if unknown:
+            raise WorkflowConfigError(f"{where}.{sorted(unknown)[0]}", "Unknown key (allowed: node_type, parameters).")
+        node_type = spec.get("node_type")
+        if node_type not in NODE_TYPES:
+            known = ", ".join(sorted(NODE_TYPES))
+            raise WorkflowConfigError(f"{where}.node_type", f"Unknown node type {node_type!r} (known: {known}).")
+        params = NODE_TYPES[node_type].validate(spec.get("parameters", {}), f"{where}.parameters")
+        normalised.append({"node_type": node_type, "parameters": params})
+    order = [spec["node_type"] for spec in normalised]
+    if "save_image" in order and ("generation" not in order or order.index("save_image") < order.index("generation")):
+        raise WorkflowConfigError(path, "save_image must come after a generation node.")
+    return normalised
+
+
+def run_pipeline(pipeline: list[dict[str, Any]], context: WorkflowContext) -> WorkflowContext:
+    """Run the nodes in order; each reads and extends the shared context."""
+    from . import nodes  # noqa: F401
+
+    for spec in pipeline:
+        NODE_TYPES[spec["node_type"]](**spec.get("parameters", {})).run(context)
+    for _ in context.images:  # a pipeline without save_image still draws its images
+        pass
+    return context
+
+
+CONFIG_KEYS = {"model", "scheduler", "steps", "cfg_scale", "width", "height", "pipeline"}
+
+
+def validate_workflow_config(config: Any) -> dict[str, Any]:
+    """Validate a template's whole config: model and its limits, then every pipeline node."""
+    from .catalog import MODELS
+
+    if not isinstance(config, dict):
+        raise WorkflowConfigError("config", "Must be a JSON object.")
+    for key in config:
+        if key not in CONFIG_KEYS:
+            raise WorkflowConfigError(key, f"Unknown key (allowed: {', '.join(sorted(CONFIG_KEYS))}).")
+    model_name = config.get("model")
+    if model_name not in MODELS:
+        raise WorkflowConfigError("model", f"Unknown model {model_name!r} (known: {', '.join(MODELS)}).")
+    spec = MODELS[model_name]
+    scheduler = config.get("scheduler", spec.schedulers[0])
+    if scheduler not in spec.schedulers:
+        raise WorkflowConfigError("scheduler", f"{spec.label} supports: {', '.join(spec.schedulers)}.")
+    limits = {
+        "steps": (int, 1, spec.max_steps),
+        "cfg_scale": ((int, float), 0, spec.max_guidance),
+        "width": (int, spec.min_side, spec.max_side),
+        "height": (int, spec.min_side, spec.max_side),
+    }
+    for key, (types, low, high) in limits.items():
+        if key not in config:
+            continue
+        value = config[key]
+        if isinstance(value, bool) or not isinstance(value, types):
+            raise WorkflowConfigError(key, "Must be a number.")
+        if not low <= value <= high:
+            raise WorkflowConfigError(key, f"Must be between {low} and {high} for {spec.label}.")
+    return {**config, "scheduler": scheduler, "pipeline": validate_pipeline(config.get("pipeline", []))}

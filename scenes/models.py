@@ -1,0 +1,1 @@
+# Stories, chapters, scenes and characters arrive with their issue (templates and scenes).

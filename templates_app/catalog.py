@@ -1,0 +1,83 @@
+"""The curated templates seeded into every installation (create or update by slug, version 1)."""
+
+from generation.catalog import SDXL, Z_IMAGE_TURBO
+
+
+def _config(model: str, steps: int, cfg: float, size: tuple[int, int], styles: list[str], negative: str,
+            scheduler: str | None = None) -> dict:
+    config = {
+        "model": model,
+        "steps": steps,
+        "cfg_scale": cfg,
+        "width": size[0],
+        "height": size[1],
+        "pipeline": [
+            {"node_type": "prompt_enhancement", "parameters": {"style_prompts": styles}},
+            {"node_type": "generation", "parameters": {"model_type": "diffusion", "negative_prompt": negative}},
+            {"node_type": "save_image", "parameters": {}},
+        ],
+    }
+    if scheduler:
+        config["scheduler"] = scheduler
+    return config
+
+
+TURBO = (Z_IMAGE_TURBO, 9, 0.0)
+
+CURATED_TEMPLATES = [
+    {
+        "slug": "3d-render", "name": "3D render", "production_path": "cartoon", "credit_cost": 2,
+        "description": "Glossy product-style 3D render with studio lighting (SDXL).",
+        # The source documents' example, verbatim.
+        "config": {
+            "model": SDXL, "scheduler": "DPMSolverMultistep", "steps": 35, "cfg_scale": 9.0,
+            "width": 1024, "height": 1024,
+            "pipeline": [
+                {"node_type": "prompt_enhancement", "parameters": {"style_prompts": [
+                    "3d render", "octane render", "blender", "high quality", "professional lighting"]}},
+                {"node_type": "generation", "parameters": {
+                    "model_type": "diffusion", "negative_prompt": "2d, flat, painting, sketch, low quality, pixelated"}},
+            ],
+        },
+    },
+    {"slug": "fashion-lookbook", "name": "Fashion lookbook", "production_path": "fashion", "credit_cost": 1,
+     "description": "Full-body editorial look on a clean studio backdrop.",
+     "config": _config(*TURBO, (768, 1024), ["fashion lookbook", "full body shot", "editorial", "studio backdrop",
+                                            "soft key light"], "cropped, deformed hands, blurry, low quality")},
+    {"slug": "studio-product-shot", "name": "Studio product shot", "production_path": "fashion", "credit_cost": 1,
+     "description": "Accessories and apparel as hero products on seamless paper.",
+     "config": _config(*TURBO, (1024, 1024), ["studio product photography", "seamless background",
+                                             "high-end retail", "crisp detail"], "clutter, harsh shadows, low quality")},
+    {"slug": "beauty-close-up", "name": "Beauty close-up", "production_path": "beauty", "credit_cost": 1,
+     "description": "Macro beauty portrait with natural skin texture.",
+     "config": _config(*TURBO, (1024, 1024), ["beauty close-up", "macro lens", "natural skin texture",
+                                             "soft diffused light"], "plastic skin, over-smoothed, distorted eyes")},
+    {"slug": "cosmetics-flat-lay", "name": "Cosmetics flat-lay", "production_path": "beauty", "credit_cost": 1,
+     "description": "Top-down arrangement of cosmetics on a styled surface.",
+     "config": _config(*TURBO, (1024, 1024), ["flat lay", "top-down view", "cosmetics arrangement",
+                                             "pastel palette", "soft shadows"], "messy, low quality, text")},
+    {"slug": "food-hero-shot", "name": "Food hero shot", "production_path": "eats", "credit_cost": 1,
+     "description": "Appetising close-up of a signature dish.",
+     "config": _config(*TURBO, (1024, 768), ["food photography", "hero shot", "shallow depth of field",
+                                            "steam rising", "natural window light"], "unappetizing, burnt, plastic")},
+    {"slug": "menu-board", "name": "Menu board", "production_path": "eats", "credit_cost": 1,
+     "description": "Dishes laid out for a menu or delivery app banner.",
+     "config": _config(*TURBO, (1024, 576), ["menu photography", "overhead", "several dishes", "clean layout",
+                                            "bright and fresh"], "clutter, low quality, blurry")},
+    {"slug": "cinematic-still", "name": "Cinematic still", "production_path": "cinema", "credit_cost": 1,
+     "description": "A frame from a film: anamorphic, graded, dramatic.",
+     "config": _config(*TURBO, (1024, 576), ["cinematic still", "anamorphic lens", "film grain",
+                                            "dramatic lighting", "color graded"], "flat lighting, amateur, low quality")},
+    {"slug": "movie-poster", "name": "Movie poster", "production_path": "cinema", "credit_cost": 2,
+     "description": "Portrait key art with a bold composition.",
+     "config": _config(*TURBO, (576, 1024), ["movie poster key art", "bold composition", "epic atmosphere",
+                                            "rim light"], "low quality, cluttered, watermark")},
+    {"slug": "cartoon-character", "name": "Cartoon character", "production_path": "cartoon", "credit_cost": 1,
+     "description": "A friendly mascot or character sheet.",
+     "config": _config(*TURBO, (1024, 1024), ["cartoon character", "clean line art", "vibrant flat colors",
+                                             "character design sheet"], "photorealistic, photo, 3d, low quality")},
+    {"slug": "comic-panel", "name": "Comic panel", "production_path": "cartoon", "credit_cost": 1,
+     "description": "A single comic-book panel with inked outlines.",
+     "config": _config(*TURBO, (1024, 768), ["comic book panel", "inked outlines", "halftone shading",
+                                            "dynamic pose"], "photorealistic, blurry, low quality")},
+]

@@ -1,0 +1,78 @@
+"""Liveness (no I/O) and readiness (database, Redis/broker, storage, workers) probes."""
+
+from __future__ import annotations
+
+import json
+import time
+import uuid
+from collections.abc import Callable
+
+import redis
+from django.conf import settings
+from django.core.files.base import ContentFile
+from django.core.files.storage import default_storage
+from django.db import connection
+from django.http import HttpRequest, JsonResponse
+
+WORKER_KEY_PATTERN = "zimage:worker:*"
+
+
+def healthz(request: HttpRequest) -> JsonResponse:
+    return JsonResponse({"status": "ok"})
+
+
+def _redis() -> redis.Redis:
+    return redis.Redis.from_url(settings.REDIS_URL, socket_connect_timeout=1, socket_timeout=1)
+
+
+def check_database() -> dict:
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT 1")
+    return {"vendor": connection.vendor}
+
+
+def check_redis() -> dict:
+    _redis().ping()
+    return {"embedded": settings.REDIS_EMBEDDED}
+
+
+def check_storage() -> dict:
+    name = default_storage.save(f"healthcheck/{uuid.uuid4().hex}.txt", ContentFile(b"ok"))
+    default_storage.delete(name)
+    return {"backend": type(default_storage).__name__}
+
+
+def online_workers() -> list[dict]:
+    client = _redis()
+    keys = list(client.scan_iter(WORKER_KEY_PATTERN, count=100))
+    return [json.loads(value) for value in client.mget(keys) if value] if keys else []
+
+
+def check_workers() -> dict:
+    workers = online_workers()
+    if not workers:
+        raise RuntimeError("No worker has reported in the last minute.")
+    return {"count": len(workers), "backends": sorted({str(w.get("backend")) for w in workers})}
+
+
+CHECKS: dict[str, Callable[[], dict]] = {
+    "database": check_database,
+    "redis": check_redis,
+    "storage": check_storage,
+    "workers": check_workers,
+}
+
+
+def readyz(request: HttpRequest) -> JsonResponse:
+    results, down = {}, []
+    for name, check in CHECKS.items():
+        started = time.perf_counter()
+        try:
+            detail = check()
+            results[name] = {"ok": True, **detail}
+        except Exception as error:  # each failure is reported by name, never as a 500
+            results[name] = {"ok": False, "error": f"{type(error).__name__}: {error}"}
+            down.append(name)
+        results[name]["ms"] = round(1000 * (time.perf_counter() - started), 1)
+    body = {"status": "ok" if not down else "unavailable", "down": down, "checks": results}
+    return JsonResponse(body, status=503 if down else 200)
