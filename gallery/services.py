@@ -86,9 +86,7 @@ def store_generated_image(
     name = uuid.uuid4().hex
     original_key = default_storage.save(image_key(job, f"{name}.png"), ContentFile(encode_png(image, metadata)))
     try:
-        thumbnail_key = default_storage.save(
-            image_key(job, f"{name}.thumb.webp"), ContentFile(encode_thumbnail(image))
-        )
+        thumbnail_key = default_storage.save(image_key(job, f"{name}.thumb.webp"), ContentFile(encode_thumbnail(image)))
     except Exception:
         delete_stored(original_key)
         raise

@@ -31,8 +31,10 @@ class JobCreateSerializer(StrictSerializer):
     prompt = serializers.CharField(max_length=MAX_PROMPT_LENGTH, trim_whitespace=True)
     production_path = serializers.CharField(required=False, allow_blank=True, max_length=32)
     template = serializers.SlugRelatedField(
-        slug_field="slug", queryset=Template.objects.filter(is_active=True).order_by("-version"),
-        required=False, allow_null=True,
+        slug_field="slug",
+        queryset=Template.objects.filter(is_active=True).order_by("-version"),
+        required=False,
+        allow_null=True,
     )
     negative_prompt = serializers.CharField(required=False, allow_blank=True, max_length=MAX_PROMPT_LENGTH)
     size_preset = serializers.ChoiceField(choices=list(SIZE_PRESETS), required=False)
@@ -65,10 +67,34 @@ class JobSerializer(serializers.ModelSerializer):
     class Meta:
         model = GenerationJob
         fields = (
-            "id", "status", "production_path", "template", "prompt", "negative_prompt", "enhanced_prompt",
-            "model", "scheduler", "steps", "guidance", "width", "height", "num_images", "seed",
-            "progress_step", "progress_total", "percent", "images_done", "retry_count", "last_error",
-            "credit_cost", "created_at", "dispatched_at", "started_at", "finished_at", "canceled_at", "images",
+            "id",
+            "status",
+            "production_path",
+            "template",
+            "prompt",
+            "negative_prompt",
+            "enhanced_prompt",
+            "model",
+            "scheduler",
+            "steps",
+            "guidance",
+            "width",
+            "height",
+            "num_images",
+            "seed",
+            "progress_step",
+            "progress_total",
+            "percent",
+            "images_done",
+            "retry_count",
+            "last_error",
+            "credit_cost",
+            "created_at",
+            "dispatched_at",
+            "started_at",
+            "finished_at",
+            "canceled_at",
+            "images",
         )
         read_only_fields = fields
 
@@ -87,7 +113,9 @@ class JobListCreateView(generics.ListAPIView):
         body = JobSerializer(job).data
         body["estimated_seconds"] = services.estimate_seconds(job)
         if job.dispatched_at is None:
-            body["warning"] = "The job queue is unreachable right now; your job is saved and will start when it is back."
+            body["warning"] = (
+                "The job queue is unreachable right now; your job is saved and will start when it is back."
+            )
         return Response(body, status=status.HTTP_202_ACCEPTED)
 
 

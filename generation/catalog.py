@@ -51,7 +51,13 @@ MODELS: dict[str, ModelSpec] = {
         size_multiple=8,
         min_side=256,
         max_side=2048,
-        schedulers=("EulerDiscrete", "EulerAncestralDiscrete", "DPMSolverMultistep", "DDIM", "UniPCMultistep"),
+        schedulers=(
+            "EulerDiscrete",
+            "EulerAncestralDiscrete",
+            "DPMSolverMultistep",
+            "DDIM",
+            "UniPCMultistep",
+        ),
         seconds_per_step_estimate=0.05,
     ),
 }

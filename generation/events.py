@@ -85,8 +85,11 @@ class EventPublisher:
             try:
                 await self._send(layer, client, event)
             except Exception:
-                logger.warning("could not publish job event", exc_info=True,
-                               extra={"job_id": event.get("job"), "event": event["type"]})
+                logger.warning(
+                    "could not publish job event",
+                    exc_info=True,
+                    extra={"job_id": event.get("job"), "event": event["type"]},
+                )
             finally:
                 with self._lock:
                     self._pending -= 1
@@ -116,6 +119,12 @@ def get_publisher() -> EventPublisher:
 def publish(job: Any, event_type: str, **data: Any) -> None:
     if event_type not in EVENT_TYPES:
         raise ValueError(f"Unknown event type {event_type!r}.")
-    event = {"type": event_type, "job": job.pk, "owner": job.owner_id, "status": job.status,
-             "ts": time.time(), **data}
+    event = {
+        "type": event_type,
+        "job": job.pk,
+        "owner": job.owner_id,
+        "status": job.status,
+        "ts": time.time(),
+        **data,
+    }
     get_publisher().submit(event)

@@ -8,7 +8,7 @@ import logging
 from collections.abc import Iterator
 from typing import Any
 
-_job_fields: contextvars.ContextVar[dict[str, Any]] = contextvars.ContextVar("zimage_job_fields", default={})
+_job_fields: contextvars.ContextVar[dict[str, Any] | None] = contextvars.ContextVar("zimage_job_fields", default=None)
 
 
 @contextlib.contextmanager
@@ -26,7 +26,7 @@ class JobContextFilter(logging.Filter):
     """Installed on the handlers in settings.LOGGING; copies the current job's fields onto each record."""
 
     def filter(self, record: logging.LogRecord) -> bool:
-        for key, value in _job_fields.get().items():
+        for key, value in (_job_fields.get() or {}).items():
             if not hasattr(record, key):
                 setattr(record, key, value)
         return True

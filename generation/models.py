@@ -97,9 +97,7 @@ class GenerationJob(models.Model):
             models.Index(fields=["status", "heartbeat_at"], name="job_status_heartbeat"),
         ]
         constraints = [
-            models.CheckConstraint(
-                condition=models.Q(num_images__gte=1, num_images__lte=4), name="job_num_images_1_4"
-            ),
+            models.CheckConstraint(condition=models.Q(num_images__gte=1, num_images__lte=4), name="job_num_images_1_4"),
             models.CheckConstraint(condition=models.Q(status__in=JobStatus.values), name="job_status_valid"),
         ]
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import time
 from collections.abc import Iterator
 from typing import Any
@@ -69,11 +70,13 @@ class GenerationNode(Node):
             offset = index * context.steps
             total = context.steps * context.num_images
             started = time.perf_counter()
-            (image,) = backend.generate(
-                request, lambda step, _, latents: context.on_step(offset + step, total, latents)
-            )
+            (image,) = backend.generate(request, functools.partial(self._report, context, offset, total))
             context.generation_seconds[index] = time.perf_counter() - started
             yield index, image
+
+    @staticmethod
+    def _report(context: WorkflowContext, offset: int, total: int, step: int, _: int, latents: Any) -> None:
+        context.on_step(offset + step, total, latents)
 
 
 @register_node("save_image")

@@ -20,7 +20,7 @@ from django.utils import timezone
 from . import events
 from .catalog import MAX_IMAGES_PER_JOB, MAX_PROMPT_LENGTH, MODELS, SIZE_PRESETS, get_model
 from .joblog import job_log_context
-from .models import JobStatus, GenerationJob
+from .models import GenerationJob, JobStatus
 from .paths import JobInput, get_path, resolve_path
 from .workflow import WorkflowContext, run_pipeline
 
@@ -158,9 +158,17 @@ def submit_job(
         raise ValidationError({"production_path": f"The template belongs to the {template.production_path} path."})
     path = resolve_path(production_path or (template.production_path if template else None), unknown_path_policy)
     job_input = build_job_input(
-        path_name=path.name, template=template, prompt=prompt, negative_prompt=negative_prompt,
-        size_preset=size_preset, width=width, height=height, num_images=num_images, seed=seed,
-        steps=steps, guidance=guidance,
+        path_name=path.name,
+        template=template,
+        prompt=prompt,
+        negative_prompt=negative_prompt,
+        size_preset=size_preset,
+        width=width,
+        height=height,
+        num_images=num_images,
+        seed=seed,
+        steps=steps,
+        guidance=guidance,
     )
     with transaction.atomic():
         job = GenerationJob.objects.create(
@@ -203,8 +211,10 @@ def dispatch_job(job: GenerationJob, *, countdown: float | None = None) -> bool:
         )
     except Exception as error:  # kombu.OperationalError, redis errors, timeouts: broker unreachable
         job.dispatch_error = str(error) or type(error).__name__
-        logger.warning("broker unreachable, job left queued for the sweeper",
-                       extra={"job_id": job.pk, "path": job.production_path, "error": job.dispatch_error})
+        logger.warning(
+            "broker unreachable, job left queued for the sweeper",
+            extra={"job_id": job.pk, "path": job.production_path, "error": job.dispatch_error},
+        )
         return False
     now = timezone.now()
     GenerationJob.objects.filter(pk=job.pk).update(celery_task_id=result.id, dispatched_at=now)
@@ -269,8 +279,14 @@ class ProgressReporter:
             self.last_publish = now
             elapsed = now - self.started
             eta = elapsed / step * (total - step) if step else None
-            events.publish(self.job, "job.progress", step=step, total=total,
-                           percent=round(100 * step / total), eta_seconds=eta and round(eta, 2))
+            events.publish(
+                self.job,
+                "job.progress",
+                step=step,
+                total=total,
+                percent=round(100 * step / total),
+                eta_seconds=eta and round(eta, 2),
+            )
 
     def on_image(self, image: Any) -> None:
         GenerationJob.objects.filter(pk=self.job.pk).update(images_done=F("images_done") + 1)
@@ -280,11 +296,22 @@ class ProgressReporter:
 def image_event_payload(image: Any) -> dict[str, Any]:
     from gallery.selectors import image_urls
 
-    return {"id": str(image.uuid), "index": image.index, "width": image.width, "height": image.height,
-            "seed": image.seed, **image_urls(image)}
+    return {
+        "id": str(image.uuid),
+        "index": image.index,
+        "width": image.width,
+        "height": image.height,
+        "seed": image.seed,
+        **image_urls(image),
+    }
 
 
-TRANSIENT_ERRORS: tuple[type[BaseException], ...] = (OperationalError, InterfaceError, ConnectionError, TimeoutError)
+TRANSIENT_ERRORS: tuple[type[BaseException], ...] = (
+    OperationalError,
+    InterfaceError,
+    ConnectionError,
+    TimeoutError,
+)
 
 
 def claimer_is_dead(job: GenerationJob) -> bool:
@@ -334,8 +361,11 @@ def execute_job(*, job_id: int, dispatch_token: str, worker_id: str | None = Non
             fail_job(job, "; ".join(error.messages))
             return "failed"
         if not job.transition(
-            JobStatus.RUNNING, worker_id=worker_id, heartbeat_at=timezone.now(),
-            deliveries=F("deliveries") + 1, progress_step=0,
+            JobStatus.RUNNING,
+            worker_id=worker_id,
+            heartbeat_at=timezone.now(),
+            deliveries=F("deliveries") + 1,
+            progress_step=0,
         ):
             return "lost-race"
         events.publish(job, "job.started", total=job.progress_total)
@@ -347,10 +377,19 @@ def _run_claimed(job: GenerationJob, worker_id: str) -> str:
 
     reporter = ProgressReporter(job, worker_id)
     context = WorkflowContext(
-        job=job, prompt=job.prompt, negative_prompt=job.negative_prompt, model=job.model,
-        scheduler=job.scheduler, steps=job.steps, guidance=job.guidance, width=job.width,
-        height=job.height, seed=job.seed, num_images=job.num_images,
-        on_step=reporter.on_step, on_image=reporter.on_image,
+        job=job,
+        prompt=job.prompt,
+        negative_prompt=job.negative_prompt,
+        model=job.model,
+        scheduler=job.scheduler,
+        steps=job.steps,
+        guidance=job.guidance,
+        width=job.width,
+        height=job.height,
+        seed=job.seed,
+        num_images=job.num_images,
+        on_step=reporter.on_step,
+        on_image=reporter.on_image,
         done_indexes=set(job.images.values_list("index", flat=True)),
     )
     try:
@@ -371,8 +410,11 @@ def _run_claimed(job: GenerationJob, worker_id: str) -> str:
         fail_job(job, f"{type(error).__name__}: {error}")
         return "failed"
     finished = job.transition(
-        JobStatus.SUCCEEDED, enhanced_prompt=context.prompt, progress_step=job.progress_total,
-        images_done=job.num_images, last_error="",
+        JobStatus.SUCCEEDED,
+        enhanced_prompt=context.prompt,
+        progress_step=job.progress_total,
+        images_done=job.num_images,
+        last_error="",
     )
     if finished:
         events.publish(job, "job.succeeded", images=[image_event_payload(image) for image in job.images.all()])
@@ -396,8 +438,13 @@ def _requeue_or_fail(job: GenerationJob, error: str, *, redispatch: bool) -> boo
         fail_job(job, f"{error} (gave up after {job.retry_count} retries)")
         return False
     requeued = job.transition(
-        JobStatus.QUEUED, retry_count=job.retry_count + 1, last_error=error, dispatch_token=uuid.uuid4(),
-        worker_id="", heartbeat_at=None, dispatched_at=None,
+        JobStatus.QUEUED,
+        retry_count=job.retry_count + 1,
+        last_error=error,
+        dispatch_token=uuid.uuid4(),
+        worker_id="",
+        heartbeat_at=None,
+        dispatched_at=None,
     )
     if requeued:
         events.publish(job, "job.queued", retry_count=job.retry_count, error=error)
@@ -422,9 +469,11 @@ def fail_job(job: GenerationJob, message: str) -> bool:
 def redispatch_queued_jobs(*, older_than: float | None = None, limit: int = 500) -> int:
     """Send again jobs that are queued but were never sent, or were sent long ago (a lost message)."""
     cutoff = timezone.now() - timedelta(seconds=settings.JOB_REDISPATCH_AFTER if older_than is None else older_than)
-    stuck = GenerationJob.objects.filter(status=JobStatus.QUEUED, created_at__lte=cutoff).filter(
-        Q(dispatched_at__isnull=True) | Q(dispatched_at__lte=cutoff)
-    ).order_by("created_at")[:limit]
+    stuck = (
+        GenerationJob.objects.filter(status=JobStatus.QUEUED, created_at__lte=cutoff)
+        .filter(Q(dispatched_at__isnull=True) | Q(dispatched_at__lte=cutoff))
+        .order_by("created_at")[:limit]
+    )
     return sum(dispatch_job(job) for job in stuck)
 
 
@@ -437,5 +486,3 @@ def reap_stale_jobs(*, limit: int = 500) -> int:
             logger.warning("no heartbeat from %s, taking the job back", job.worker_id)
             reaped += _requeue_or_fail(job, f"Worker {job.worker_id} stopped responding.", redispatch=True)
     return reaped
-
-

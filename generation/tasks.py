@@ -3,8 +3,10 @@
 from celery import shared_task
 from django.conf import settings
 
-from . import services
-from . import worker  # noqa: F401  (worker process signals: warm model, heartbeats)
+from . import (
+    services,
+    worker,  # noqa: F401  (worker process signals: warm model, heartbeats)
+)
 
 
 @shared_task(bind=True, name="generation.run_job", acks_late=True, reject_on_worker_lost=True, max_retries=None)

@@ -77,7 +77,7 @@ class Node:
                     raise WorkflowConfigError(f"{path}.{name}", "This parameter is required.")
                 continue
             value = params[name]
-            if not isinstance(value, types) or isinstance(value, bool) and bool not in types:
+            if not isinstance(value, types) or (isinstance(value, bool) and bool not in types):
                 expected = " or ".join(t.__name__ for t in types)
                 raise WorkflowConfigError(f"{path}.{name}", f"Must be of type {expected}.")
         cls.check(params, path)

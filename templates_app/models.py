@@ -37,13 +37,13 @@ class Template(models.Model):
     def __str__(self) -> str:
         return f"{self.name} v{self.version}"
 
+    def save(self, *args, **kwargs) -> None:
+        # The config is validated on every save, not only through forms: an invalid one never lands.
+        self.config = validate_workflow_config(self.config)
+        super().save(*args, **kwargs)
+
     def clean(self) -> None:
         self.config = validate_workflow_config(self.config)
         unknown = set(self.overridable or []) - set(OVERRIDABLE_PARAMETERS)
         if unknown:
             raise ValidationError({"overridable": f"Unknown parameters: {', '.join(sorted(unknown))}."})
-
-    def save(self, *args, **kwargs) -> None:
-        # The config is validated on every save, not only through forms: an invalid one never lands.
-        self.config = validate_workflow_config(self.config)
-        super().save(*args, **kwargs)

@@ -35,8 +35,11 @@ def exception_handler(exc: Exception, context: dict[str, Any]) -> Response | Non
         message = first_errors[0] if isinstance(first_errors, list) and first_errors else "Invalid input."
         if isinstance(message, dict | list):
             message = "Invalid input."
-        body = {"code": "invalid", "message": f"{first_field}: {message}" if first_field != "non_field_errors"
-                else message, "fields": fields}
+        body = {
+            "code": "invalid",
+            "message": f"{first_field}: {message}" if first_field != "non_field_errors" else message,
+            "fields": fields,
+        }
     else:
         code = exc.get_codes() if isinstance(exc, exceptions.APIException) else "error"
         if isinstance(exc, Http404):

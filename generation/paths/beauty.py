@@ -1,5 +1,5 @@
-from .base import ProductionPath
 from . import register_path
+from .base import ProductionPath
 
 
 @register_path
@@ -7,5 +7,10 @@ class BeautyPath(ProductionPath):
     name = "beauty"
     label = "Beauty"
     concurrency = 3
-    style_prompts = ('beauty photography', 'flawless skin texture', 'soft diffused light', 'macro detail',)
+    style_prompts = (
+        "beauty photography",
+        "flawless skin texture",
+        "soft diffused light",
+        "macro detail",
+    )
     default_size = (1024, 1024)

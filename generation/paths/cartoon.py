@@ -1,5 +1,5 @@
-from .base import ProductionPath
 from . import register_path
+from .base import ProductionPath
 
 
 @register_path
@@ -7,5 +7,10 @@ class CartoonPath(ProductionPath):
     name = "cartoon"
     label = "Cartoon"
     concurrency = 3
-    style_prompts = ('cartoon illustration', 'clean line art', 'vibrant flat colors', 'expressive characters',)
+    style_prompts = (
+        "cartoon illustration",
+        "clean line art",
+        "vibrant flat colors",
+        "expressive characters",
+    )
     default_size = (1024, 1024)

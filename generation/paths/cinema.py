@@ -1,5 +1,5 @@
-from .base import ProductionPath
 from . import register_path
+from .base import ProductionPath
 
 
 @register_path
@@ -7,5 +7,11 @@ class CinemaPath(ProductionPath):
     name = "cinema"
     label = "Cinema"
     concurrency = 3
-    style_prompts = ('cinematic still', 'anamorphic lens', 'dramatic lighting', 'film grain', 'color graded',)
+    style_prompts = (
+        "cinematic still",
+        "anamorphic lens",
+        "dramatic lighting",
+        "film grain",
+        "color graded",
+    )
     default_size = (1024, 576)

@@ -1,5 +1,5 @@
-from .base import ProductionPath
 from . import register_path
+from .base import ProductionPath
 
 
 @register_path
@@ -7,5 +7,11 @@ class EatsPath(ProductionPath):
     name = "eats"
     label = "Eats"
     concurrency = 3
-    style_prompts = ('food photography', 'appetizing', 'shallow depth of field', 'natural light', 'fresh ingredients',)
+    style_prompts = (
+        "food photography",
+        "appetizing",
+        "shallow depth of field",
+        "natural light",
+        "fresh ingredients",
+    )
     default_size = (1024, 768)

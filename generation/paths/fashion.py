@@ -1,5 +1,5 @@
-from .base import ProductionPath
 from . import register_path
+from .base import ProductionPath
 
 
 @register_path
@@ -7,5 +7,10 @@ class FashionPath(ProductionPath):
     name = "fashion"
     label = "Fashion"
     concurrency = 5
-    style_prompts = ('fashion photography', 'editorial styling', 'studio lighting', 'detailed fabric texture',)
+    style_prompts = (
+        "fashion photography",
+        "editorial styling",
+        "studio lighting",
+        "detailed fabric texture",
+    )
     default_size = (1024, 1024)

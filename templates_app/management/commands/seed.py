@@ -10,7 +10,8 @@ class Command(BaseCommand):
     def handle(self, *args, **options) -> None:
         password = ensure_admin()
         if password:
-            self.stdout.write(self.style.WARNING(
-                f"Created admin {ADMIN_EMAIL} with password {password}  (shown once: write it down)"))
+            self.stdout.write(
+                self.style.WARNING(f"Created admin {ADMIN_EMAIL} with password {password}  (shown once: write it down)")
+            )
         created = seed_curated_templates()
         self.stdout.write(f"Templates: {created} created.")

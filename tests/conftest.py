@@ -1,0 +1,63 @@
+import pytest
+import redis
+from django.conf import settings
+from rest_framework.test import APIClient
+
+from .factories import UserFactory
+from .processes import WorkerProcess
+
+
+def pytest_report_header(config):
+    db = settings.DATABASES["default"]["ENGINE"].rsplit(".", 1)[-1]
+    return [
+        f"zimage test services: database={db} redis={settings.REDIS_URL} "
+        f"(embedded={bool(__import__('os').environ.get('ZIMAGE_TEST_EMBEDDED_REDIS'))}) "
+        f"diffusion={settings.DIFFUSION_BACKEND} data={settings.DATA_DIR}"
+    ]
+
+
+@pytest.fixture(scope="session", autouse=True)
+def clean_redis():
+    """Tests own Redis database 9: start from empty so no stale broker message or key leaks in."""
+    redis.Redis.from_url(settings.REDIS_URL).flushdb()
+    yield
+
+
+@pytest.fixture
+def user(db):
+    return UserFactory()
+
+
+@pytest.fixture
+def other_user(db):
+    return UserFactory()
+
+
+@pytest.fixture
+def api_client(user):
+    client = APIClient()
+    client.force_authenticate(user)
+    return client
+
+
+@pytest.fixture
+def worker(transactional_db):
+    """A real Celery worker process running the tiny diffusion pipeline."""
+    process = WorkerProcess().ready()
+    yield process
+    process.stop()
+
+
+@pytest.fixture
+def start_worker(transactional_db):
+    """Start workers with custom settings; all are stopped after the test."""
+    started = []
+
+    def start(**kwargs):
+        process = WorkerProcess(**kwargs)
+        started.append(process)
+        return process.ready()
+
+    yield start
+    for process in started:
+        process.stop()

@@ -1,0 +1,109 @@
+"""Real processes for end-to-end tests: a Celery worker and a daphne server, on this machine."""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+import uuid
+from pathlib import Path
+
+import redis
+from django.conf import settings
+from django.db import connection
+
+from zimage.celery import PRODUCTION_PATH_QUEUES
+
+ROOT = Path(__file__).resolve().parent.parent
+ALL_QUEUES = ",".join(["default", *(f"gen.{path}" for path in PRODUCTION_PATH_QUEUES)])
+
+
+def child_env(**extra: str) -> dict[str, str]:
+    """The test process's environment, pointed at the test database that pytest-django created."""
+    env = dict(os.environ)
+    db = connection.settings_dict
+    if db["ENGINE"].endswith("postgresql"):
+        env["DATABASE_URL"] = f"postgres://{db['USER'] or 'postgres'}@{db['HOST']}:{db['PORT']}/{db['NAME']}"
+    else:
+        env["ZIMAGE_USE_TEST_DB"] = "1"
+    env.update({key: str(value) for key, value in extra.items()})
+    return env
+
+
+class WorkerProcess:
+    """`celery worker` as a child process; `ready()` waits for its pool child to have loaded the model."""
+
+    def __init__(self, *, concurrency: int = 1, beat: bool = False, **env: str):
+        self.name = f"test-{uuid.uuid4().hex[:8]}@{socket.gethostname()}"
+        command = [
+            sys.executable,
+            "-m",
+            "celery",
+            "-A",
+            "zimage",
+            "worker",
+            "-Q",
+            ALL_QUEUES,
+            "--concurrency",
+            str(concurrency),
+            "-n",
+            self.name,
+            "--loglevel",
+            "WARNING",
+            "--without-gossip",
+            "--without-mingle",
+        ]
+        if beat:
+            command += ["--beat", "--schedule", str(Path(settings.DATA_DIR) / f"beat-{uuid.uuid4().hex}")]
+        self.log_path = Path(settings.DATA_DIR) / f"{self.name}.log"
+        self.log = open(self.log_path, "wb")  # noqa: SIM115
+        self.process = subprocess.Popen(
+            command,
+            cwd=ROOT,
+            env=child_env(**env),
+            stdout=self.log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+
+    def pool_pids(self) -> list[int]:
+        out = subprocess.run(["pgrep", "-P", str(self.process.pid)], capture_output=True, text=True).stdout
+        return [int(pid) for pid in out.split()]
+
+    def heartbeats(self) -> list[dict]:
+        client = redis.Redis.from_url(settings.REDIS_URL)
+        keys = [k for k in client.scan_iter("zimage:worker:*")]
+        beats = [json.loads(v) for v in client.mget(keys) if v] if keys else []
+        return [b for b in beats if b["pid"] in self.pool_pids()]
+
+    def ready(self, timeout: float = 90) -> WorkerProcess:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self.process.poll() is not None:
+                raise RuntimeError(f"worker exited: {self.log_path.read_text()[-3000:]}")
+            if any(b.get("backend") not in (None, "loading") for b in self.heartbeats()):
+                return self
+            time.sleep(0.1)
+        raise TimeoutError(f"worker not ready: {self.log_path.read_text()[-3000:]}")
+
+    def kill(self, sig: int = signal.SIGKILL) -> None:
+        """Kill the whole worker (main process and pool) at once, as an OOM killer or a crash would."""
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(self.process.pid, sig)
+        self.process.wait(timeout=30)
+
+    def stop(self) -> None:
+        if self.process.poll() is None:
+            self.process.terminate()
+            try:
+                self.process.wait(timeout=20)
+            except subprocess.TimeoutExpired:
+                self.kill()
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(self.process.pid, signal.SIGKILL)
+        self.log.close()
