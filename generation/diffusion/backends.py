@@ -55,7 +55,7 @@ def load_pipeline(model: str, device: str) -> Any:
     dtype = (torch.bfloat16 if model == Z_IMAGE_TURBO else torch.float16) if cuda else torch.float32
     source = weights_source(model)
     try:
-        pipeline = cls.from_pretrained(source, torch_dtype=dtype, local_files_only=True, use_safetensors=True)
+        pipeline = cls.from_pretrained(source, dtype=dtype, local_files_only=True, use_safetensors=True)
     except (OSError, ValueError) as error:
         raise WeightsUnavailable(
             f"Weights for {spec.label} ({model}) are not on this machine. Put the model folder at "

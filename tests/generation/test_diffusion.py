@@ -1,0 +1,80 @@
+"""The diffusion backends: tiny runs the real ZImagePipeline; real models fail clearly without weights."""
+
+import pytest
+
+from generation.catalog import SDXL, Z_IMAGE_TURBO
+from generation.diffusion import DiffusionRequest, WeightsUnavailable
+from generation.diffusion.backends import TinyBackend, build_backend, load_pipeline
+
+
+@pytest.fixture(scope="module")
+def tiny():
+    return TinyBackend()
+
+
+def request(**fields):
+    values = dict(
+        prompt="a teapot",
+        negative_prompt="",
+        model=Z_IMAGE_TURBO,
+        scheduler="FlowMatchEulerDiscrete",
+        steps=3,
+        guidance=0.0,
+        width=256,
+        height=256,
+        seed=5,
+    )
+    return DiffusionRequest(**(values | fields))
+
+
+def test_tiny_runs_the_real_z_image_pipeline_class(tiny):
+    from diffusers import ZImagePipeline
+
+    assert all(isinstance(pipeline, ZImagePipeline) for pipeline in tiny._pipelines.values())
+
+
+def test_every_denoising_step_is_reported(tiny):
+    steps = []
+    tiny.generate(request(steps=4), lambda step, total, latents: steps.append((step, total, tuple(latents.shape))))
+    assert [(step, total) for step, total, _ in steps] == [(1, 4), (2, 4), (3, 4), (4, 4)]
+    assert steps[0][2] == (1, 16, 32, 32)  # 256 px / 8 = 32 latent pixels, 16 channels like Z-Image
+
+
+def test_the_same_seed_draws_the_same_image_and_another_seed_a_different_one(tiny):
+    first, again, other = (tiny.generate(request(seed=seed), lambda *_: None)[0] for seed in (5, 5, 6))
+    assert first.tobytes() == again.tobytes()
+    assert first.tobytes() != other.tobytes()
+
+
+def test_sizes_the_model_cannot_take_are_snapped_then_cropped_to_the_exact_size(tiny):
+    shapes = []
+    (image,) = tiny.generate(request(width=260, height=300), lambda s, t, latents: shapes.append(latents.shape))
+    assert image.size == (260, 300)
+    assert tuple(shapes[0][-2:]) == (304 // 8, 272 // 8)  # rendered at 272x304, multiples of 16
+
+
+def test_an_exception_in_the_step_callback_stops_the_run(tiny):
+    def stop(step, total, latents):
+        if step == 2:
+            raise InterruptedError
+
+    with pytest.raises(InterruptedError):
+        tiny.generate(request(steps=5), stop)
+
+
+@pytest.mark.parametrize("model", [Z_IMAGE_TURBO, SDXL])
+def test_loading_a_real_model_without_weights_names_the_model_and_how_to_provide_them(model, settings, tmp_path):
+    settings.DIFFUSION_WEIGHTS_DIR = str(tmp_path)
+    with pytest.raises(WeightsUnavailable) as error:
+        load_pipeline(model, "cpu")
+    assert model in str(error.value) and "DIFFUSION_WEIGHTS_DIR" in str(error.value)
+
+
+def test_auto_falls_back_to_tiny_without_cuda_or_weights(caplog):
+    assert build_backend("auto").name == "tiny"
+    assert "tiny" in caplog.text
+
+
+def test_an_unknown_backend_choice_is_an_error():
+    with pytest.raises(ValueError, match="auto, tiny or diffusers"):
+        build_backend("magic")
