@@ -1,0 +1,153 @@
+"""The GPU-worker promises, against real worker processes: no job stuck, lost, or run twice."""
+
+import os
+import signal
+import time
+
+import pytest
+from django_celery_results.models import TaskResult
+
+from generation import services
+from generation.models import GenerationJob, JobStatus
+from generation.tasks import run_generation_job
+from zimage.celery import app as celery_app
+
+from ..redis_server import RedisServer
+
+pytestmark = pytest.mark.e2e
+
+LONG_JOB = {
+    "prompt": "a long run",
+    "production_path": "fashion",
+    "width": 512,
+    "height": 512,
+    "steps": 30,
+    "num_images": 2,
+    "seed": 11,
+}
+FINAL = {JobStatus.SUCCEEDED, JobStatus.FAILED, JobStatus.CANCELED}
+
+
+def wait_until(predicate, timeout=90, message="condition"):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        value = predicate()
+        if value:
+            return value
+        time.sleep(0.05)
+    raise AssertionError(f"timed out waiting for {message}")
+
+
+def job_when(job_id, predicate, timeout=90):
+    def check():
+        job = GenerationJob.objects.get(pk=job_id)
+        return job if predicate(job) else None
+
+    return wait_until(check, timeout, f"job {job_id}")
+
+
+def submit(api_client, **fields):
+    response = api_client.post("/api/v1/jobs", LONG_JOB | fields, format="json")
+    assert response.status_code == 202, response.content
+    return response.json()
+
+
+def assert_each_image_stored_once(job):
+    assert sorted(job.images.values_list("index", flat=True)) == list(range(job.num_images))
+
+
+def test_killing_the_pool_process_mid_job_retries_it_to_success(worker, api_client):
+    job_id = submit(api_client)["id"]
+    job = job_when(job_id, lambda j: j.status == JobStatus.RUNNING and j.progress_step >= 3)
+    (child,) = worker.pool_pids()
+    os.kill(child, signal.SIGKILL)
+    job = job_when(job_id, lambda j: j.status in FINAL)
+    assert job.status == JobStatus.SUCCEEDED, job.last_error
+    assert (job.retry_count, job.deliveries) == (1, 2)
+    assert_each_image_stored_once(job)
+
+
+def test_a_worker_killed_whole_is_reaped_and_its_job_finishes_on_another(start_worker, api_client, settings):
+    first = start_worker()
+    job_id = submit(api_client)["id"]
+    job_when(job_id, lambda j: j.status == JobStatus.RUNNING and j.progress_step >= 3)
+    first.kill()
+    assert GenerationJob.objects.get(pk=job_id).status == JobStatus.RUNNING  # nobody else knows yet
+
+    settings.JOB_HEARTBEAT_TIMEOUT = 1
+    time.sleep(1.5)
+    assert services.reap_stale_jobs() == 1
+    job = GenerationJob.objects.get(pk=job_id)
+    assert (job.status, job.retry_count) == (JobStatus.QUEUED, 1)
+
+    start_worker()
+    job = job_when(job_id, lambda j: j.status in FINAL)
+    assert job.status == JobStatus.SUCCEEDED, job.last_error
+    assert_each_image_stored_once(job)
+
+
+def test_a_task_delivered_twice_runs_once(worker, api_client):
+    body = submit(api_client, width=256, height=256, steps=4)
+    job = GenerationJob.objects.get(pk=body["id"])
+    duplicate = run_generation_job.apply_async(args=(job.pk, str(job.dispatch_token)), queue="gen.fashion")
+    wait_until(
+        lambda: TaskResult.objects.filter(task_id=duplicate.id, status="SUCCESS").exists(),
+        message="the duplicate delivery",
+    )
+    job = job_when(job.pk, lambda j: j.status in FINAL)
+    assert job.status == JobStatus.SUCCEEDED
+    assert job.deliveries == 1
+    assert TaskResult.objects.get(task_id=duplicate.id).result in ('"skipped"', '"succeeded"')
+    results = sorted(
+        TaskResult.objects.filter(task_id__in=[duplicate.id, job.celery_task_id]).values_list("result", flat=True)
+    )
+    assert results == ['"skipped"', '"succeeded"']
+    assert_each_image_stored_once(job)
+
+
+def test_cancelling_a_running_job_stops_the_worker_at_its_next_step(worker, api_client):
+    job_id = submit(api_client)["id"]
+    job_when(job_id, lambda j: j.status == JobStatus.RUNNING and j.progress_step >= 2)
+    response = api_client.post(f"/api/v1/jobs/{job_id}/cancel")
+    assert response.status_code == 200 and response.json()["status"] == "canceled"
+    job = GenerationJob.objects.get(pk=job_id)
+    wait_until(
+        lambda: TaskResult.objects.filter(task_id=job.celery_task_id, status="SUCCESS").exists(),
+        message="the worker to notice the cancel",
+    )
+    assert TaskResult.objects.get(task_id=job.celery_task_id).result == '"interrupted"'
+    job.refresh_from_db()
+    assert job.status == JobStatus.CANCELED
+    assert job.progress_step < job.progress_total and job.images.count() < job.num_images
+
+
+@pytest.fixture
+def private_broker(tmp_path):
+    """Point this process's Celery app at a broker that the test can stop and start."""
+    server = RedisServer(tmp_path / "broker").start()
+    previous = celery_app.conf.broker_url
+
+    def use(url):
+        celery_app.conf.broker_url = url
+        celery_app._pool = None
+        celery_app.amqp._producer_pool = None
+
+    use(server.url)
+    yield server
+    server.stop()
+    use(previous)
+
+
+def test_broker_down_at_submit_answers_202_and_the_job_runs_once_it_is_back(private_broker, start_worker, api_client):
+    private_broker.stop()
+    response = api_client.post("/api/v1/jobs", LONG_JOB | {"width": 256, "height": 256, "steps": 3}, format="json")
+    assert response.status_code == 202
+    body = response.json()
+    assert body["status"] == "queued" and "unreachable" in body["warning"]
+    assert GenerationJob.objects.get(pk=body["id"]).dispatched_at is None
+
+    private_broker.start()
+    start_worker(CELERY_BROKER_URL=private_broker.url)
+    assert services.redispatch_queued_jobs(older_than=0) == 1
+    job = job_when(body["id"], lambda j: j.status in FINAL)
+    assert job.status == JobStatus.SUCCEEDED and job.deliveries == 1
