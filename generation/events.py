@@ -116,7 +116,11 @@ def get_publisher() -> EventPublisher:
         return _publisher
 
 
-def publish(job: Any, event_type: str, **data: Any) -> None:
+def publish(job: Any, event_type: str, **data: Any) -> bool:
+    """Queue one event for the job's sockets; False (and a log line) when it could not even be queued.
+
+    `ts` is the publish time (epoch seconds) for latency measurements; `seq` is added on send.
+    """
     if event_type not in EVENT_TYPES:
         raise ValueError(f"Unknown event type {event_type!r}.")
     event = {
@@ -127,4 +131,8 @@ def publish(job: Any, event_type: str, **data: Any) -> None:
         "ts": time.time(),
         **data,
     }
-    get_publisher().submit(event)
+    try:
+        return get_publisher().submit(event)
+    except Exception:  # a broken publisher (closed loop, no thread) must never fail the job
+        logger.warning("could not queue job event", exc_info=True, extra={"job_id": job.pk, "event": event_type})
+        return False

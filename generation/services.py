@@ -266,6 +266,7 @@ class ProgressReporter:
         self.publish_interval = publish_interval
         self.started = time.monotonic()
         self.last_publish = 0.0
+        self.last_preview_step = 0
 
     def on_step(self, step: int, total: int, latents: Any) -> None:
         # One conditional UPDATE per step is the heartbeat, the progress and the cancel check.
@@ -279,6 +280,7 @@ class ProgressReporter:
             self.last_publish = now
             elapsed = now - self.started
             eta = elapsed / step * (total - step) if step else None
+            preview = self._preview(step, latents)
             events.publish(
                 self.job,
                 "job.progress",
@@ -286,7 +288,18 @@ class ProgressReporter:
                 total=total,
                 percent=round(100 * step / total),
                 eta_seconds=eta and round(eta, 2),
+                **({"preview": preview} if preview else {}),
             )
+
+    def _preview(self, step: int, latents: Any) -> str | None:
+        """Drawn only for a progress event that is sent, and at most every WS_PREVIEW_EVERY_STEPS steps."""
+        every = settings.WS_PREVIEW_EVERY_STEPS
+        if not every or latents is None or step - self.last_preview_step < every:
+            return None
+        from .previews import preview_from_latents
+
+        self.last_preview_step = step
+        return preview_from_latents(latents)
 
     def on_image(self, image: Any) -> None:
         GenerationJob.objects.filter(pk=self.job.pk).update(images_done=F("images_done") + 1)

@@ -159,6 +159,8 @@ DIFFUSION_BACKEND = env.str("DIFFUSION_BACKEND", default="auto")
 DIFFUSION_WEIGHTS_DIR = env.str("DIFFUSION_WEIGHTS_DIR", default="")
 UNKNOWN_PATH_POLICY = env.str("UNKNOWN_PATH_POLICY", default="reject")  # or "use_default"
 PATH_CONCURRENCY = {"fashion": 5, "beauty": 3, "eats": 3, "cinema": 3, "cartoon": 3}
+# A small latent preview rides on a job.progress event at most every this many steps (0: never).
+WS_PREVIEW_EVERY_STEPS = env.int("WS_PREVIEW_EVERY_STEPS", default=2)
 
 # --- Storage --------------------------------------------------------------------------------
 AWS_STORAGE_BUCKET_NAME = env.str("AWS_STORAGE_BUCKET_NAME", default="")
