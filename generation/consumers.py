@@ -1,38 +1,95 @@
-"""Live job events over WebSockets: a snapshot from the database on connect, then every event."""
+"""Live job events over WebSockets: a snapshot from the database on connect, then every event.
+
+`/ws/jobs/` follows all of the user's jobs, `/ws/jobs/<id>/` one of them. Events are numbered per job
+(`seq`); the consumer forwards each job's events in increasing order only, starting after the number
+its snapshot already reflects, so a client never sees a stale or repeated event. `?previews=0` asks for
+progress events without their preview image.
+"""
 
 from __future__ import annotations
+
+from typing import Any
+from urllib.parse import parse_qs
 
 from channels.db import database_sync_to_async
 from channels.generic.websocket import AsyncJsonWebsocketConsumer
 
+from . import selectors, services
 from .events import job_group, user_group
-from .models import GenerationJob
+
+CLOSE_UNAUTHENTICATED = 4401
+CLOSE_NOT_FOUND = 4404
 
 
 class JobEventsConsumer(AsyncJsonWebsocketConsumer):
+    group: str | None = None
+
     async def connect(self) -> None:
         user = self.scope.get("user")
         if user is None or not user.is_authenticated:
-            await self.close(code=4401)
+            await self.close(code=CLOSE_UNAUTHENTICATED)
             return
-        self.job_id = self.scope["url_route"]["kwargs"].get("job_id")
-        if self.job_id is not None:
-            if not await self._owns(user, self.job_id):
-                await self.close(code=4404)
-                return
-            self.group = job_group(self.job_id)
-        else:
-            self.group = user_group(user.pk)
+        self.user = user
+        self.job_id: int | None = self.scope["url_route"]["kwargs"].get("job_id")
+        options = parse_qs(self.scope.get("query_string", b"").decode("latin1"))
+        self.previews = options.get("previews", ["1"])[0] not in ("0", "false", "no")
+        self.last_seq: dict[int, int] = {}
+        if self.job_id is not None and not await self._job_exists(self.job_id):
+            await self.close(code=CLOSE_NOT_FOUND)
+            return
+        # Join before reading the snapshot: an event sent in between is queued, then dropped if stale.
+        self.group = user_group(user.pk) if self.job_id is None else job_group(self.job_id)
         await self.channel_layer.group_add(self.group, self.channel_name)
         await self.accept()
+        jobs = await self._snapshot()
+        self.last_seq = {job["job"]: job["seq"] for job in jobs}
+        await self.send_json({"type": "snapshot", "jobs": jobs})
 
     async def disconnect(self, code: int) -> None:
-        if getattr(self, "group", None):
+        if self.group:
             await self.channel_layer.group_discard(self.group, self.channel_name)
 
-    async def job_event(self, message: dict) -> None:
-        await self.send_json(message["event"])
+    async def job_event(self, message: dict[str, Any]) -> None:
+        event = message["event"]
+        job_id, seq = event["job"], event.get("seq", 0)
+        if seq <= self.last_seq.get(job_id, 0):
+            return
+        self.last_seq[job_id] = seq
+        if not self.previews and "preview" in event:
+            event = {key: value for key, value in event.items() if key != "preview"}
+        await self.send_json(event)
+
+    async def receive_json(self, content: Any, **kwargs: Any) -> None:
+        if not isinstance(content, dict) or content.get("type") != "job.cancel":
+            await self.send_json({"type": "error", "code": "invalid", "message": "Unknown message type."})
+            return
+        job_id = content.get("job")
+        if isinstance(job_id, bool) or not isinstance(job_id, int):
+            await self.send_json({"type": "error", "code": "invalid", "message": "`job` must be a job id."})
+            return
+        if not await self._cancel(job_id):
+            await self.send_json({"type": "error", "code": "not_found", "job": job_id})
+
+    @classmethod
+    async def decode_json(cls, text_data: str) -> Any:
+        try:
+            return await super().decode_json(text_data)
+        except ValueError:
+            return None
 
     @database_sync_to_async
-    def _owns(self, user, job_id: int) -> bool:
-        return GenerationJob.objects.filter(pk=job_id, owner=user).exists()
+    def _job_exists(self, job_id: int) -> bool:
+        return selectors.jobs_for(self.user).filter(pk=job_id).exists()
+
+    @database_sync_to_async
+    def _snapshot(self) -> list[dict[str, Any]]:
+        return selectors.job_snapshot(self.user, job_id=self.job_id)
+
+    @database_sync_to_async
+    def _cancel(self, job_id: int) -> bool:
+        """Cancel one of the user's own jobs; False when they have no such job."""
+        job = selectors.jobs_for(self.user).filter(pk=job_id).first()
+        if job is None:
+            return False
+        services.cancel_job(job=job)
+        return True

@@ -2,11 +2,20 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+from typing import Any
+
+import redis
+from django.conf import settings
 from django.db.models import Prefetch, QuerySet
 
 from gallery.models import GeneratedImage
 
-from .models import GenerationJob
+from .events import sequence_key
+from .models import FINAL_STATUSES, GenerationJob, JobStatus
+
+SNAPSHOT_RECENT_JOBS = 20
+SNAPSHOT_MAX_ACTIVE_JOBS = 100
 
 
 def jobs_for(user) -> QuerySet[GenerationJob]:
@@ -15,3 +24,58 @@ def jobs_for(user) -> QuerySet[GenerationJob]:
         .select_related("template")
         .prefetch_related(Prefetch("images", queryset=GeneratedImage.objects.order_by("index")))
     )
+
+
+_redis_clients: dict[str, redis.Redis] = {}
+
+
+def _redis() -> redis.Redis:
+    url = settings.REDIS_URL
+    if url not in _redis_clients:
+        _redis_clients[url] = redis.Redis.from_url(url, socket_connect_timeout=2, socket_timeout=2)
+    return _redis_clients[url]
+
+
+def event_sequences(job_ids: Sequence[int]) -> dict[int, int]:
+    """The number of the last event published for each job (0 when none yet), from its Redis counter."""
+    if not job_ids:
+        return {}
+    values = _redis().mget([sequence_key(job_id) for job_id in job_ids])
+    return {job_id: int(value or 0) for job_id, value in zip(job_ids, values, strict=True)}
+
+
+def snapshot_job_ids(user, *, job_id: int | None = None) -> list[int]:
+    """One job of the user's, or their unfinished jobs plus the latest SNAPSHOT_RECENT_JOBS."""
+    jobs = GenerationJob.objects.filter(owner=user)
+    if job_id is not None:
+        return list(jobs.filter(pk=job_id).values_list("pk", flat=True))
+    active = jobs.exclude(status__in=FINAL_STATUSES).values_list("pk", flat=True)[:SNAPSHOT_MAX_ACTIVE_JOBS]
+    recent = jobs.values_list("pk", flat=True)[:SNAPSHOT_RECENT_JOBS]
+    return sorted(set(active) | set(recent), reverse=True)
+
+
+def job_snapshot(user, *, job_id: int | None = None) -> list[dict[str, Any]]:
+    """Where each job stands, with `seq`, the number of the last event already reflected in it.
+
+    The counters are read before the rows: an event is numbered after the write it announces, so the
+    row read afterwards includes everything up to `seq`, and a client can drop events numbered <= seq.
+    """
+    from .services import image_event_payload
+
+    job_ids = snapshot_job_ids(user, job_id=job_id)
+    sequences = event_sequences(job_ids)
+    jobs = jobs_for(user).filter(pk__in=job_ids).order_by("-created_at", "-id")
+    return [
+        {
+            "job": job.pk,
+            "status": job.status,
+            "step": job.progress_step,
+            "total": job.progress_total,
+            "percent": job.percent,
+            "num_images": job.num_images,
+            "images": [image_event_payload(image) for image in job.images.all()],
+            "error": job.last_error if job.status == JobStatus.FAILED else "",
+            "seq": sequences.get(job.pk, 0),
+        }
+        for job in jobs
+    ]

@@ -1,0 +1,419 @@
+"""The job events socket, through the whole ASGI stack (origin check, session and token auth, router).
+
+Events go out through the real publisher and the Redis channel layer, as in production.
+"""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+import redis
+from asgiref.sync import async_to_sync, sync_to_async
+from channels.layers import get_channel_layer
+from channels.testing import WebsocketCommunicator
+from django.conf import settings
+from django.core import signing
+from django.test import Client
+from rest_framework import authentication, exceptions
+
+from accounts.models import User
+from gallery.models import GeneratedImage
+from generation import events
+from generation.models import GenerationJob, JobStatus
+from zimage.asgi import application
+
+from ..factories import UserFactory
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+ORIGIN = "http://testserver"
+TIMEOUT = 5
+TOKEN_SALT = "tests.ws-token"
+
+
+class SignedBearerAuthentication(authentication.BaseAuthentication):
+    """A stand-in API token (a signed user id) so these tests do not depend on the accounts app's tokens."""
+
+    def authenticate(self, request):
+        header = request.META.get("HTTP_AUTHORIZATION", "")
+        if not header.startswith("Bearer "):
+            return None
+        try:
+            user_id = signing.loads(header.removeprefix("Bearer "), salt=TOKEN_SALT)
+        except signing.BadSignature:
+            raise exceptions.AuthenticationFailed("Invalid token.") from None
+        user = User.objects.filter(pk=user_id).first()
+        if user is None:
+            raise exceptions.AuthenticationFailed("Invalid token.")
+        return user, None
+
+
+@pytest.fixture
+def bearer_tokens(settings):
+    settings.REST_FRAMEWORK = {
+        **settings.REST_FRAMEWORK,
+        "DEFAULT_AUTHENTICATION_CLASSES": [
+            "rest_framework.authentication.SessionAuthentication",
+            f"{__name__}.SignedBearerAuthentication",
+        ],
+    }
+    return lambda user: signing.dumps(user.pk, salt=TOKEN_SALT)
+
+
+def make_job(owner, **fields) -> GenerationJob:
+    values = dict(
+        prompt="a linen summer dress",
+        model="Tongyi-MAI/Z-Image-Turbo",
+        scheduler="FlowMatchEulerDiscrete",
+        steps=4,
+        guidance=0.0,
+        width=256,
+        height=256,
+        seed=1,
+        progress_total=4,
+    )
+    return GenerationJob.objects.create(owner=owner, **(values | fields))
+
+
+def add_image(job, index=0) -> GeneratedImage:
+    return GeneratedImage.objects.create(
+        owner=job.owner,
+        job=job,
+        index=index,
+        file=f"images/{job.owner_id}/{job.pk}/{index}.png",
+        thumbnail=f"images/{job.owner_id}/{job.pk}/{index}.webp",
+        width=job.width,
+        height=job.height,
+        seed=job.seed + index,
+        model=job.model,
+        backend="tiny",
+        steps=job.steps,
+        guidance=job.guidance,
+        prompt_used=job.prompt,
+        generation_seconds=0.1,
+        production_path=job.production_path,
+    )
+
+
+def session_cookie(user) -> str:
+    client = Client()
+    client.force_login(user)
+    return f"{settings.SESSION_COOKIE_NAME}={client.cookies[settings.SESSION_COOKIE_NAME].value}"
+
+
+async def socket(path: str, user=None, origin: str | None = ORIGIN) -> WebsocketCommunicator:
+    """A socket as a browser opens it: from our origin, with the session cookie once logged in."""
+    headers = []
+    if origin is not None:
+        headers.append((b"origin", origin.encode()))
+    if user is not None:
+        cookie = await sync_to_async(session_cookie)(user)
+        headers.append((b"cookie", cookie.encode()))
+    return WebsocketCommunicator(application, path, headers=headers)
+
+
+def publish(job, event_type, **data):
+    """Publish through the real background publisher and wait until it has reached the channel layer."""
+    job.refresh_from_db()
+    events.publish(job, event_type, **data)
+    assert events.get_publisher().flush(TIMEOUT)
+
+
+def current_seq(job) -> int:
+    value = redis.Redis.from_url(settings.REDIS_URL).get(events.sequence_key(job.pk))
+    return int(value or 0)
+
+
+async def open_socket(communicator: WebsocketCommunicator) -> dict:
+    connected, code = await communicator.connect(timeout=TIMEOUT)
+    assert connected, f"refused with {code}"
+    snapshot = await communicator.receive_json_from(timeout=TIMEOUT)
+    assert snapshot["type"] == "snapshot"
+    return snapshot
+
+
+async def receive_until(communicator: WebsocketCommunicator, final_type: str) -> list[dict]:
+    received = []
+    while not received or received[-1]["type"] != final_type:
+        received.append(await communicator.receive_json_from(timeout=TIMEOUT))
+    return received
+
+
+class TestRefused:
+    def test_an_anonymous_socket_is_refused_with_4401(self):
+        async def run():
+            communicator = await socket("/ws/jobs/")
+            assert await communicator.connect(timeout=TIMEOUT) == (False, 4401)
+
+        async_to_sync(run)()
+
+    @pytest.mark.parametrize("origin", ["http://evil.example", None])
+    def test_a_foreign_or_missing_origin_is_refused_even_with_a_valid_session(self, user, origin):
+        async def run():
+            communicator = await socket("/ws/jobs/", user=user, origin=origin)
+            connected, _ = await communicator.connect(timeout=TIMEOUT)
+            assert not connected
+
+        async_to_sync(run)()
+
+    def test_another_users_job_is_refused_with_4404(self, user, other_user):
+        job = make_job(other_user)
+
+        async def run():
+            assert await (await socket(f"/ws/jobs/{job.pk}/", user=user)).connect(timeout=TIMEOUT) == (False, 4404)
+            assert await (await socket("/ws/jobs/999999999/", user=user)).connect(timeout=TIMEOUT) == (False, 4404)
+
+        async_to_sync(run)()
+
+    def test_an_invalid_token_is_anonymous_even_with_a_valid_session_cookie(self, user, bearer_tokens):
+        async def run():
+            communicator = await socket("/ws/jobs/?token=forged", user=user)
+            assert await communicator.connect(timeout=TIMEOUT) == (False, 4401)
+
+        async_to_sync(run)()
+
+
+class TestSnapshot:
+    def test_a_job_socket_first_sends_where_the_job_stands(self, user):
+        job = make_job(user, status=JobStatus.RUNNING, num_images=2, progress_total=8)
+        publish(job, "job.started", total=8)
+        GenerationJob.objects.filter(pk=job.pk).update(progress_step=6, images_done=1)
+        image = add_image(job)
+        publish(job, "job.image", image={"id": str(image.uuid)})
+
+        async def run():
+            communicator = await socket(f"/ws/jobs/{job.pk}/", user=user)
+            snapshot = await open_socket(communicator)
+            await communicator.disconnect()
+            return snapshot
+
+        (entry,) = async_to_sync(run)()["jobs"]
+        assert {key: entry[key] for key in ("job", "status", "step", "total", "percent", "num_images", "seq")} == {
+            "job": job.pk,
+            "status": "running",
+            "step": 6,
+            "total": 8,
+            "percent": 75,
+            "num_images": 2,
+            "seq": 2,
+        }
+        (shown,) = entry["images"]
+        assert shown["id"] == str(image.uuid) and shown["index"] == 0
+        assert shown["url"].startswith("/media/files/") and shown["thumbnail_url"].startswith("/media/files/")
+
+    def test_the_user_snapshot_holds_unfinished_jobs_and_the_latest_twenty(self, user, other_user):
+        waiting = make_job(user)
+        finished = [make_job(user, status=JobStatus.SUCCEEDED) for _ in range(25)]
+        make_job(other_user)
+
+        async def run():
+            communicator = await socket("/ws/jobs/", user=user)
+            snapshot = await open_socket(communicator)
+            await communicator.disconnect()
+            return snapshot
+
+        shown = [entry["job"] for entry in async_to_sync(run)()["jobs"]]
+        assert shown == [job.pk for job in reversed(finished[-20:])] + [waiting.pk]
+
+    def test_a_failed_job_shows_its_error(self, user):
+        job = make_job(user, status=JobStatus.FAILED, last_error="Timed out after 120 s.")
+
+        async def run():
+            communicator = await socket(f"/ws/jobs/{job.pk}/", user=user)
+            snapshot = await open_socket(communicator)
+            await communicator.disconnect()
+            return snapshot
+
+        (entry,) = async_to_sync(run)()["jobs"]
+        assert (entry["status"], entry["error"], entry["seq"]) == ("failed", "Timed out after 120 s.", 0)
+
+
+class TestEvents:
+    def test_events_follow_the_snapshot_in_order_each_with_job_status_and_seq(self, user):
+        job = make_job(user)
+
+        async def run():
+            communicator = await socket("/ws/jobs/", user=user)
+            await open_socket(communicator)
+            for step in (1, 2, 3, 4):
+                events.publish(job, "job.progress", step=step, total=4, percent=25 * step, eta_seconds=1.0)
+            events.publish(job, "job.succeeded", images=[])
+            received = await receive_until(communicator, "job.succeeded")
+            await communicator.disconnect()
+            return received
+
+        GenerationJob.objects.filter(pk=job.pk).update(status=JobStatus.RUNNING)
+        job.refresh_from_db()
+        received = async_to_sync(run)()
+        assert [(e["type"], e.get("step")) for e in received] == [
+            ("job.progress", 1),
+            ("job.progress", 2),
+            ("job.progress", 3),
+            ("job.progress", 4),
+            ("job.succeeded", None),
+        ]
+        assert [e["seq"] for e in received] == [1, 2, 3, 4, 5]
+        assert all(e["job"] == job.pk and e["status"] == "running" and "ts" in e for e in received)
+
+    def test_events_already_in_the_snapshot_are_not_sent_again(self, user):
+        job = make_job(user, status=JobStatus.RUNNING)
+        publish(job, "job.started", total=4)
+        publish(job, "job.progress", step=1, total=4, percent=25, eta_seconds=3.0)
+
+        async def run():
+            communicator = await socket(f"/ws/jobs/{job.pk}/", user=user)
+            snapshot = await open_socket(communicator)
+            layer = get_channel_layer()
+            # A late copy of an event the snapshot already covers, then a new one.
+            late = {"type": "job.progress", "job": job.pk, "owner": user.pk, "status": "running", "seq": 2}
+            await layer.group_send(events.job_group(job.pk), {"type": "job.event", "event": late})
+            events.publish(job, "job.progress", step=2, total=4, percent=50, eta_seconds=2.0)
+            received = await communicator.receive_json_from(timeout=TIMEOUT)
+            assert await communicator.receive_nothing(timeout=0.3)
+            await communicator.disconnect()
+            return snapshot, received
+
+        snapshot, received = async_to_sync(run)()
+        assert snapshot["jobs"][0]["seq"] == 2
+        assert (received["type"], received["step"], received["seq"]) == ("job.progress", 2, 3)
+
+    def test_a_user_never_receives_another_users_events(self, user, other_user):
+        mine, theirs = make_job(user), make_job(other_user)
+
+        async def run():
+            my_socket, their_socket = await socket("/ws/jobs/", user=user), await socket("/ws/jobs/", user=other_user)
+            my_snapshot, their_snapshot = await open_socket(my_socket), await open_socket(their_socket)
+            events.publish(theirs, "job.started", total=4)
+            events.publish(mine, "job.started", total=4)
+            events.publish(theirs, "job.canceled", images_done=0)
+            events.publish(mine, "job.canceled", images_done=0)
+            mine_received = await receive_until(my_socket, "job.canceled")
+            theirs_received = await receive_until(their_socket, "job.canceled")
+            assert await my_socket.receive_nothing(timeout=0.3)
+            assert await their_socket.receive_nothing(timeout=0.3)
+            await my_socket.disconnect()
+            await their_socket.disconnect()
+            return my_snapshot, their_snapshot, mine_received, theirs_received
+
+        my_snapshot, their_snapshot, mine_received, theirs_received = async_to_sync(run)()
+        assert [entry["job"] for entry in my_snapshot["jobs"]] == [mine.pk]
+        assert [entry["job"] for entry in their_snapshot["jobs"]] == [theirs.pk]
+        assert {event["job"] for event in mine_received} == {mine.pk}
+        assert {event["job"] for event in theirs_received} == {theirs.pk}
+
+    def test_a_job_socket_streams_only_that_job(self, user):
+        followed, other = make_job(user), make_job(user)
+
+        async def run():
+            communicator = await socket(f"/ws/jobs/{followed.pk}/", user=user)
+            await open_socket(communicator)
+            events.publish(other, "job.started", total=4)
+            events.publish(followed, "job.started", total=4)
+            received = await communicator.receive_json_from(timeout=TIMEOUT)
+            assert await communicator.receive_nothing(timeout=0.3)
+            await communicator.disconnect()
+            return received
+
+        assert async_to_sync(run)()["job"] == followed.pk
+
+    def test_previews_0_strips_the_preview_from_progress_events(self, user):
+        job = make_job(user, status=JobStatus.RUNNING)
+        preview = "data:image/webp;base64,UklGRg=="
+
+        async def run():
+            plain, with_previews = await socket("/ws/jobs/?previews=0", user=user), await socket("/ws/jobs/", user=user)
+            await open_socket(plain)
+            await open_socket(with_previews)
+            events.publish(job, "job.progress", step=2, total=4, percent=50, eta_seconds=1.0, preview=preview)
+            received = (await plain.receive_json_from(TIMEOUT), await with_previews.receive_json_from(TIMEOUT))
+            await plain.disconnect()
+            await with_previews.disconnect()
+            return received
+
+        plain_event, full_event = async_to_sync(run)()
+        assert "preview" not in plain_event and plain_event["step"] == 2
+        assert full_event["preview"] == preview
+
+
+class TestCancel:
+    def test_the_socket_cancels_the_users_own_job(self, user):
+        job = make_job(user)
+
+        async def run():
+            communicator = await socket("/ws/jobs/", user=user)
+            await open_socket(communicator)
+            await communicator.send_json_to({"type": "job.cancel", "job": job.pk})
+            received = await communicator.receive_json_from(timeout=TIMEOUT)
+            await communicator.disconnect()
+            return received
+
+        received = async_to_sync(run)()
+        assert (received["type"], received["job"], received["status"]) == ("job.canceled", job.pk, "canceled")
+        assert GenerationJob.objects.get(pk=job.pk).status == JobStatus.CANCELED
+
+    def test_another_users_job_is_not_found_and_not_canceled(self, user, other_user):
+        theirs = make_job(other_user)
+
+        async def run():
+            communicator = await socket("/ws/jobs/", user=user)
+            await open_socket(communicator)
+            await communicator.send_json_to({"type": "job.cancel", "job": theirs.pk})
+            received = await communicator.receive_json_from(timeout=TIMEOUT)
+            await communicator.disconnect()
+            return received
+
+        assert async_to_sync(run)() == {"type": "error", "code": "not_found", "job": theirs.pk}
+        assert GenerationJob.objects.get(pk=theirs.pk).status == JobStatus.QUEUED
+
+    @pytest.mark.parametrize(
+        "message",
+        [{"type": "job.delete", "job": 1}, {"type": "job.cancel", "job": "1"}, {"type": "job.cancel"}, [], "{not json"],
+    )
+    def test_a_malformed_message_gets_an_error_and_the_socket_stays_open(self, user, message):
+        job = make_job(user)
+
+        async def run():
+            communicator = await socket(f"/ws/jobs/{job.pk}/", user=user)
+            await open_socket(communicator)
+            await communicator.send_to(text_data=message if isinstance(message, str) else json.dumps(message))
+            error = await communicator.receive_json_from(timeout=TIMEOUT)
+            events.publish(job, "job.started", total=4)
+            after = await communicator.receive_json_from(timeout=TIMEOUT)
+            await communicator.disconnect()
+            return error, after
+
+        error, after = async_to_sync(run)()
+        assert (error["type"], error["code"]) == ("error", "invalid")
+        assert after["type"] == "job.started"
+
+
+class TestTokenAuth:
+    def test_an_api_token_in_the_query_string_authenticates_the_socket(self, user, bearer_tokens):
+        job = make_job(user)
+
+        async def run():
+            communicator = await socket(f"/ws/jobs/?token={bearer_tokens(user)}")
+            snapshot = await open_socket(communicator)
+            await communicator.disconnect()
+            return snapshot
+
+        assert [entry["job"] for entry in async_to_sync(run)()["jobs"]] == [job.pk]
+
+    def test_a_token_only_opens_its_own_users_jobs(self, user, other_user, bearer_tokens):
+        theirs = make_job(other_user)
+
+        async def run():
+            communicator = await socket(f"/ws/jobs/{theirs.pk}/?token={bearer_tokens(user)}")
+            assert await communicator.connect(timeout=TIMEOUT) == (False, 4404)
+
+        async_to_sync(run)()
+
+    def test_a_token_of_a_deactivated_user_is_refused(self, bearer_tokens):
+        user = UserFactory(is_active=False)
+
+        async def run():
+            communicator = await socket(f"/ws/jobs/?token={bearer_tokens(user)}")
+            assert await communicator.connect(timeout=TIMEOUT) == (False, 4401)
+
+        async_to_sync(run)()
