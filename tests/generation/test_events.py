@@ -1,0 +1,166 @@
+"""Publishing job events never blocks or fails a job, whatever state the channel layer is in."""
+
+from __future__ import annotations
+
+import socket
+import time
+
+import pytest
+import torch
+
+from generation import events, services
+from generation.models import GenerationJob, JobStatus
+
+
+def closed_port() -> int:
+    probe = socket.socket()
+    probe.bind(("127.0.0.1", 0))
+    port = probe.getsockname()[1]
+    probe.close()
+    return port
+
+
+def point_events_at(settings, monkeypatch, url: str) -> None:
+    """Channel layer and event counters on `url`, with a fresh publisher thread built on them."""
+    settings.REDIS_URL = url
+    settings.CHANNEL_LAYERS = {
+        "default": {"BACKEND": "channels_redis.core.RedisChannelLayer", "CONFIG": {"hosts": [url]}}
+    }
+    monkeypatch.setattr(events, "_publisher", None)
+
+
+@pytest.fixture
+def unreachable_events(settings, monkeypatch):
+    point_events_at(settings, monkeypatch, f"redis://127.0.0.1:{closed_port()}/0")
+
+
+@pytest.fixture
+def hung_events(settings, monkeypatch):
+    """A Redis that accepts connections and never answers."""
+    server = socket.socket()
+    server.bind(("127.0.0.1", 0))
+    server.listen(64)
+    point_events_at(settings, monkeypatch, f"redis://127.0.0.1:{server.getsockname()[1]}/0")
+    yield
+    server.close()
+
+
+class BrokenPublisher:
+    def submit(self, event):
+        raise RuntimeError("Event loop is closed")
+
+
+def running_job(user, **fields) -> GenerationJob:
+    values = dict(
+        prompt="a linen summer dress",
+        model="Tongyi-MAI/Z-Image-Turbo",
+        scheduler="FlowMatchEulerDiscrete",
+        steps=6,
+        guidance=0.0,
+        width=256,
+        height=256,
+        seed=1,
+        progress_total=6,
+        status=JobStatus.RUNNING,
+        worker_id="test-host:1",
+    )
+    return GenerationJob.objects.create(owner=user, **(values | fields))
+
+
+@pytest.mark.django_db
+class TestPublisher:
+    def test_an_unreachable_channel_layer_costs_log_lines_not_errors(self, user, unreachable_events, caplog):
+        job = running_job(user)
+        assert events.publish(job, "job.started", total=6)
+        assert events.publish(job, "job.progress", step=1, total=6, percent=17, eta_seconds=1.0)
+        publisher = events.get_publisher()
+        assert publisher.flush(timeout=30)
+        assert publisher._thread.is_alive()
+        assert "could not publish job event" in caplog.text
+
+    def test_publishing_returns_at_once_while_the_channel_layer_hangs(self, user, hung_events):
+        job = running_job(user)
+        started = time.perf_counter()
+        for step in range(200):
+            events.publish(job, "job.progress", step=step, total=200, percent=0, eta_seconds=None)
+        assert time.perf_counter() - started < 0.5
+
+    def test_a_full_queue_drops_events_instead_of_growing_or_blocking(self, user, hung_events, monkeypatch):
+        monkeypatch.setattr(events, "MAX_PENDING_EVENTS", 5)
+        job = running_job(user)
+        sent = [
+            events.publish(job, "job.progress", step=step, total=9, percent=0, eta_seconds=None) for step in range(9)
+        ]
+        assert sent == [True] * 5 + [False] * 4
+
+    def test_publish_never_raises_when_the_publisher_itself_is_broken(self, user, monkeypatch):
+        monkeypatch.setattr(events, "get_publisher", BrokenPublisher)
+        assert events.publish(running_job(user), "job.started", total=6) is False
+
+    def test_an_unknown_event_type_is_a_programming_error(self, user):
+        with pytest.raises(ValueError, match=r"job\.exploded"):
+            events.publish(running_job(user), "job.exploded")
+
+
+@pytest.mark.django_db
+class TestProgressReporter:
+    @pytest.fixture
+    def published(self, monkeypatch):
+        sent = []
+        monkeypatch.setattr(events, "publish", lambda job, event_type, **data: sent.append((event_type, data)))
+        return sent
+
+    def test_publish_failures_never_reach_the_denoising_loop(self, user, monkeypatch):
+        monkeypatch.setattr(events, "get_publisher", BrokenPublisher)
+        job = running_job(user)
+        reporter = services.ProgressReporter(job, "test-host:1", publish_interval=0)
+        for step in range(1, 7):
+            reporter.on_step(step, 6, torch.randn(1, 16, 8, 8))
+        job.refresh_from_db()
+        assert (job.progress_step, job.status) == (6, JobStatus.RUNNING)
+
+    def test_a_preview_rides_along_every_n_steps(self, user, settings, published):
+        settings.WS_PREVIEW_EVERY_STEPS = 2
+        reporter = services.ProgressReporter(running_job(user), "test-host:1", publish_interval=0)
+        for step in range(1, 7):
+            reporter.on_step(step, 6, torch.randn(1, 16, 8, 8))
+        with_preview = [data["step"] for _, data in published if "preview" in data]
+        assert with_preview == [2, 4, 6]
+        assert all(data["preview"].startswith("data:image/webp;base64,") for _, data in published if "preview" in data)
+        assert [data["step"] for _, data in published] == [1, 2, 3, 4, 5, 6]
+
+    def test_previews_are_drawn_only_for_events_that_are_sent(self, user, settings, published, monkeypatch):
+        settings.WS_PREVIEW_EVERY_STEPS = 1
+        drawn = []
+        monkeypatch.setattr("generation.previews.preview_from_latents", lambda latents: drawn.append(1) or "data:,")
+        reporter = services.ProgressReporter(running_job(user), "test-host:1", publish_interval=60)
+        reporter.last_publish = time.monotonic()
+        for step in range(1, 7):
+            reporter.on_step(step, 6, torch.randn(1, 16, 8, 8))
+        assert [data["step"] for _, data in published] == [6]  # rate-limited: only the last step goes out
+        assert len(drawn) == 1
+
+    def test_no_preview_when_disabled_or_without_latents(self, user, settings, published):
+        reporter = services.ProgressReporter(running_job(user), "test-host:1", publish_interval=0)
+        settings.WS_PREVIEW_EVERY_STEPS = 0
+        reporter.on_step(2, 6, torch.randn(1, 16, 8, 8))
+        settings.WS_PREVIEW_EVERY_STEPS = 1
+        reporter.on_step(4, 6, None)
+        assert all("preview" not in data for _, data in published) and len(published) == 2
+
+    def test_a_preview_that_cannot_be_drawn_leaves_the_event_without_one(self, user, settings, published):
+        settings.WS_PREVIEW_EVERY_STEPS = 1
+        reporter = services.ProgressReporter(running_job(user), "test-host:1", publish_interval=0)
+        reporter.on_step(1, 6, torch.randn(1, 7, 8, 8))
+        ((event_type, data),) = published
+        assert event_type == "job.progress" and "preview" not in data and data["percent"] == 17
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_job_succeeds_when_the_event_layer_is_unreachable(user, unreachable_events):
+    job = services.submit_job(
+        user=user, prompt="a linen summer dress", production_path="fashion", width=256, height=256, steps=3
+    )
+    assert services.execute_job(job_id=job.pk, dispatch_token=str(job.dispatch_token)) == "succeeded"
+    job.refresh_from_db()
+    assert (job.status, job.images.count(), job.progress_step) == (JobStatus.SUCCEEDED, 1, 3)
