@@ -1,0 +1,231 @@
+"""docker-compose.yml and the Dockerfile describe the deployment the settings actually support."""
+
+from __future__ import annotations
+
+import ast
+import re
+from pathlib import Path
+
+import pytest
+import yaml
+
+ROOT = Path(__file__).resolve().parents[2]
+SETTINGS_SOURCES = [ROOT / "zimage" / "settings.py", ROOT / "zimage" / "production.py"]
+
+APP_SERVICES = {"web", "worker", "beat", "migrate"}
+LONG_RUNNING = {"web", "worker", "beat", "postgres", "redis", "minio", "flower"}
+REQUIRED_APP_VARS = {"DATABASE_URL", "REDIS_URL", "SECRET_KEY", "ALLOWED_HOSTS", "AWS_STORAGE_BUCKET_NAME"}
+# Read by Django itself rather than by our settings modules.
+FRAMEWORK_VARS = {"DJANGO_SETTINGS_MODULE"}
+PATH_QUEUES = {"default", "gen.fashion", "gen.beauty", "gen.eats", "gen.cinema", "gen.cartoon"}
+
+
+def env_vars_read_by(source: str) -> set[str]:
+    """Names passed to `env(...)`, `env.str(...)`, `env.int(...)`..., `os.environ[...]` and `os.getenv(...)`."""
+    names = set()
+    for node in ast.walk(ast.parse(source)):
+        if isinstance(node, ast.Call) and node.args:
+            func, first = node.func, node.args[0]
+            reads_env = (isinstance(func, ast.Name) and func.id == "env") or (
+                isinstance(func, ast.Attribute)
+                and (
+                    (isinstance(func.value, ast.Name) and func.value.id == "env")
+                    or ast.unparse(func) in {"os.getenv", "os.environ.get"}
+                )
+            )
+            if reads_env and isinstance(first, ast.Constant) and isinstance(first.value, str):
+                names.add(first.value)
+        elif (
+            isinstance(node, ast.Subscript)
+            and ast.unparse(node.value) == "os.environ"
+            and isinstance(node.slice, ast.Constant)
+        ):
+            names.add(node.slice.value)
+    return names
+
+
+def settings_env_vars() -> set[str]:
+    return set().union(*(env_vars_read_by(path.read_text()) for path in SETTINGS_SOURCES))
+
+
+@pytest.fixture(scope="module")
+def compose() -> dict:
+    return yaml.safe_load((ROOT / "docker-compose.yml").read_text())
+
+
+@pytest.fixture(scope="module")
+def services(compose) -> dict:
+    return compose["services"]
+
+
+def environment(service: dict) -> dict[str, str]:
+    env = service.get("environment") or {}
+    if isinstance(env, list):
+        env = dict(item.split("=", 1) if "=" in item else (item, "") for item in env)
+    return {str(key): str(value) for key, value in env.items()}
+
+
+def dockerfile_stages() -> dict[str, dict[str, str]]:
+    """Stage name -> {"from": its base (ARG defaults substituted), "body": its instructions}."""
+    text = (ROOT / "Dockerfile").read_text()
+    args = dict(re.findall(r"^ARG\s+(\w+)=(\S+)", text, flags=re.MULTILINE))
+    parts = re.split(r"^FROM\s+(\S+)\s+AS\s+(\S+)\s*$", text, flags=re.MULTILINE | re.IGNORECASE)
+    stages = {}
+    for image, name, body in zip(parts[1::3], parts[2::3], parts[3::3], strict=True):
+        base = re.sub(r"\$\{(\w+)\}", lambda match: args.get(match.group(1), match.group(0)), image)
+        stages[name] = {"from": base, "body": body}
+    return stages
+
+
+def stage_lineage(stages: dict[str, dict[str, str]], stage: str) -> list[str]:
+    """The stage, the stages it is built FROM or COPYs --from, and theirs, recursively."""
+    seen, todo = [], [stage]
+    while todo:
+        name = todo.pop()
+        if name in stages and name not in seen:
+            seen.append(name)
+            todo += [stages[name]["from"], *re.findall(r"--from=(\S+)", stages[name]["body"])]
+    return seen
+
+
+def base_image(stages: dict[str, dict[str, str]], stage: str) -> str:
+    """Follow `FROM <earlier stage>` links down to the external image a stage is built on."""
+    image = stages[stage]["from"]
+    while image in stages:
+        image = stages[image]["from"]
+    return image
+
+
+def test_the_settings_parser_finds_the_variables_settings_read():
+    found = settings_env_vars()
+    assert {"SECRET_KEY", "DATABASE_URL", "REDIS_URL", "DIFFUSION_BACKEND", "SECURE_HSTS_SECONDS"} <= found
+    assert env_vars_read_by('X = env.list("A", default=[])\nY = os.environ["B"]\nZ = os.getenv("C")') == {"A", "B", "C"}
+
+
+def test_every_required_service_is_defined(services):
+    assert {"web", "worker", "beat", "postgres", "redis", "minio", "minio-init", "flower"} <= set(services)
+
+
+@pytest.mark.parametrize("name", sorted(LONG_RUNNING))
+def test_every_long_running_service_has_a_healthcheck(services, name):
+    healthcheck = services[name].get("healthcheck")
+    assert healthcheck, f"{name} has no healthcheck"
+    assert not healthcheck.get("disable", False)
+    assert healthcheck["test"][0] in {"CMD", "CMD-SHELL"} and len(healthcheck["test"]) > 1
+
+
+def test_the_web_healthcheck_probes_healthz(services):
+    assert "/healthz" in " ".join(services["web"]["healthcheck"]["test"])
+
+
+def test_the_worker_reserves_an_nvidia_gpu(services):
+    devices = services["worker"]["deploy"]["resources"]["reservations"]["devices"]
+    assert any(device["driver"] == "nvidia" and "gpu" in device["capabilities"] for device in devices)
+
+
+def test_the_worker_consumes_every_path_queue_one_job_at_a_time(services):
+    command = services["worker"]["command"]
+    assert command[:4] == ["celery", "-A", "zimage", "worker"]
+    assert set(command[command.index("-Q") + 1].split(",")) == PATH_QUEUES
+    assert command[command.index("--concurrency") + 1] == "1"
+
+
+def test_the_worker_gets_model_weights_from_a_volume(services):
+    worker = services["worker"]
+    weights_dir = environment(worker)["DIFFUSION_WEIGHTS_DIR"]
+    mount_points = {re.sub(r"\$\{[^}]*\}", "SOURCE", volume).split(":")[1] for volume in worker["volumes"]}
+    assert weights_dir in mount_points
+    assert "/var/cache/huggingface" in mount_points
+
+
+@pytest.mark.parametrize("name", sorted(APP_SERVICES))
+def test_app_services_set_only_variables_the_settings_read(services, name):
+    unknown = set(environment(services[name])) - settings_env_vars() - FRAMEWORK_VARS
+    assert not unknown, f"{name} sets variables no settings module reads: {sorted(unknown)}"
+
+
+@pytest.mark.parametrize("name", sorted(APP_SERVICES))
+def test_app_services_run_production_settings_with_the_required_variables(services, name):
+    env = environment(services[name])
+    assert env["DJANGO_SETTINGS_MODULE"] == "zimage.production"
+    assert set(env) >= REQUIRED_APP_VARS
+    assert env["SECRET_KEY"].startswith("${SECRET_KEY:?"), "SECRET_KEY must come from the environment, required"
+
+
+def test_app_services_reach_the_compose_backing_services(services):
+    env = environment(services["web"])
+    assert "@postgres:5432/" in env["DATABASE_URL"]
+    assert env["REDIS_URL"].startswith("redis://redis:6379/")
+    assert "minio:9000" in env["AWS_S3_ENDPOINT_URL"]
+
+
+def test_images_go_to_the_private_zimage_images_bucket(services):
+    assert environment(services["web"])["AWS_STORAGE_BUCKET_NAME"] == "zimage-images"
+    init = services["minio-init"]
+    script = " ".join(init["command"]) if isinstance(init["command"], list) else init["command"]
+    assert environment(init)["BUCKET"] == "zimage-images"
+    assert "mc mb --ignore-existing" in script
+    assert "mc anonymous set none" in script
+
+
+def test_redis_never_evicts_and_keeps_an_append_only_file(services):
+    command = " ".join(services["redis"]["command"])
+    assert "--maxmemory-policy noeviction" in command
+    assert "--appendonly yes" in command
+    assert "--appendfsync everysec" in command
+
+
+def test_app_services_wait_for_healthy_dependencies(services):
+    for name in ("web", "worker"):
+        depends_on = services[name]["depends_on"]
+        assert depends_on["redis"]["condition"] == "service_healthy"
+        assert depends_on["migrate"]["condition"] == "service_completed_successfully"
+        assert depends_on["minio-init"]["condition"] == "service_completed_successfully"
+    assert services["migrate"]["depends_on"]["postgres"]["condition"] == "service_healthy"
+    assert services["minio-init"]["depends_on"]["minio"]["condition"] == "service_healthy"
+
+
+def test_flower_watches_the_app_broker(services):
+    assert environment(services["flower"])["CELERY_BROKER_URL"] == environment(services["web"])["REDIS_URL"]
+
+
+def test_the_dockerfile_builds_a_web_and_a_cuda_worker_stage():
+    stages = dockerfile_stages()
+    assert {"web", "worker"} <= set(stages)
+    assert base_image(stages, "web").startswith("python:3.11")
+    assert base_image(stages, "worker").startswith("nvidia/cuda:")
+    assert "runtime" in base_image(stages, "worker")
+
+
+def test_compose_builds_the_matching_dockerfile_targets(services):
+    assert services["web"]["build"]["target"] == "web"
+    assert services["worker"]["build"]["target"] == "worker"
+    assert services["beat"]["build"]["target"] == "web"
+
+
+def test_the_web_image_never_installs_the_worker_stack():
+    stages = dockerfile_stages()
+    web_bodies = " ".join(stages[name]["body"] for name in stage_lineage(stages, "web"))
+    worker_bodies = " ".join(stages[name]["body"] for name in stage_lineage(stages, "worker"))
+    assert "--group web" in web_bodies and "--group worker" not in web_bodies
+    assert "--group worker" in worker_bodies
+
+
+def test_both_images_run_as_an_unprivileged_user_with_production_settings():
+    stages = dockerfile_stages()
+    for name in ("web", "worker"):
+        body = stages[name]["body"]
+        users = re.findall(r"^USER\s+(\S+)", body, flags=re.MULTILINE)
+        assert users and users[-1] not in {"root", "0"}, name
+        assert "DJANGO_SETTINGS_MODULE=zimage.production" in body, name
+    assert "collectstatic" in stages["web"]["body"]
+    assert re.search(r"^HEALTHCHECK .*/healthz", stages["web"]["body"], flags=re.MULTILINE | re.DOTALL)
+
+
+def test_the_readme_documents_exactly_the_settings_read_from_the_environment():
+    readme = (ROOT / "README.md").read_text()
+    documented = set(re.findall(r"^\|\s*`([A-Z][A-Z0-9_]*)`", readme, flags=re.MULTILINE))
+    assert documented == settings_env_vars(), (
+        f"README configuration table misses {sorted(settings_env_vars() - documented)}, "
+        f"lists unread {sorted(documented - settings_env_vars())}"
+    )
