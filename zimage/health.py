@@ -10,7 +10,7 @@ from collections.abc import Callable
 import redis
 from django.conf import settings
 from django.core.files.base import ContentFile
-from django.core.files.storage import default_storage
+from django.core.files.storage import default_storage, storages
 from django.db import connection
 from django.http import HttpRequest, JsonResponse
 
@@ -39,7 +39,7 @@ def check_redis() -> dict:
 def check_storage() -> dict:
     name = default_storage.save(f"healthcheck/{uuid.uuid4().hex}.txt", ContentFile(b"ok"))
     default_storage.delete(name)
-    return {"backend": type(default_storage).__name__}
+    return {"backend": type(storages["default"]).__name__}
 
 
 def online_workers() -> list[dict]:
@@ -63,16 +63,28 @@ CHECKS: dict[str, Callable[[], dict]] = {
 }
 
 
+def _is_staff(request: HttpRequest) -> bool:
+    try:  # the session lives in the database, which may be the thing that is down
+        return bool(request.user.is_authenticated and request.user.is_staff)
+    except Exception:
+        return False
+
+
 def readyz(request: HttpRequest) -> JsonResponse:
-    results, down = {}, []
+    """Which dependency is down, by name; error details only for staff (they can name hosts)."""
+    results, down, errors = {}, [], {}
     for name, check in CHECKS.items():
         started = time.perf_counter()
         try:
             detail = check()
             results[name] = {"ok": True, **detail}
         except Exception as error:  # each failure is reported by name, never as a 500
-            results[name] = {"ok": False, "error": f"{type(error).__name__}: {error}"}
+            results[name] = {"ok": False, "error": type(error).__name__}
+            errors[name] = f"{type(error).__name__}: {error}"
             down.append(name)
         results[name]["ms"] = round(1000 * (time.perf_counter() - started), 1)
+    if errors and _is_staff(request):
+        for name, message in errors.items():
+            results[name]["error"] = message
     body = {"status": "ok" if not down else "unavailable", "down": down, "checks": results}
     return JsonResponse(body, status=503 if down else 200)
