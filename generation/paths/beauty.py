@@ -14,3 +14,4 @@ class BeautyPath(ProductionPath):
         "macro detail",
     )
     default_size = (1024, 1024)
+    negative_prompt = "plastic skin, over-smoothed skin, asymmetric eyes, low quality, blurry, watermark"

@@ -14,3 +14,4 @@ class CartoonPath(ProductionPath):
         "expressive characters",
     )
     default_size = (1024, 1024)
+    negative_prompt = "photorealistic, photo, 3d render, low quality, blurry, watermark"

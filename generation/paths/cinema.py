@@ -15,3 +15,4 @@ class CinemaPath(ProductionPath):
         "color graded",
     )
     default_size = (1024, 576)
+    negative_prompt = "flat lighting, amateur snapshot, low quality, blurry, watermark"

@@ -15,3 +15,4 @@ class EatsPath(ProductionPath):
         "fresh ingredients",
     )
     default_size = (1024, 768)
+    negative_prompt = "unappetizing, burnt, plastic-looking food, low quality, blurry, watermark"

@@ -14,3 +14,4 @@ class FashionPath(ProductionPath):
         "detailed fabric texture",
     )
     default_size = (1024, 1024)
+    negative_prompt = "deformed hands, extra fingers, distorted fabric, low quality, blurry, watermark"
