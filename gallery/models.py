@@ -1,7 +1,10 @@
+import secrets
 import uuid
 
 from django.conf import settings
+from django.core.exceptions import ValidationError
 from django.db import models
+from django.db.models.functions import Lower
 from django.utils import timezone
 
 
@@ -9,6 +12,62 @@ class ImageType(models.TextChoices):
     GENERAL = "general", "General"
     SCENE = "scene", "Scene"
     CHARACTER = "character", "Character"
+
+
+class Folder(models.Model):
+    """A user's folder of images. Nested at most one level: a parent never has a parent itself."""
+
+    owner = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="gallery_folders")
+    name = models.CharField(max_length=100)
+    parent = models.ForeignKey("self", null=True, blank=True, on_delete=models.CASCADE, related_name="children")
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ("name", "id")
+        constraints = [
+            models.UniqueConstraint(
+                "owner", Lower("name"), condition=models.Q(parent__isnull=True), name="folder_root_name_unique"
+            ),
+            models.UniqueConstraint(
+                "owner", "parent", Lower("name"), condition=models.Q(parent__isnull=False), name="folder_name_unique"
+            ),
+            models.CheckConstraint(condition=~models.Q(parent=models.F("id")), name="folder_not_own_parent"),
+        ]
+
+    def __str__(self) -> str:
+        return self.name
+
+    def clean(self) -> None:
+        self.name = (self.name or "").strip()
+        if self.parent_id is None:
+            return
+        parent = self.parent
+        if self.pk is not None and parent.pk == self.pk:
+            raise ValidationError({"parent": "A folder cannot be its own parent."})
+        if parent.owner_id != self.owner_id:
+            raise ValidationError({"parent": "No such folder."})
+        if parent.parent_id is not None:
+            raise ValidationError({"parent": "Folders nest one level only: this parent is already a subfolder."})
+        if self.pk is not None and Folder.objects.filter(parent_id=self.pk).exists():
+            raise ValidationError({"parent": "A folder with subfolders cannot become a subfolder."})
+
+
+class Tag(models.Model):
+    """A user's label for images; names are unique per user, ignoring case."""
+
+    owner = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="gallery_tags")
+    name = models.CharField(max_length=50)
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ("name", "id")
+        constraints = [models.UniqueConstraint("owner", Lower("name"), name="tag_name_unique_per_owner")]
+
+    def __str__(self) -> str:
+        return self.name
+
+    def clean(self) -> None:
+        self.name = (self.name or "").strip()
 
 
 class GeneratedImage(models.Model):
@@ -36,6 +95,11 @@ class GeneratedImage(models.Model):
         "templates_app.Template", null=True, blank=True, on_delete=models.SET_NULL, related_name="images"
     )
     is_favourite = models.BooleanField(default=False)
+    folder = models.ForeignKey(Folder, null=True, blank=True, on_delete=models.SET_NULL, related_name="images")
+    tags = models.ManyToManyField(Tag, blank=True, related_name="images")
+    deleted_at = models.DateTimeField(
+        null=True, blank=True, help_text="In the trash since; purged with its files after GALLERY_TRASH_DAYS."
+    )
     created_at = models.DateTimeField(default=timezone.now)
 
     class Meta:
@@ -47,7 +111,55 @@ class GeneratedImage(models.Model):
         indexes = [
             models.Index(fields=["owner", "-created_at"], name="image_owner_created"),
             models.Index(fields=["owner", "production_path", "-created_at"], name="image_owner_path"),
+            models.Index(fields=["deleted_at"], name="image_deleted_at", condition=models.Q(deleted_at__isnull=False)),
         ]
 
     def __str__(self) -> str:
         return f"Image {self.uuid} of job {self.job_id}"
+
+
+def new_share_token() -> str:
+    return secrets.token_urlsafe(32)
+
+
+class ShareLinkQuerySet(models.QuerySet):
+    def active(self, now=None) -> "ShareLinkQuerySet":
+        now = now or timezone.now()
+        return self.filter(revoked_at__isnull=True).filter(
+            models.Q(expires_at__isnull=True) | models.Q(expires_at__gt=now)
+        )
+
+
+class ShareLink(models.Model):
+    """A public, revocable link to one image or one folder. The token is the only secret."""
+
+    owner = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="share_links")
+    token = models.CharField(max_length=64, unique=True, default=new_share_token, editable=False)
+    image = models.ForeignKey(GeneratedImage, null=True, blank=True, on_delete=models.CASCADE, related_name="+")
+    folder = models.ForeignKey(Folder, null=True, blank=True, on_delete=models.CASCADE, related_name="+")
+    created_at = models.DateTimeField(default=timezone.now)
+    expires_at = models.DateTimeField(null=True, blank=True)
+    revoked_at = models.DateTimeField(null=True, blank=True)
+
+    objects = ShareLinkQuerySet.as_manager()
+
+    class Meta:
+        ordering = ("-created_at", "-id")
+        constraints = [
+            models.CheckConstraint(
+                condition=models.Q(image__isnull=False, folder__isnull=True)
+                | models.Q(image__isnull=True, folder__isnull=False),
+                name="share_link_one_target",
+            ),
+        ]
+        indexes = [models.Index(fields=["expires_at"], name="share_link_expires_at")]
+
+    def __str__(self) -> str:
+        target = f"image {self.image_id}" if self.image_id else f"folder {self.folder_id}"
+        return f"Share link to {target}"
+
+    @property
+    def is_active(self) -> bool:
+        if self.revoked_at is not None:
+            return False
+        return self.expires_at is None or self.expires_at > timezone.now()

@@ -2,23 +2,35 @@
 
 from __future__ import annotations
 
+import datetime as dt
+from collections.abc import Iterable
+from urllib.parse import urlencode
+
 from django.conf import settings
 from django.core import signing
 from django.core.files.storage import FileSystemStorage, default_storage
-from django.db.models import QuerySet
+from django.db.models import Q, QuerySet
 from django.urls import reverse
+from django.utils import timezone
 
-from .models import GeneratedImage
+from .models import Folder, GeneratedImage, ShareLink, Tag
 
 SIGNING_SALT = "zimage.gallery.file"
 
+UNFILED = "none"
 
-def signed_url(name: str) -> str:
-    """S3 gives a presigned URL; local storage a token for our own view. Both expire."""
+
+def signed_url(name: str, *, download_as: str | None = None) -> str:
+    """S3 gives a presigned URL; local storage a token for our own view. Both expire after SIGNED_URL_EXPIRY.
+
+    `download_as` asks the browser to save the file under that name instead of showing it.
+    """
     if isinstance(default_storage, FileSystemStorage):
         token = signing.dumps(name, salt=SIGNING_SALT, compress=True)
-        return reverse("gallery:signed-file", kwargs={"token": token})
-    return default_storage.url(name)
+        url = reverse("gallery:signed-file", kwargs={"token": token})
+        return f"{url}?{urlencode({'download': download_as})}" if download_as else url
+    parameters = {"ResponseContentDisposition": f'attachment; filename="{download_as}"'} if download_as else None
+    return default_storage.url(name, parameters=parameters, expire=settings.SIGNED_URL_EXPIRY)
 
 
 def key_from_token(token: str) -> str:
@@ -26,9 +38,122 @@ def key_from_token(token: str) -> str:
     return signing.loads(token, salt=SIGNING_SALT, max_age=settings.SIGNED_URL_EXPIRY)
 
 
+def download_name(image: GeneratedImage) -> str:
+    return f"zimage-{image.job_id}-{image.index}-{image.uuid.hex[:8]}.png"
+
+
 def image_urls(image: GeneratedImage) -> dict[str, str]:
     return {"url": signed_url(image.file.name), "thumbnail_url": signed_url(image.thumbnail.name)}
 
 
+def download_url(image: GeneratedImage) -> str:
+    return signed_url(image.file.name, download_as=download_name(image))
+
+
 def images_for(user) -> QuerySet[GeneratedImage]:
+    """Every image of the user's, trashed ones included."""
     return GeneratedImage.objects.filter(owner=user)
+
+
+def live_images_for(user) -> QuerySet[GeneratedImage]:
+    return (
+        images_for(user)
+        .filter(deleted_at__isnull=True)
+        .select_related("template", "folder")
+        .prefetch_related("tags")
+        .order_by("-created_at", "-id")
+    )
+
+
+def trashed_images_for(user) -> QuerySet[GeneratedImage]:
+    return (
+        images_for(user)
+        .filter(deleted_at__isnull=False)
+        .select_related("template", "folder")
+        .prefetch_related("tags")
+        .order_by("-deleted_at", "-id")
+    )
+
+
+def browse_images(
+    user,
+    *,
+    production_path: str | None = None,
+    template: str | None = None,
+    folder: int | str | None = None,
+    tag: str | None = None,
+    favourite: bool | None = None,
+    created_after: dt.datetime | None = None,
+    created_before: dt.datetime | None = None,
+    search: str | None = None,
+) -> QuerySet[GeneratedImage]:
+    """The user's live images, newest first (ties broken by id so pages never overlap), narrowed by each filter.
+
+    `folder` is a folder id, or "none" for images in no folder; `tag` is a tag name (any case);
+    `search` matches every word somewhere in the prompt.
+    """
+    images = live_images_for(user)
+    if production_path:
+        images = images.filter(production_path=production_path)
+    if template:
+        images = images.filter(template__slug=template)
+    if folder == UNFILED:
+        images = images.filter(folder__isnull=True)
+    elif folder is not None:
+        images = images.filter(folder_id=folder)
+    if tag:
+        images = images.filter(tags__name__iexact=tag)
+    if favourite is not None:
+        images = images.filter(is_favourite=favourite)
+    if created_after is not None:
+        images = images.filter(created_at__gte=created_after)
+    if created_before is not None:
+        images = images.filter(created_at__lt=created_before)
+    for word in (search or "").split():
+        images = images.filter(prompt_used__icontains=word)
+    return images
+
+
+def folders_for(user) -> QuerySet[Folder]:
+    return Folder.objects.filter(owner=user).order_by("parent_id", "name", "id")
+
+
+def tags_for(user) -> QuerySet[Tag]:
+    return Tag.objects.filter(owner=user).order_by("name", "id")
+
+
+def share_links_for(user) -> QuerySet[ShareLink]:
+    return ShareLink.objects.filter(owner=user).select_related("image", "folder")
+
+
+def active_share_link(token: str) -> ShareLink | None:
+    """The link behind a public token, or None when it is unknown, revoked, expired or its target is trashed."""
+    link = (
+        ShareLink.objects.active()
+        .select_related("image", "folder")
+        .filter(token=token)
+        .filter(Q(image__isnull=True) | Q(image__deleted_at__isnull=True))
+        .first()
+    )
+    return link
+
+
+def shared_images(link: ShareLink) -> QuerySet[GeneratedImage]:
+    """What a share link shows: its image, or the live images of its folder and the folder's subfolders."""
+    images = GeneratedImage.objects.filter(owner_id=link.owner_id, deleted_at__isnull=True)
+    if link.image_id is not None:
+        return images.filter(pk=link.image_id)
+    return images.filter(Q(folder_id=link.folder_id) | Q(folder__parent_id=link.folder_id)).order_by(
+        "-created_at", "-id"
+    )
+
+
+def images_by_uuid(user, uuids: Iterable) -> list[GeneratedImage]:
+    """The user's live images with these ids, in the order asked; missing ones are simply absent."""
+    wanted = list(dict.fromkeys(uuids))
+    found = {image.uuid: image for image in images_for(user).filter(deleted_at__isnull=True, uuid__in=wanted)}
+    return [found[key] for key in wanted if key in found]
+
+
+def trash_cutoff(now: dt.datetime | None = None) -> dt.datetime:
+    return (now or timezone.now()) - dt.timedelta(days=settings.GALLERY_TRASH_DAYS)

@@ -1,19 +1,29 @@
-"""Writing images: the PNG with its metadata, a WebP thumbnail, and the row, all or nothing."""
+"""Writes for the gallery: storing finished images (PNG with metadata + WebP thumbnail, all or nothing),
+organising them (folders, tags, favourites), the trash, and share links.
+
+Stored objects leave with their rows: gallery.signals removes a deleted image's files once the delete commits.
+"""
 
 from __future__ import annotations
 
+import datetime as dt
 import io
 import json
 import logging
 import uuid
+from collections.abc import Iterable
 from typing import TYPE_CHECKING
 
+from django.core.exceptions import ValidationError
 from django.core.files.base import ContentFile
 from django.core.files.storage import default_storage
 from django.db import IntegrityError, transaction
+from django.db.models import Q, QuerySet
+from django.utils import timezone
 from PIL import Image, PngImagePlugin
 
-from .models import GeneratedImage, ImageType
+from .models import Folder, GeneratedImage, ImageType, ShareLink, Tag
+from .selectors import trash_cutoff
 
 if TYPE_CHECKING:
     from generation.models import GenerationJob
@@ -119,3 +129,209 @@ def store_generated_image(
     except Exception:
         delete_stored(original_key, thumbnail_key)
         raise
+
+
+# --- Organising ---------------------------------------------------------------------------------
+
+
+def _check_owner(owner_id: int, *objects: Folder | Tag | GeneratedImage | None) -> None:
+    """Services trust no caller: an object of another user's is reported as missing, never touched."""
+    for obj in objects:
+        if obj is not None and obj.owner_id != owner_id:
+            raise ValidationError({type(obj).__name__.lower(): "No such object."})
+
+
+def _save_validated(obj: Folder | Tag) -> None:
+    """full_clean (fields, clean(), constraints), then save; a race lost on a unique constraint reads the same."""
+    obj.full_clean()
+    try:
+        with transaction.atomic():
+            obj.save()
+    except IntegrityError:
+        raise ValidationError({"name": f"A {type(obj).__name__.lower()} with this name already exists."}) from None
+
+
+def set_favourite(*, image: GeneratedImage, is_favourite: bool) -> GeneratedImage:
+    GeneratedImage.objects.filter(pk=image.pk).update(is_favourite=is_favourite)
+    image.is_favourite = is_favourite
+    return image
+
+
+def move_to_folder(*, image: GeneratedImage, folder: Folder | None) -> GeneratedImage:
+    _check_owner(image.owner_id, folder)
+    GeneratedImage.objects.filter(pk=image.pk).update(folder=folder)
+    image.folder = folder
+    return image
+
+
+def _normalise_tag_name(name: str) -> str:
+    name = " ".join(str(name).split())
+    if not name:
+        raise ValidationError({"tags": "Tag names cannot be blank."})
+    if len(name) > Tag._meta.get_field("name").max_length:
+        raise ValidationError({"tags": f"Tag names are at most {Tag._meta.get_field('name').max_length} characters."})
+    return name
+
+
+def get_or_create_tags(*, owner, names: Iterable[str]) -> list[Tag]:
+    """The owner's tags with these names (any case), created when missing, in the order given."""
+    wanted: dict[str, str] = {}
+    for name in names:
+        clean = _normalise_tag_name(name)
+        wanted.setdefault(clean.lower(), clean)
+    tags = []
+    for key, name in wanted.items():
+        tag = Tag.objects.filter(owner=owner, name__iexact=key).first()
+        if tag is None:
+            try:
+                with transaction.atomic():
+                    tag = Tag.objects.create(owner=owner, name=name)
+            except IntegrityError:  # created concurrently
+                tag = Tag.objects.get(owner=owner, name__iexact=key)
+        tags.append(tag)
+    return tags
+
+
+@transaction.atomic
+def set_tags(*, image: GeneratedImage, names: Iterable[str]) -> GeneratedImage:
+    """Replace the image's tags with exactly these names."""
+    tags = get_or_create_tags(owner=image.owner, names=names)
+    image.tags.set(tags)
+    return image
+
+
+@transaction.atomic
+def update_image(
+    *,
+    image: GeneratedImage,
+    is_favourite: bool | None = None,
+    folder: Folder | None = None,
+    move: bool = False,
+    tags: Iterable[str] | None = None,
+) -> GeneratedImage:
+    """Apply the changes given: favourite flag, folder (when `move`, None = out of any folder), tag names."""
+    if is_favourite is not None:
+        set_favourite(image=image, is_favourite=is_favourite)
+    if move:
+        move_to_folder(image=image, folder=folder)
+    if tags is not None:
+        set_tags(image=image, names=tags)
+    return image
+
+
+def create_folder(*, owner, name: str, parent: Folder | None = None) -> Folder:
+    _check_owner(owner.pk, parent)
+    folder = Folder(owner=owner, name=name, parent=parent)
+    _save_validated(folder)
+    return folder
+
+
+def update_folder(
+    *, folder: Folder, name: str | None = None, parent: Folder | None = None, move: bool = False
+) -> Folder:
+    if name is not None:
+        folder.name = name
+    if move:
+        _check_owner(folder.owner_id, parent)
+        folder.parent = parent
+    _save_validated(folder)
+    return folder
+
+
+def delete_folder(*, folder: Folder) -> None:
+    """Subfolders go with it; images never do: they are simply left in no folder."""
+    folder.delete()
+
+
+def create_tag(*, owner, name: str) -> Tag:
+    tag = Tag(owner=owner, name=_normalise_tag_name(name))
+    _save_validated(tag)
+    return tag
+
+
+def rename_tag(*, tag: Tag, name: str) -> Tag:
+    tag.name = _normalise_tag_name(name)
+    _save_validated(tag)
+    return tag
+
+
+def delete_tag(*, tag: Tag) -> None:
+    tag.delete()
+
+
+# --- Trash --------------------------------------------------------------------------------------
+
+
+def trash_image(*, image: GeneratedImage) -> GeneratedImage:
+    """Soft delete: the image leaves the gallery (and any share) but can be restored until the trash empties."""
+    now = timezone.now()
+    GeneratedImage.objects.filter(pk=image.pk, deleted_at__isnull=True).update(deleted_at=now)
+    image.refresh_from_db(fields=["deleted_at"])
+    return image
+
+
+def restore_image(*, image: GeneratedImage) -> GeneratedImage:
+    GeneratedImage.objects.filter(pk=image.pk).update(deleted_at=None)
+    image.deleted_at = None
+    return image
+
+
+PURGE_BATCH = 200
+
+
+def purge_images(*, images: QuerySet[GeneratedImage]) -> int:
+    """Delete rows for good, a batch per transaction; stored objects follow each commit (gallery.signals)."""
+    purged = 0
+    while batch := list(images.order_by("pk").values_list("pk", flat=True)[:PURGE_BATCH]):
+        with transaction.atomic():
+            _, by_model = GeneratedImage.objects.filter(pk__in=batch).delete()
+        purged += by_model.get(GeneratedImage._meta.label, 0)
+        if len(batch) < PURGE_BATCH:
+            break
+    return purged
+
+
+def empty_trash(*, owner=None, now: dt.datetime | None = None, everything: bool = False) -> int:
+    """Purge trashed images older than GALLERY_TRASH_DAYS (or all of the owner's with `everything`).
+
+    Idempotent: a second run finds nothing left to delete.
+    """
+    images = GeneratedImage.objects.filter(deleted_at__isnull=False)
+    if owner is not None:
+        images = images.filter(owner=owner)
+    if not everything:
+        images = images.filter(deleted_at__lt=trash_cutoff(now))
+    purged = purge_images(images=images)
+    if purged:
+        logger.info("trash emptied", extra={"images": purged, "user_id": getattr(owner, "pk", None)})
+    return purged
+
+
+# --- Share links --------------------------------------------------------------------------------
+
+
+def create_share_link(
+    *, owner, image: GeneratedImage | None = None, folder: Folder | None = None, expires_at: dt.datetime | None = None
+) -> ShareLink:
+    if (image is None) == (folder is None):
+        raise ValidationError({"non_field_errors": "Share exactly one image or one folder."})
+    _check_owner(owner.pk, image, folder)
+    if image is not None and image.deleted_at is not None:
+        raise ValidationError({"image": "This image is in the trash."})
+    if expires_at is not None and expires_at <= timezone.now():
+        raise ValidationError({"expires_at": "The expiry must be in the future."})
+    return ShareLink.objects.create(owner=owner, image=image, folder=folder, expires_at=expires_at)
+
+
+def revoke_share_link(*, link: ShareLink) -> ShareLink:
+    """Idempotent: revoking twice keeps the first revocation time."""
+    ShareLink.objects.filter(pk=link.pk, revoked_at__isnull=True).update(revoked_at=timezone.now())
+    link.refresh_from_db(fields=["revoked_at"])
+    return link
+
+
+def clean_expired_share_links(*, now: dt.datetime | None = None) -> int:
+    """Delete links that can never open again: expired, or revoked. Their tokens already 404."""
+    now = now or timezone.now()
+    deleted, _ = ShareLink.objects.filter(Q(expires_at__lte=now) | Q(revoked_at__isnull=False)).delete()
+    return deleted

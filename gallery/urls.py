@@ -4,5 +4,6 @@ from . import views
 
 app_name = "gallery"
 urlpatterns = [
-    path("files/<str:token>", views.signed_file, name="signed-file"),
+    path("media/files/<str:token>", views.signed_file, name="signed-file"),
+    path("s/<str:token>", views.shared, name="share"),
 ]

@@ -151,6 +151,8 @@ CELERY_WORKER_HIJACK_ROOT_LOGGER = False
 CELERY_BEAT_SCHEDULE = {
     "redispatch-queued-jobs": {"task": "generation.redispatch_queued_jobs", "schedule": 30.0},
     "reap-stale-running-jobs": {"task": "generation.reap_stale_jobs", "schedule": 15.0},
+    "gallery-empty-trash": {"task": "gallery.empty_trash", "schedule": 3600.0},
+    "gallery-clean-expired-share-links": {"task": "gallery.clean_expired_share_links", "schedule": 3600.0},
 }
 
 # --- Generation -----------------------------------------------------------------------------
@@ -169,6 +171,10 @@ STATIC_URL = "/static/"
 STATIC_ROOT = DATA_DIR / "static"
 STATICFILES_DIRS = [BASE_DIR / "static"]
 SIGNED_URL_EXPIRY = env.int("SIGNED_URL_EXPIRY", default=3600)
+GALLERY_TRASH_DAYS = env.int("GALLERY_TRASH_DAYS", default=30)
+# Uploads (template previews, reference images): checked against the header before any decoding.
+UPLOAD_MAX_BYTES = env.int("UPLOAD_MAX_BYTES", default=10 * 1024 * 1024)
+UPLOAD_MAX_PIXELS = env.int("UPLOAD_MAX_PIXELS", default=40_000_000)
 if AWS_STORAGE_BUCKET_NAME:
     _default_storage = {
         "BACKEND": "storages.backends.s3.S3Storage",

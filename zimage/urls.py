@@ -16,5 +16,5 @@ urlpatterns = [
     path("readyz", health.readyz, name="readyz"),
     path("admin/", admin.site.urls),
     path("api/v1/", include(api_v1)),
-    path("media/", include("gallery.urls")),
+    path("", include("gallery.urls")),
 ]

@@ -1,0 +1,18 @@
+"""Stored objects follow their rows: however an image row goes (its job deleted, the trash emptied, an admin
+delete), its original and thumbnail are removed from storage once that delete has committed."""
+
+from __future__ import annotations
+
+from django.db import transaction
+from django.db.models.signals import post_delete
+from django.dispatch import receiver
+
+from .models import GeneratedImage
+from .services import delete_stored
+
+
+@receiver(post_delete, sender=GeneratedImage, dispatch_uid="gallery.remove_stored_files")
+def remove_stored_files(sender, instance: GeneratedImage, using: str, **kwargs) -> None:
+    names = [name for name in (instance.file.name, instance.thumbnail.name) if name]
+    # After commit only: a rolled-back delete must still find its files.
+    transaction.on_commit(lambda: delete_stored(*names), using=using)

@@ -1,0 +1,177 @@
+"""Stored images are private: reachable only through signed, expiring URLs, and gone from storage with their rows.
+
+Each test marked with the `storage` fixture runs on local files and on a real S3 HTTP server (moto, own process).
+"""
+
+from __future__ import annotations
+
+import io
+import time
+from unittest import mock
+from urllib.parse import parse_qs, urlsplit
+
+import httpx
+import pytest
+from django.core.management import call_command
+from django.db import transaction
+from django.test import Client
+from PIL import Image
+
+from gallery import selectors, services
+from gallery.models import GeneratedImage
+
+from .conftest import make_job
+
+
+def fetch(storage, url: str) -> tuple[int, bytes, dict]:
+    """GET a signed URL the way a browser would: over HTTP from S3, or through our view for local files."""
+    if storage.kind == "s3":
+        response = httpx.get(url, timeout=10)
+        return response.status_code, response.content, dict(response.headers)
+    response = Client().get(url)
+    body = b"".join(response.streaming_content) if response.status_code == 200 else response.content
+    return response.status_code, body, dict(response.headers)
+
+
+def test_a_stored_image_downloads_through_its_signed_url_with_its_metadata(storage, user, store_image):
+    image = store_image(user, prompt="red sneakers on a plinth")
+
+    assert image.file.name.startswith(f"images/{user.pk}/{image.job_id}/")
+    assert storage.keys() == {image.file.name, image.thumbnail.name}
+    status, body, _ = fetch(storage, selectors.image_urls(image)["url"])
+    assert status == 200
+    png = Image.open(io.BytesIO(body))
+    assert png.format == "PNG"
+    assert png.text["prompt"] == "red sneakers on a plinth"
+    status, body, _ = fetch(storage, selectors.image_urls(image)["thumbnail_url"])
+    assert status == 200
+    assert Image.open(io.BytesIO(body)).format == "WEBP"
+
+
+def test_the_download_url_saves_the_original_under_a_readable_name(storage, user, store_image):
+    image = store_image(user)
+
+    status, body, headers = fetch(storage, selectors.download_url(image))
+
+    assert status == 200
+    assert body.startswith(b"\x89PNG")
+    disposition = {key.lower(): value for key, value in headers.items()}["content-disposition"]
+    assert "attachment" in disposition
+    assert selectors.download_name(image) in disposition
+
+
+def test_the_raw_object_url_without_a_signature_is_refused_by_s3(s3_storage, user, store_image):
+    image = store_image(user)
+    signed = selectors.image_urls(image)["url"]
+    assert "X-Amz-Signature=" in signed
+
+    unsigned = f"{s3_storage.server.endpoint}/{s3_storage.bucket}/{image.file.name}"
+    assert httpx.get(unsigned, timeout=10).status_code == 403
+    assert httpx.get(signed, timeout=10).status_code == 200
+
+
+def test_local_media_is_not_served_as_a_public_folder(local_storage, user, store_image):
+    image = store_image(user)
+    assert (local_storage.root / image.file.name).exists()
+
+    assert Client().get(f"/media/{image.file.name}").status_code == 404
+
+
+def test_presigned_urls_expire_after_signed_url_expiry(s3_storage, settings, user, store_image):
+    """Expiry itself is enforced by S3 (MinIO/AWS; moto does not check it): we sign for SIGNED_URL_EXPIRY."""
+    settings.SIGNED_URL_EXPIRY = 600
+    image = store_image(user)
+
+    query = parse_qs(urlsplit(selectors.image_urls(image)["url"]).query)
+
+    assert query["X-Amz-Expires"] == ["600"]
+    assert query["X-Amz-Algorithm"] == ["AWS4-HMAC-SHA256"]
+
+
+def test_an_expired_local_signed_url_is_refused(local_storage, settings, user, store_image):
+    image = store_image(user)
+    issued = time.time() - settings.SIGNED_URL_EXPIRY - 5
+    with mock.patch("time.time", return_value=issued):
+        stale = selectors.image_urls(image)["url"]
+    fresh = selectors.image_urls(image)["url"]
+
+    assert Client().get(stale).status_code == 404
+    assert Client().get(fresh).status_code == 200
+
+
+def test_a_tampered_local_token_is_refused(local_storage, user, store_image):
+    image = store_image(user)
+    url = selectors.image_urls(image)["url"]
+
+    assert Client().get(url[:-2] + ("AA" if not url.endswith("AA") else "BB")).status_code == 404
+
+
+def test_deleting_a_job_removes_its_stored_objects(storage, user, store_image, django_capture_on_commit_callbacks):
+    job = make_job(user, num_images=2)
+    store_image(user, job=job, index=0)
+    store_image(user, job=job, index=1)
+    kept = store_image(user)
+    assert len(storage.keys()) == 6
+
+    with django_capture_on_commit_callbacks(execute=True):
+        job.delete()
+
+    assert not GeneratedImage.objects.filter(job_id=job.pk).exists()
+    assert storage.keys() == {kept.file.name, kept.thumbnail.name}
+
+
+def test_purging_images_leaves_no_orphans(storage, user, store_image, django_capture_on_commit_callbacks):
+    images = [store_image(user, prompt=f"image {n}") for n in range(3)]
+    for image in images:
+        services.trash_image(image=image)
+
+    with django_capture_on_commit_callbacks(execute=True):
+        assert services.empty_trash(owner=user, everything=True) == 3
+
+    assert storage.keys() == set()
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_rolled_back_delete_keeps_the_stored_objects(storage, user, store_image):
+    image = store_image(user)
+
+    with pytest.raises(RuntimeError), transaction.atomic():
+        GeneratedImage.objects.filter(pk=image.pk).delete()
+        raise RuntimeError("abort")
+
+    assert GeneratedImage.objects.filter(pk=image.pk).exists()
+    assert storage.keys() == {image.file.name, image.thumbnail.name}
+
+
+def test_storing_the_same_index_twice_keeps_one_copy(storage, user, store_image):
+    job = make_job(user)
+    first = store_image(user, job=job, index=0)
+    again = store_image(user, job=job, index=0)
+
+    assert again.pk == first.pk
+    assert storage.keys() == {first.file.name, first.thumbnail.name}
+
+
+def test_ensure_bucket_creates_the_missing_bucket_once(s3_server, settings):
+    from .conftest import s3_storage_settings
+
+    bucket = "zimage-images-ensure"
+    settings.STORAGES = {**settings.STORAGES, "default": s3_storage_settings(s3_server.endpoint, bucket)}
+    client = s3_server.client()
+    assert bucket not in {b["Name"] for b in client.list_buckets()["Buckets"]}
+
+    first, second = io.StringIO(), io.StringIO()
+    call_command("ensure_bucket", stdout=first)
+    call_command("ensure_bucket", stdout=second)
+
+    assert "Created bucket zimage-images-ensure" in first.getvalue()
+    assert "exists" in second.getvalue()
+    assert bucket in {b["Name"] for b in client.list_buckets()["Buckets"]}
+    assert client.get_bucket_acl(Bucket=bucket)["Grants"][0]["Permission"] == "FULL_CONTROL"
+    assert len(client.get_bucket_acl(Bucket=bucket)["Grants"]) == 1  # owner only: private
+
+
+def test_ensure_bucket_is_a_no_op_for_local_storage(local_storage):
+    out = io.StringIO()
+    call_command("ensure_bucket", stdout=out)
+    assert "Local file storage" in out.getvalue()
