@@ -22,7 +22,10 @@ def jobs_for(user) -> QuerySet[GenerationJob]:
     return (
         GenerationJob.objects.filter(owner=user)
         .select_related("template")
-        .prefetch_related(Prefetch("images", queryset=GeneratedImage.objects.order_by("index")))
+        .prefetch_related(
+            # Images in the gallery's trash are gone from the user's point of view.
+            Prefetch("images", queryset=GeneratedImage.objects.filter(deleted_at__isnull=True).order_by("index"))
+        )
     )
 
 
