@@ -9,7 +9,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from gallery.selectors import image_urls
-from templates_app.models import Template
+from templates_app.api import TemplateSlugField
 
 from . import selectors, services
 from .catalog import MAX_IMAGES_PER_JOB, MAX_PROMPT_LENGTH, SIZE_PRESETS
@@ -30,12 +30,7 @@ class StrictSerializer(serializers.Serializer):
 class JobCreateSerializer(StrictSerializer):
     prompt = serializers.CharField(max_length=MAX_PROMPT_LENGTH, trim_whitespace=True)
     production_path = serializers.CharField(required=False, allow_blank=True, max_length=32)
-    template = serializers.SlugRelatedField(
-        slug_field="slug",
-        queryset=Template.objects.filter(is_active=True).order_by("-version"),
-        required=False,
-        allow_null=True,
-    )
+    template = TemplateSlugField(required=False, allow_null=True)  # the slug's latest active version
     negative_prompt = serializers.CharField(required=False, allow_blank=True, max_length=MAX_PROMPT_LENGTH)
     size_preset = serializers.ChoiceField(choices=list(SIZE_PRESETS), required=False)
     width = serializers.IntegerField(required=False)

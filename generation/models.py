@@ -4,6 +4,8 @@ from django.conf import settings
 from django.db import models
 from django.utils import timezone
 
+from gallery.models import ImageType
+
 
 class ProductionPath(models.TextChoices):
     FASHION = "fashion", "Fashion"
@@ -52,6 +54,8 @@ class GenerationJob(models.Model):
         "templates_app.Template", null=True, blank=True, on_delete=models.SET_NULL, related_name="jobs"
     )
     production_path = models.CharField(max_length=32, choices=ProductionPath, default=ProductionPath.FASHION)
+    # What the images are for (gallery.models.ImageType): general, or a story's scene / character.
+    image_type = models.CharField(max_length=16, choices=ImageType, default=ImageType.GENERAL)
 
     prompt = models.TextField()
     negative_prompt = models.TextField(blank=True)

@@ -17,6 +17,8 @@ from django.db import InterfaceError, OperationalError, connection, transaction
 from django.db.models import F, Q
 from django.utils import timezone
 
+from gallery.models import ImageType
+
 from . import events
 from .catalog import MAX_IMAGES_PER_JOB, MAX_PROMPT_LENGTH, MODELS, SIZE_PRESETS, get_model
 from .joblog import job_log_context
@@ -118,6 +120,8 @@ def build_job_input(
     max_images = template.max_images if template else MAX_IMAGES_PER_JOB
     num_images = _int_in(num_images, "num_images", 1, min(max_images, MAX_IMAGES_PER_JOB))
     seed = random.SystemRandom().randint(0, MAX_SEED) if seed is None else _int_in(seed, "seed", 0, MAX_SEED)
+    if template is not None:
+        template.check_bounds(width=width, height=height, steps=steps, guidance=guidance, num_images=num_images)
     template_pipeline = config.get("pipeline", [])
     job_input = JobInput(
         prompt=_clean_text(prompt, "prompt", required=True),
@@ -152,6 +156,7 @@ def submit_job(
     steps: int | None = None,
     guidance: float | None = None,
     unknown_path_policy: str | None = None,
+    image_type: str = ImageType.GENERAL,
 ) -> GenerationJob:
     """Validate, persist and enqueue a job; returns at once. A dead broker leaves it queued for the sweeper."""
     if template is not None and production_path and production_path != template.production_path:
@@ -175,6 +180,7 @@ def submit_job(
             owner=user,
             template=template,
             production_path=path.name,
+            image_type=image_type,
             prompt=job_input.prompt,
             negative_prompt=job_input.negative_prompt,
             model=job_input.model,

@@ -1,4 +1,4 @@
-"""The curated templates seeded into every installation (create or update by slug, version 1)."""
+"""The curated templates seeded into every installation (created once, as version 1, when the slug is new)."""
 
 from generation.catalog import SDXL, Z_IMAGE_TURBO
 
@@ -33,6 +33,9 @@ def _config(
 
 
 TURBO = (Z_IMAGE_TURBO, 9, 0.0)
+# Few-step Turbo looks its best near 9 steps without CFG; SDXL needs more steps and some guidance.
+TURBO_BOUNDS = {"steps": [4, 12], "guidance": [0.0, 2.0]}
+SDXL_BOUNDS = {"steps": [20, 50], "guidance": [5.0, 12.0]}
 
 CURATED_TEMPLATES = [
     {
@@ -41,6 +44,8 @@ CURATED_TEMPLATES = [
         "production_path": "cartoon",
         "credit_cost": 2,
         "description": "Glossy product-style 3D render with studio lighting (SDXL).",
+        "sample_prompt": "modern futuristic car in a cyberpunk city",
+        "bounds": SDXL_BOUNDS,
         # The source documents' example, verbatim.
         "config": {
             "model": SDXL,
@@ -78,6 +83,8 @@ CURATED_TEMPLATES = [
         "production_path": "fashion",
         "credit_cost": 1,
         "description": "Full-body editorial look on a clean studio backdrop.",
+        "sample_prompt": "a model in an oversized camel wool coat and white sneakers",
+        "bounds": TURBO_BOUNDS,
         "config": _config(
             *TURBO,
             (768, 1024),
@@ -91,6 +98,8 @@ CURATED_TEMPLATES = [
         "production_path": "fashion",
         "credit_cost": 1,
         "description": "Accessories and apparel as hero products on seamless paper.",
+        "sample_prompt": "a brown leather handbag with gold hardware",
+        "bounds": TURBO_BOUNDS,
         "config": _config(
             *TURBO,
             (1024, 1024),
@@ -104,6 +113,8 @@ CURATED_TEMPLATES = [
         "production_path": "beauty",
         "credit_cost": 1,
         "description": "Macro beauty portrait with natural skin texture.",
+        "sample_prompt": "a woman with freckles wearing glossy coral lipstick",
+        "bounds": TURBO_BOUNDS,
         "config": _config(
             *TURBO,
             (1024, 1024),
@@ -117,6 +128,8 @@ CURATED_TEMPLATES = [
         "production_path": "beauty",
         "credit_cost": 1,
         "description": "Top-down arrangement of cosmetics on a styled surface.",
+        "sample_prompt": "a skincare set with serum bottles and a jade roller",
+        "bounds": TURBO_BOUNDS,
         "config": _config(
             *TURBO,
             (1024, 1024),
@@ -130,6 +143,8 @@ CURATED_TEMPLATES = [
         "production_path": "eats",
         "credit_cost": 1,
         "description": "Appetising close-up of a signature dish.",
+        "sample_prompt": "a stack of buttermilk pancakes with berries and maple syrup",
+        "bounds": TURBO_BOUNDS,
         "config": _config(
             *TURBO,
             (1024, 768),
@@ -149,6 +164,8 @@ CURATED_TEMPLATES = [
         "production_path": "eats",
         "credit_cost": 1,
         "description": "Dishes laid out for a menu or delivery app banner.",
+        "sample_prompt": "three ramen bowls with side dishes on a wooden table",
+        "bounds": TURBO_BOUNDS,
         "config": _config(
             *TURBO,
             (1024, 576),
@@ -162,6 +179,8 @@ CURATED_TEMPLATES = [
         "production_path": "cinema",
         "credit_cost": 1,
         "description": "A frame from a film: anamorphic, graded, dramatic.",
+        "sample_prompt": "a detective walking down a rain-soaked neon street at night",
+        "bounds": TURBO_BOUNDS,
         "config": _config(
             *TURBO,
             (1024, 576),
@@ -175,6 +194,8 @@ CURATED_TEMPLATES = [
         "production_path": "cinema",
         "credit_cost": 2,
         "description": "Portrait key art with a bold composition.",
+        "sample_prompt": "an astronaut standing alone on a red desert planet",
+        "bounds": TURBO_BOUNDS,
         "config": _config(
             *TURBO,
             (576, 1024),
@@ -188,6 +209,8 @@ CURATED_TEMPLATES = [
         "production_path": "cartoon",
         "credit_cost": 1,
         "description": "A friendly mascot or character sheet.",
+        "sample_prompt": "a cheerful fox mascot wearing a chef hat",
+        "bounds": TURBO_BOUNDS,
         "config": _config(
             *TURBO,
             (1024, 1024),
@@ -201,6 +224,8 @@ CURATED_TEMPLATES = [
         "production_path": "cartoon",
         "credit_cost": 1,
         "description": "A single comic-book panel with inked outlines.",
+        "sample_prompt": "a superhero landing on a rooftop at sunset",
+        "bounds": TURBO_BOUNDS,
         "config": _config(
             *TURBO,
             (1024, 768),

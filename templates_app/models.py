@@ -1,49 +1,214 @@
+from __future__ import annotations
+
+from typing import Any
+
+from django.conf import settings
 from django.core.exceptions import ValidationError
+from django.core.validators import MaxLengthValidator
 from django.db import models
 
-from generation.catalog import MAX_IMAGES_PER_JOB
+from generation.catalog import DEFAULT_MODEL, MAX_IMAGES_PER_JOB, MAX_PROMPT_LENGTH, get_model
 from generation.models import ProductionPath
-from generation.workflow import validate_workflow_config
+from generation.workflow import WorkflowConfigError, validate_workflow_config
 
 OVERRIDABLE_PARAMETERS = ("width", "height", "steps", "guidance", "seed", "negative_prompt", "num_images")
+# Overridable parameters a template may narrow to [low, high]; guidance may be fractional.
+BOUNDABLE_PARAMETERS = ("width", "height", "steps", "guidance", "num_images")
 
 
 def default_overridable() -> list[str]:
     return list(OVERRIDABLE_PARAMETERS)
 
 
+class TemplateQuerySet(models.QuerySet):
+    def listed(self) -> TemplateQuerySet:
+        """What users browse and may pick: the active version of each template."""
+        return self.filter(is_active=True)
+
+    def latest_active(self, slug: str) -> Template | None:
+        return self.listed().filter(slug=slug).order_by("-version").first()
+
+
 class Template(models.Model):
-    """A named, versioned preset: model, sampler settings, size and a workflow pipeline."""
+    """A named, versioned preset: model, sampler settings, size and a workflow pipeline.
+
+    Editing goes through `services.revise_template`, which adds version n+1 and retires version n
+    from listings; jobs keep pointing at the exact version row they ran with.
+    """
 
     name = models.CharField(max_length=120)
     slug = models.SlugField(max_length=120)
     version = models.PositiveIntegerField(default=1)
     production_path = models.CharField(max_length=32, choices=ProductionPath)
     description = models.TextField(blank=True)
-    preview = models.FileField(max_length=255, blank=True)
+    sample_prompt = models.CharField(
+        max_length=500, blank=True, help_text="A prompt that shows the template off; used to render its preview."
+    )
+    preview = models.FileField(max_length=255, blank=True, help_text="Storage key of the preview the pipeline drew.")
     credit_cost = models.PositiveIntegerField(default=1, help_text="Credits per image.")
     is_active = models.BooleanField(default=True)
     config = models.JSONField(help_text="model, scheduler, steps, cfg_scale, width, height, pipeline[]")
     overridable = models.JSONField(default=default_overridable, help_text="Parameters a job may override.")
+    bounds = models.JSONField(
+        default=dict,
+        blank=True,
+        help_text='Limits on overridable parameters, e.g. {"steps": [1, 12], "guidance": [0, 2]}.',
+    )
     max_images = models.PositiveSmallIntegerField(default=MAX_IMAGES_PER_JOB)
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 
+    objects = TemplateQuerySet.as_manager()
+
     class Meta:
         ordering = ("production_path", "name", "-version")
-        constraints = [models.UniqueConstraint(fields=["slug", "version"], name="template_slug_version")]
+        constraints = [
+            models.UniqueConstraint(fields=["slug", "version"], name="template_slug_version"),
+            models.UniqueConstraint(
+                fields=["slug"],
+                condition=models.Q(is_active=True),
+                name="template_one_active_version",
+                violation_error_message="Another version of this template is already active.",
+            ),
+        ]
         indexes = [models.Index(fields=["production_path", "is_active"], name="template_path_active")]
 
     def __str__(self) -> str:
         return f"{self.name} v{self.version}"
 
     def save(self, *args, **kwargs) -> None:
-        # The config is validated on every save, not only through forms: an invalid one never lands.
+        # Validated on every save, not only through forms: an invalid config or bound never lands.
         self.config = validate_workflow_config(self.config)
+        self.overridable = validate_overridable(self.overridable)
+        self.bounds = validate_bounds(self.bounds, template=self)
         super().save(*args, **kwargs)
 
     def clean(self) -> None:
-        self.config = validate_workflow_config(self.config)
-        unknown = set(self.overridable or []) - set(OVERRIDABLE_PARAMETERS)
-        if unknown:
-            raise ValidationError({"overridable": f"Unknown parameters: {', '.join(sorted(unknown))}."})
+        """Form-facing validation: a bad config is reported on the `config` field, naming the bad key."""
+        errors: dict[str, list[str]] = {}
+        try:
+            self.config = validate_workflow_config(self.config)
+        except WorkflowConfigError as error:
+            errors["config"] = [f"{error.path}: {message}" for message in error.messages]
+        try:
+            self.overridable = validate_overridable(self.overridable)
+        except ValidationError as error:
+            errors.update(error.message_dict)
+        if not errors:  # bounds are checked against a valid config and overridable list
+            try:
+                self.bounds = validate_bounds(self.bounds, template=self)
+            except ValidationError as error:
+                errors.update(error.message_dict)
+        if errors:
+            raise ValidationError(errors)
+
+    def default_values(self) -> dict[str, float]:
+        """What a job gets for each boundable parameter when it overrides nothing."""
+        from generation.paths import PATHS
+
+        model = get_model(self.config.get("model", DEFAULT_MODEL))
+        path = PATHS.get(self.production_path)
+        width, height = (
+            (self.config["width"], self.config["height"])
+            if "width" in self.config
+            else (path.default_size if path else (1024, 1024))
+        )
+        return {
+            "width": width,
+            "height": height,
+            "steps": self.config.get("steps", model.default_steps),
+            "guidance": self.config.get("cfg_scale", model.default_guidance),
+            "num_images": 1,
+        }
+
+    def check_bounds(self, **values: float) -> None:
+        """Refuse job parameters outside this template's bounds, naming the parameter."""
+        for name, value in values.items():
+            if name in (self.bounds or {}):
+                low, high = self.bounds[name]
+                if not low <= value <= high:
+                    raise ValidationError({name: f"Must be between {low} and {high} with the template {self.name!r}."})
+
+
+def validate_overridable(overridable: Any) -> list[str]:
+    if not isinstance(overridable, list) or not all(isinstance(name, str) for name in overridable):
+        raise ValidationError({"overridable": "Must be a list of parameter names."})
+    unknown = set(overridable) - set(OVERRIDABLE_PARAMETERS)
+    if unknown:
+        names, allowed = ", ".join(sorted(unknown)), ", ".join(OVERRIDABLE_PARAMETERS)
+        raise ValidationError({"overridable": f"Unknown parameters: {names} (allowed: {allowed})."})
+    return [name for name in OVERRIDABLE_PARAMETERS if name in overridable]
+
+
+def validate_bounds(bounds: Any, *, template: Template) -> dict[str, list[float]]:
+    """Each bound is [low, high] on an overridable parameter, inside the model's own limits,
+    and around the template's default (a job that overrides nothing must pass)."""
+    if bounds in (None, ""):
+        return {}
+    if not isinstance(bounds, dict):
+        raise ValidationError({"bounds": 'Must be an object like {"steps": [1, 12]}.'})
+    model = get_model(template.config.get("model", DEFAULT_MODEL))
+    limits = {
+        "width": (model.min_side, model.max_side),
+        "height": (model.min_side, model.max_side),
+        "steps": (1, model.max_steps),
+        "guidance": (0, model.max_guidance),
+        "num_images": (1, min(template.max_images, MAX_IMAGES_PER_JOB)),
+    }
+    defaults = template.default_values()
+    normalised = {}
+    for name, pair in bounds.items():
+        if name not in BOUNDABLE_PARAMETERS:
+            raise _bound_error(name, f"Cannot be bounded (boundable: {', '.join(BOUNDABLE_PARAMETERS)}).")
+        if name not in template.overridable:
+            raise _bound_error(name, "Is not overridable with this template, so a bound has no effect.")
+        number_types = (int, float) if name == "guidance" else (int,)
+        if (
+            not isinstance(pair, list | tuple)
+            or len(pair) != 2
+            or any(isinstance(value, bool) or not isinstance(value, number_types) for value in pair)
+        ):
+            kind = "numbers" if name == "guidance" else "whole numbers"
+            raise _bound_error(name, f"Must be [low, high], two {kind}.")
+        low, high = pair
+        model_low, model_high = limits[name]
+        if not model_low <= low <= high <= model_high:
+            raise _bound_error(name, f"Must satisfy {model_low} <= low <= high <= {model_high}.")
+        if not low <= defaults[name] <= high:
+            raise _bound_error(name, f"The template's own default ({defaults[name]}) lies outside [{low}, {high}].")
+        normalised[name] = [low, high]
+    return normalised
+
+
+def _bound_error(name: str, message: str) -> ValidationError:
+    return ValidationError({"bounds": f"{name}: {message}"})
+
+
+class PromptKind(models.TextChoices):
+    PROMPT = "prompt", "Prompt"
+    NEGATIVE = "negative", "Negative prompt"
+
+
+class PromptPreset(models.Model):
+    """A user's saved prompt fragment, for the prompt or the negative prompt."""
+
+    owner = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="prompt_presets")
+    name = models.CharField(max_length=80)
+    text = models.TextField(validators=[MaxLengthValidator(MAX_PROMPT_LENGTH)])
+    kind = models.CharField(max_length=16, choices=PromptKind, default=PromptKind.PROMPT)
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ("kind", "name", "id")
+        constraints = [
+            models.UniqueConstraint(
+                fields=["owner", "kind", "name"],
+                name="prompt_preset_unique_name",
+                violation_error_message="You already have a preset with this name.",
+            ),
+            models.CheckConstraint(condition=models.Q(kind__in=PromptKind.values), name="prompt_preset_kind_valid"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.name} ({self.kind})"

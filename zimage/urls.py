@@ -6,6 +6,7 @@ from . import health
 
 api_v1 = [
     path("", include("generation.urls")),
+    path("", include("templates_app.api_urls")),
     path("", include("gallery.api_urls")),
     path("schema/", SpectacularAPIView.as_view(), name="schema"),
     path("docs/", SpectacularSwaggerView.as_view(url_name="schema"), name="swagger-ui"),

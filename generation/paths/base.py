@@ -80,9 +80,7 @@ class ProductionPath:
             raise ValidationError("The job has no workflow.")
 
     def image_type(self, job: GenerationJob) -> str:
-        from gallery.models import ImageType
-
-        return ImageType.GENERAL
+        return job.image_type
 
     def save_result(self, context: WorkflowContext, *, index: int, image: Image) -> GeneratedImage:
         from gallery.services import store_generated_image

@@ -1,0 +1,61 @@
+"""`manage.py seed` draws each curated template's preview with the diffusion backend (tiny in tests)."""
+
+import io
+
+import pytest
+from django.core.files.storage import default_storage
+from django.core.management import call_command
+from PIL import Image
+
+from templates_app.models import Template
+from templates_app.previews import PREVIEW_LONG_SIDE, preview_request, preview_size, render_missing_previews
+
+from ..factories import TemplateFactory
+
+pytestmark = pytest.mark.django_db
+
+
+def test_seed_creates_the_templates_and_draws_their_previews_once():
+    out = io.StringIO()
+    call_command("seed", stdout=out)
+    templates = list(Template.objects.all())
+    assert len(templates) >= 10
+    assert all(template.preview for template in templates)
+    poster = Template.objects.get(slug="movie-poster")
+    with default_storage.open(poster.preview.name, "rb") as handle:
+        image = Image.open(handle)
+        image.load()
+    assert image.size == preview_size(576, 1024) == (224, PREVIEW_LONG_SIDE)
+    assert image.text["prompt"].startswith("an astronaut standing alone on a red desert planet, movie poster key art")
+    assert image.text["backend"] == "tiny"
+
+    keys = {template.slug: template.preview.name for template in templates}
+    again = io.StringIO()
+    call_command("seed", stdout=again)
+    assert "Templates: 0 created." in again.getvalue()
+    assert "Template previews: 0 drawn." in again.getvalue()
+    assert {template.slug: template.preview.name for template in Template.objects.all()} == keys
+
+
+def test_seed_can_skip_previews():
+    call_command("seed", "--no-previews", stdout=io.StringIO())
+    assert not Template.objects.exclude(preview="").exists()
+
+
+def test_only_active_templates_without_a_preview_are_drawn():
+    drawn = TemplateFactory(preview="templates/previews/existing.png")
+    retired = TemplateFactory(is_active=False)
+    missing = TemplateFactory()
+    rendered, skipped = render_missing_previews()
+    assert (rendered, skipped) == ([missing], [])
+    drawn.refresh_from_db(), retired.refresh_from_db()
+    assert (drawn.preview.name, retired.preview.name) == ("templates/previews/existing.png", "")
+
+
+def test_the_preview_uses_the_templates_own_settings_at_a_small_size():
+    template = TemplateFactory.build(sample_prompt="a linen dress")
+    template.config |= {"width": 1024, "height": 576}
+    template.save()
+    request = preview_request(template)
+    assert (request.prompt, request.negative_prompt) == ("a linen dress, studio light", "blurry")
+    assert (request.width, request.height, request.steps) == (PREVIEW_LONG_SIDE, 224, 4)
