@@ -9,7 +9,8 @@ from urllib.parse import urlencode
 from django.conf import settings
 from django.core import signing
 from django.core.files.storage import FileSystemStorage, default_storage
-from django.db.models import Q, QuerySet
+from django.db.models import F, Q, QuerySet
+from django.db.models.functions import Coalesce, Lower
 from django.urls import reverse
 from django.utils import timezone
 
@@ -115,7 +116,14 @@ def browse_images(
 
 
 def folders_for(user) -> QuerySet[Folder]:
-    return Folder.objects.filter(owner=user).order_by("parent_id", "name", "id")
+    """As a tree reads: each top folder by name, its subfolders right after it."""
+    return Folder.objects.filter(owner=user).order_by(
+        Lower(Coalesce("parent__name", "name")),
+        Coalesce("parent_id", "id"),
+        F("parent_id").asc(nulls_first=True),
+        Lower("name"),
+        "id",
+    )
 
 
 def tags_for(user) -> QuerySet[Tag]:

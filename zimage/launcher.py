@@ -62,6 +62,7 @@ def main() -> int:
         if process is not None:
             children.append(("redis", process))
     call_command("migrate", interactive=False, verbosity=0)
+    call_command("ensure_bucket")  # S3 only: creates the private image bucket if missing
     call_command("collectstatic", interactive=False, verbosity=0)
     call_command("seed")
     python = sys.executable
