@@ -14,7 +14,7 @@ from django.shortcuts import get_object_or_404
 from django.urls import reverse
 from django.utils.dateparse import parse_date, parse_datetime
 from drf_spectacular.types import OpenApiTypes
-from drf_spectacular.utils import OpenApiParameter, extend_schema
+from drf_spectacular.utils import OpenApiParameter, extend_schema, extend_schema_field
 from rest_framework import exceptions, generics, serializers, status
 from rest_framework.pagination import PageNumberPagination
 from rest_framework.permissions import AllowAny
@@ -58,6 +58,7 @@ class OwnedPrimaryKeyField(serializers.PrimaryKeyRelatedField):
         return self.model.objects.filter(owner=self.context["request"].user)
 
 
+@extend_schema_field(OpenApiTypes.STR)
 class DateOrDateTimeField(serializers.Field):
     """An ISO date-time, or a plain date meaning its start (or, with `end_of_day`, the start of the next day)."""
 
@@ -114,7 +115,7 @@ class ImageFilterSerializer(StrictSerializer):
         }
 
 
-class ImageSerializer(serializers.ModelSerializer):
+class GalleryImageSerializer(serializers.ModelSerializer):
     id = serializers.UUIDField(source="uuid", read_only=True)
     job = serializers.IntegerField(source="job_id", read_only=True)
     template = serializers.SlugRelatedField(slug_field="slug", read_only=True)
@@ -167,13 +168,13 @@ class ImageUpdateSerializer(StrictSerializer):
 
 def _image_response(user, uuid, status_code: int = status.HTTP_200_OK) -> Response:
     image = selectors.images_for(user).select_related("template").prefetch_related("tags").get(uuid=uuid)
-    return Response(ImageSerializer(image).data, status=status_code)
+    return Response(GalleryImageSerializer(image).data, status=status_code)
 
 
 class ImageListView(generics.ListAPIView):
     """The user's images (trash excluded), newest first, with optional filters."""
 
-    serializer_class = ImageSerializer
+    serializer_class = GalleryImageSerializer
     pagination_class = GalleryPagination
 
     @extend_schema(parameters=[ImageFilterSerializer])
@@ -190,11 +191,11 @@ class ImageDetailView(APIView):
     def get_object(self, request, pk) -> GeneratedImage:
         return get_object_or_404(selectors.live_images_for(request.user), uuid=pk)
 
-    @extend_schema(responses={200: ImageSerializer})
+    @extend_schema(responses={200: GalleryImageSerializer})
     def get(self, request, pk):
-        return Response(ImageSerializer(self.get_object(request, pk)).data)
+        return Response(GalleryImageSerializer(self.get_object(request, pk)).data)
 
-    @extend_schema(request=ImageUpdateSerializer, responses={200: ImageSerializer})
+    @extend_schema(request=ImageUpdateSerializer, responses={200: GalleryImageSerializer})
     def patch(self, request, pk):
         """Set the favourite flag, move to a folder (null: no folder), or replace the tags (by name)."""
         image = self.get_object(request, pk)
@@ -218,7 +219,7 @@ class ImageDetailView(APIView):
 
 
 class ImageRestoreView(APIView):
-    @extend_schema(request=None, responses={200: ImageSerializer})
+    @extend_schema(request=None, responses={200: GalleryImageSerializer})
     def post(self, request, pk):
         image = get_object_or_404(selectors.images_for(request.user), uuid=pk)
         services.restore_image(image=image)
@@ -269,7 +270,7 @@ class ImageZipView(APIView):
 class TrashListView(generics.ListAPIView):
     """Images in the trash, most recently deleted first; each is purged GALLERY_TRASH_DAYS after deletion."""
 
-    serializer_class = ImageSerializer
+    serializer_class = GalleryImageSerializer
     pagination_class = GalleryPagination
 
     def get_queryset(self):

@@ -24,7 +24,7 @@ from generation.models import GenerationJob
 from ..processes import free_port
 
 S3_ACCESS_KEY = "zimage-test"
-S3_SECRET_KEY = "zimage-test-secret"  # noqa: S105
+S3_SECRET_KEY = "zimage-test-secret"
 
 
 @dataclass
