@@ -9,11 +9,15 @@ from django.utils import timezone
 
 from gallery import services, tasks
 from gallery.models import GeneratedImage
+from zimage.celery import app
 
 
 def test_beat_runs_the_gallery_housekeeping():
+    app.loader.import_default_modules()
     scheduled = {entry["task"] for entry in settings.CELERY_BEAT_SCHEDULE.values()}
+
     assert {"gallery.empty_trash", "gallery.clean_expired_share_links"} <= scheduled
+    assert {"gallery.empty_trash", "gallery.clean_expired_share_links"} <= set(app.tasks)
 
 
 def test_only_images_trashed_over_30_days_ago_are_purged_with_their_files(
