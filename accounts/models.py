@@ -1,5 +1,18 @@
+from __future__ import annotations
+
+import re
+
+from django.conf import settings
 from django.contrib.auth.models import AbstractUser, BaseUserManager
+from django.core.exceptions import ValidationError
+from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
+from django.db.models import F, Q
+from django.utils import timezone
+
+from .tiers import TierLimits, TierName
+
+RATE_PATTERN = re.compile(r"^\d+/(s|sec|second|m|min|minute|h|hour|d|day)$")
 
 
 class UserManager(BaseUserManager):
@@ -28,11 +41,173 @@ class UserManager(BaseUserManager):
 class User(AbstractUser):
     username = None
     email = models.EmailField("email address", unique=True)
+    tier = models.CharField(max_length=32, choices=TierName, default=TierName.FREE)
+    # Caches of the ledger, written only by accounts.services under a row lock.
+    credit_balance = models.IntegerField(default=0, editable=False, help_text="Credits available to spend.")
+    credits_reserved = models.IntegerField(default=0, editable=False, help_text="Credits held by unfinished jobs.")
 
     USERNAME_FIELD = "email"
     REQUIRED_FIELDS: list[str] = []
 
     objects = UserManager()
 
+    class Meta(AbstractUser.Meta):
+        constraints = [
+            models.CheckConstraint(condition=Q(credit_balance__gte=0), name="user_credit_balance_not_negative"),
+            models.CheckConstraint(condition=Q(credits_reserved__gte=0), name="user_credits_reserved_not_negative"),
+            models.CheckConstraint(condition=Q(tier__in=TierName.values), name="user_tier_valid"),
+        ]
+
     def __str__(self) -> str:
         return self.email
+
+
+def validate_rate(value: str) -> None:
+    if not RATE_PATTERN.match(value):
+        raise ValidationError("Write a rate as <requests>/<period>, e.g. 20/min (periods: s, min, hour, day).")
+
+
+class Tier(models.Model):
+    """A plan's limits, editable by staff. A missing row falls back to accounts.tiers.DEFAULT_TIERS."""
+
+    name = models.CharField(max_length=32, choices=TierName, primary_key=True)
+    monthly_credits = models.PositiveIntegerField(help_text="Credits granted at the start of every month.")
+    max_running_jobs = models.PositiveSmallIntegerField(validators=[MinValueValidator(1)])
+    max_queued_jobs = models.PositiveSmallIntegerField(
+        validators=[MinValueValidator(1)], help_text="Jobs waiting for a worker, per user."
+    )
+    submit_rate = models.CharField(max_length=32, validators=[validate_rate], help_text="API writes, e.g. 20/min.")
+    read_rate = models.CharField(max_length=32, validators=[validate_rate], help_text="API reads, e.g. 600/min.")
+    max_images_per_job = models.PositiveSmallIntegerField(validators=[MinValueValidator(1), MaxValueValidator(4)])
+    max_side = models.PositiveIntegerField(
+        validators=[MinValueValidator(256)], help_text="Largest width or height in pixels."
+    )
+
+    class Meta:
+        ordering = ("monthly_credits",)
+
+    def __str__(self) -> str:
+        return self.get_name_display()
+
+    def limits(self) -> TierLimits:
+        return TierLimits(
+            name=self.name,
+            monthly_credits=self.monthly_credits,
+            max_running_jobs=self.max_running_jobs,
+            max_queued_jobs=self.max_queued_jobs,
+            submit_rate=self.submit_rate,
+            read_rate=self.read_rate,
+            max_images_per_job=self.max_images_per_job,
+            max_side=self.max_side,
+        )
+
+
+class EntryKind(models.TextChoices):
+    GRANT = "grant", "Grant"
+    RESERVATION = "reservation", "Reservation"
+    CHARGE = "charge", "Charge"
+    RELEASE = "release", "Release"
+    REFUND = "refund", "Refund"
+
+
+class GrantKind(models.TextChoices):
+    """The entries staff may write by hand."""
+
+    GRANT = EntryKind.GRANT.value, "Grant"
+    REFUND = EntryKind.REFUND.value, "Refund"
+
+
+JOB_ENTRY_KINDS = (EntryKind.RESERVATION, EntryKind.CHARGE, EntryKind.RELEASE)
+
+
+class CreditEntry(models.Model):
+    """One movement of credits. `amount` changes the available balance, `reserved_change` the reserved credits.
+
+    grant/refund: +available. reservation: available -> reserved. charge: reserved -> spent.
+    release: reserved -> available. So sum(amount) == user.credit_balance and
+    sum(reserved_change) == user.credits_reserved, always.
+    """
+
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="credit_entries")
+    kind = models.CharField(max_length=16, choices=EntryKind)
+    amount = models.IntegerField()
+    reserved_change = models.IntegerField(default=0)
+    reason = models.CharField(max_length=255)
+    job = models.ForeignKey(
+        "generation.GenerationJob", null=True, blank=True, on_delete=models.SET_NULL, related_name="credit_entries"
+    )
+    idempotency_key = models.CharField(max_length=200, unique=True)
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ("-created_at", "-id")
+        verbose_name_plural = "credit entries"
+        indexes = [models.Index(fields=["user", "-created_at"], name="credit_entry_user_created")]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["job", "kind"],
+                condition=Q(job__isnull=False, kind__in=JOB_ENTRY_KINDS),
+                name="credit_entry_one_per_job_and_kind",
+            ),
+            models.CheckConstraint(
+                condition=(
+                    Q(kind__in=[EntryKind.GRANT, EntryKind.REFUND], amount__gt=0, reserved_change=0)
+                    | Q(kind=EntryKind.RESERVATION, amount__lt=0, reserved_change=-F("amount"))
+                    | Q(kind=EntryKind.CHARGE, amount=0, reserved_change__lt=0)
+                    | Q(kind=EntryKind.RELEASE, amount__gt=0, reserved_change=-F("amount"))
+                ),
+                name="credit_entry_amounts_match_kind",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.kind} {self.amount:+d} for {self.user_id}"
+
+    @property
+    def credits(self) -> int:
+        """The size of the movement, whatever its direction."""
+        return abs(self.amount) or abs(self.reserved_change)
+
+
+class ApiKey(models.Model):
+    """A long-lived personal API key. Only its SHA-256 is stored; the secret is shown once."""
+
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="api_keys")
+    name = models.CharField(max_length=100)
+    prefix = models.CharField(max_length=16, help_text="The key's first characters, to recognise it.")
+    key_hash = models.CharField(max_length=64, unique=True)
+    created_at = models.DateTimeField(default=timezone.now)
+    last_used_at = models.DateTimeField(null=True, blank=True)
+    revoked_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ("-created_at", "-id")
+        verbose_name = "API key"
+
+    def __str__(self) -> str:
+        return f"{self.name} ({self.prefix}…)"
+
+    @property
+    def is_active(self) -> bool:
+        return self.revoked_at is None
+
+
+class IdempotencyRecord(models.Model):
+    """The first successful response to a POST sent with an Idempotency-Key, replayed for retries."""
+
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="+")
+    key = models.CharField(max_length=255)
+    request_hash = models.CharField(max_length=64)
+    # Empty only inside the transaction that runs the first request; nobody else ever sees that.
+    response_status = models.PositiveSmallIntegerField(null=True)
+    response_body = models.TextField(blank=True, help_text="The JSON body, byte for byte as first sent.")
+    created_at = models.DateTimeField(default=timezone.now, db_index=True)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["user", "key"], name="idempotency_record_user_key")]
+
+    def __str__(self) -> str:
+        return f"{self.key} ({self.user_id})"

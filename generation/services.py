@@ -17,6 +17,7 @@ from django.db import InterfaceError, OperationalError, connection, transaction
 from django.db.models import F, Q
 from django.utils import timezone
 
+from accounts.services import admit_job, settle_job_credits
 from gallery.models import ImageType
 
 from . import events
@@ -195,6 +196,8 @@ def submit_job(
             credit_cost=path.credit_cost(job_input),
             progress_total=job_input.steps * job_input.num_images,
         )
+        # Plan limits + credit reservation; raising rolls the job back with it.
+        admit_job(user=user, job=job)
         transaction.on_commit(lambda: dispatch_job(job))
     events.publish(job, "job.queued", estimated_seconds=estimate_seconds(job))
     return job
@@ -257,7 +260,8 @@ def _revoke(task_id: str) -> None:
 
 
 def on_job_finished(job: GenerationJob) -> None:
-    """Settle what the job reserved. The credits ledger hooks in here."""
+    """Settle what the job reserved: charge the images produced, release the rest (exactly once)."""
+    settle_job_credits(job=job)
 
 
 # --- run (worker side) -----------------------------------------------------------------------

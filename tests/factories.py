@@ -1,3 +1,5 @@
+import uuid
+
 import factory
 
 from accounts.models import User
@@ -16,6 +18,15 @@ class UserFactory(factory.django.DjangoModelFactory):
     def save_password(self, create, extracted, **kwargs):
         if create:
             self.save()
+
+    @factory.post_generation
+    def credits(self, create, extracted, **kwargs):
+        """Users start with 1000 credits (a ledger grant) so tests can submit jobs; `credits=0` for none."""
+        amount = 1000 if extracted is None else extracted
+        if create and amount:
+            from accounts.services import grant_credits
+
+            grant_credits(user=self, amount=amount, reason="Test credits", idempotency_key=f"factory:{uuid.uuid4()}")
 
 
 class TemplateFactory(factory.django.DjangoModelFactory):

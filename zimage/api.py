@@ -9,6 +9,9 @@ from django.http import Http404
 from rest_framework import exceptions
 from rest_framework.response import Response
 from rest_framework.views import exception_handler as drf_exception_handler
+from rest_framework.views import set_rollback
+
+from accounts import exceptions as accounts_errors
 
 
 def _flatten(detail: Any) -> Any:
@@ -21,7 +24,31 @@ def _flatten(detail: Any) -> Any:
     return [str(detail)]
 
 
+def _accounts_error(exc: accounts_errors.AccountsError) -> Response:
+    """402 for credits, 429 (+ Retry-After) for limits and lockouts, 409 for a reused Idempotency-Key."""
+    extra: dict[str, Any] = {}
+    retry_after = None
+    if isinstance(exc, accounts_errors.InsufficientCredits):
+        status, code, extra = 402, "insufficient_credits", {"balance": exc.balance, "cost": exc.cost}
+    elif isinstance(exc, accounts_errors.TooManyJobs):
+        status, code, retry_after = 429, "too_many_jobs", exc.retry_after
+    elif isinstance(exc, accounts_errors.LoginLockedOut):
+        status, code, retry_after = 429, "locked_out", exc.retry_after
+    elif isinstance(exc, accounts_errors.IdempotentRequestInProgress):
+        status, code, retry_after = 409, "idempotency_key_in_progress", 1
+    elif isinstance(exc, accounts_errors.IdempotencyKeyReused):
+        status, code = 409, "idempotency_key_reused"
+    else:
+        status, code = 400, "account_error"
+    set_rollback()
+    headers = {"Retry-After": str(retry_after)} if retry_after is not None else None
+    body = {"code": code, "message": str(exc), "fields": {}, **extra}
+    return Response({"error": body}, status=status, headers=headers)
+
+
 def exception_handler(exc: Exception, context: dict[str, Any]) -> Response | None:
+    if isinstance(exc, accounts_errors.AccountsError):
+        return _accounts_error(exc)
     if isinstance(exc, DjangoValidationError):
         fields = exc.message_dict if hasattr(exc, "error_dict") else {"non_field_errors": exc.messages}
         exc = exceptions.ValidationError(fields)

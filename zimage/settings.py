@@ -151,6 +151,10 @@ CELERY_WORKER_HIJACK_ROOT_LOGGER = False
 CELERY_BEAT_SCHEDULE = {
     "redispatch-queued-jobs": {"task": "generation.redispatch_queued_jobs", "schedule": 30.0},
     "reap-stale-running-jobs": {"task": "generation.reap_stale_jobs", "schedule": 15.0},
+    # Idempotent per user and month: running it hourly only catches users who joined or missed a run.
+    "grant-monthly-credits": {"task": "accounts.grant_monthly_credits", "schedule": 3600.0},
+    "settle-finished-jobs": {"task": "accounts.settle_finished_jobs", "schedule": 60.0},
+    "purge-idempotency-keys": {"task": "accounts.purge_idempotency_keys", "schedule": 3600.0},
     "gallery-empty-trash": {"task": "gallery.empty_trash", "schedule": 3600.0},
     "gallery-clean-expired-share-links": {"task": "gallery.clean_expired_share_links", "schedule": 3600.0},
 }

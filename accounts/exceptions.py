@@ -1,0 +1,48 @@
+"""Domain errors of accounts. zimage.api translates each to one HTTP answer."""
+
+from __future__ import annotations
+
+
+class AccountsError(Exception):
+    """Base class: a request the account's state or plan refuses."""
+
+
+class InsufficientCredits(AccountsError):
+    """402: the available balance does not cover the job's cost."""
+
+    def __init__(self, balance: int, cost: int):
+        self.balance = balance
+        self.cost = cost
+        super().__init__(f"This job costs {cost} credits; you have {balance} available.")
+
+
+class TooManyJobs(AccountsError):
+    """429: the plan's limit on queued or running jobs is reached; try again after `retry_after` seconds."""
+
+    def __init__(self, retry_after: int, message: str = "You have too many jobs in progress."):
+        self.retry_after = retry_after
+        super().__init__(message)
+
+
+class LoginLockedOut(AccountsError):
+    """429: too many failed logins from this address for this account (`retry_after` None: until staff unlock)."""
+
+    def __init__(self, retry_after: int | None):
+        self.retry_after = retry_after
+        super().__init__("Too many failed login attempts. Try again later.")
+
+
+class IdempotencyKeyReused(AccountsError):
+    """409: the Idempotency-Key was first used with a different request."""
+
+    def __init__(self, key: str):
+        self.key = key
+        super().__init__("This Idempotency-Key was already used with a different request.")
+
+
+class IdempotentRequestInProgress(AccountsError):
+    """409: the first request with this Idempotency-Key has not finished yet."""
+
+    def __init__(self, key: str):
+        self.key = key
+        super().__init__("A request with this Idempotency-Key is still being processed; retry shortly.")

@@ -1,0 +1,53 @@
+from __future__ import annotations
+
+from django import forms
+from django.contrib.auth import password_validation
+from django.contrib.auth.forms import AuthenticationForm
+from django.core.exceptions import ValidationError
+
+from . import services
+from .models import GrantKind, User
+
+
+class SignUpForm(forms.Form):
+    email = forms.EmailField(
+        max_length=254, widget=forms.EmailInput(attrs={"autocomplete": "email", "autofocus": True})
+    )
+    password1 = forms.CharField(
+        label="Password",
+        strip=False,
+        widget=forms.PasswordInput(attrs={"autocomplete": "new-password"}),
+        help_text=password_validation.password_validators_help_text_html(),
+    )
+    password2 = forms.CharField(
+        label="Password again", strip=False, widget=forms.PasswordInput(attrs={"autocomplete": "new-password"})
+    )
+
+    def clean(self):
+        cleaned = super().clean()
+        if cleaned.get("password1") and cleaned.get("password1") != cleaned.get("password2"):
+            self.add_error("password2", "The two passwords differ.")
+        return cleaned
+
+    def save(self) -> User:
+        try:
+            return services.sign_up(email=self.cleaned_data["email"], password=self.cleaned_data["password1"])
+        except ValidationError as error:
+            for field, messages in error.message_dict.items():
+                self.add_error("password1" if field == "password" else field, messages)
+            raise
+
+
+class LoginForm(AuthenticationForm):
+    username = forms.EmailField(
+        label="Email", max_length=254, widget=forms.EmailInput(attrs={"autocomplete": "email", "autofocus": True})
+    )
+
+
+class GrantCreditsForm(forms.Form):
+    """Staff grant or refund from the admin; the token makes a double-submitted form grant once."""
+
+    kind = forms.ChoiceField(choices=GrantKind.choices, initial=GrantKind.GRANT)
+    amount = forms.IntegerField(min_value=1, max_value=1_000_000)
+    reason = forms.CharField(max_length=200)
+    token = forms.UUIDField(widget=forms.HiddenInput)

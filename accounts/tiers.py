@@ -1,0 +1,59 @@
+"""What each plan allows. Plain data: the Tier rows in the database override these defaults."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from django.db import models
+
+
+class TierName(models.TextChoices):
+    FREE = "free", "Free"
+    PRO = "pro", "Pro"
+    ENTERPRISE = "enterprise", "Enterprise"
+
+
+@dataclass(frozen=True)
+class TierLimits:
+    name: str
+    monthly_credits: int
+    max_running_jobs: int
+    max_queued_jobs: int
+    submit_rate: str  # DRF rate: "20/min"
+    read_rate: str
+    max_images_per_job: int
+    max_side: int
+
+
+DEFAULT_TIERS: dict[str, TierLimits] = {
+    TierName.FREE: TierLimits(
+        name=TierName.FREE,
+        monthly_credits=100,
+        max_running_jobs=1,
+        max_queued_jobs=5,
+        submit_rate="20/min",
+        read_rate="1200/min",
+        max_images_per_job=4,
+        max_side=1536,
+    ),
+    TierName.PRO: TierLimits(
+        name=TierName.PRO,
+        monthly_credits=2000,
+        max_running_jobs=4,
+        max_queued_jobs=25,
+        submit_rate="120/min",
+        read_rate="6000/min",
+        max_images_per_job=4,
+        max_side=2048,
+    ),
+    TierName.ENTERPRISE: TierLimits(
+        name=TierName.ENTERPRISE,
+        monthly_credits=20000,
+        max_running_jobs=16,
+        max_queued_jobs=100,
+        submit_rate="600/min",
+        read_rate="30000/min",
+        max_images_per_job=4,
+        max_side=2048,
+    ),
+}
