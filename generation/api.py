@@ -8,6 +8,7 @@ from rest_framework import generics, serializers, status
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from accounts import idempotency
 from gallery.selectors import image_urls
 from templates_app.api import TemplateSlugField
 
@@ -100,7 +101,10 @@ class JobListCreateView(generics.ListAPIView):
     def get_queryset(self):
         return selectors.jobs_for(self.request.user)
 
-    @extend_schema(request=JobCreateSerializer, responses={202: JobSerializer})
+    @extend_schema(
+        request=JobCreateSerializer, responses={202: JobSerializer}, parameters=[idempotency.OPENAPI_PARAMETER]
+    )
+    @idempotency.idempotent
     def post(self, request):
         serializer = JobCreateSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)

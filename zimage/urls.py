@@ -6,6 +6,7 @@ from . import health
 
 api_v1 = [
     path("", include("generation.urls")),
+    path("", include("accounts.api_urls")),
     path("", include("templates_app.api_urls")),
     path("", include("gallery.api_urls")),
     path("schema/", SpectacularAPIView.as_view(), name="schema"),
@@ -17,6 +18,7 @@ urlpatterns = [
     path("healthz", health.healthz, name="healthz"),
     path("readyz", health.readyz, name="readyz"),
     path("admin/", admin.site.urls),
+    path("accounts/", include("accounts.urls")),
     path("api/v1/", include(api_v1)),
     path("", include("gallery.urls")),
 ]

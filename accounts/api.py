@@ -1,0 +1,133 @@
+"""REST endpoints for accounts: sign-up, tokens, the caller's profile and ledger, personal API keys."""
+
+from __future__ import annotations
+
+from axes.helpers import get_cool_off
+from django.shortcuts import get_object_or_404
+from drf_spectacular.utils import extend_schema, extend_schema_field, inline_serializer
+from rest_framework import generics, serializers, status
+from rest_framework.exceptions import AuthenticationFailed
+from rest_framework.permissions import AllowAny
+from rest_framework.response import Response
+from rest_framework.views import APIView
+from rest_framework_simplejwt.views import TokenObtainPairView
+
+from . import selectors, services
+from .exceptions import LoginLockedOut
+from .models import ApiKey, CreditEntry
+
+
+class SignUpSerializer(serializers.Serializer):
+    email = serializers.EmailField(max_length=254)
+    password = serializers.CharField(write_only=True, max_length=128, trim_whitespace=False)
+
+
+class LimitsSerializer(serializers.Serializer):
+    monthly_credits = serializers.IntegerField()
+    max_running_jobs = serializers.IntegerField()
+    max_queued_jobs = serializers.IntegerField()
+    submit_rate = serializers.CharField()
+    read_rate = serializers.CharField()
+    max_images_per_job = serializers.IntegerField()
+    max_side = serializers.IntegerField()
+
+
+class MeSerializer(serializers.Serializer):
+    id = serializers.IntegerField()
+    email = serializers.EmailField()
+    first_name = serializers.CharField()
+    last_name = serializers.CharField()
+    tier = serializers.CharField()
+    balance = serializers.IntegerField(source="credit_balance", help_text="Credits available to spend.")
+    reserved = serializers.IntegerField(source="credits_reserved", help_text="Credits held by unfinished jobs.")
+    limits = serializers.SerializerMethodField()
+    date_joined = serializers.DateTimeField()
+
+    @extend_schema_field(LimitsSerializer)
+    def get_limits(self, user) -> dict:
+        return LimitsSerializer(selectors.limits_for(user)).data
+
+
+class CreditEntrySerializer(serializers.ModelSerializer):
+    job = serializers.PrimaryKeyRelatedField(read_only=True)
+
+    class Meta:
+        model = CreditEntry
+        fields = ("id", "kind", "amount", "reserved_change", "credits", "reason", "job", "created_at")
+        read_only_fields = fields
+
+
+class ApiKeySerializer(serializers.ModelSerializer):
+    class Meta:
+        model = ApiKey
+        fields = ("id", "name", "prefix", "created_at", "last_used_at")
+        read_only_fields = ("id", "prefix", "created_at", "last_used_at")
+
+
+class SignUpView(APIView):
+    permission_classes = (AllowAny,)
+
+    @extend_schema(request=SignUpSerializer, responses={201: MeSerializer})
+    def post(self, request):
+        serializer = SignUpSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        user = services.sign_up(**serializer.validated_data)
+        return Response(MeSerializer(user).data, status=status.HTTP_201_CREATED)
+
+
+class MeView(APIView):
+    @extend_schema(responses={200: MeSerializer})
+    def get(self, request):
+        return Response(MeSerializer(request.user).data)
+
+
+class LedgerView(generics.ListAPIView):
+    serializer_class = CreditEntrySerializer
+
+    def get_queryset(self):
+        return selectors.ledger_for(self.request.user)
+
+
+class ApiKeyListCreateView(generics.ListAPIView):
+    serializer_class = ApiKeySerializer
+
+    def get_queryset(self):
+        return selectors.api_keys_for(self.request.user)
+
+    @extend_schema(
+        request=ApiKeySerializer,
+        responses={
+            201: inline_serializer(
+                "CreatedApiKey", {"key": serializers.CharField(help_text="Shown once."), "api_key": ApiKeySerializer()}
+            )
+        },
+    )
+    def post(self, request):
+        serializer = ApiKeySerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        key, raw_key = services.create_api_key(user=request.user, name=serializer.validated_data["name"])
+        return Response({"key": raw_key, "api_key": ApiKeySerializer(key).data}, status=status.HTTP_201_CREATED)
+
+
+class ApiKeyDetailView(APIView):
+    @extend_schema(responses={200: ApiKeySerializer})
+    def get(self, request, pk: int):
+        return Response(ApiKeySerializer(get_object_or_404(selectors.api_keys_for(request.user), pk=pk)).data)
+
+    @extend_schema(responses={204: None})
+    def delete(self, request, pk: int):
+        services.revoke_api_key(key=get_object_or_404(selectors.api_keys_for(request.user), pk=pk))
+        return Response(status=status.HTTP_204_NO_CONTENT)
+
+
+class TokenObtainView(TokenObtainPairView):
+    """Email + password -> access (30 min) and refresh (7 days) tokens. Failed attempts count toward lockout."""
+
+    def post(self, request, *args, **kwargs):
+        try:
+            return super().post(request, *args, **kwargs)
+        except AuthenticationFailed:
+            if getattr(request, "axes_locked_out", False):
+                cool_off = get_cool_off(request)
+                raise LoginLockedOut(retry_after=int(cool_off.total_seconds()) if cool_off else None) from None
+            raise

@@ -1,0 +1,45 @@
+"""End-to-end: submit through the API, a real worker process runs the job, the ledger settles once."""
+
+import time
+
+import pytest
+from rest_framework.test import APIClient
+
+from accounts.models import CreditEntry, EntryKind
+from generation.models import GenerationJob, JobStatus
+
+from ..factories import UserFactory
+from .helpers import JOB_BODY, assert_ledger_matches_cache
+
+pytestmark = pytest.mark.e2e
+
+
+def wait_for_settlement(job_id, timeout=60):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        job = GenerationJob.objects.get(pk=job_id)
+        if (
+            job.is_final
+            and CreditEntry.objects.filter(job=job, kind__in=[EntryKind.CHARGE, EntryKind.RELEASE]).exists()
+        ):
+            return job
+        time.sleep(0.05)
+    raise AssertionError(f"job {job_id} is {job.status} and unsettled after {timeout}s ({job.last_error})")
+
+
+def test_a_job_run_by_a_worker_is_charged_exactly_its_cost(worker):
+    user = UserFactory(credits=10)
+    client = APIClient()
+    client.force_authenticate(user)
+
+    response = client.post("/api/v1/jobs", JOB_BODY | {"num_images": 2}, format="json")
+    assert response.status_code == 202, response.content
+    assert client.get("/api/v1/me").json()["reserved"] == 2
+
+    job = wait_for_settlement(response.json()["id"])
+    assert job.status == JobStatus.SUCCEEDED, job.last_error
+    user.refresh_from_db()
+    assert (user.credit_balance, user.credits_reserved) == (8, 0)
+    kinds = sorted(CreditEntry.objects.filter(job=job).values_list("kind", "reserved_change"))
+    assert kinds == [(EntryKind.CHARGE, -2), (EntryKind.RESERVATION, 2)]
+    assert_ledger_matches_cache(user)
