@@ -1,0 +1,15 @@
+"""OpenAPI description of the personal API key authentication (loaded by AccountsConfig.ready)."""
+
+from drf_spectacular.extensions import OpenApiAuthenticationExtension
+
+
+class ApiKeyAuthenticationScheme(OpenApiAuthenticationExtension):
+    target_class = "accounts.authentication.ApiKeyAuthentication"
+    name = "apiKey"
+
+    def get_security_definition(self, auto_schema):
+        return {
+            "type": "http",
+            "scheme": "bearer",
+            "description": "A personal API key from /api/v1/auth/keys: `Authorization: Bearer zk_...`.",
+        }
