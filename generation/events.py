@@ -8,6 +8,7 @@ costs log lines: publishing never raises into a job.
 from __future__ import annotations
 
 import asyncio
+import functools
 import logging
 import os
 import threading
@@ -28,6 +29,9 @@ EVENT_TYPES = (
     "job.canceled",
 )
 MAX_PENDING_EVENTS = 10_000
+SEQUENCE_TTL = 7 * 24 * 3600
+# Redis round trips at once for different jobs; a job's own events always wait for its previous one.
+MAX_EVENTS_IN_FLIGHT = 32
 
 
 def user_group(user_id: int) -> str:
@@ -75,32 +79,62 @@ class EventPublisher:
         self._loop.run_until_complete(self._consume())
 
     async def _consume(self) -> None:
+        """Events of one job go out one after the other, in order; different jobs' events in parallel."""
         import redis.asyncio as aioredis
         from channels.layers import get_channel_layer
 
         layer = get_channel_layer()
         client = aioredis.from_url(settings.REDIS_URL, socket_connect_timeout=2, socket_timeout=2)
+        in_flight = asyncio.Semaphore(MAX_EVENTS_IN_FLIGHT)
+        running: set[asyncio.Task[None]] = set()
+        last_of_job: dict[int, asyncio.Task[None]] = {}
+
+        def forget(task: asyncio.Task[None], job_id: int) -> None:
+            running.discard(task)
+            if last_of_job.get(job_id) is task:
+                del last_of_job[job_id]
+
         while True:
             event = await self._queue.get()
-            try:
+            job_id = event["job"]
+            task = asyncio.ensure_future(self._deliver(layer, client, event, last_of_job.get(job_id), in_flight))
+            running.add(task)
+            last_of_job[job_id] = task
+            task.add_done_callback(functools.partial(forget, job_id=job_id))
+
+    async def _deliver(
+        self,
+        layer: Any,
+        client: Any,
+        event: dict[str, Any],
+        previous: asyncio.Task[None] | None,
+        in_flight: asyncio.Semaphore,
+    ) -> None:
+        try:
+            if previous is not None:
+                await asyncio.wait([previous])
+            async with in_flight:
                 await self._send(layer, client, event)
-            except Exception:
-                logger.warning(
-                    "could not publish job event",
-                    exc_info=True,
-                    extra={"job_id": event.get("job"), "event": event["type"]},
-                )
-            finally:
-                with self._lock:
-                    self._pending -= 1
+        except Exception:
+            logger.warning(
+                "could not publish job event",
+                exc_info=True,
+                extra={"job_id": event.get("job"), "event": event["type"]},
+            )
+        finally:
+            with self._lock:
+                self._pending -= 1
 
     async def _send(self, layer: Any, client: Any, event: dict[str, Any]) -> None:
         key = sequence_key(event["job"])
-        event["seq"] = int(await client.incr(key))
-        await client.expire(key, 7 * 24 * 3600)
+        async with client.pipeline(transaction=False) as pipe:
+            seq, _ = await pipe.incr(key).expire(key, SEQUENCE_TTL).execute()
+        event["seq"] = int(seq)
         message = {"type": "job.event", "event": event}
-        await layer.group_send(job_group(event["job"]), message)
-        await layer.group_send(user_group(event["owner"]), message)
+        await asyncio.gather(
+            layer.group_send(job_group(event["job"]), message),
+            layer.group_send(user_group(event["owner"]), message),
+        )
 
 
 _publisher: EventPublisher | None = None

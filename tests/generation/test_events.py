@@ -93,6 +93,20 @@ class TestPublisher:
         ]
         assert sent == [True] * 5 + [False] * 4
 
+    def test_each_jobs_events_are_numbered_in_the_order_published_while_jobs_go_out_in_parallel(self):
+        publisher = events.get_publisher()
+        base = 10**9 + int(time.time() * 1000) % 10**6 * 100  # job ids no test database reaches
+        sent = [
+            {"type": "job.progress", "job": base + job, "owner": 1, "status": "running", "step": step}
+            for step in range(1, 6)
+            for job in range(40)
+        ]
+        for event in sent:
+            assert publisher.submit(event)
+        assert publisher.flush(timeout=30)
+        for job in range(40):
+            assert [event["seq"] for event in sent if event["job"] == base + job] == [1, 2, 3, 4, 5]
+
     def test_publish_never_raises_when_the_publisher_itself_is_broken(self, user, monkeypatch):
         monkeypatch.setattr(events, "get_publisher", BrokenPublisher)
         assert events.publish(running_job(user), "job.started", total=6) is False
