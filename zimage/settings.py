@@ -43,6 +43,7 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
+    "zimage.csp.ContentSecurityPolicyMiddleware",  # self-only scripts/styles on every page
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
@@ -68,6 +69,7 @@ TEMPLATES = [
                 "django.template.context_processors.request",
                 "django.contrib.auth.context_processors.auth",
                 "django.contrib.messages.context_processors.messages",
+                "generation.context_processors.diffusion_notice",
             ],
         },
     },
@@ -206,6 +208,11 @@ else:
         "BACKEND": "django.core.files.storage.FileSystemStorage",
         "OPTIONS": {"location": MEDIA_ROOT, "base_url": "/media/"},
     }
+# Signed S3 URLs point at the storage host: pages may show images from there (zimage.csp).
+CSP_EXTRA_IMG_SRC = env.list("CSP_EXTRA_IMG_SRC", default=[])
+if AWS_STORAGE_BUCKET_NAME and not CSP_EXTRA_IMG_SRC:
+    _endpoint = env.str("AWS_S3_ENDPOINT_URL", default="")
+    CSP_EXTRA_IMG_SRC = [_endpoint.rstrip("/")] if _endpoint else ["https://*.amazonaws.com"]
 STORAGES = {
     "default": _default_storage,
     "staticfiles": {"BACKEND": "whitenoise.storage.CompressedManifestStaticFilesStorage"},

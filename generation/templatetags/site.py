@@ -1,0 +1,72 @@
+"""Template helpers shared by every page of the website."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from django import template
+from django.urls import reverse
+from django.utils import timezone
+from django.utils.html import format_html
+from django.utils.timesince import timesince
+
+from gallery import selectors as gallery_selectors
+
+register = template.Library()
+
+
+@register.simple_tag(takes_context=True)
+def nav_link(context, url_name: str, label: str) -> str:
+    """A navigation link marked aria-current when the page is at or below its URL."""
+    url = reverse(url_name)
+    request = context.get("request")
+    path = request.path if request else ""
+    current = path == url or (url != "/" and path.startswith(url))
+    return format_html('<a href="{}"{}>{}</a>', url, ' aria-current="page"' if current else "", label)
+
+
+@register.filter
+def seconds(value) -> str:
+    """A duration in seconds, said the way people read it: 0.4 s, 12 s, 3 min 5 s."""
+    if value in (None, ""):
+        return "\N{EN DASH}"
+    value = float(value)
+    if value < 10:
+        return f"{value:.1f} s"
+    if value < 60:
+        return f"{round(value)} s"
+    minutes, rest = divmod(round(value), 60)
+    return f"{minutes} min {rest} s" if rest else f"{minutes} min"
+
+
+@register.filter
+def thumbnail_url(image) -> str:
+    """A signed, expiring URL of the image's thumbnail."""
+    return gallery_selectors.signed_url(image.thumbnail.name)
+
+
+@register.filter
+def image_url(image) -> str:
+    """A signed, expiring URL of the full-size image."""
+    return gallery_selectors.signed_url(image.file.name)
+
+
+@register.filter
+def download_url(image) -> str:
+    return gallery_selectors.download_url(image)
+
+
+@register.filter
+def preview_url(template) -> str:
+    """A template's preview picture, signed; empty when it has none."""
+    return gallery_selectors.signed_url(template.preview.name) if template.preview else ""
+
+
+@register.filter
+def ago(value) -> str:
+    """“just now”, or “3 minutes ago”."""
+    if not value:
+        return ""
+    if timezone.now() - value < timedelta(minutes=1):
+        return "just now"
+    return f"{timesince(value)} ago"

@@ -1,0 +1,53 @@
+// Gallery multi-select: select all, a live count, and the folder picker only for "Move to folder".
+// Without JavaScript the same form still works: tick images, pick an action, Apply.
+
+const form = document.getElementById("bulk-form");
+if (form) {
+  const boxes = () => [...document.querySelectorAll("[data-select]")];
+  const selectAll = form.querySelector("[data-select-all]");
+  const count = form.querySelector("[data-selected-count]");
+  const action = form.querySelector("[data-bulk-action]");
+  const folder = form.querySelector("[data-bulk-folder]");
+  const submit = form.querySelector("[data-bulk-submit]");
+  for (const node of form.querySelectorAll("[data-js-only]")) node.hidden = false;
+
+  function refresh() {
+    const all = boxes();
+    const selected = all.filter((box) => box.checked);
+    for (const box of all) box.closest("[data-tile]").classList.toggle("is-selected", box.checked);
+    count.textContent = selected.length
+      ? `${selected.length} selected`
+      : "Tick images to act on several at once.";
+    submit.disabled = selected.length === 0;
+    form.classList.toggle("has-selection", selected.length > 0);
+    if (selectAll) {
+      selectAll.checked = selected.length > 0 && selected.length === all.length;
+      selectAll.indeterminate = selected.length > 0 && selected.length < all.length;
+    }
+    folder.hidden = action.value !== "move";
+    folder.disabled = action.value !== "move";
+  }
+
+  document.addEventListener("change", (event) => {
+    if (event.target.matches("[data-select]")) refresh();
+  });
+  if (selectAll) {
+    selectAll.addEventListener("change", () => {
+      for (const box of boxes()) box.checked = selectAll.checked;
+      refresh();
+    });
+  }
+  action.addEventListener("change", refresh);
+  form.addEventListener("submit", (event) => {
+    const selected = boxes().filter((box) => box.checked).length;
+    if (action.value === "trash" && !window.confirm(`Move ${selected} image${selected === 1 ? "" : "s"} to the trash?`)) {
+      event.preventDefault();
+      return;
+    }
+    if (action.value === "download") {
+      // A zip download does not leave the page: let the user run another action afterwards.
+      setTimeout(() => (submit.disabled = false), 1000);
+    }
+  });
+  refresh();
+}

@@ -1,0 +1,134 @@
+// Generate form: follows the chosen template's limits and shows the cost and time estimate as the user types.
+// The server checks everything again; this only saves a round trip.
+
+const dataNode = document.getElementById("generate-data");
+const form = document.querySelector("[data-generate-form]");
+
+if (dataNode && form) {
+  const data = JSON.parse(dataNode.textContent);
+  const field = (name) => form.elements.namedItem(name);
+  const template = field("template");
+  const path = field("production_path");
+  const sizePreset = field("size_preset");
+  const numImages = field("num_images");
+  const steps = field("steps");
+  const guidance = field("guidance");
+  const seed = field("seed");
+  const negative = field("negative_prompt");
+  const out = (name) => document.querySelector(`[data-${name}]`);
+
+  const formatSeconds = (value) => {
+    if (value < 10) return `${value.toFixed(1)} s`;
+    if (value < 60) return `${Math.round(value)} s`;
+    const minutes = Math.floor(value / 60);
+    const rest = Math.round(value % 60);
+    return rest ? `${minutes} min ${rest} s` : `${minutes} min`;
+  };
+
+  const current = () => (template.value ? data.templates[template.value] : null);
+
+  function modelFor(chosen) {
+    const name = chosen ? chosen.model : data.default_model;
+    return { name, ...data.models[name] };
+  }
+
+  function defaultSize(chosen) {
+    if (chosen) return [chosen.defaults.width, chosen.defaults.height];
+    const pathSize = data.paths[path.value] || { width: 1024, height: 1024 };
+    return [pathSize.width, pathSize.height];
+  }
+
+  function allows(chosen, name) {
+    return !chosen || chosen.overridable.includes(name);
+  }
+
+  function setEnabled(input, enabled, reason) {
+    if (!input) return;
+    input.disabled = !enabled;
+    const wrapper = input.closest(".field");
+    let note = wrapper && wrapper.querySelector("[data-locked-note]");
+    if (!enabled && wrapper && !note) {
+      note = document.createElement("p");
+      note.className = "help";
+      note.dataset.lockedNote = "";
+      wrapper.append(note);
+    }
+    if (note) {
+      note.hidden = enabled;
+      note.textContent = enabled ? "" : reason;
+    }
+  }
+
+  function applyTemplate() {
+    const chosen = current();
+    const model = modelFor(chosen);
+    const locked = chosen ? `Fixed by the ${chosen.name} template.` : "";
+    if (chosen && path.value !== chosen.path) path.value = chosen.path;
+    setEnabled(negative, allows(chosen, "negative_prompt"), locked);
+    setEnabled(seed, allows(chosen, "seed"), locked);
+    setEnabled(steps, allows(chosen, "steps"), locked);
+    setEnabled(guidance, allows(chosen, "guidance"), locked);
+    setEnabled(sizePreset, allows(chosen, "width") && allows(chosen, "height"), locked);
+    const bounds = (chosen && chosen.bounds) || {};
+    const stepRange = bounds.steps || [1, model.max_steps];
+    const guidanceRange = bounds.guidance || [0, model.max_guidance];
+    steps.min = stepRange[0];
+    steps.max = stepRange[1];
+    guidance.min = guidanceRange[0];
+    guidance.max = guidanceRange[1];
+    const defaultSteps = chosen ? chosen.defaults.steps : model.default_steps;
+    const defaultGuidance = chosen ? chosen.defaults.guidance : model.default_guidance;
+    steps.placeholder = `Default ${defaultSteps}`;
+    guidance.placeholder = `Default ${defaultGuidance}`;
+    const maxImages = Math.min(chosen ? chosen.max_images : 4, 4);
+    for (const option of numImages.options) option.disabled = Number(option.value) > maxImages;
+    if (Number(numImages.value) > maxImages) numImages.value = String(maxImages);
+    const [width, height] = defaultSize(chosen);
+    const defaultOption = sizePreset.querySelector("option[value='']");
+    if (defaultOption) defaultOption.textContent = `${chosen ? "Template" : "Path"} default · ${width}×${height}`;
+    out("limits").textContent =
+      `${model.label}: steps ${stepRange[0]}–${stepRange[1]}, guidance ${guidanceRange[0]}–${guidanceRange[1]}` +
+      (chosen && Object.keys(bounds).length ? ` (the ${chosen.name} template's range).` : ".");
+    out("template-description").textContent = chosen
+      ? `${chosen.name}: ${chosen.description} ${chosen.cost} credit${chosen.cost === 1 ? "" : "s"} per image.`
+      : "No template: the production path's own style words and defaults, 1 credit per image.";
+    updateEstimate();
+  }
+
+  function updateEstimate() {
+    const chosen = current();
+    const model = modelFor(chosen);
+    const count = Number(numImages.value) || 1;
+    const costPerImage = chosen ? chosen.cost : 1;
+    const cost = costPerImage * count;
+    let [width, height] = defaultSize(chosen);
+    if (!sizePreset.disabled && sizePreset.value && data.presets[sizePreset.value]) {
+      [width, height] = data.presets[sizePreset.value];
+    }
+    const chosenSteps = !steps.disabled && steps.value ? Number(steps.value) : chosen ? chosen.defaults.steps : model.default_steps;
+    const scale = Math.max((width * height) / (1024 * 1024), 0.25);
+    const seconds = model.seconds_per_step * chosenSteps * count * scale + 1;
+    const balanceNode = out("balance");
+    const balance = Number(balanceNode.dataset.balance);
+    out("estimate-cost").textContent = String(cost);
+    out("estimate-time").textContent = `~${formatSeconds(seconds)}`;
+    out("estimate-after").textContent = `${balance - cost} credits`;
+    out("estimate-model").textContent = `${model.label}, ${chosenSteps} steps`;
+    out("estimate-size").textContent = `${width}×${height}, ${count} image${count === 1 ? "" : "s"}`;
+    const warning = out("estimate-warning");
+    warning.hidden = balance >= cost;
+    warning.textContent = balance >= cost ? "" : `You need ${cost - balance} more credits for this job.`;
+  }
+
+  template.addEventListener("change", applyTemplate);
+  path.addEventListener("change", () => {
+    const chosen = current();
+    if (chosen && chosen.path !== path.value) template.value = "";
+    applyTemplate();
+  });
+  for (const input of [sizePreset, numImages, steps]) {
+    input.addEventListener("input", updateEstimate);
+    input.addEventListener("change", updateEstimate);
+  }
+  applyTemplate();
+}
