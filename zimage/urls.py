@@ -21,4 +21,10 @@ urlpatterns = [
     path("accounts/", include("accounts.urls")),
     path("api/v1/", include(api_v1)),
     path("", include("gallery.urls")),
+    # The website: each app's pages (page_urls.py), rendered server-side.
+    path("accounts/keys/", include("accounts.page_urls")),
+    path("templates/", include("templates_app.page_urls")),
+    path("gallery/", include("gallery.page_urls")),
+    path("stories/", include("scenes.page_urls")),
+    path("", include("generation.page_urls")),
 ]

@@ -1,0 +1,225 @@
+"""The website's generate form: parses the page's fields, then lets `submit_job` decide what is allowed.
+
+Field-level messages come from the same ValidationError dict the API answers with, so the page and the API
+never disagree about what a valid job is.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from django import forms
+from django.core.exceptions import ValidationError
+
+from accounts.exceptions import AccountsError
+from templates_app.models import Template
+from templates_app.selectors import listed_templates, template_for_jobs
+
+from .catalog import DEFAULT_MODEL, MAX_IMAGES_PER_JOB, MAX_PROMPT_LENGTH, MODELS, SIZE_PRESETS
+from .models import GenerationJob, ProductionPath
+from .paths import PATHS
+from .services import MAX_SEED, submit_job
+
+if TYPE_CHECKING:
+    from accounts.models import User
+    from gallery.models import GeneratedImage
+
+SIZE_PRESET_LABELS = {
+    "1:1": "Square 1:1",
+    "16:9": "Landscape 16:9",
+    "9:16": "Portrait 9:16",
+    "4:3": "Classic 4:3",
+    "instagram": "Instagram post",
+    "facebook_cover": "Facebook cover",
+}
+# Errors about fields the page does not show are reported on the field that decides them.
+ERROR_FIELD_ALIASES = {"width": "size_preset", "height": "size_preset"}
+
+
+def size_preset_choices() -> list[tuple[str, str]]:
+    return [("", "Template default")] + [
+        (name, f"{SIZE_PRESET_LABELS.get(name, name)} · {width}\N{MULTIPLICATION SIGN}{height}")
+        for name, (width, height) in SIZE_PRESETS.items()
+    ]
+
+
+def template_choices(templates) -> list[tuple[str, Any]]:
+    """Templates grouped by production path, as <optgroup>s."""
+    groups: dict[str, list[tuple[str, str]]] = {}
+    for template in templates:
+        label = f"{template.name} · {template.credit_cost} credit{'s' if template.credit_cost != 1 else ''}/image"
+        groups.setdefault(template.get_production_path_display(), []).append((template.slug, label))
+    return [("", "No template (the path's defaults)"), *groups.items()]
+
+
+class GenerateForm(forms.Form):
+    template = forms.ChoiceField(required=False, label="Template")
+    production_path = forms.ChoiceField(
+        required=False, choices=ProductionPath.choices, initial=ProductionPath.FASHION, label="Production path"
+    )
+    prompt = forms.CharField(
+        max_length=MAX_PROMPT_LENGTH,
+        widget=forms.Textarea(attrs={"rows": 4, "placeholder": "A linen summer dress on a sunlit terrace"}),
+        help_text="Describe the picture. The template adds its own style words.",
+    )
+    negative_prompt = forms.CharField(
+        required=False,
+        max_length=MAX_PROMPT_LENGTH,
+        label="Negative prompt",
+        widget=forms.Textarea(attrs={"rows": 2, "placeholder": "blurry, low quality, watermark"}),
+        help_text="What to keep out of the picture.",
+    )
+    size_preset = forms.ChoiceField(required=False, label="Size", choices=size_preset_choices)
+    num_images = forms.TypedChoiceField(
+        coerce=int,
+        choices=[(n, str(n)) for n in range(1, MAX_IMAGES_PER_JOB + 1)],
+        initial=1,
+        label="Number of images",
+    )
+    seed = forms.IntegerField(
+        required=False,
+        min_value=0,
+        max_value=MAX_SEED,
+        label="Seed",
+        help_text="Leave empty for a random seed; the same seed and settings draw the same picture.",
+        widget=forms.NumberInput(attrs={"placeholder": "Random", "inputmode": "numeric"}),
+    )
+    steps = forms.IntegerField(
+        required=False,
+        min_value=1,
+        max_value=max(model.max_steps for model in MODELS.values()),
+        label="Steps",
+        widget=forms.NumberInput(attrs={"placeholder": "Default", "inputmode": "numeric"}),
+    )
+    guidance = forms.FloatField(
+        required=False,
+        min_value=0,
+        max_value=max(model.max_guidance for model in MODELS.values()),
+        label="Guidance",
+        widget=forms.NumberInput(attrs={"placeholder": "Default", "step": "0.1", "inputmode": "decimal"}),
+    )
+
+    def __init__(self, *args: Any, **kwargs: Any):
+        super().__init__(*args, **kwargs)
+        self.templates = list(listed_templates())
+        self.fields["template"].choices = template_choices(self.templates)
+
+    def clean_template(self) -> Template | None:
+        slug = self.cleaned_data.get("template")
+        if not slug:
+            return None
+        template = template_for_jobs(slug)
+        if template is None:
+            raise ValidationError("This template is not available any more.")
+        return template
+
+    def clean(self) -> dict[str, Any]:
+        cleaned = super().clean()
+        template = cleaned.get("template")
+        if template is not None and not cleaned.get("production_path"):
+            cleaned["production_path"] = template.production_path
+        return cleaned
+
+    def submit(self, *, user: User) -> GenerationJob | None:
+        """The job, or None with the refusal added to this form's errors (nothing is stored then)."""
+        data = self.cleaned_data
+        try:
+            return submit_job(
+                user=user,
+                prompt=data["prompt"],
+                production_path=data.get("production_path") or None,
+                template=data.get("template"),
+                negative_prompt=data.get("negative_prompt") or None,
+                size_preset=data.get("size_preset") or None,
+                num_images=data.get("num_images") or 1,
+                seed=data.get("seed"),
+                steps=data.get("steps"),
+                guidance=data.get("guidance"),
+            )
+        except ValidationError as error:
+            self.add_service_errors(error)
+        except AccountsError as error:  # not enough credits, too many jobs in progress
+            self.add_error(None, str(error))
+        return None
+
+    def add_service_errors(self, error: ValidationError) -> None:
+        if not hasattr(error, "error_dict"):
+            self.add_error(None, error.messages)
+            return
+        for field, messages in error.message_dict.items():
+            name = ERROR_FIELD_ALIASES.get(field, field)
+            self.add_error(name if name in self.fields else None, messages)
+
+
+def generate_page_data() -> dict[str, Any]:
+    """What the page's script needs to show each template's limits, cost and time estimate (json_script)."""
+    return {
+        "templates": {
+            template.slug: {
+                "name": template.name,
+                "path": template.production_path,
+                "cost": template.credit_cost,
+                "model": template.config.get("model", DEFAULT_MODEL),
+                "defaults": template.default_values(),
+                "overridable": template.overridable,
+                "bounds": template.bounds,
+                "max_images": template.max_images,
+                "description": template.description,
+            }
+            for template in listed_templates()
+        },
+        "paths": {
+            name: {"width": path.default_size[0], "height": path.default_size[1]} for name, path in PATHS.items()
+        },
+        "models": {
+            name: {
+                "label": model.label,
+                "default_steps": model.default_steps,
+                "default_guidance": model.default_guidance,
+                "max_steps": model.max_steps,
+                "max_guidance": model.max_guidance,
+                "seconds_per_step": model.seconds_per_step_estimate,
+            }
+            for name, model in MODELS.items()
+        },
+        "default_model": DEFAULT_MODEL,
+        "presets": {name: list(size) for name, size in SIZE_PRESETS.items()},
+    }
+
+
+def initial_from_job(job: GenerationJob, *, seed: int | None = None) -> dict[str, Any]:
+    """Form data that asks for the same picture again: only what the job's template lets a user set."""
+    template = template_for_jobs(job.template.slug) if job.template_id else None
+    allowed = set(template.overridable) if template else {"width", "height", "steps", "guidance", "seed"}
+    if template is not None:
+        defaults = template.default_values()
+    else:
+        model = MODELS.get(job.model, MODELS[DEFAULT_MODEL])
+        defaults = {"steps": model.default_steps, "guidance": model.default_guidance}
+    initial: dict[str, Any] = {
+        "template": template.slug if template else "",
+        "production_path": job.production_path,
+        "prompt": job.prompt,
+        "num_images": job.num_images,
+    }
+    if job.negative_prompt and (template is None or "negative_prompt" in allowed):
+        initial["negative_prompt"] = job.negative_prompt
+    if "seed" in allowed:
+        initial["seed"] = job.seed if seed is None else seed
+    default_size = (defaults.get("width"), defaults.get("height"))
+    if template is None:
+        default_size = PATHS[job.production_path].default_size if job.production_path in PATHS else (None, None)
+    if {"width", "height"} <= allowed and (job.width, job.height) != tuple(default_size):
+        initial["size_preset"] = next(
+            (name for name, size in SIZE_PRESETS.items() if size == (job.width, job.height)), ""
+        )
+    if "steps" in allowed and job.steps != defaults.get("steps"):
+        initial["steps"] = job.steps
+    if "guidance" in allowed and job.guidance != defaults.get("guidance"):
+        initial["guidance"] = job.guidance
+    return initial
+
+
+def initial_from_image(image: GeneratedImage) -> dict[str, Any]:
+    """Use these settings again: the job's request with this image's own seed, one image."""
+    return {**initial_from_job(image.job, seed=image.seed), "num_images": 1}

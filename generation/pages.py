@@ -1,0 +1,174 @@
+"""Website pages for generating: the landing page, the dashboard, the generate form, a job's live progress,
+and the job history. Thin: each parses the request, calls a service or selector, and renders."""
+
+from __future__ import annotations
+
+import uuid
+
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required
+from django.core.paginator import Paginator
+from django.http import Http404, HttpRequest, HttpResponse
+from django.shortcuts import get_object_or_404, redirect, render
+from django.urls import reverse
+from django.utils.http import url_has_allowed_host_and_scheme
+from django.views.decorators.http import require_GET, require_http_methods, require_POST
+
+from accounts.selectors import limits_for
+from gallery.selectors import live_images_for
+from templates_app.selectors import listed_templates
+
+from . import selectors, services
+from .forms import GenerateForm, generate_page_data, initial_from_image, initial_from_job
+from .models import FINAL_STATUSES, JobStatus, ProductionPath
+
+JOBS_PAGE_SIZE = 20
+DASHBOARD_IMAGES = 12
+LANDING_SAMPLES = 6
+
+
+@require_GET
+def landing(request: HttpRequest) -> HttpResponse:
+    templates = list(listed_templates())
+    samples = [template for template in templates if template.preview][:LANDING_SAMPLES]
+    return render(
+        request,
+        "pages/landing.html",
+        {"samples": samples, "template_count": len(templates), "paths": ProductionPath.choices},
+    )
+
+
+@login_required
+@require_GET
+def dashboard(request: HttpRequest) -> HttpResponse:
+    jobs = selectors.jobs_for(request.user)
+    return render(
+        request,
+        "pages/dashboard.html",
+        {
+            "limits": limits_for(request.user),
+            "active_jobs": list(jobs.exclude(status__in=FINAL_STATUSES)[:10]),
+            "recent_jobs": list(jobs.filter(status__in=FINAL_STATUSES)[:5]),
+            "recent_images": list(live_images_for(request.user)[:DASHBOARD_IMAGES]),
+        },
+    )
+
+
+def _prefill(request: HttpRequest) -> dict:
+    """Initial values from the query string: a template or path to start from, or an earlier image or job."""
+    if image_id := request.GET.get("from_image"):
+        try:
+            image_uuid = uuid.UUID(image_id)
+        except ValueError:
+            raise Http404("No such image.") from None
+        image = get_object_or_404(live_images_for(request.user).select_related("job__template"), uuid=image_uuid)
+        return initial_from_image(image)
+    if job_id := request.GET.get("from_job"):
+        job = get_object_or_404(selectors.jobs_for(request.user), pk=job_id if job_id.isdigit() else 0)
+        return initial_from_job(job)
+    initial = {}
+    if slug := request.GET.get("template"):
+        template = next((t for t in listed_templates() if t.slug == slug), None)
+        if template is not None:
+            initial.update(template=template.slug, production_path=template.production_path)
+            if template.sample_prompt:
+                initial["prompt"] = template.sample_prompt
+    if (path := request.GET.get("path")) in ProductionPath.values:
+        initial.setdefault("production_path", path)
+    return initial
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+def generate(request: HttpRequest) -> HttpResponse:
+    if request.method == "POST":
+        form = GenerateForm(request.POST)
+        if form.is_valid() and (job := form.submit(user=request.user)) is not None:
+            messages.success(request, f"Job {job.pk} is queued.")
+            if job.dispatched_at is None:
+                messages.warning(
+                    request, "The job queue is unreachable right now; your job is saved and starts when it is back."
+                )
+            return redirect("pages:job", pk=job.pk)
+    else:
+        form = GenerateForm(initial=_prefill(request))
+    return render(
+        request,
+        "pages/generate.html",
+        {"form": form, "page_data": generate_page_data(), "limits": limits_for(request.user)},
+    )
+
+
+@login_required
+@require_GET
+def job_detail(request: HttpRequest, pk: int) -> HttpResponse:
+    job = get_object_or_404(selectors.jobs_for(request.user), pk=pk)
+    return render(
+        request,
+        "pages/job_detail.html",
+        {"job": job, "images": list(job.images.all()), "estimated_seconds": services.estimate_seconds(job)},
+    )
+
+
+@login_required
+@require_GET
+def job_list(request: HttpRequest) -> HttpResponse:
+    jobs = selectors.jobs_for(request.user)
+    status = request.GET.get("status", "")
+    path = request.GET.get("path", "")
+    query = request.GET.get("q", "").strip()
+    if status in JobStatus.values:
+        jobs = jobs.filter(status=status)
+    if path in ProductionPath.values:
+        jobs = jobs.filter(production_path=path)
+    for word in query.split():
+        jobs = jobs.filter(prompt__icontains=word)
+    page = Paginator(jobs, JOBS_PAGE_SIZE).get_page(request.GET.get("page"))
+    return render(
+        request,
+        "pages/job_list.html",
+        {
+            "page": page,
+            "status": status,
+            "path": path,
+            "query": query,
+            "statuses": JobStatus.choices,
+            "paths": ProductionPath.choices,
+        },
+    )
+
+
+def _back(request: HttpRequest, fallback: str) -> HttpResponse:
+    """Back to the page the form came from when it is one of ours, else to `fallback`."""
+    target = request.POST.get("next", "")
+    if url_has_allowed_host_and_scheme(target, allowed_hosts={request.get_host()}, require_https=request.is_secure()):
+        return redirect(target)
+    return redirect(fallback)
+
+
+@login_required
+@require_POST
+def job_cancel(request: HttpRequest, pk: int) -> HttpResponse:
+    job = get_object_or_404(selectors.jobs_for(request.user), pk=pk)
+    job = services.cancel_job(job=job)
+    if job.status == JobStatus.CANCELED:
+        messages.success(request, f"Job {job.pk} is canceled; credits for images it did not make are returned.")
+    else:
+        messages.info(request, f"Job {job.pk} had already {job.status}.")
+    return _back(request, reverse("pages:job", kwargs={"pk": job.pk}))
+
+
+@login_required
+@require_POST
+def job_retry(request: HttpRequest, pk: int) -> HttpResponse:
+    """Ask for the same picture again: the job's request goes through the generate form, checks and all."""
+    job = get_object_or_404(selectors.jobs_for(request.user), pk=pk)
+    form = GenerateForm(initial_from_job(job))
+    if form.is_valid() and (new_job := form.submit(user=request.user)) is not None:
+        messages.success(request, f"Job {new_job.pk} is queued with the settings of job {job.pk}.")
+        return redirect("pages:job", pk=new_job.pk)
+    for field, errors in form.errors.items():
+        label = form.fields[field].label if field in form.fields else ""
+        for error in errors:
+            messages.error(request, f"{label}: {error}" if label else error)
+    return redirect(f"{reverse('pages:generate')}?from_job={job.pk}")

@@ -1,0 +1,64 @@
+"""Website pages for the template gallery: browse by production path, look at one, start generating with it."""
+
+from __future__ import annotations
+
+from django.contrib.auth.decorators import login_required
+from django.http import Http404, HttpRequest, HttpResponse
+from django.shortcuts import render
+from django.views.decorators.http import require_GET
+
+from generation.catalog import DEFAULT_MODEL, MODELS
+from generation.models import ProductionPath
+
+from . import selectors
+
+PARAMETER_LABELS = {
+    "width": "width",
+    "height": "height",
+    "steps": "steps",
+    "guidance": "guidance",
+    "seed": "seed",
+    "negative_prompt": "negative prompt",
+    "num_images": "number of images",
+}
+
+
+def style_prompts(template) -> list[str]:
+    for node in template.config.get("pipeline", []):
+        if node.get("node_type") == "prompt_enhancement":
+            return list(node.get("parameters", {}).get("style_prompts", []))
+    return []
+
+
+@login_required
+@require_GET
+def template_list(request: HttpRequest) -> HttpResponse:
+    path = request.GET.get("path", "")
+    if path not in ProductionPath.values:
+        path = ""
+    templates = selectors.listed_templates(production_path=path or None)
+    return render(
+        request,
+        "templates_app/list.html",
+        {"templates": templates, "path": path, "paths": ProductionPath.choices},
+    )
+
+
+@login_required
+@require_GET
+def template_detail(request: HttpRequest, slug: str) -> HttpResponse:
+    template = selectors.template_for_jobs(slug)
+    if template is None:
+        raise Http404("No such template.")
+    model = MODELS.get(template.config.get("model", DEFAULT_MODEL))
+    return render(
+        request,
+        "templates_app/detail.html",
+        {
+            "template": template,
+            "model": model,
+            "defaults": template.default_values(),
+            "style_prompts": style_prompts(template),
+            "changeable": [PARAMETER_LABELS.get(name, name) for name in template.overridable],
+        },
+    )
