@@ -1,0 +1,176 @@
+"""Every page renders for its owner; anonymous visitors are sent to log in; another user's objects are a 404."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+import redis
+from django.conf import settings
+from django.urls import reverse
+
+from accounts.services import create_api_key
+from gallery.services import create_folder, create_share_link
+
+from .conftest import make_job, store_image
+
+pytestmark = pytest.mark.django_db
+
+PUBLIC_PAGES = [
+    "pages:landing",
+    "accounts:login",
+    "accounts:signup",
+    "accounts:password_reset",
+]
+PRIVATE_PAGES = [
+    "pages:dashboard",
+    "pages:generate",
+    "pages:jobs",
+    "template_pages:list",
+    "gallery_pages:list",
+    "gallery_pages:trash",
+    "story_pages:list",
+    "accounts:profile",
+]
+
+
+@pytest.mark.parametrize("name", PUBLIC_PAGES)
+def test_public_pages_render_for_anonymous_visitors(client, name):
+    response = client.get(reverse(name))
+    assert response.status_code == 200
+    assert b'<a class="skip-link" href="#main">' in response.content
+
+
+@pytest.mark.parametrize("name", PRIVATE_PAGES)
+def test_private_pages_send_anonymous_visitors_to_log_in(client, name):
+    response = client.get(reverse(name))
+    assert response.status_code == 302
+    assert response.url.startswith(reverse("accounts:login"))
+
+
+@pytest.mark.parametrize("name", PRIVATE_PAGES)
+def test_private_pages_render_empty_for_a_new_user(owner_client, name):
+    response = owner_client.get(reverse(name))
+    assert response.status_code == 200
+
+
+def test_owner_sees_every_page_about_their_objects(owner_client, user, template, story):
+    job = make_job(user, template=template, status="running", progress_step=2)
+    image = store_image(user)
+    folder = create_folder(owner=user, name="Campaign")
+    chapter = story.chapters.get()
+    pages = [
+        reverse("pages:job", args=[job.pk]),
+        reverse("pages:jobs") + "?status=running",
+        reverse("pages:generate") + f"?from_job={job.pk}",
+        reverse("pages:generate") + f"?from_image={image.uuid}",
+        reverse("pages:generate") + "?template=lookbook",
+        reverse("gallery_pages:image", args=[image.uuid]),
+        reverse("gallery_pages:list") + f"?folder={folder.pk}",
+        reverse("gallery_pages:list") + "?favourite=1&tag=x&q=linen&path=fashion",
+        reverse("template_pages:detail", args=[template.slug]),
+        reverse("template_pages:list") + "?path=fashion",
+        reverse("story_pages:story", args=[story.pk]),
+        reverse("story_pages:chapter", args=[chapter.pk]),
+    ]
+    for url in pages:
+        assert owner_client.get(url).status_code == 200, url
+
+
+def test_dashboard_shows_balance_running_jobs_and_recent_images(owner_client, user):
+    make_job(user, prompt="still drawing", status="running")
+    store_image(user, prompt="a finished picture")
+    body = owner_client.get(reverse("pages:dashboard")).content.decode()
+    assert str(user.credit_balance) in body
+    assert "still drawing" in body
+    assert "a finished picture" in body
+
+
+def test_another_users_objects_are_not_found(other_client, user, template, story):
+    job = make_job(user)
+    image = store_image(user)
+    folder = create_folder(owner=user, name="Private")
+    link = create_share_link(owner=user, image=image)
+    key, _ = create_api_key(user=user, name="ci")
+    chapter = story.chapters.get()
+    scene = chapter.scenes.get()
+    character = story.characters.get()
+    gets = [
+        reverse("pages:job", args=[job.pk]),
+        reverse("pages:generate") + f"?from_job={job.pk}",
+        reverse("pages:generate") + f"?from_image={image.uuid}",
+        reverse("pages:generate") + "?from_image=not-a-uuid",
+        reverse("gallery_pages:image", args=[image.uuid]),
+        reverse("gallery_pages:list") + f"?folder={folder.pk}",
+        reverse("story_pages:story", args=[story.pk]),
+        reverse("story_pages:chapter", args=[chapter.pk]),
+    ]
+    posts = [
+        (reverse("pages:job-cancel", args=[job.pk]), {}),
+        (reverse("pages:job-retry", args=[job.pk]), {}),
+        (reverse("gallery_pages:image-favourite", args=[image.uuid]), {"is_favourite": "1"}),
+        (reverse("gallery_pages:image-organise", args=[image.uuid]), {"tags": "x"}),
+        (reverse("gallery_pages:image-trash", args=[image.uuid]), {}),
+        (reverse("gallery_pages:image-share", args=[image.uuid]), {}),
+        (reverse("gallery_pages:trash-restore", args=[image.uuid]), {}),
+        (reverse("gallery_pages:folder-delete", args=[folder.pk]), {}),
+        (reverse("gallery_pages:folder-share", args=[folder.pk]), {}),
+        (reverse("gallery_pages:share-link-revoke", args=[link.pk]), {}),
+        (reverse("account_pages:key-revoke", args=[key.pk]), {}),
+        (reverse("story_pages:chapter-create", args=[story.pk]), {"number": 2}),
+        (reverse("story_pages:character-create", args=[story.pk]), {"name": "Intruder"}),
+        (reverse("story_pages:character-generate", args=[character.pk]), {}),
+        (reverse("story_pages:scene-create", args=[chapter.pk]), {"scene_number": 2, "description": "x"}),
+        (reverse("story_pages:chapter-generate", args=[chapter.pk]), {}),
+        (reverse("story_pages:scene-generate", args=[scene.pk]), {}),
+        (reverse("story_pages:scene-choose", args=[scene.pk]), {"image": str(image.uuid)}),
+    ]
+    for url in gets:
+        assert other_client.get(url).status_code == 404, url
+    for url, data in posts:
+        assert other_client.post(url, data).status_code == 404, url
+    job.refresh_from_db()
+    image.refresh_from_db()
+    link.refresh_from_db()
+    key.refresh_from_db()
+    assert job.status == "succeeded" and user.jobs.count() == 2  # the job and the image's own
+    assert image.deleted_at is None and not image.is_favourite and not image.tags.exists()
+    assert link.revoked_at is None and key.revoked_at is None
+    assert story.chapters.count() == 1 and story.characters.count() == 1 and chapter.scenes.count() == 1
+
+
+def test_bulk_actions_ignore_another_users_images(other_client, user):
+    image = store_image(user)
+    response = other_client.post(reverse("gallery_pages:bulk"), {"ids": [str(image.uuid)], "action": "trash"})
+    assert response.status_code == 302
+    image.refresh_from_db()
+    assert image.deleted_at is None
+
+
+def test_another_users_jobs_and_images_are_not_listed(other_client, user):
+    make_job(user, prompt="my secret brief")
+    store_image(user, prompt="my secret picture")
+    for name in ("pages:dashboard", "pages:jobs", "gallery_pages:list"):
+        body = other_client.get(reverse(name)).content.decode()
+        assert "my secret" not in body, name
+
+
+def test_share_page_stays_public(client, user):
+    image = store_image(user)
+    link = create_share_link(owner=user, image=image)
+    assert client.get(reverse("gallery:share", args=[link.token])).status_code == 200
+
+
+def test_tiny_backend_banner_shows_when_a_tiny_worker_is_online(client):
+    connection = redis.Redis.from_url(settings.REDIS_URL)
+    connection.set("zimage:worker:web-test", json.dumps({"backend": "tiny"}), ex=60)
+    try:
+        body = client.get(reverse("pages:landing")).content.decode()
+    finally:
+        connection.delete("zimage:worker:web-test")
+    assert "tiny random-weight test pipeline" in body
+
+
+def test_no_banner_when_no_tiny_worker_is_online(client):
+    body = client.get(reverse("pages:landing")).content.decode()
+    assert "tiny random-weight test pipeline" not in body
