@@ -8,16 +8,14 @@ from __future__ import annotations
 import json
 
 import pytest
-import redis
 from asgiref.sync import async_to_sync, sync_to_async
 from channels.layers import get_channel_layer
 from channels.testing import WebsocketCommunicator
 from django.conf import settings
-from django.core import signing
 from django.test import Client
-from rest_framework import authentication, exceptions
+from rest_framework_simplejwt.tokens import AccessToken
 
-from accounts.models import User
+from accounts.services import create_api_key, revoke_api_key
 from gallery.models import GeneratedImage
 from generation import events
 from generation.models import GenerationJob, JobStatus
@@ -29,36 +27,6 @@ pytestmark = pytest.mark.django_db(transaction=True)
 
 ORIGIN = "http://testserver"
 TIMEOUT = 5
-TOKEN_SALT = "tests.ws-token"
-
-
-class SignedBearerAuthentication(authentication.BaseAuthentication):
-    """A stand-in API token (a signed user id) so these tests do not depend on the accounts app's tokens."""
-
-    def authenticate(self, request):
-        header = request.META.get("HTTP_AUTHORIZATION", "")
-        if not header.startswith("Bearer "):
-            return None
-        try:
-            user_id = signing.loads(header.removeprefix("Bearer "), salt=TOKEN_SALT)
-        except signing.BadSignature:
-            raise exceptions.AuthenticationFailed("Invalid token.") from None
-        user = User.objects.filter(pk=user_id).first()
-        if user is None:
-            raise exceptions.AuthenticationFailed("Invalid token.")
-        return user, None
-
-
-@pytest.fixture
-def bearer_tokens(settings):
-    settings.REST_FRAMEWORK = {
-        **settings.REST_FRAMEWORK,
-        "DEFAULT_AUTHENTICATION_CLASSES": [
-            "rest_framework.authentication.SessionAuthentication",
-            f"{__name__}.SignedBearerAuthentication",
-        ],
-    }
-    return lambda user: signing.dumps(user.pk, salt=TOKEN_SALT)
 
 
 def make_job(owner, **fields) -> GenerationJob:
@@ -120,11 +88,6 @@ def publish(job, event_type, **data):
     assert events.get_publisher().flush(TIMEOUT)
 
 
-def current_seq(job) -> int:
-    value = redis.Redis.from_url(settings.REDIS_URL).get(events.sequence_key(job.pk))
-    return int(value or 0)
-
-
 async def open_socket(communicator: WebsocketCommunicator) -> dict:
     connected, code = await communicator.connect(timeout=TIMEOUT)
     assert connected, f"refused with {code}"
@@ -166,7 +129,7 @@ class TestRefused:
 
         async_to_sync(run)()
 
-    def test_an_invalid_token_is_anonymous_even_with_a_valid_session_cookie(self, user, bearer_tokens):
+    def test_an_invalid_token_is_anonymous_even_with_a_valid_session_cookie(self, user):
         async def run():
             communicator = await socket("/ws/jobs/?token=forged", user=user)
             assert await communicator.connect(timeout=TIMEOUT) == (False, 4401)
@@ -388,32 +351,59 @@ class TestCancel:
         assert after["type"] == "job.started"
 
 
+def api_key(user) -> str:
+    return create_api_key(user=user, name="socket")[1]
+
+
+def jwt_access_token(user) -> str:
+    return str(AccessToken.for_user(user))
+
+
 class TestTokenAuth:
-    def test_an_api_token_in_the_query_string_authenticates_the_socket(self, user, bearer_tokens):
+    """`?token=` is checked by the API's own authentication classes: personal API keys and JWT access tokens."""
+
+    @pytest.mark.parametrize("make_token", [api_key, jwt_access_token])
+    def test_an_api_token_in_the_query_string_authenticates_the_socket(self, user, make_token):
         job = make_job(user)
+        token = make_token(user)
 
         async def run():
-            communicator = await socket(f"/ws/jobs/?token={bearer_tokens(user)}")
+            communicator = await socket(f"/ws/jobs/?token={token}")
             snapshot = await open_socket(communicator)
             await communicator.disconnect()
             return snapshot
 
         assert [entry["job"] for entry in async_to_sync(run)()["jobs"]] == [job.pk]
 
-    def test_a_token_only_opens_its_own_users_jobs(self, user, other_user, bearer_tokens):
+    def test_a_token_only_opens_its_own_users_jobs(self, user, other_user):
         theirs = make_job(other_user)
+        token = api_key(user)
 
         async def run():
-            communicator = await socket(f"/ws/jobs/{theirs.pk}/?token={bearer_tokens(user)}")
+            communicator = await socket(f"/ws/jobs/{theirs.pk}/?token={token}")
             assert await communicator.connect(timeout=TIMEOUT) == (False, 4404)
 
         async_to_sync(run)()
 
-    def test_a_token_of_a_deactivated_user_is_refused(self, bearer_tokens):
-        user = UserFactory(is_active=False)
+    @pytest.mark.parametrize("make_token", [api_key, jwt_access_token])
+    def test_a_token_of_a_deactivated_user_is_refused(self, make_token):
+        user = UserFactory()
+        token = make_token(user)
+        user.is_active = False
+        user.save()
 
         async def run():
-            communicator = await socket(f"/ws/jobs/?token={bearer_tokens(user)}")
+            communicator = await socket(f"/ws/jobs/?token={token}")
+            assert await communicator.connect(timeout=TIMEOUT) == (False, 4401)
+
+        async_to_sync(run)()
+
+    def test_a_revoked_api_key_is_refused(self, user):
+        key, token = create_api_key(user=user, name="socket")
+        revoke_api_key(key=key)
+
+        async def run():
+            communicator = await socket(f"/ws/jobs/?token={token}")
             assert await communicator.connect(timeout=TIMEOUT) == (False, 4401)
 
         async_to_sync(run)()
