@@ -31,6 +31,7 @@ INSTALLED_APPS = [
     "django.contrib.staticfiles",
     "rest_framework",
     "drf_spectacular",
+    "drf_spectacular_sidecar",
     "django_celery_results",
     "channels",
     "axes",
@@ -287,6 +288,10 @@ SPECTACULAR_SETTINGS = {
     "DESCRIPTION": "Generate marketing images from templates and production paths.",
     "VERSION": "1.0.0",
     "SERVE_INCLUDE_SCHEMA": False,
+    # Served by this site (the Content-Security-Policy allows no other origin for scripts).
+    "SWAGGER_UI_DIST": "SIDECAR",
+    "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
+    "REDOC_DIST": "SIDECAR",
 }
 
 # --- Limits and security --------------------------------------------------------------------

@@ -1,8 +1,8 @@
 from django.contrib import admin
 from django.urls import include, path
-from drf_spectacular.views import SpectacularAPIView, SpectacularRedocView, SpectacularSwaggerView
+from drf_spectacular.views import SpectacularAPIView, SpectacularRedocView, SpectacularSwaggerSplitView
 
-from . import health
+from . import csp, health
 
 api_v1 = [
     path("", include("generation.urls")),
@@ -10,8 +10,8 @@ api_v1 = [
     path("", include("templates_app.api_urls")),
     path("", include("gallery.api_urls")),
     path("schema/", SpectacularAPIView.as_view(), name="schema"),
-    path("docs/", SpectacularSwaggerView.as_view(url_name="schema"), name="swagger-ui"),
-    path("redoc/", SpectacularRedocView.as_view(url_name="schema"), name="redoc"),
+    path("docs/", SpectacularSwaggerSplitView.as_view(url_name="schema"), name="swagger-ui"),
+    path("redoc/", csp.allow_inline_styles(SpectacularRedocView.as_view(url_name="schema")), name="redoc"),
 ]
 
 urlpatterns = [

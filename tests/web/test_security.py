@@ -231,3 +231,16 @@ def test_a_duplicate_chapter_number_is_reported_on_its_field(owner_client, story
     response = owner_client.post(reverse("story_pages:chapter-create", args=[story.pk]), {"number": 1})
     assert response.status_code == 400
     assert response.context["chapter_form"].errors["number"]
+
+
+def test_the_api_docs_load_only_from_this_site(client):
+    response = client.get(reverse("swagger-ui"))
+    body = response.content.decode()
+    assert response.status_code == 200
+    assert "cdn." not in body and "<style" not in body
+    assert INLINE_SCRIPT.search(body) is None
+    assert "/static/drf_spectacular_sidecar/" in body
+    assert client.get(reverse("swagger-ui") + "?script=").status_code == 200
+    redoc = client.get(reverse("redoc"))
+    assert "fonts.googleapis" not in redoc.content.decode()
+    assert "script-src 'self';" in redoc["Content-Security-Policy"]
