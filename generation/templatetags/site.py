@@ -22,7 +22,9 @@ def nav_link(context, url_name: str, label: str) -> str:
     request = context.get("request")
     path = request.path if request else ""
     current = path == url or (url != "/" and path.startswith(url))
-    return format_html('<a href="{}"{}>{}</a>', url, ' aria-current="page"' if current else "", label)
+    if current:
+        return format_html('<a href="{}" aria-current="page">{}</a>', url, label)
+    return format_html('<a href="{}">{}</a>', url, label)
 
 
 @register.filter

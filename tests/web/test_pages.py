@@ -183,3 +183,9 @@ def test_the_banner_reads_real_worker_heartbeats(client):
     finally:
         connection.delete("zimage:worker:web-test")
     assert "tiny random-weight test pipeline" in body
+
+
+def test_the_navigation_marks_the_current_page(owner_client):
+    body = owner_client.get(reverse("gallery_pages:list")).content.decode()
+    assert '<a href="/gallery/" aria-current="page">Gallery</a>' in body
+    assert '<a href="/dashboard/">Dashboard</a>' in body
