@@ -335,6 +335,30 @@ def settle_finished_jobs(*, limit: int = 500) -> int:
     return sum(bool(settle_job_credits(job=job)) for job in unsettled)
 
 
+# --- staff: suspension ----------------------------------------------------------------------
+
+
+def suspend_user(*, user: User) -> int:
+    """Lock an account: sessions, tokens and API keys stop working (is_active), and the jobs still waiting are
+    canceled with their credits released. Returns how many jobs were canceled; safe to repeat."""
+    from generation.services import cancel_job  # generation.services imports this module
+
+    User.objects.filter(pk=user.pk).update(is_active=False)
+    user.is_active = False
+    canceled = 0
+    for job in GenerationJob.objects.filter(owner_id=user.pk, status=JobStatus.QUEUED).order_by("pk"):
+        canceled += cancel_job(job=job).status == JobStatus.CANCELED
+    logger.warning("user suspended", extra={"user_id": user.pk, "jobs_canceled": canceled})
+    return canceled
+
+
+def reactivate_user(*, user: User) -> User:
+    User.objects.filter(pk=user.pk).update(is_active=True)
+    user.is_active = True
+    logger.warning("user reactivated", extra={"user_id": user.pk})
+    return user
+
+
 # --- API keys --------------------------------------------------------------------------------
 
 

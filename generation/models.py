@@ -70,6 +70,10 @@ class GenerationJob(models.Model):
     seed = models.BigIntegerField()
     workflow = models.JSONField(default=list, help_text="The node list this job runs, resolved at submit.")
     credit_cost = models.PositiveIntegerField(default=0)
+    # Staff retry a failed job as a new job (generation.services.retry_job); a failed job is retried once.
+    retry_of = models.OneToOneField(
+        "self", null=True, blank=True, on_delete=models.SET_NULL, related_name="retried_as", editable=False
+    )
 
     status = models.CharField(max_length=16, choices=JobStatus, default=JobStatus.QUEUED)
     progress_step = models.PositiveIntegerField(default=0)

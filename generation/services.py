@@ -249,6 +249,63 @@ def cancel_job(*, job: GenerationJob) -> GenerationJob:
     return job
 
 
+# --- staff: retry, re-dispatch -----------------------------------------------------------------
+
+
+def retry_job(*, job: GenerationJob) -> GenerationJob:
+    """Run a failed job again as a new job with the same inputs, reserving its credits again through submit_job.
+
+    At most once per failed job: a second call (a double-submitted admin action) returns the job the first made.
+    Raises ValidationError when the job is not failed or can no longer be submitted (retired template, suspended
+    owner), and InsufficientCredits / TooManyJobs as submit_job does.
+    """
+    with transaction.atomic():
+        original = GenerationJob.objects.select_for_update(of=("self",)).select_related("owner", "template")
+        original = original.get(pk=job.pk)
+        existing = GenerationJob.objects.filter(retry_of=original).first()
+        if existing is not None:
+            return existing
+        if original.status != JobStatus.FAILED:
+            raise ValidationError(f"Only a failed job can be retried; job {original.pk} is {original.status}.")
+        if not original.owner.is_active:
+            raise ValidationError(f"Job {original.pk} belongs to a suspended account.")
+        overrides: dict[str, Any] = {
+            "negative_prompt": original.negative_prompt or None,
+            "width": original.width,
+            "height": original.height,
+            "steps": original.steps,
+            "guidance": original.guidance,
+            "seed": original.seed,
+        }
+        if original.template is not None:  # what the template fixes comes from the template again
+            overrides = {name: value for name, value in overrides.items() if name in original.template.overridable}
+        retry = submit_job(
+            user=original.owner,
+            prompt=original.prompt,
+            production_path=original.production_path,
+            template=original.template,
+            num_images=original.num_images,
+            image_type=original.image_type,
+            **overrides,
+        )
+        GenerationJob.objects.filter(pk=retry.pk).update(retry_of=original)
+        retry.retry_of = original
+    logger.info("failed job retried as job %s", retry.pk, extra={"job_id": original.pk, "user_id": original.owner_id})
+    return retry
+
+
+def redispatch_job(*, job: GenerationJob) -> bool:
+    """Send a queued job again under a new dispatch token, so a message still waiting somewhere is stale.
+
+    False when the job is no longer queued (a worker took it meanwhile) or the broker is unreachable.
+    """
+    token = uuid.uuid4()
+    if not GenerationJob.objects.filter(pk=job.pk, status=JobStatus.QUEUED).update(dispatch_token=token):
+        return False
+    job.refresh_from_db()
+    return dispatch_job(job)
+
+
 def _revoke(task_id: str) -> None:
     from zimage.celery import app
 
@@ -391,6 +448,7 @@ def execute_job(*, job_id: int, dispatch_token: str, worker_id: str | None = Non
             progress_step=0,
         ):
             return "lost-race"
+        logger.info("job started on %s (delivery %s)", worker_id, job.deliveries)
         events.publish(job, "job.started", total=job.progress_total)
         return _run_claimed(job, worker_id)
 
@@ -440,6 +498,7 @@ def _run_claimed(job: GenerationJob, worker_id: str) -> str:
         last_error="",
     )
     if finished:
+        logger.info("job succeeded: %s image(s)", job.num_images)
         events.publish(job, "job.succeeded", images=[image_event_payload(image) for image in job.images.all()])
         on_job_finished(job)
         return "succeeded"
@@ -509,3 +568,16 @@ def reap_stale_jobs(*, limit: int = 500) -> int:
             logger.warning("no heartbeat from %s, taking the job back", job.worker_id)
             reaped += _requeue_or_fail(job, f"Worker {job.worker_id} stopped responding.", redispatch=True)
     return reaped
+
+
+def fail_overrunning_jobs(*, limit: int = 500) -> int:
+    """Jobs `running` for over twice the hard time limit, heart-beating or not (a wedged step never ends):
+    failed, and their unproduced images' credits released. A rerun finds nothing left to do."""
+    started_before = timezone.now() - timedelta(seconds=2 * settings.JOB_TIME_LIMIT)
+    overrunning = GenerationJob.objects.filter(status=JobStatus.RUNNING, started_at__lt=started_before)
+    message = f"Still running {2 * settings.JOB_TIME_LIMIT} s after it started, past the hard time limit."
+    failed = 0
+    for job in overrunning.order_by("started_at")[:limit]:
+        with job_log_context(job):
+            failed += fail_job(job, message)
+    return failed

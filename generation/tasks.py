@@ -26,3 +26,8 @@ def redispatch_queued_jobs() -> int:
 @shared_task(name="generation.reap_stale_jobs", ignore_result=True)
 def reap_stale_jobs() -> int:
     return services.reap_stale_jobs()
+
+
+@shared_task(name="generation.fail_overrunning_jobs", ignore_result=True)
+def fail_overrunning_jobs() -> int:
+    return services.fail_overrunning_jobs()

@@ -7,6 +7,7 @@ from typing import TYPE_CHECKING, Any
 
 from django.core.exceptions import ValidationError
 from django.db import transaction
+from django.utils import timezone
 
 from .catalog import CURATED_TEMPLATES
 from .models import PromptKind, PromptPreset, Template
@@ -77,6 +78,28 @@ def revise_template(*, template: Template, **changes: Any) -> Template:
         extra={"template": template.slug, "version": revision.version, "changed": sorted(changes)},
     )
     return revision
+
+
+@transaction.atomic
+def activate_template(*, template: Template) -> Template:
+    """Make this version the one users see and pick; the slug's other active version (at most one) is retired."""
+    list(Template.objects.select_for_update().filter(slug=template.slug))
+    now = timezone.now()
+    Template.objects.filter(slug=template.slug, is_active=True).exclude(pk=template.pk).update(
+        is_active=False, updated_at=now
+    )
+    Template.objects.filter(pk=template.pk).update(is_active=True, updated_at=now)
+    template.is_active = True
+    logger.info("template activated", extra={"template": template.slug, "version": template.version})
+    return template
+
+
+def deactivate_template(*, template: Template) -> Template:
+    """Hide the template from listings and refuse new jobs with it; jobs that used it keep pointing at it."""
+    Template.objects.filter(pk=template.pk).update(is_active=False, updated_at=timezone.now())
+    template.is_active = False
+    logger.info("template deactivated", extra={"template": template.slug, "version": template.version})
+    return template
 
 
 def create_prompt_preset(*, owner: User, name: str, text: str, kind: str = PromptKind.PROMPT) -> PromptPreset:

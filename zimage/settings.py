@@ -158,6 +158,8 @@ CELERY_WORKER_HIJACK_ROOT_LOGGER = False
 CELERY_BEAT_SCHEDULE = {
     "redispatch-queued-jobs": {"task": "generation.redispatch_queued_jobs", "schedule": 30.0},
     "reap-stale-running-jobs": {"task": "generation.reap_stale_jobs", "schedule": 15.0},
+    # Heart-beating or not, a job running for 2 x JOB_TIME_LIMIT is wedged: failed, its credits released.
+    "fail-overrunning-jobs": {"task": "generation.fail_overrunning_jobs", "schedule": 60.0},
     # Idempotent per user and month: running it hourly only catches users who joined or missed a run.
     "grant-monthly-credits": {"task": "accounts.grant_monthly_credits", "schedule": 3600.0},
     "settle-finished-jobs": {"task": "accounts.settle_finished_jobs", "schedule": 60.0},
@@ -326,5 +328,7 @@ LOGGING = {
     "loggers": {
         "django.db.backends": {"level": "WARNING"},
         "celery": {"level": LOG_LEVEL},
+        # `celery worker --loglevel` (default WARNING) sets the root's level: our own lines keep LOG_LEVEL anyway.
+        **{app: {"level": LOG_LEVEL} for app in ("accounts", "gallery", "generation", "scenes", "templates_app")},
     },
 }
