@@ -42,7 +42,7 @@ class UserAdmin(BaseUserAdmin):
     )
     add_fieldsets = ((None, {"classes": ("wide",), "fields": ("email", "tier", "password1", "password2")}),)
     inlines = (CreditEntryInline,)
-    actions = ("grant_credits",)
+    actions = ("grant_credits", "suspend_users", "reactivate_users")
 
     @admin.action(description="Grant or refund credits…", permissions=["change"])
     def grant_credits(self, request, queryset):
@@ -83,6 +83,19 @@ class UserAdmin(BaseUserAdmin):
             "action_checkbox_name": admin.helpers.ACTION_CHECKBOX_NAME,
         }
         return TemplateResponse(request, "accounts/admin_grant_credits.html", context)
+
+    @admin.action(description="Suspend selected users (their queued jobs are canceled)", permissions=["change"])
+    def suspend_users(self, request, queryset):
+        canceled = sum(services.suspend_user(user=user) for user in queryset.exclude(pk=request.user.pk))
+        if queryset.filter(pk=request.user.pk).exists():
+            self.message_user(request, "You cannot suspend your own account.", messages.WARNING)
+        self.message_user(request, f"Suspended; {canceled} queued job(s) canceled and their credits released.")
+
+    @admin.action(description="Reactivate selected users", permissions=["change"])
+    def reactivate_users(self, request, queryset):
+        for user in queryset.filter(is_active=False):
+            services.reactivate_user(user=user)
+        self.message_user(request, "Reactivated the selected users.")
 
 
 @admin.register(CreditEntry)

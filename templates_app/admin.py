@@ -30,6 +30,7 @@ class TemplateAdmin(admin.ModelAdmin):
         "max_images",
     )
     readonly_fields = ("version", "preview_image")
+    actions = ("activate", "deactivate", "duplicate_as_new_version")
 
     def get_readonly_fields(self, request, obj=None):
         return (*self.readonly_fields, "slug") if obj is not None else self.readonly_fields
@@ -66,6 +67,24 @@ class TemplateAdmin(admin.ModelAdmin):
             f"Saved as version {revision.version}; version {original.version} is kept for the jobs that used it.",
             messages.INFO,
         )
+
+    @admin.action(description="Activate selected versions (retires the slug's other active version)")
+    def activate(self, request, queryset):
+        for template in queryset.order_by("slug", "version"):
+            services.activate_template(template=template)
+        self.message_user(request, "Activated; for a slug selected twice, its highest selected version is active.")
+
+    @admin.action(description="Deactivate selected templates")
+    def deactivate(self, request, queryset):
+        for template in queryset:
+            services.deactivate_template(template=template)
+        self.message_user(request, "Deactivated: no new jobs can use them; earlier jobs keep their version.")
+
+    @admin.action(description="Duplicate as a new version (becomes the active one)")
+    def duplicate_as_new_version(self, request, queryset):
+        for template in queryset.order_by("slug", "version"):
+            revision = services.revise_template(template=template)
+            self.message_user(request, f"{template} saved as version {revision.version}.", messages.SUCCESS)
 
 
 @admin.register(PromptPreset)

@@ -1,0 +1,109 @@
+"""Operational reads shared by the admin statistics page and /metrics: queue depths, workers, open sockets.
+
+Everything here reads Redis with short timeouts and reports "unknown" (None) instead of raising, so an
+operations page still renders when Redis is the thing that is down.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from dataclasses import dataclass
+from typing import Any
+
+import redis
+from asgiref.sync import sync_to_async
+from django.conf import settings
+
+from .paths import PATHS
+
+logger = logging.getLogger(__name__)
+
+WEBSOCKET_CONNECTIONS_KEY = "zimage:ws:connections"
+
+_clients: dict[str, redis.Redis] = {}
+
+
+def _client(url: str) -> redis.Redis:
+    if url not in _clients:
+        _clients[url] = redis.Redis.from_url(url, socket_connect_timeout=1, socket_timeout=1)
+    return _clients[url]
+
+
+def queue_names() -> list[str]:
+    """The Celery queues jobs go to: the default queue, then one per production path."""
+    return [settings.CELERY_TASK_DEFAULT_QUEUE, *(path.queue for path in PATHS.values())]
+
+
+def queue_depths() -> dict[str, int] | None:
+    """Messages waiting in each queue (kombu keeps a Redis list per queue); None when the broker is unreachable."""
+    names = queue_names()
+    try:
+        pipe = _client(settings.CELERY_BROKER_URL).pipeline(transaction=False)
+        for name in names:
+            pipe.llen(name)
+        return dict(zip(names, pipe.execute(), strict=True))
+    except redis.RedisError:
+        logger.warning("queue depths unavailable: the broker is unreachable")
+        return None
+
+
+@dataclass(frozen=True)
+class WorkerStatus:
+    name: str
+    backend: str
+    job_id: int | None
+    heartbeat_age: float
+    gpu_memory_mb: float | None
+
+
+def workers_online() -> list[WorkerStatus] | None:
+    """Worker processes that heart-beat in the last minute (zimage.health), with their current job."""
+    from zimage.health import online_workers
+
+    try:
+        beats = online_workers()
+    except redis.RedisError:
+        logger.warning("worker heartbeats unavailable: Redis is unreachable")
+        return None
+    now = time.time()
+    workers = [_worker_status(beat, now) for beat in beats]
+    return sorted(workers, key=lambda worker: worker.name)
+
+
+def _worker_status(beat: dict[str, Any], now: float) -> WorkerStatus:
+    job = beat.get("job")
+    gpu = beat.get("gpu_memory_mb")
+    return WorkerStatus(
+        name=f"{beat.get('host')}:{beat.get('pid')}",
+        backend=str(beat.get("backend")),
+        job_id=int(job) if isinstance(job, int | str) and str(job).isdigit() else None,
+        heartbeat_age=max(0.0, now - float(beat.get("ts") or now)),
+        gpu_memory_mb=float(gpu) if isinstance(gpu, int | float) else None,
+    )
+
+
+# --- WebSocket connections: a Redis counter moved by generation.consumers ----------------------
+
+
+def _move_websocket_count(change: int) -> None:
+    try:
+        _client(settings.REDIS_URL).incrby(WEBSOCKET_CONNECTIONS_KEY, change)
+    except redis.RedisError:
+        logger.warning("could not count a WebSocket connection: Redis is unreachable")
+
+
+async def websocket_opened() -> None:
+    await sync_to_async(_move_websocket_count, thread_sensitive=False)(1)
+
+
+async def websocket_closed() -> None:
+    await sync_to_async(_move_websocket_count, thread_sensitive=False)(-1)
+
+
+def websocket_connections() -> int | None:
+    try:
+        value = _client(settings.REDIS_URL).get(WEBSOCKET_CONNECTIONS_KEY)
+    except redis.RedisError:
+        return None
+    return max(0, int(value or 0))
