@@ -14,7 +14,7 @@ from urllib.parse import parse_qs
 from channels.db import database_sync_to_async
 from channels.generic.websocket import AsyncJsonWebsocketConsumer
 
-from . import selectors, services
+from . import monitoring, selectors, services
 from .events import job_group, user_group
 
 CLOSE_UNAUTHENTICATED = 4401
@@ -23,6 +23,7 @@ CLOSE_NOT_FOUND = 4404
 
 class JobEventsConsumer(AsyncJsonWebsocketConsumer):
     group: str | None = None
+    counted = False  # whether this socket is in the open-connections gauge (generation.monitoring)
 
     async def connect(self) -> None:
         user = self.scope.get("user")
@@ -40,12 +41,17 @@ class JobEventsConsumer(AsyncJsonWebsocketConsumer):
         # Join before reading the snapshot: an event sent in between is queued, then dropped if stale.
         self.group = user_group(user.pk) if self.job_id is None else job_group(self.job_id)
         await self.channel_layer.group_add(self.group, self.channel_name)
+        self.counted = True  # counted before the client hears it is accepted: a scrape after that sees it
+        await monitoring.websocket_opened()
         await self.accept()
         jobs = await self._snapshot()
         self.last_seq = {job["job"]: job["seq"] for job in jobs}
         await self.send_json({"type": "snapshot", "jobs": jobs})
 
     async def disconnect(self, code: int) -> None:
+        if self.counted:
+            self.counted = False
+            await monitoring.websocket_closed()
         if self.group:
             await self.channel_layer.group_discard(self.group, self.channel_name)
 

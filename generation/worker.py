@@ -10,6 +10,7 @@ import json
 import logging
 import os
 import socket
+import sys
 import threading
 import time
 
@@ -29,8 +30,18 @@ def heartbeat_key() -> str:
     return f"{HEARTBEAT_KEY_PREFIX}{socket.gethostname()}:{os.getpid()}"
 
 
+def gpu_memory_mb() -> float | None:
+    """GPU memory this process holds, when it has loaded torch and CUDA is there; never imports torch itself."""
+    torch = sys.modules.get("torch")
+    if torch is None or not torch.cuda.is_available():
+        return None
+    return round(torch.cuda.memory_reserved() / 2**20, 1)
+
+
 def _beat_once(client) -> None:
     payload = {"host": socket.gethostname(), "pid": os.getpid(), "ts": time.time(), **_state}
+    if (gpu := gpu_memory_mb()) is not None:
+        payload["gpu_memory_mb"] = gpu
     client.set(heartbeat_key(), json.dumps(payload), ex=HEARTBEAT_TTL)
 
 

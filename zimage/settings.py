@@ -168,6 +168,10 @@ CELERY_BEAT_SCHEDULE = {
     "gallery-clean-expired-share-links": {"task": "gallery.clean_expired_share_links", "schedule": 3600.0},
 }
 
+# --- Operations -----------------------------------------------------------------------------
+# /metrics (Prometheus) answers only to `Authorization: Bearer <METRICS_TOKEN>`, and is a 404 while it is unset.
+METRICS_TOKEN = env.str("METRICS_TOKEN", default="")
+
 # --- Generation -----------------------------------------------------------------------------
 # auto: real Z-Image-Turbo when CUDA and its weights are present, else the tiny in-code pipeline.
 DIFFUSION_BACKEND = env.str("DIFFUSION_BACKEND", default="auto")
