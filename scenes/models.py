@@ -1,1 +1,155 @@
-# Stories, chapters, scenes and characters arrive with their issue (templates and scenes).
+"""Stories: chapters with numbered scenes, a cast of characters, and the images requested for them."""
+
+from __future__ import annotations
+
+import random
+
+from django.conf import settings
+from django.core.validators import MinValueValidator
+from django.db import models
+from django.utils import timezone
+
+from gallery.models import ImageType
+from generation.models import ProductionPath
+
+
+def random_seed() -> int:
+    from generation.services import MAX_SEED
+
+    return random.SystemRandom().randint(0, MAX_SEED)
+
+
+class Story(models.Model):
+    owner = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="stories")
+    title = models.CharField(max_length=200)
+    description = models.TextField(blank=True)
+    template = models.ForeignKey(
+        "templates_app.Template",
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="stories",
+        help_text="The story's visual style; scene images use this template's latest version.",
+    )
+    production_path = models.CharField(
+        max_length=32,
+        choices=ProductionPath,
+        default=ProductionPath.CINEMA,
+        help_text="Used when the story has no template (a template brings its own path).",
+    )
+    style = models.CharField(max_length=300, blank=True, help_text="Style words added to every scene's prompt.")
+    created_at = models.DateTimeField(default=timezone.now)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ("-created_at", "-id")
+        verbose_name_plural = "stories"
+        indexes = [models.Index(fields=["owner", "-created_at"], name="story_owner_created")]
+
+    def __str__(self) -> str:
+        return self.title
+
+
+class Chapter(models.Model):
+    story = models.ForeignKey(Story, on_delete=models.CASCADE, related_name="chapters")
+    number = models.PositiveIntegerField(validators=[MinValueValidator(1)])
+    title = models.CharField(max_length=200, blank=True)
+    script = models.TextField(blank=True)
+    style = models.CharField(max_length=300, blank=True, help_text="Style words for this chapter's scenes.")
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ("story", "number")
+        constraints = [
+            models.UniqueConstraint(
+                fields=["story", "number"],
+                name="chapter_number_unique_per_story",
+                violation_error_message="This story already has a chapter with this number.",
+            ),
+            models.CheckConstraint(condition=models.Q(number__gte=1), name="chapter_number_positive"),
+        ]
+
+    def __str__(self) -> str:
+        return f"Chapter {self.number}: {self.title}" if self.title else f"Chapter {self.number}"
+
+
+class Character(models.Model):
+    """A recurring character. Its seed is drawn once and kept, so its images stay alike."""
+
+    story = models.ForeignKey(Story, on_delete=models.CASCADE, related_name="characters")
+    name = models.CharField(max_length=120)
+    description = models.TextField(blank=True, help_text="Appearance, used in every prompt the character is in.")
+    seed = models.BigIntegerField(default=random_seed, editable=False)
+    reference_image = models.FileField(max_length=255, blank=True, help_text="Storage key of a re-encoded PNG.")
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ("story", "name", "id")
+        constraints = [
+            models.UniqueConstraint(
+                fields=["story", "name"],
+                name="character_name_unique_per_story",
+                violation_error_message="This story already has a character with this name.",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class Scene(models.Model):
+    chapter = models.ForeignKey(Chapter, on_delete=models.CASCADE, related_name="scenes")
+    scene_number = models.PositiveIntegerField(validators=[MinValueValidator(1)])
+    description = models.TextField()
+    characters = models.ManyToManyField(Character, blank=True, related_name="scenes")
+    chosen_image = models.ForeignKey(
+        "gallery.GeneratedImage", null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ("chapter", "scene_number")
+        constraints = [
+            models.UniqueConstraint(
+                fields=["chapter", "scene_number"],
+                name="scene_number_unique_per_chapter",
+                violation_error_message="This chapter already has a scene with this number.",
+            ),
+            models.CheckConstraint(condition=models.Q(scene_number__gte=1), name="scene_number_positive"),
+        ]
+
+    def __str__(self) -> str:
+        return f"Scene {self.scene_number} of chapter {self.chapter.number}"
+
+
+class StoryImageRequest(models.Model):
+    """The pending record of one generation job asked for a scene or a character; kept as history."""
+
+    scene = models.ForeignKey(Scene, null=True, blank=True, on_delete=models.CASCADE, related_name="image_requests")
+    character = models.ForeignKey(
+        Character, null=True, blank=True, on_delete=models.CASCADE, related_name="image_requests"
+    )
+    job = models.OneToOneField("generation.GenerationJob", on_delete=models.CASCADE, related_name="story_request")
+    image_type = models.CharField(max_length=16, choices=ImageType)
+    # Where the scene stood when asked: scenes may be renumbered later, history should not move.
+    chapter_number = models.PositiveIntegerField(null=True, blank=True)
+    scene_number = models.PositiveIntegerField(null=True, blank=True)
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ("-created_at", "-id")
+        constraints = [
+            models.CheckConstraint(
+                condition=models.Q(scene__isnull=False, character__isnull=True, image_type=ImageType.SCENE)
+                | models.Q(scene__isnull=True, character__isnull=False, image_type=ImageType.CHARACTER),
+                name="story_image_request_one_target",
+            ),
+        ]
+        indexes = [
+            models.Index(fields=["scene", "-created_at"], name="story_request_scene"),
+            models.Index(fields=["character", "-created_at"], name="story_request_character"),
+        ]
+
+    def __str__(self) -> str:
+        target = f"scene {self.scene_id}" if self.scene_id else f"character {self.character_id}"
+        return f"Image request for {target} (job {self.job_id})"

@@ -212,6 +212,8 @@ class PromptPresetViewSet(viewsets.ModelViewSet):
     serializer_class = PromptPresetSerializer
 
     def get_queryset(self):
+        if getattr(self, "swagger_fake_view", False):  # schema generation has no user
+            return PromptPreset.objects.none()
         presets = selectors.prompt_presets_for(self.request.user)
         kind = self.request.query_params.get("kind")
         return presets.filter(kind=kind) if kind else presets

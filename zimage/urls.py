@@ -10,6 +10,7 @@ api_v1 = [
     path("", include("generation.urls")),
     path("", include("accounts.api_urls")),
     path("", include("templates_app.api_urls")),
+    path("", include("scenes.api_urls")),
     path("", include("gallery.api_urls")),
     path("schema/", SpectacularAPIView.as_view(), name="schema"),
     path("docs/", SpectacularSwaggerSplitView.as_view(url_name="schema"), name="swagger-ui"),

@@ -1,0 +1,245 @@
+"""Writes for stories: the story tree, character references, and scene / character image jobs."""
+
+from __future__ import annotations
+
+import logging
+import uuid
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+from django.core.exceptions import NON_FIELD_ERRORS, ValidationError
+from django.core.files.base import ContentFile
+from django.core.files.storage import default_storage
+from django.db import transaction
+
+from accounts.exceptions import AccountsError
+from gallery.models import GeneratedImage, ImageType
+from gallery.services import delete_stored
+from generation.services import submit_job
+from templates_app.models import Template
+from templates_app.selectors import template_for_jobs
+
+from .models import Chapter, Character, Scene, Story, StoryImageRequest
+
+if TYPE_CHECKING:
+    from accounts.models import User
+
+logger = logging.getLogger(__name__)
+
+CHARACTER_SHEET_STYLE = ("character portrait", "full body", "neutral background")
+
+
+# --- the story tree --------------------------------------------------------------------------
+
+
+def _save(instance: Any, changes: dict[str, Any], fields: Iterable[str], *, numbered_by: str | None = None) -> Any:
+    """Apply `changes`, validate, save. A clash on a per-parent unique number or name is reported on
+    that field (`numbered_by`), not as a whole-object error."""
+    fields = tuple(fields)
+    unknown = set(changes) - set(fields)
+    if unknown:
+        raise TypeError(f"{type(instance).__name__} does not take {', '.join(sorted(unknown))} here.")
+    for name in fields:
+        if name in changes:
+            setattr(instance, name, changes[name])
+    try:
+        instance.full_clean()
+    except ValidationError as error:
+        errors = error.message_dict
+        if numbered_by and NON_FIELD_ERRORS in errors:
+            errors.setdefault(numbered_by, []).extend(errors.pop(NON_FIELD_ERRORS))
+        raise ValidationError(errors) from None
+    instance.save()
+    return instance
+
+
+def create_story(*, owner: User, **fields: Any) -> Story:
+    return update_story(story=Story(owner=owner), **fields)
+
+
+def update_story(*, story: Story, **changes: Any) -> Story:
+    template = changes.get("template")
+    if template is not None:
+        changes["production_path"] = template.production_path  # a template brings its own path
+    return _save(story, changes, ("title", "description", "template", "production_path", "style"))
+
+
+def create_chapter(*, story: Story, **fields: Any) -> Chapter:
+    return update_chapter(chapter=Chapter(story=story), **fields)
+
+
+def update_chapter(*, chapter: Chapter, **changes: Any) -> Chapter:
+    return _save(chapter, changes, ("number", "title", "script", "style"), numbered_by="number")
+
+
+@transaction.atomic
+def create_character(*, story: Story, reference_png: bytes | None = None, **fields: Any) -> Character:
+    return update_character(character=Character(story=story), reference_png=reference_png, **fields)
+
+
+@transaction.atomic
+def update_character(*, character: Character, reference_png: bytes | None = None, **changes: Any) -> Character:
+    """The seed is never changed here: it is what keeps the character's images alike."""
+    _save(character, changes, ("name", "description"), numbered_by="name")
+    if reference_png is not None:
+        previous = character.reference_image.name
+        key = default_storage.save(
+            f"characters/{character.story.owner_id}/{character.story_id}/{character.pk}-{uuid.uuid4().hex}.png",
+            ContentFile(reference_png),
+        )
+        transaction.on_commit(lambda: previous and delete_stored(previous))
+        character.reference_image = key
+        character.save(update_fields=["reference_image"])
+    return character
+
+
+def delete_character(*, character: Character) -> None:
+    character.delete()  # its reference image goes with it (scenes.signals)
+
+
+@transaction.atomic
+def create_scene(*, chapter: Chapter, characters: list[Character] | None = None, **fields: Any) -> Scene:
+    return update_scene(scene=Scene(chapter=chapter), characters=characters, **fields)
+
+
+@transaction.atomic
+def update_scene(*, scene: Scene, characters: list[Character] | None = None, **changes: Any) -> Scene:
+    _save(scene, changes, ("scene_number", "description"), numbered_by="scene_number")
+    if characters is not None:
+        strangers = [character.name for character in characters if character.story_id != scene.chapter.story_id]
+        if strangers:
+            raise ValidationError({"characters": f"Not in this story: {', '.join(strangers)}."})
+        scene.characters.set(characters)
+    return scene
+
+
+def choose_scene_image(*, scene: Scene, image: GeneratedImage | None) -> Scene:
+    """Mark one of the scene's generated images as the one the story uses (None clears the choice)."""
+    if image is not None and not StoryImageRequest.objects.filter(scene=scene, job_id=image.job_id).exists():
+        raise ValidationError({"image": "This image was not generated for this scene."})
+    scene.chosen_image = image
+    scene.save(update_fields=["chosen_image"])
+    return scene
+
+
+# --- prompts ---------------------------------------------------------------------------------
+
+
+def character_phrase(character: Character) -> str:
+    description = " ".join(character.description.split())
+    return f"{character.name} ({description})" if description else character.name
+
+
+def _join(parts: Iterable[str]) -> str:
+    return ", ".join(part.strip().rstrip(".,").strip() for part in parts if part and part.strip())
+
+
+def scene_characters(scene: Scene) -> list[Character]:
+    """In the order they joined the story: the first one's seed is the scene's seed."""
+    return sorted(scene.characters.all(), key=lambda character: character.pk)
+
+
+def build_scene_prompt(scene: Scene) -> str:
+    """The scene's description, each character present with their description, then the chapter's
+    and the story's style words. The story template's own style prompts are added by its pipeline."""
+    chapter = scene.chapter
+    return _join(
+        [
+            scene.description,
+            *(character_phrase(character) for character in scene_characters(scene)),
+            chapter.style,
+            chapter.story.style,
+        ]
+    )
+
+
+def build_character_prompt(character: Character) -> str:
+    return _join([character_phrase(character), *CHARACTER_SHEET_STYLE, character.story.style])
+
+
+# --- generation ------------------------------------------------------------------------------
+
+
+def story_template(story: Story) -> Template | None:
+    """The latest active version of the story's template: a revised template restyles the story."""
+    if story.template is None:
+        return None
+    template = template_for_jobs(story.template.slug)
+    if template is None:
+        raise ValidationError({"template": f"The story's template {story.template.name!r} is no longer available."})
+    return template
+
+
+def _submit(*, story: Story, prompt: str, seed: int | None, image_type: str) -> Any:
+    template = story_template(story)
+    if template is not None and "seed" not in template.overridable:
+        seed = None  # the template fixes its own seed policy
+    return submit_job(
+        user=story.owner,
+        prompt=prompt,
+        template=template,
+        production_path=None if template else story.production_path,
+        seed=seed,
+        image_type=image_type,
+    )
+
+
+@transaction.atomic
+def generate_scene_image(*, scene: Scene, seed: int | None = None) -> StoryImageRequest:
+    """Queue a job for the scene and record it. Without `seed`, the first character's fixed seed."""
+    chapter = scene.chapter
+    characters = scene_characters(scene)
+    if seed is None and characters:
+        seed = characters[0].seed
+    job = _submit(story=chapter.story, prompt=build_scene_prompt(scene), seed=seed, image_type=ImageType.SCENE)
+    request = StoryImageRequest.objects.create(
+        scene=scene,
+        job=job,
+        image_type=ImageType.SCENE,
+        chapter_number=chapter.number,
+        scene_number=scene.scene_number,
+    )
+    logger.info(
+        "scene image queued",
+        extra={"job_id": job.pk, "user_id": job.owner_id, "chapter": chapter.pk, "scene": scene.scene_number},
+    )
+    return request
+
+
+@transaction.atomic
+def generate_character_image(*, character: Character) -> StoryImageRequest:
+    """Always the character's own seed and description, so each of its images looks alike."""
+    job = _submit(
+        story=character.story,
+        prompt=build_character_prompt(character),
+        seed=character.seed,
+        image_type=ImageType.CHARACTER,
+    )
+    return StoryImageRequest.objects.create(character=character, job=job, image_type=ImageType.CHARACTER)
+
+
+@dataclass
+class ChapterGeneration:
+    queued: list[StoryImageRequest] = field(default_factory=list)
+    not_queued: list[Scene] = field(default_factory=list)
+    error: Exception | None = None
+
+
+def generate_chapter_images(*, chapter: Chapter) -> ChapterGeneration:
+    """One job per scene, in scene order. The first refusal (a plan limit, credits, a bad scene)
+    stops the run: the scenes before it stay queued and the result says which were not."""
+    result = ChapterGeneration()
+    scenes = list(chapter.scenes.order_by("scene_number").prefetch_related("characters"))
+    for position, scene in enumerate(scenes):
+        try:
+            result.queued.append(generate_scene_image(scene=scene))
+        except (ValidationError, AccountsError) as error:
+            result.error = error
+            result.not_queued = scenes[position:]
+            logger.info(
+                "chapter generation stopped",
+                extra={"chapter": chapter.pk, "scene": scene.scene_number, "error": str(error)},
+            )
+            break
+    return result

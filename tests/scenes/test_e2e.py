@@ -1,0 +1,54 @@
+"""A scene image through its whole life: the API queues it, a real worker draws it, status follows along."""
+
+import io
+import time
+
+import pytest
+from PIL import Image
+
+from gallery.models import ImageType
+from scenes.models import StoryImageRequest
+
+from .factories import ChapterFactory, CharacterFactory, SceneFactory
+
+pytestmark = pytest.mark.e2e
+
+
+def poll_status(api_client, url, statuses, timeout=90):
+    seen = []
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        body = api_client.get(url).json()
+        if not seen or seen[-1] != body["status"]:
+            seen.append(body["status"])
+        if body["status"] in statuses:
+            return body, seen
+        time.sleep(0.05)
+    raise AssertionError(f"still {seen[-1]} after {timeout}s: {body}")
+
+
+def test_the_status_endpoint_follows_a_scene_job_to_a_downloadable_image(worker, api_client, user):
+    chapter = ChapterFactory(story__owner=user, story__production_path="cartoon", number=1)
+    mia = CharacterFactory(story=chapter.story, name="Mia", description="a girl with a yellow kite")
+    SceneFactory(chapter=chapter, scene_number=1, description="a kite over the dunes", characters=[mia])
+    base = f"/api/v1/chapters/{chapter.pk}/scenes/1"
+
+    queued = api_client.post(f"{base}/images", {"seed": 11}, format="json")
+    assert queued.status_code == 202, queued.content
+    assert queued.json()["status"] == "queued"
+    body, seen = poll_status(api_client, f"{base}/status", {"succeeded", "failed"})
+
+    assert body["status"] == "succeeded", body["error_message"]
+    assert seen[-1] == "succeeded"
+    assert set(seen) <= {"queued", "running", "succeeded"}
+    assert (body["error_message"], body["retry_count"], body["percent"]) == ("", 0, 100)
+    download = api_client.get(body["image_url"])
+    assert download.status_code == 200
+    with Image.open(io.BytesIO(b"".join(download.streaming_content))) as png:
+        png.load()
+        assert png.text["prompt"].startswith("a kite over the dunes, Mia (a girl with a yellow kite)")
+        assert png.text["seed"] == "11"
+
+    job = StoryImageRequest.objects.get().job
+    image = job.images.get()
+    assert (job.image_type, image.image_type) == (ImageType.SCENE, ImageType.SCENE)
