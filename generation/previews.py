@@ -2,8 +2,8 @@
 
 A 16x3 (Flux/Z-Image VAE, 16 channels) or 4x3 (SDXL, 4 channels) matrix plus a bias turns each latent
 pixel into an approximate colour: a few milliseconds on the CPU for a 1024 px image, map and WebP
-encoding together, against a full VAE decode per step. Worker processes only; numpy is imported inside the functions (and torch never)
-so that importing this module pulls nothing heavy into the web process.
+encoding together, against a full VAE decode per step. Worker processes only; numpy is imported inside
+the functions (and torch never) so that importing this module pulls nothing heavy into the web process.
 """
 
 from __future__ import annotations
