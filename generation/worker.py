@@ -30,12 +30,23 @@ def heartbeat_key() -> str:
     return f"{HEARTBEAT_KEY_PREFIX}{socket.gethostname()}:{os.getpid()}"
 
 
-def gpu_memory_mb() -> float | None:
-    """GPU memory this process holds, when it has loaded torch and CUDA is there; never imports torch itself."""
+_cuda: dict[str, object] = {}  # {"torch": module} once warm_up found the loaded backend running on CUDA
+
+
+def watch_cuda() -> None:
+    """Called once the backend is loaded, so torch (if it uses it) is fully imported; never imports torch itself.
+
+    The heartbeat thread must not look at sys.modules earlier: mid-import, torch has no `cuda` yet.
+    """
     torch = sys.modules.get("torch")
-    if torch is None or not torch.cuda.is_available():
-        return None
-    return round(torch.cuda.memory_reserved() / 2**20, 1)
+    if torch is not None and torch.cuda.is_available():
+        _cuda["torch"] = torch
+
+
+def gpu_memory_mb() -> float | None:
+    """GPU memory this process holds (what nvidia-smi shows for it); None without CUDA."""
+    torch = _cuda.get("torch")
+    return None if torch is None else round(torch.cuda.memory_reserved() / 2**20, 1)
 
 
 def _beat_once(client) -> None:
@@ -67,6 +78,7 @@ def warm_up(**_: object) -> None:
     connections.close_all()  # never share the parent's database sockets after fork
     threading.Thread(target=_heartbeat_loop, name="zimage-heartbeat", daemon=True).start()
     backend = get_backend()
+    watch_cuda()
     _state["backend"] = backend.name
     logger.info("diffusion backend ready", extra={"backend": backend.name})
 

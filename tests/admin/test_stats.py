@@ -164,3 +164,24 @@ def test_the_number_of_queries_does_not_grow_with_the_number_of_jobs(
     with django_assert_max_num_queries(len(few.captured_queries)):
         assert staff_client.get(STATS).status_code == 200
     assert len(few.captured_queries) <= 8
+
+
+def test_the_jobs_list_links_to_the_statistics(staff_client):
+    response = staff_client.get(reverse("admin:generation_generationjob_changelist"))
+    assert f'href="{STATS}"' in response.content.decode()
+
+
+def test_staff_without_permission_to_view_jobs_are_refused(client):
+    client.force_login(UserFactory(is_staff=True))
+    assert client.get(STATS).status_code == 403
+
+
+def test_the_page_renders_when_redis_is_down(staff_client, data_set, settings, monkeypatch):
+    from generation import monitoring
+
+    monkeypatch.setattr(monitoring, "_clients", {})
+    settings.REDIS_URL = settings.CELERY_BROKER_URL = "redis://127.0.0.1:1/0"
+    response = staff_client.get(STATS)
+    assert response.status_code == 200
+    body = response.content.decode()
+    assert "queue depths are unknown" in body and "worker heartbeats are unknown" in body and "83.3 %" in body

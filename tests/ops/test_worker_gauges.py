@@ -2,7 +2,7 @@
 
 import json
 import sys
-from types import SimpleNamespace
+from types import ModuleType, SimpleNamespace
 
 import pytest
 from asgiref.sync import async_to_sync, sync_to_async
@@ -28,22 +28,37 @@ def heartbeat_payload() -> dict:
     return json.loads(client.values[worker.heartbeat_key()])
 
 
-def test_the_heartbeat_has_no_gpu_memory_without_torch_loaded(monkeypatch):
+@pytest.fixture
+def cuda_state(monkeypatch):
+    monkeypatch.setattr(worker, "_cuda", {})
+
+
+def fake_torch(*, cuda: bool, reserved: int = 0):
+    return SimpleNamespace(cuda=SimpleNamespace(is_available=lambda: cuda, memory_reserved=lambda: reserved))
+
+
+def test_the_heartbeat_has_no_gpu_memory_without_torch_loaded(monkeypatch, cuda_state):
     monkeypatch.delitem(sys.modules, "torch", raising=False)
+    worker.watch_cuda()
     assert "gpu_memory_mb" not in heartbeat_payload()
     assert "torch" not in sys.modules  # looking never imports it
 
 
-def test_the_heartbeat_has_no_gpu_memory_without_cuda(monkeypatch):
-    torch = SimpleNamespace(cuda=SimpleNamespace(is_available=lambda: False, memory_reserved=lambda: 1 / 0))
-    monkeypatch.setitem(sys.modules, "torch", torch)
+def test_the_heartbeat_has_no_gpu_memory_without_cuda(monkeypatch, cuda_state):
+    monkeypatch.setitem(sys.modules, "torch", fake_torch(cuda=False))
+    worker.watch_cuda()
     assert "gpu_memory_mb" not in heartbeat_payload()
 
 
-def test_the_heartbeat_reports_the_gpu_memory_the_process_holds(monkeypatch):
-    torch = SimpleNamespace(cuda=SimpleNamespace(is_available=lambda: True, memory_reserved=lambda: 3 * 2**30))
-    monkeypatch.setitem(sys.modules, "torch", torch)
+def test_the_heartbeat_reports_the_gpu_memory_the_process_holds(monkeypatch, cuda_state):
+    monkeypatch.setitem(sys.modules, "torch", fake_torch(cuda=True, reserved=3 * 2**30))
+    worker.watch_cuda()
     assert heartbeat_payload()["gpu_memory_mb"] == 3072.0
+
+
+def test_a_heartbeat_while_the_backend_is_still_importing_torch_does_not_touch_it(monkeypatch, cuda_state):
+    monkeypatch.setitem(sys.modules, "torch", ModuleType("torch"))  # partially imported: no `cuda` yet
+    assert "gpu_memory_mb" not in heartbeat_payload()
 
 
 @pytest.mark.django_db(transaction=True)
