@@ -300,15 +300,18 @@ def main() -> None:
     from tests.processes import DaphneProcess, WorkerProcess
 
     users = make_users(args.users)
-    daphne = DaphneProcess().ready()
-    # One torch thread: on a small machine shared with daphne, Redis and PostgreSQL, more only spin.
-    worker = WorkerProcess(concurrency=args.concurrency, OMP_NUM_THREADS="1").ready()
+    daphne = worker = None
     try:
+        daphne = DaphneProcess().ready()
+        # One torch thread: on a small machine shared with daphne, Redis and PostgreSQL, more only spin.
+        worker = WorkerProcess(concurrency=args.concurrency, OMP_NUM_THREADS="1")
+        worker.ready()
         outcome = asyncio.run(run(args, daphne, users))
         report(args, outcome)
     finally:
-        worker.stop()
-        daphne.stop()
+        for process in (worker, daphne):
+            if process is not None:
+                process.stop()
         import redis
         from django.conf import settings
 

@@ -130,12 +130,14 @@ class DaphneProcess:
         )
 
     def ready(self, timeout: float = 60) -> DaphneProcess:
+        """Wait for /healthz to answer 200; a server that never does is stopped, not left running."""
         import urllib.error
         import urllib.request
 
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             if self.process.poll() is not None:
+                self.stop()
                 raise RuntimeError(f"daphne exited: {self.log_path.read_text()[-3000:]}")
             try:
                 with urllib.request.urlopen(f"{self.url}/healthz", timeout=2) as response:
@@ -144,6 +146,7 @@ class DaphneProcess:
             except (urllib.error.URLError, OSError):
                 pass
             time.sleep(0.1)
+        self.stop()
         raise TimeoutError(f"daphne not ready: {self.log_path.read_text()[-3000:]}")
 
     def stop(self) -> None:
@@ -155,4 +158,5 @@ class DaphneProcess:
                 with contextlib.suppress(ProcessLookupError):
                     os.killpg(self.process.pid, signal.SIGKILL)
                 self.process.wait(timeout=10)
-        self.log.close()
+        if not self.log.closed:
+            self.log.close()
