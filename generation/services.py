@@ -17,6 +17,7 @@ from django.db import InterfaceError, OperationalError, connection, transaction
 from django.db.models import F, Q
 from django.utils import timezone
 
+from accounts.selectors import limits_for
 from accounts.services import admit_job, settle_job_credits
 from gallery.models import ImageType
 
@@ -42,6 +43,10 @@ class JobInterrupted(Exception):
 
 class ClaimHeldByLiveWorker(Exception):
     """A duplicate delivery while the first is still running: try again later, never run twice."""
+
+
+class OwnerAtRunningLimit(Exception):
+    """The owner's plan runs this many jobs at once already: leave the GPU to others, try again soon."""
 
 
 def worker_identity() -> str:
@@ -430,6 +435,9 @@ def execute_job(*, job_id: int, dispatch_token: str, worker_id: str | None = Non
         if job.deliveries >= settings.JOB_MAX_DELIVERIES:
             fail_job(job, f"Gave up after {job.deliveries} deliveries to workers.")
             return "failed"
+        running_limit = limits_for(job.owner).max_running_jobs
+        if GenerationJob.objects.filter(owner_id=job.owner_id, status=JobStatus.RUNNING).count() >= running_limit:
+            raise OwnerAtRunningLimit(running_limit)
         try:
             path = get_path(job.production_path)
         except KeyError:

@@ -16,6 +16,9 @@ def run_generation_job(self, job_id: int, dispatch_token: str) -> str:
     except services.ClaimHeldByLiveWorker:
         # Another delivery is running it right now: look again once its heartbeat would be stale.
         raise self.retry(countdown=settings.JOB_HEARTBEAT_TIMEOUT) from None
+    except services.OwnerAtRunningLimit:
+        # The owner's plan is at its running-jobs limit: give the worker to someone else for a moment.
+        raise self.retry(countdown=services.retry_backoff(1) / 2) from None
 
 
 @shared_task(name="generation.redispatch_queued_jobs", ignore_result=True)

@@ -207,3 +207,17 @@ def test_retry_backoff_doubles_from_five_seconds_with_jitter(settings):
         delays = [services.retry_backoff(attempt) for _ in range(50)]
         assert all(0.8 * base <= delay <= 1.2 * base for delay in delays)
         assert len(set(delays)) > 1
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_job_over_its_owners_running_limit_waits_instead_of_running(user):
+    from accounts.selectors import limits_for
+
+    assert limits_for(user).max_running_jobs == 1
+    first, second = submit(user), submit(user)
+    first.transition(JobStatus.RUNNING, worker_id=services.worker_identity(), heartbeat_at=timezone.now())
+    with pytest.raises(services.OwnerAtRunningLimit):
+        services.execute_job(job_id=second.pk, dispatch_token=str(second.dispatch_token))
+    assert GenerationJob.objects.get(pk=second.pk).status == JobStatus.QUEUED
+    first.transition(JobStatus.SUCCEEDED)
+    assert services.execute_job(job_id=second.pk, dispatch_token=str(second.dispatch_token)) == "succeeded"
