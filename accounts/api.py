@@ -10,14 +10,18 @@ from rest_framework.exceptions import AuthenticationFailed
 from rest_framework.permissions import AllowAny
 from rest_framework.response import Response
 from rest_framework.views import APIView
+from rest_framework_simplejwt.serializers import TokenObtainPairSerializer, TokenRefreshSerializer
 from rest_framework_simplejwt.views import TokenObtainPairView
+from rest_framework_simplejwt.views import TokenRefreshView as BaseTokenRefreshView
+
+from zimage.api import StrictSerializer, StrictSerializerMixin
 
 from . import selectors, services
 from .exceptions import LoginLockedOut
 from .models import ApiKey, CreditEntry
 
 
-class SignUpSerializer(serializers.Serializer):
+class SignUpSerializer(StrictSerializer):
     email = serializers.EmailField(max_length=254)
     password = serializers.CharField(write_only=True, max_length=128, trim_whitespace=False)
 
@@ -57,7 +61,7 @@ class CreditEntrySerializer(serializers.ModelSerializer):
         read_only_fields = fields
 
 
-class ApiKeySerializer(serializers.ModelSerializer):
+class ApiKeySerializer(StrictSerializerMixin, serializers.ModelSerializer):
     class Meta:
         model = ApiKey
         fields = ("id", "name", "prefix", "created_at", "last_used_at")
@@ -120,8 +124,24 @@ class ApiKeyDetailView(APIView):
         return Response(status=status.HTTP_204_NO_CONTENT)
 
 
+class StrictTokenObtainPairSerializer(StrictSerializerMixin, TokenObtainPairSerializer):
+    pass
+
+
+class StrictTokenRefreshSerializer(StrictSerializerMixin, TokenRefreshSerializer):
+    pass
+
+
+class TokenRefreshView(BaseTokenRefreshView):
+    """A refresh token -> a new access token (30 min)."""
+
+    serializer_class = StrictTokenRefreshSerializer
+
+
 class TokenObtainView(TokenObtainPairView):
     """Email + password -> access (30 min) and refresh (7 days) tokens. Failed attempts count toward lockout."""
+
+    serializer_class = StrictTokenObtainPairSerializer
 
     def post(self, request, *args, **kwargs):
         try:

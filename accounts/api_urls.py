@@ -1,7 +1,6 @@
 """API endpoints, mounted at /api/v1/."""
 
 from django.urls import path
-from rest_framework_simplejwt.views import TokenRefreshView
 
 from . import api
 
@@ -9,7 +8,7 @@ app_name = "accounts-api"
 urlpatterns = [
     path("auth/signup", api.SignUpView.as_view(), name="signup"),
     path("auth/token/", api.TokenObtainView.as_view(), name="token"),
-    path("auth/token/refresh/", TokenRefreshView.as_view(), name="token-refresh"),
+    path("auth/token/refresh/", api.TokenRefreshView.as_view(), name="token-refresh"),
     path("auth/keys", api.ApiKeyListCreateView.as_view(), name="key-list"),
     path("auth/keys/<int:pk>", api.ApiKeyDetailView.as_view(), name="key-detail"),
     path("me", api.MeView.as_view(), name="me"),

@@ -5,46 +5,26 @@ Every object is looked up through a selector that starts from request.user, so a
 
 from __future__ import annotations
 
-import datetime as dt
-
 from django.conf import settings
 from django.core.handlers.asgi import ASGIRequest
 from django.http import HttpResponseRedirect
 from django.shortcuts import get_object_or_404
 from django.urls import reverse
-from django.utils.dateparse import parse_date, parse_datetime
 from drf_spectacular.types import OpenApiTypes
-from drf_spectacular.utils import OpenApiParameter, extend_schema, extend_schema_field
+from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import exceptions, generics, serializers, status
-from rest_framework.pagination import PageNumberPagination
 from rest_framework.permissions import AllowAny
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from generation.models import ProductionPath
+from zimage.api import DateOrDateTimeField, Pagination, QueryParamsSerializer, StrictSerializer
 
 from . import selectors, services
 from .downloads import zip_response
 from .models import Folder, GeneratedImage, ShareLink, Tag
 
 ZIP_MAX_IMAGES = 200
-
-
-class GalleryPagination(PageNumberPagination):
-    page_size = 50
-    page_size_query_param = "page_size"
-    max_page_size = 200
-
-
-class StrictSerializer(serializers.Serializer):
-    """Unknown fields in a body are an error, not silently ignored."""
-
-    def to_internal_value(self, data):
-        if isinstance(data, dict):
-            unknown = set(data) - set(self.fields)
-            if unknown:
-                raise serializers.ValidationError({name: ["Unknown field."] for name in sorted(unknown)})
-        return super().to_internal_value(data)
 
 
 class OwnedPrimaryKeyField(serializers.PrimaryKeyRelatedField):
@@ -58,36 +38,10 @@ class OwnedPrimaryKeyField(serializers.PrimaryKeyRelatedField):
         return self.model.objects.filter(owner=self.context["request"].user)
 
 
-@extend_schema_field(OpenApiTypes.STR)
-class DateOrDateTimeField(serializers.Field):
-    """An ISO date-time, or a plain date meaning its start (or, with `end_of_day`, the start of the next day)."""
-
-    def __init__(self, *, end_of_day: bool = False, **kwargs):
-        self.end_of_day = end_of_day
-        super().__init__(**kwargs)
-
-    def to_internal_value(self, value) -> dt.datetime:
-        text = str(value).strip()
-        try:
-            day = parse_date(text)  # first: parse_datetime would also read a bare date, as midnight
-            moment = None if day else parse_datetime(text)
-        except ValueError:
-            day = moment = None
-        if moment is not None:
-            return moment if moment.tzinfo else moment.replace(tzinfo=dt.UTC)
-        if day is None:
-            raise serializers.ValidationError("Use a date (2026-01-31) or an ISO 8601 date-time.")
-        start = dt.datetime.combine(day, dt.time.min, tzinfo=dt.UTC)
-        return start + dt.timedelta(days=1) if self.end_of_day else start
-
-    def to_representation(self, value):
-        return value.isoformat()
-
-
 # --- Images -------------------------------------------------------------------------------------
 
 
-class ImageFilterSerializer(StrictSerializer):
+class ImageFilterSerializer(QueryParamsSerializer):
     path = serializers.ChoiceField(choices=ProductionPath.choices, required=False)
     template = serializers.SlugField(required=False)
     folder = serializers.RegexField(r"^(\d+|none)$", required=False, help_text="A folder id, or none (unfiled).")
@@ -96,9 +50,6 @@ class ImageFilterSerializer(StrictSerializer):
     created_after = DateOrDateTimeField(required=False)
     created_before = DateOrDateTimeField(required=False, end_of_day=True)
     q = serializers.CharField(required=False, max_length=200, help_text="Words that must all appear in the prompt.")
-    page = serializers.IntegerField(required=False, min_value=1)
-    page_size = serializers.IntegerField(required=False, min_value=1)
-    format = serializers.CharField(required=False)
 
     def to_browse_kwargs(self) -> dict:
         data = self.validated_data
@@ -175,7 +126,6 @@ class ImageListView(generics.ListAPIView):
     """The user's images (trash excluded), newest first, with optional filters."""
 
     serializer_class = GalleryImageSerializer
-    pagination_class = GalleryPagination
 
     @extend_schema(parameters=[ImageFilterSerializer])
     def get(self, request, *args, **kwargs):
@@ -271,7 +221,6 @@ class TrashListView(generics.ListAPIView):
     """Images in the trash, most recently deleted first; each is purged GALLERY_TRASH_DAYS after deletion."""
 
     serializer_class = GalleryImageSerializer
-    pagination_class = GalleryPagination
 
     def get_queryset(self):
         return selectors.trashed_images_for(self.request.user)
@@ -316,7 +265,6 @@ class FolderWriteSerializer(StrictSerializer):
 
 class FolderListView(generics.ListAPIView):
     serializer_class = FolderSerializer
-    pagination_class = None
 
     def get_queryset(self):
         return selectors.folders_for(self.request.user)
@@ -368,7 +316,6 @@ class TagWriteSerializer(StrictSerializer):
 
 class TagListView(generics.ListAPIView):
     serializer_class = TagSerializer
-    pagination_class = None
 
     def get_queryset(self):
         return selectors.tags_for(self.request.user)
@@ -456,7 +403,6 @@ class ShareLinkCreateSerializer(StrictSerializer):
 
 class ShareLinkListView(generics.ListAPIView):
     serializer_class = ShareLinkSerializer
-    pagination_class = GalleryPagination
 
     def get_queryset(self):
         return selectors.share_links_for(self.request.user)
@@ -511,7 +457,7 @@ class PublicShareView(APIView):
         link = selectors.active_share_link(token)
         if link is None:
             raise exceptions.NotFound("This link does not exist, has expired or was revoked.")
-        paginator = GalleryPagination()
+        paginator = Pagination()
         page = paginator.paginate_queryset(selectors.shared_images(link), request, view=self)
         response = paginator.get_paginated_response(SharedImageSerializer(page, many=True).data)
         response.data = {

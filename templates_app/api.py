@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from django.http import Http404
-from drf_spectacular.utils import OpenApiParameter, extend_schema, inline_serializer
+from drf_spectacular.utils import extend_schema, extend_schema_view, inline_serializer
 from rest_framework import generics, permissions, serializers, status, viewsets
 from rest_framework.response import Response
 from rest_framework.views import APIView
@@ -14,9 +14,10 @@ from gallery.selectors import signed_url
 from generation.catalog import SIZE_PRESETS
 from generation.models import ProductionPath
 from generation.paths import PATHS
+from zimage.api import QueryParamsSerializer, StrictSerializer, StrictSerializerMixin
 
 from . import selectors, services
-from .models import PromptPreset, Template
+from .models import PromptKind, PromptPreset, Template
 
 
 class TemplateSlugField(serializers.SlugRelatedField):
@@ -80,7 +81,7 @@ class TemplateDetailSerializer(TemplateSerializer):
         read_only_fields = fields
 
 
-class TemplateRevisionSerializer(serializers.Serializer):
+class TemplateRevisionSerializer(StrictSerializer):
     """Staff edits: every field optional; what is given replaces the current version's value."""
 
     name = serializers.CharField(required=False, max_length=120)
@@ -94,30 +95,36 @@ class TemplateRevisionSerializer(serializers.Serializer):
     max_images = serializers.IntegerField(required=False, min_value=1)
 
     def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
-        unknown = set(self.initial_data) - set(self.fields)
-        if unknown:
-            raise serializers.ValidationError({name: ["Unknown field."] for name in sorted(unknown)})
         if not attrs:
             raise serializers.ValidationError("Change at least one field.")
         return attrs
 
 
-PATH_FILTER = OpenApiParameter("production_path", str, enum=ProductionPath.values, required=False)
+def _path_choice(help_text: str) -> serializers.ChoiceField:
+    message = f"Unknown production path {{input!r}}; choose one of: {', '.join(PATHS)}."
+    return serializers.ChoiceField(
+        choices=list(PATHS), required=False, help_text=help_text, error_messages={"invalid_choice": message}
+    )
+
+
+class TemplateFilterSerializer(QueryParamsSerializer):
+    path = _path_choice("Only this production path's templates.")
+    production_path = _path_choice("The same as `path` (its first name).")
 
 
 class TemplateListView(generics.ListAPIView):
+    """The listed templates (each slug's latest active version), by production path, then name."""
+
     serializer_class = TemplateSerializer
 
-    @extend_schema(parameters=[PATH_FILTER])
+    @extend_schema(parameters=[TemplateFilterSerializer])
     def get(self, request, *args, **kwargs):
         return super().get(request, *args, **kwargs)
 
     def get_queryset(self):
-        path = self.request.query_params.get("production_path") or None
-        if path is not None and path not in PATHS:
-            raise serializers.ValidationError(
-                {"production_path": [f"Unknown production path {path!r}; choose one of: {', '.join(PATHS)}."]}
-            )
+        filters = TemplateFilterSerializer(data=self.request.query_params.dict())
+        filters.is_valid(raise_exception=True)
+        path = filters.validated_data.get("path") or filters.validated_data.get("production_path")
         return selectors.listed_templates(production_path=path)
 
 
@@ -199,13 +206,18 @@ class PathListView(APIView):
         )
 
 
-class PromptPresetSerializer(serializers.ModelSerializer):
+class PromptPresetSerializer(StrictSerializerMixin, serializers.ModelSerializer):
     class Meta:
         model = PromptPreset
         fields = ("id", "name", "text", "kind", "created_at", "updated_at")
         read_only_fields = ("id", "created_at", "updated_at")
 
 
+class PromptPresetFilterSerializer(QueryParamsSerializer):
+    kind = serializers.ChoiceField(choices=PromptKind.choices, required=False)
+
+
+@extend_schema_view(list=extend_schema(parameters=[PromptPresetFilterSerializer]))
 class PromptPresetViewSet(viewsets.ModelViewSet):
     """The user's own saved prompt fragments; another user's preset is not found."""
 
@@ -214,8 +226,10 @@ class PromptPresetViewSet(viewsets.ModelViewSet):
     def get_queryset(self):
         if getattr(self, "swagger_fake_view", False):  # schema generation has no user
             return PromptPreset.objects.none()
+        filters = PromptPresetFilterSerializer(data=self.request.query_params.dict())
+        filters.is_valid(raise_exception=True)
         presets = selectors.prompt_presets_for(self.request.user)
-        kind = self.request.query_params.get("kind")
+        kind = filters.validated_data.get("kind")
         return presets.filter(kind=kind) if kind else presets
 
     def create(self, request, *args, **kwargs):

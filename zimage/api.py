@@ -1,17 +1,42 @@
-"""One error shape for every 4xx: {"error": {"code", "message", "fields"}}."""
+"""What every /api/v1/ endpoint shares: one error shape, strict input, stable pagination, health.
+
+Errors: every 4xx answers `{"error": {"code", "message", "fields"}}`, produced here and only here.
+"""
 
 from __future__ import annotations
 
+import datetime as dt
 from typing import Any
 
+from django.core.exceptions import RequestDataTooBig, SuspiciousOperation
 from django.core.exceptions import ValidationError as DjangoValidationError
-from django.http import Http404
-from rest_framework import exceptions
+from django.http import Http404, HttpResponseRedirect
+from django.urls import Resolver404, ResolverMatch, resolve
+from django.utils.dateparse import parse_date, parse_datetime
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import extend_schema, extend_schema_field
+from rest_framework import exceptions, serializers, status
+from rest_framework.decorators import api_view, authentication_classes, permission_classes, throttle_classes
+from rest_framework.permissions import AllowAny
 from rest_framework.response import Response
 from rest_framework.views import exception_handler as drf_exception_handler
 from rest_framework.views import set_rollback
 
 from accounts import exceptions as accounts_errors
+
+from .health import readiness
+from .pagination import MAX_PAGE_SIZE, Pagination, SkipLimitPagination, stable_order
+from .parsers import PayloadTooLarge
+
+# --- errors ------------------------------------------------------------------------------------
+
+
+class Conflict(exceptions.APIException):
+    """409: the object is not in a state that allows this (a job that is not failed cannot be retried)."""
+
+    status_code = status.HTTP_409_CONFLICT
+    default_detail = "The request conflicts with the current state of the object."
+    default_code = "conflict"
 
 
 def _flatten(detail: Any) -> Any:
@@ -29,52 +54,214 @@ def _accounts_error(exc: accounts_errors.AccountsError) -> Response:
     extra: dict[str, Any] = {}
     retry_after = None
     if isinstance(exc, accounts_errors.InsufficientCredits):
-        status, code, extra = 402, "insufficient_credits", {"balance": exc.balance, "cost": exc.cost}
+        status_code, code, extra = 402, "insufficient_credits", {"balance": exc.balance, "cost": exc.cost}
     elif isinstance(exc, accounts_errors.TooManyJobs):
-        status, code, retry_after = 429, "too_many_jobs", exc.retry_after
+        status_code, code, retry_after = 429, "too_many_jobs", exc.retry_after
     elif isinstance(exc, accounts_errors.LoginLockedOut):
-        status, code, retry_after = 429, "locked_out", exc.retry_after
+        status_code, code, retry_after = 429, "locked_out", exc.retry_after
     elif isinstance(exc, accounts_errors.IdempotentRequestInProgress):
-        status, code, retry_after = 409, "idempotency_key_in_progress", 1
+        status_code, code, retry_after = 409, "idempotency_key_in_progress", 1
     elif isinstance(exc, accounts_errors.IdempotencyKeyReused):
-        status, code = 409, "idempotency_key_reused"
+        status_code, code = 409, "idempotency_key_reused"
     else:
-        status, code = 400, "account_error"
+        status_code, code = 400, "account_error"
     set_rollback()
     headers = {"Retry-After": str(retry_after)} if retry_after is not None else None
     body = {"code": code, "message": str(exc), "fields": {}, **extra}
-    return Response({"error": body}, status=status, headers=headers)
+    return Response({"error": body}, status=status_code, headers=headers)
+
+
+def _validation_body(exc: exceptions.ValidationError) -> dict[str, Any]:
+    """`message` names the first field at fault; `fields` has every field's messages."""
+    detail = exc.detail if isinstance(exc.detail, dict) else {"non_field_errors": exc.detail}
+    fields = _flatten(detail)
+    first_field, first_errors = next(iter(fields.items()), ("", ["Invalid input."]))
+    message = first_errors[0] if isinstance(first_errors, list) and first_errors else "Invalid input."
+    if isinstance(message, dict | list):
+        message = "Invalid input."
+    return {
+        "code": "invalid",
+        "message": f"{first_field}: {message}" if first_field not in {"", "non_field_errors"} else message,
+        "fields": fields,
+    }
+
+
+def _translate(exc: Exception) -> Exception:
+    """Django's own exceptions, as the DRF exception each one means."""
+    if isinstance(exc, DjangoValidationError):
+        fields = exc.message_dict if hasattr(exc, "error_dict") else {"non_field_errors": exc.messages}
+        return exceptions.ValidationError(fields)
+    if isinstance(exc, Http404):
+        return exceptions.NotFound(str(exc) or None)
+    if isinstance(exc, RequestDataTooBig):
+        return PayloadTooLarge()
+    if isinstance(exc, SuspiciousOperation):  # too many fields or files, a malformed multipart body
+        return exceptions.ParseError(str(exc) or None)
+    return exc
 
 
 def exception_handler(exc: Exception, context: dict[str, Any]) -> Response | None:
     if isinstance(exc, accounts_errors.AccountsError):
         return _accounts_error(exc)
-    if isinstance(exc, DjangoValidationError):
-        fields = exc.message_dict if hasattr(exc, "error_dict") else {"non_field_errors": exc.messages}
-        exc = exceptions.ValidationError(fields)
+    exc = _translate(exc)
     response = drf_exception_handler(exc, context)
     if response is None:
-        return None
+        return None  # not an API error: a 500, logged and answered by Django
     if isinstance(exc, exceptions.ValidationError):
-        detail = exc.detail if isinstance(exc.detail, dict) else {"non_field_errors": exc.detail}
-        fields = _flatten(detail)
-        first_field, first_errors = next(iter(fields.items()), ("", ["Invalid input."]))
-        message = first_errors[0] if isinstance(first_errors, list) and first_errors else "Invalid input."
-        if isinstance(message, dict | list):
-            message = "Invalid input."
-        body = {
-            "code": "invalid",
-            "message": f"{first_field}: {message}" if first_field != "non_field_errors" else message,
-            "fields": fields,
-        }
+        body = _validation_body(exc)
     else:
-        code = exc.get_codes() if isinstance(exc, exceptions.APIException) else "error"
-        if isinstance(exc, Http404):
-            code = "not_found"
-        detail = response.data.get("detail", "") if isinstance(response.data, dict) else response.data
-        body = {"code": code if isinstance(code, str) else "error", "message": str(detail), "fields": {}}
+        data = response.data
+        detail = data.get("detail", "") if isinstance(data, dict) else data
+        code = getattr(exc, "default_code", "error")
+        if isinstance(data, dict) and isinstance(data.get("code"), str):  # simplejwt's token errors
+            code = data["code"]
+        elif isinstance(exc, exceptions.APIException) and isinstance(exc.get_codes(), str):
+            code = exc.get_codes()
+        body = {"code": code, "message": str(detail), "fields": {}}
     response.data = {"error": body}
     return response
 
 
-__all__ = ["exception_handler"]
+@extend_schema(exclude=True)
+@api_view(["GET", "POST", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS"])
+@authentication_classes([])
+@permission_classes([AllowAny])
+@throttle_classes([])
+def not_found(request, *args: Any, **kwargs: Any) -> Response:
+    """Any other path under /api/v1/: a 404 in the API's error shape, not an HTML page.
+
+    A GET that only lacks its trailing slash (/api/v1/docs) is redirected, as APPEND_SLASH would have done.
+    """
+    if request.method == "GET" and not request.path.endswith("/"):
+        match = resolve_or_none(request.path + "/")
+        if match is not None and match.func is not not_found:
+            return HttpResponseRedirect(request.get_full_path().replace(request.path, request.path + "/", 1))
+    raise exceptions.NotFound(f"No endpoint {request.path}. The endpoints are listed at /api/v1/docs/.")
+
+
+def resolve_or_none(path: str) -> ResolverMatch | None:
+    try:
+        return resolve(path)
+    except Resolver404:
+        return None
+
+
+# --- input --------------------------------------------------------------------------------------
+
+
+def _has_nul(value: Any) -> bool:
+    if isinstance(value, str):
+        return "\x00" in value
+    if isinstance(value, dict):
+        return any(_has_nul(key) or _has_nul(item) for key, item in value.items())
+    if isinstance(value, list | tuple):
+        return any(_has_nul(item) for item in value)
+    return False
+
+
+class StrictSerializerMixin:
+    """Unknown fields in a body are an error, not silently ignored (a typo would otherwise change nothing).
+
+    So is a NUL character anywhere in a value: PostgreSQL cannot store one, and a lookup with one fails.
+    """
+
+    def to_internal_value(self, data: Any) -> Any:
+        if hasattr(data, "keys"):
+            unknown = set(data.keys()) - set(self.fields)  # type: ignore[attr-defined]
+            if unknown:
+                raise serializers.ValidationError({str(name): ["Unknown field."] for name in sorted(map(str, unknown))})
+            values = data.lists() if hasattr(data, "lists") else data.items()
+            with_nul = sorted(name for name, value in values if _has_nul(value))
+            if with_nul:
+                raise serializers.ValidationError({name: ["Null characters are not allowed."] for name in with_nul})
+        return super().to_internal_value(data)  # type: ignore[misc]
+
+
+class StrictSerializer(StrictSerializerMixin, serializers.Serializer):
+    pass
+
+
+class QueryParamsSerializer(StrictSerializer):
+    """Query parameters of a list: its filters, plus the pagination and format parameters every list takes."""
+
+    page = serializers.IntegerField(required=False, min_value=1, max_value=10**9)
+    page_size = serializers.IntegerField(
+        required=False, min_value=1, max_value=10**9, help_text=f"At most {MAX_PAGE_SIZE}; more is capped."
+    )
+    format = serializers.ChoiceField(choices=["json", "api"], required=False)
+
+
+@extend_schema_field(OpenApiTypes.STR)
+class DateOrDateTimeField(serializers.Field):
+    """An ISO date-time, or a plain date meaning its start (or, with `end_of_day`, the start of the next day)."""
+
+    def __init__(self, *, end_of_day: bool = False, **kwargs: Any):
+        self.end_of_day = end_of_day
+        super().__init__(**kwargs)
+
+    def to_internal_value(self, value: Any) -> dt.datetime:
+        text = str(value).strip()
+        try:
+            day = parse_date(text)  # first: parse_datetime would also read a bare date, as midnight
+            moment = None if day else parse_datetime(text)
+        except ValueError:
+            day = moment = None
+        if moment is not None:
+            return moment if moment.tzinfo else moment.replace(tzinfo=dt.UTC)
+        if day is None:
+            raise serializers.ValidationError("Use a date (2026-01-31) or an ISO 8601 date-time.")
+        try:
+            start = dt.datetime.combine(day, dt.time.min, tzinfo=dt.UTC)
+            return start + dt.timedelta(days=1) if self.end_of_day else start
+        except OverflowError:
+            raise serializers.ValidationError("Date out of range.") from None
+
+    def to_representation(self, value: dt.datetime) -> str:
+        return value.isoformat()
+
+
+# --- health -------------------------------------------------------------------------------------
+
+
+class HealthCheckSerializer(serializers.Serializer):
+    ok = serializers.BooleanField()
+    ms = serializers.FloatField(help_text="How long the check took.")
+    error = serializers.CharField(required=False, help_text="Why it failed (the exception's type; details for staff).")
+
+
+class HealthSerializer(serializers.Serializer):
+    status = serializers.ChoiceField(choices=["ok", "unavailable"])
+    down = serializers.ListField(child=serializers.CharField(), help_text="The names of the failing checks.")
+    checks = serializers.DictField(
+        child=HealthCheckSerializer(), help_text="database, redis, storage and workers, each with its own details."
+    )
+
+
+@extend_schema(
+    tags=["health"],
+    summary="Readiness of the service and its dependencies",
+    responses={200: HealthSerializer, 503: HealthSerializer},
+    auth=[],
+)
+@api_view(["GET"])
+@authentication_classes([])
+@permission_classes([AllowAny])
+def health(request) -> Response:
+    """The /readyz payload: 200 when the database, Redis, storage and at least one worker answer, else 503."""
+    body, status_code = readiness(request._request)  # staff (by session) see the errors' details
+    return Response(body, status=status_code)
+
+
+__all__ = [
+    "Conflict",
+    "DateOrDateTimeField",
+    "Pagination",
+    "QueryParamsSerializer",
+    "SkipLimitPagination",
+    "StrictSerializer",
+    "StrictSerializerMixin",
+    "exception_handler",
+    "health",
+    "not_found",
+    "stable_order",
+]

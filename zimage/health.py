@@ -70,7 +70,7 @@ def _is_staff(request: HttpRequest) -> bool:
         return False
 
 
-def readyz(request: HttpRequest) -> JsonResponse:
+def readiness(request: HttpRequest) -> tuple[dict, int]:
     """Which dependency is down, by name; error details only for staff (they can name hosts)."""
     results, down, errors = {}, [], {}
     for name, check in CHECKS.items():
@@ -87,4 +87,9 @@ def readyz(request: HttpRequest) -> JsonResponse:
         for name, message in errors.items():
             results[name]["error"] = message
     body = {"status": "ok" if not down else "unavailable", "down": down, "checks": results}
-    return JsonResponse(body, status=503 if down else 200)
+    return body, 503 if down else 200
+
+
+def readyz(request: HttpRequest) -> JsonResponse:
+    body, status = readiness(request)
+    return JsonResponse(body, status=status)

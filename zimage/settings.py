@@ -284,9 +284,13 @@ REST_FRAMEWORK = {
     },
     "NUM_PROXIES": TRUSTED_PROXY_COUNT,
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
-    "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
-    "DEFAULT_PAGINATION_CLASS": "rest_framework.pagination.PageNumberPagination",
-    "PAGE_SIZE": 20,
+    "DEFAULT_SCHEMA_CLASS": "zimage.openapi.AutoSchema",  # + the shared error responses and tags
+    "DEFAULT_PAGINATION_CLASS": "zimage.pagination.Pagination",  # ?page=&page_size= (<= 100), stable order
+    "DEFAULT_PARSER_CLASSES": [
+        "zimage.parsers.JSONParser",  # refuses a body over DATA_UPLOAD_MAX_MEMORY_SIZE (413) before reading it
+        "rest_framework.parsers.FormParser",
+        "rest_framework.parsers.MultiPartParser",
+    ],
     "EXCEPTION_HANDLER": "zimage.api.exception_handler",
 }
 SPECTACULAR_SETTINGS = {
@@ -294,6 +298,11 @@ SPECTACULAR_SETTINGS = {
     "DESCRIPTION": "Generate marketing images from templates and production paths.",
     "VERSION": "1.0.0",
     "SERVE_INCLUDE_SCHEMA": False,
+    "SCHEMA_PATH_PREFIX": "/api/v1",
+    "COMPONENT_SPLIT_REQUEST": True,  # request bodies without read-only fields, uploads as binary
+    "ENUM_NAME_OVERRIDES": {"JobStatusEnum": "generation.models.JobStatus", "HealthStatusEnum": ["ok", "unavailable"]},
+    # The overview, tag descriptions and security schemes: zimage/openapi.py.
+    "POSTPROCESSING_HOOKS": ["drf_spectacular.hooks.postprocess_schema_enums", "zimage.openapi.document"],
     # Served by this site (the Content-Security-Policy allows no other origin for scripts).
     "SWAGGER_UI_DIST": "SIDECAR",
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",

@@ -1,20 +1,22 @@
 from django.contrib import admin
-from django.urls import include, path
+from django.urls import include, path, re_path
 from drf_spectacular.views import SpectacularAPIView, SpectacularRedocView, SpectacularSwaggerSplitView
 
 from generation.metrics import metrics_view
 
-from . import csp, health
+from . import api, csp, health
 
 api_v1 = [
     path("", include("generation.urls")),
-    path("", include("accounts.api_urls")),
+    path("", include("gallery.api_urls")),
     path("", include("templates_app.api_urls")),
     path("", include("scenes.api_urls")),
-    path("", include("gallery.api_urls")),
+    path("", include("accounts.api_urls")),
     path("schema/", SpectacularAPIView.as_view(), name="schema"),
     path("docs/", SpectacularSwaggerSplitView.as_view(url_name="schema"), name="swagger-ui"),
     path("redoc/", csp.allow_inline_styles(SpectacularRedocView.as_view(url_name="schema")), name="redoc"),
+    path("health", api.health, name="api-health"),
+    re_path(r"", api.not_found),  # last: any other /api/v1/ path is a 404 in the API's error shape
 ]
 
 urlpatterns = [

@@ -67,7 +67,7 @@ class TestFolderApi:
 
         child = api_client.post("/api/v1/folders", {"name": "Summer", "parent": folder["id"]}, format="json").json()
         assert child["parent"] == folder["id"]
-        assert [f["name"] for f in api_client.get("/api/v1/folders").json()] == ["Campaigns", "Summer"]
+        assert [f["name"] for f in api_client.get("/api/v1/folders").json()["results"]] == ["Campaigns", "Summer"]
 
         renamed = api_client.patch(f"/api/v1/folders/{child['id']}", {"name": "Summer 26"}, format="json")
         assert renamed.json()["name"] == "Summer 26"
@@ -122,7 +122,7 @@ class TestTagApi:
         assert api_client.patch(f"/api/v1/tags/{tag['id']}", {"name": "Launch"}, format="json").json()["name"] == (
             "Launch"
         )
-        assert [t["name"] for t in api_client.get("/api/v1/tags").json()] == ["Launch"]
+        assert [t["name"] for t in api_client.get("/api/v1/tags").json()["results"]] == ["Launch"]
         assert api_client.delete(f"/api/v1/tags/{tag['id']}").status_code == 204
         assert GeneratedImage.objects.filter(pk=image.pk).exists()
         assert not Tag.objects.exists()
