@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from django.shortcuts import get_object_or_404
-from drf_spectacular.utils import extend_schema
+from drf_spectacular.utils import OpenApiExample, extend_schema
 from rest_framework import generics, serializers, status
 from rest_framework.response import Response
 from rest_framework.views import APIView
@@ -11,35 +11,67 @@ from rest_framework.views import APIView
 from accounts import idempotency
 from gallery.selectors import image_urls
 from templates_app.api import TemplateSlugField
+from zimage.api import Conflict, DateOrDateTimeField, QueryParamsSerializer, SkipLimitPagination, StrictSerializer
+from zimage.openapi import error_response
 
 from . import selectors, services
-from .catalog import MAX_IMAGES_PER_JOB, MAX_PROMPT_LENGTH, SIZE_PRESETS
-from .models import GenerationJob
+from .catalog import MAX_IMAGES_PER_JOB, MAX_PROMPT_LENGTH, MODELS, SIZE_PRESETS
+from .models import GenerationJob, JobStatus, ProductionPath
 
-
-class StrictSerializer(serializers.Serializer):
-    """Unknown fields in a body are an error, not silently ignored."""
-
-    def to_internal_value(self, data):
-        if isinstance(data, dict):
-            unknown = set(data) - set(self.fields)
-            if unknown:
-                raise serializers.ValidationError({name: ["Unknown field."] for name in sorted(unknown)})
-        return super().to_internal_value(data)
+# The widest limits over all models; the job's own model narrows them at submit (with a message naming it).
+MIN_SIDE = min(model.min_side for model in MODELS.values())
+MAX_SIDE = max(model.max_side for model in MODELS.values())
+MAX_STEPS = max(model.max_steps for model in MODELS.values())
+MAX_GUIDANCE = max(model.max_guidance for model in MODELS.values())
 
 
 class JobCreateSerializer(StrictSerializer):
     prompt = serializers.CharField(max_length=MAX_PROMPT_LENGTH, trim_whitespace=True)
-    production_path = serializers.CharField(required=False, allow_blank=True, max_length=32)
-    template = TemplateSlugField(required=False, allow_null=True)  # the slug's latest active version
+    production_path = serializers.CharField(
+        required=False,
+        allow_blank=True,
+        max_length=32,
+        help_text="fashion, beauty, eats, cinema or cartoon; default: the template's path, else fashion.",
+    )
+    template = TemplateSlugField(required=False, allow_null=True, help_text="A template's slug (its latest version).")
     negative_prompt = serializers.CharField(required=False, allow_blank=True, max_length=MAX_PROMPT_LENGTH)
-    size_preset = serializers.ChoiceField(choices=list(SIZE_PRESETS), required=False)
-    width = serializers.IntegerField(required=False)
-    height = serializers.IntegerField(required=False)
+    size_preset = serializers.ChoiceField(choices=list(SIZE_PRESETS), required=False, help_text="Instead of a size.")
+    width = serializers.IntegerField(
+        required=False, min_value=MIN_SIDE, max_value=MAX_SIDE, help_text="Pixels, within the model's and plan's limit."
+    )
+    height = serializers.IntegerField(
+        required=False, min_value=MIN_SIDE, max_value=MAX_SIDE, help_text="Pixels, within the model's and plan's limit."
+    )
     num_images = serializers.IntegerField(required=False, default=1, min_value=1, max_value=MAX_IMAGES_PER_JOB)
-    seed = serializers.IntegerField(required=False, allow_null=True, min_value=0, max_value=services.MAX_SEED)
-    steps = serializers.IntegerField(required=False, min_value=1)
-    guidance = serializers.FloatField(required=False, min_value=0)
+    seed = serializers.IntegerField(
+        required=False, allow_null=True, min_value=0, max_value=services.MAX_SEED, help_text="Default: random."
+    )
+    steps = serializers.IntegerField(required=False, min_value=1, max_value=MAX_STEPS)
+    guidance = serializers.FloatField(required=False, min_value=0, max_value=MAX_GUIDANCE)
+
+
+class JobFilterSerializer(QueryParamsSerializer):
+    status = serializers.ChoiceField(choices=JobStatus.choices, required=False)
+    path = serializers.ChoiceField(choices=ProductionPath.choices, required=False, help_text="A production path.")
+    template = serializers.SlugField(required=False, max_length=100, help_text="A template's slug.")
+    created_after = DateOrDateTimeField(required=False, help_text="A date or date-time; inclusive.")
+    created_before = DateOrDateTimeField(
+        required=False, end_of_day=True, help_text="A date (that whole day included) or date-time (exclusive)."
+    )
+    skip = serializers.IntegerField(required=False, min_value=0, max_value=10**9, help_text="Rows to skip.")
+    limit = serializers.IntegerField(
+        required=False, min_value=1, max_value=10**9, help_text="Rows to return: at most 100; more is capped."
+    )
+
+    def to_browse_kwargs(self) -> dict:
+        data = self.validated_data
+        return {
+            "status": data.get("status"),
+            "production_path": data.get("path"),
+            "template": data.get("template"),
+            "created_after": data.get("created_after"),
+            "created_before": data.get("created_before"),
+        }
 
 
 class ImageSerializer(serializers.Serializer):
@@ -95,29 +127,145 @@ class JobSerializer(serializers.ModelSerializer):
         read_only_fields = fields
 
 
+class JobAcceptedSerializer(JobSerializer):
+    """The queued job, with how long it should take and, when the queue is down, a warning."""
+
+    estimated_seconds = serializers.FloatField(read_only=True)
+    warning = serializers.CharField(required=False, help_text="Present only when the job could not be enqueued yet.")
+
+    class Meta(JobSerializer.Meta):
+        fields = (*JobSerializer.Meta.fields, "estimated_seconds", "warning")
+
+
+QUEUE_DOWN_WARNING = "The job queue is unreachable right now; your job is saved and will start when it is back."
+
+JOB_EXAMPLE = {
+    "id": 42,
+    "status": "running",
+    "production_path": "fashion",
+    "template": "studio-white",
+    "prompt": "linen summer dress on a model, white studio",
+    "negative_prompt": "blurry",
+    "enhanced_prompt": "linen summer dress on a model, white studio, studio light, clean background",
+    "model": "Tongyi-MAI/Z-Image-Turbo",
+    "scheduler": "FlowMatchEulerDiscrete",
+    "steps": 9,
+    "guidance": 0.0,
+    "width": 1024,
+    "height": 1024,
+    "num_images": 2,
+    "seed": 1234,
+    "progress_step": 12,
+    "progress_total": 18,
+    "percent": 66,
+    "images_done": 1,
+    "retry_count": 0,
+    "last_error": "",
+    "credit_cost": 2,
+    "created_at": "2026-05-01T09:30:00Z",
+    "dispatched_at": "2026-05-01T09:30:00Z",
+    "started_at": "2026-05-01T09:30:02Z",
+    "finished_at": None,
+    "canceled_at": None,
+    "images": [
+        {
+            "id": "3f2b9c5e-8a61-4c1e-9b0d-2a7f4e6d1c80",
+            "index": 0,
+            "width": 1024,
+            "height": 1024,
+            "seed": 1234,
+            "backend": "z-image-turbo",
+            "urls": {
+                "url": "https://files.example.com/...signed",
+                "thumbnail_url": "https://files.example.com/...signed",
+            },
+        }
+    ],
+}
+CREATE_EXAMPLES = [
+    OpenApiExample(
+        "A template job",
+        value={
+            "prompt": "linen summer dress on a model, white studio",
+            "template": "studio-white",
+            "num_images": 2,
+            "seed": 1234,
+        },
+        request_only=True,
+    ),
+    OpenApiExample(
+        "No template: path, size preset and overrides",
+        value={
+            "prompt": "a bowl of ramen, steam rising, overhead shot",
+            "production_path": "eats",
+            "size_preset": "4:3",
+            "negative_prompt": "blurry, text",
+            "steps": 9,
+        },
+        request_only=True,
+    ),
+    OpenApiExample(
+        "Queued",
+        value={
+            **JOB_EXAMPLE,
+            "status": "queued",
+            "progress_step": 0,
+            "percent": 0,
+            "images_done": 0,
+            "started_at": None,
+            "images": [],
+            "estimated_seconds": 2.8,
+        },
+        response_only=True,
+        status_codes=["202"],
+    ),
+]
+SUBMIT_ERRORS = {402: error_response(402), 409: error_response(409), 429: error_response(429)}
+
+
+def _accepted(job: GenerationJob) -> dict:
+    body = JobAcceptedSerializer(job).data  # the two extra fields are not attributes of a job: set here
+    body["estimated_seconds"] = services.estimate_seconds(job)
+    if job.dispatched_at is None:
+        body["warning"] = QUEUE_DOWN_WARNING
+    return body
+
+
 class JobListCreateView(generics.ListAPIView):
+    """Your jobs, newest first; `?skip=&limit=` works as well as `?page=&page_size=`."""
+
     serializer_class = JobSerializer
+    pagination_class = SkipLimitPagination
+
+    @extend_schema(parameters=[JobFilterSerializer], summary="List your jobs")
+    def get(self, request, *args, **kwargs):
+        return super().get(request, *args, **kwargs)
 
     def get_queryset(self):
-        return selectors.jobs_for(self.request.user)
+        filters = JobFilterSerializer(data=self.request.query_params.dict())
+        filters.is_valid(raise_exception=True)
+        return selectors.browse_jobs(self.request.user, **filters.to_browse_kwargs())
 
     @extend_schema(
-        request=JobCreateSerializer, responses={202: JobSerializer}, parameters=[idempotency.OPENAPI_PARAMETER]
+        summary="Submit a job",
+        request=JobCreateSerializer,
+        responses={202: JobAcceptedSerializer, **SUBMIT_ERRORS},
+        parameters=[idempotency.OPENAPI_PARAMETER],
+        examples=CREATE_EXAMPLES,
     )
     @idempotency.idempotent
     def post(self, request):
+        """Queue a job and answer at once (202); its credits are reserved now and settled when it finishes."""
         serializer = JobCreateSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
         job = services.submit_job(user=request.user, **serializer.validated_data)
-        body = JobSerializer(job).data
-        body["estimated_seconds"] = services.estimate_seconds(job)
-        if job.dispatched_at is None:
-            body["warning"] = (
-                "The job queue is unreachable right now; your job is saved and will start when it is back."
-            )
-        return Response(body, status=status.HTTP_202_ACCEPTED)
+        return Response(_accepted(job), status=status.HTTP_202_ACCEPTED)
 
 
+@extend_schema(
+    summary="A job, with its progress and images",
+    examples=[OpenApiExample("Running, one image done", value=JOB_EXAMPLE, response_only=True)],
+)
 class JobDetailView(generics.RetrieveAPIView):
     serializer_class = JobSerializer
 
@@ -126,8 +274,106 @@ class JobDetailView(generics.RetrieveAPIView):
 
 
 class JobCancelView(APIView):
-    @extend_schema(request=None, responses={200: JobSerializer})
+    @extend_schema(request=None, responses={200: JobSerializer}, summary="Cancel a job")
     def post(self, request, pk: int):
+        """Queued: it never runs; running: it stops at its next step. The unproduced images' credits come back.
+        A finished job is answered as it is."""
         job = get_object_or_404(selectors.jobs_for(request.user), pk=pk)
         job = services.cancel_job(job=job)
         return Response(JobSerializer(selectors.jobs_for(request.user).get(pk=job.pk)).data)
+
+
+class JobRetryView(APIView):
+    @extend_schema(
+        request=None,
+        responses={202: JobAcceptedSerializer, **SUBMIT_ERRORS},
+        summary="Retry a failed job",
+    )
+    def post(self, request, pk: int):
+        """Submit a failed job again as a new job with the same inputs (credits reserved again); 409 unless failed.
+        Retrying the same job twice answers the job the first retry made."""
+        job = get_object_or_404(selectors.jobs_for(request.user), pk=pk)
+        if job.status != JobStatus.FAILED:
+            raise Conflict(f"Only a failed job can be retried; job {job.pk} is {job.status}.")
+        retry = services.retry_job(job=job)
+        return Response(_accepted(selectors.jobs_for(request.user).get(pk=retry.pk)), status=status.HTTP_202_ACCEPTED)
+
+
+# --- the first API's routes, on the same services --------------------------------------------
+
+
+class GenerateAcceptedSerializer(serializers.Serializer):
+    job_id = serializers.IntegerField()
+    status = serializers.ChoiceField(choices=JobStatus.choices)
+    estimated_seconds = serializers.FloatField()
+
+
+class StatusImageSerializer(serializers.Serializer):
+    id = serializers.UUIDField()
+    url = serializers.CharField(help_text="Signed; expires.")
+    thumbnail_url = serializers.CharField(help_text="Signed; expires.")
+
+
+class JobStatusSerializer(serializers.Serializer):
+    job_id = serializers.IntegerField()
+    status = serializers.ChoiceField(choices=JobStatus.choices)
+    progress = serializers.IntegerField(help_text="Percent done, 0 to 100.")
+    images = StatusImageSerializer(many=True)
+    error = serializers.CharField(allow_null=True, help_text="Why it failed; null unless failed.")
+
+
+class GenerateView(APIView):
+    @extend_schema(
+        summary="Submit a job (first API)",
+        request=JobCreateSerializer,
+        responses={202: GenerateAcceptedSerializer, **SUBMIT_ERRORS},
+        parameters=[idempotency.OPENAPI_PARAMETER],
+        examples=[
+            CREATE_EXAMPLES[0],
+            OpenApiExample(
+                "Queued",
+                value={"job_id": 42, "status": "queued", "estimated_seconds": 2.8},
+                response_only=True,
+                status_codes=["202"],
+            ),
+        ],
+    )
+    @idempotency.idempotent
+    def post(self, request):
+        """The same as `POST /api/v1/jobs`, answering only the job's id and status."""
+        serializer = JobCreateSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        job = services.submit_job(user=request.user, **serializer.validated_data)
+        body = {"job_id": job.pk, "status": job.status, "estimated_seconds": services.estimate_seconds(job)}
+        return Response(body, status=status.HTTP_202_ACCEPTED)
+
+
+class JobStatusView(APIView):
+    @extend_schema(
+        summary="A job's status (first API)",
+        responses={200: JobStatusSerializer},
+        examples=[
+            OpenApiExample(
+                "Succeeded",
+                value={
+                    "job_id": 42,
+                    "status": "succeeded",
+                    "progress": 100,
+                    "images": [{"id": JOB_EXAMPLE["images"][0]["id"], **JOB_EXAMPLE["images"][0]["urls"]}],
+                    "error": None,
+                },
+                response_only=True,
+            )
+        ],
+    )
+    def get(self, request, job_id: int):
+        """Status, progress, the finished images' URLs and the error of a failed job."""
+        job = get_object_or_404(selectors.jobs_for(request.user), pk=job_id)
+        body = {
+            "job_id": job.pk,
+            "status": job.status,
+            "progress": job.percent,
+            "images": [{"id": image.uuid, **image_urls(image)} for image in job.images.all()],
+            "error": job.last_error if job.status == JobStatus.FAILED else None,
+        }
+        return Response(JobStatusSerializer(body).data)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 from collections.abc import Sequence
 from typing import Any
 
@@ -27,6 +28,33 @@ def jobs_for(user) -> QuerySet[GenerationJob]:
             Prefetch("images", queryset=GeneratedImage.objects.filter(deleted_at__isnull=True).order_by("index"))
         )
     )
+
+
+def browse_jobs(
+    user,
+    *,
+    status: str | None = None,
+    production_path: str | None = None,
+    template: str | None = None,
+    created_after: dt.datetime | None = None,
+    created_before: dt.datetime | None = None,
+) -> QuerySet[GenerationJob]:
+    """The user's jobs, newest first (ties by id, so pages never overlap), narrowed by each filter given.
+
+    `template` is a slug (any of its versions); `created_before` is exclusive.
+    """
+    jobs = jobs_for(user).order_by("-created_at", "-id")
+    if status:
+        jobs = jobs.filter(status=status)
+    if production_path:
+        jobs = jobs.filter(production_path=production_path)
+    if template:
+        jobs = jobs.filter(template__slug=template)
+    if created_after is not None:
+        jobs = jobs.filter(created_at__gte=created_after)
+    if created_before is not None:
+        jobs = jobs.filter(created_at__lt=created_before)
+    return jobs
 
 
 _redis_clients: dict[str, redis.Redis] = {}
