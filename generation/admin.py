@@ -17,7 +17,7 @@ from gallery.models import GeneratedImage
 from gallery.selectors import signed_url
 
 from . import admin_stats, services
-from .models import GenerationJob, JobStatus
+from .models import FINAL_STATUSES, GenerationJob, JobStatus
 
 
 class GeneratedImageInline(admin.TabularInline):
@@ -159,7 +159,7 @@ class GenerationJobAdmin(admin.ModelAdmin):
     )
     def cancel_jobs(self, request: HttpRequest, queryset: QuerySet[GenerationJob]) -> None:
         canceled = 0
-        for job in queryset.exclude(status__in=[JobStatus.SUCCEEDED, JobStatus.FAILED, JobStatus.CANCELED]):
+        for job in queryset.exclude(status__in=FINAL_STATUSES):
             canceled += services.cancel_job(job=job).status == JobStatus.CANCELED
         self.message_user(request, f"Canceled {canceled} job(s); finished jobs were left as they were.")
 
