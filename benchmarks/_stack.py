@@ -1,0 +1,94 @@
+"""The real stack for end-to-end benchmarks: daphne + N Celery workers, users with API keys, a WS listener."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import time
+from contextlib import contextmanager
+from typing import Any
+
+
+def bench_users(count: int, *, credits: int) -> list[tuple[Any, str]]:
+    """Enterprise users with room for bursts (limits raised in this database only) and an API key each."""
+    from accounts.models import Tier, User
+    from accounts.services import create_api_key, grant_credits
+    from accounts.tiers import DEFAULT_TIERS
+
+    limits = DEFAULT_TIERS["enterprise"]
+    Tier.objects.update_or_create(
+        name="enterprise",
+        defaults={
+            **limits.__dict__,
+            "max_queued_jobs": 10_000,
+            "max_running_jobs": 64,
+            "submit_rate": "100000/min",
+            "read_rate": "100000/min",
+        },
+    )
+    users = []
+    for index in range(count):
+        user = User.objects.create_user(email=f"bench{index}@example.com", password=None, tier="enterprise")
+        grant_credits(user=user, amount=credits, reason="benchmark", idempotency_key=f"bench:{index}")
+        users.append((user, create_api_key(user=user, name="bench")[1]))
+    return users
+
+
+@contextmanager
+def stack(workers: int):
+    from tests.processes import DaphneProcess, WorkerProcess
+
+    started = [WorkerProcess() for _ in range(workers)]
+    try:
+        for worker in started:
+            worker.ready(timeout=180)
+        server = DaphneProcess().ready()
+        try:
+            yield server
+        finally:
+            server.stop()
+    finally:
+        for worker in started:
+            worker.stop()
+
+
+class Listener:
+    """One WebSocket per user (`/ws/jobs/`), recording when each job's job.succeeded/failed arrives."""
+
+    def __init__(self, server: Any, keys: list[str]):
+        self.server, self.keys = server, keys
+        self.finished: dict[int, tuple[str, float]] = {}
+        self._tasks: list[asyncio.Task] = []
+
+    async def __aenter__(self) -> Listener:
+        import websockets
+
+        self._sockets = [
+            await websockets.connect(
+                f"{self.server.ws_url}/ws/jobs/?token={key}&previews=0", origin=self.server.url, max_size=None
+            )
+            for key in self.keys
+        ]
+        for socket in self._sockets:
+            await socket.recv()  # the snapshot
+            self._tasks.append(asyncio.create_task(self._read(socket)))
+        return self
+
+    async def _read(self, socket: Any) -> None:
+        async for raw in socket:
+            event = json.loads(raw)
+            if event.get("type") in ("job.succeeded", "job.failed", "job.canceled"):
+                self.finished.setdefault(event["job"], (event["type"], time.perf_counter()))
+
+    async def wait_for(self, job_ids: set[int], timeout: float) -> None:
+        deadline = time.perf_counter() + timeout
+        while not job_ids <= self.finished.keys():
+            if time.perf_counter() > deadline:
+                raise TimeoutError(f"{len(job_ids - self.finished.keys())} jobs did not finish in {timeout} s")
+            await asyncio.sleep(0.005)
+
+    async def __aexit__(self, *exc: object) -> None:
+        for task in self._tasks:
+            task.cancel()
+        for socket in self._sockets:
+            await socket.close()

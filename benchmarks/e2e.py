@@ -1,0 +1,98 @@
+"""End to end: jobs through the API (daphne) -> Celery worker (tiny pipeline) -> job.succeeded on a WebSocket.
+
+1. Orchestration overhead, one job at a time: (submit sent -> job.succeeded received) minus the time inside
+   the diffusion pipeline, p50/p95 (target p50 <= 50 ms).
+2. Throughput: N jobs submitted at once, with 1 and then 2 workers: jobs/s from the first submit to the last
+   job.succeeded.
+Usage: python benchmarks/e2e.py [--jobs 200] [--sequential 100]
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import time
+
+from _setup import configure, machine, percentile
+
+JOB = {"prompt": "benchmark", "production_path": "fashion", "width": 256, "height": 256, "steps": 2}
+
+
+async def submit(client, key: str, seed: int) -> int:
+    response = await client.post("/api/v1/jobs", json=JOB | {"seed": seed}, headers={"Authorization": f"Bearer {key}"})
+    response.raise_for_status()
+    return response.json()["id"]
+
+
+async def sequential(server, key: str, count: int) -> list[float]:
+    import httpx
+    from _stack import Listener
+    from asgiref.sync import sync_to_async
+
+    from generation.models import GenerationJob
+
+    pipeline_seconds = sync_to_async(
+        lambda job_id: sum(GenerationJob.objects.get(pk=job_id).images.values_list("generation_seconds", flat=True))
+    )
+    overheads = []
+    async with httpx.AsyncClient(base_url=server.url) as client, Listener(server, [key]) as listener:
+        for index in range(count + 5):
+            started = time.perf_counter()
+            job_id = await submit(client, key, index)
+            await listener.wait_for({job_id}, timeout=60)
+            status, finished = listener.finished[job_id]
+            assert status == "job.succeeded", status
+            if index >= 5:  # the first few warm caches and connections
+                overheads.append(finished - started - await pipeline_seconds(job_id))
+    return overheads
+
+
+async def throughput(server, keys: list[str], count: int) -> float:
+    import httpx
+    from _stack import Listener
+
+    async with httpx.AsyncClient(base_url=server.url, timeout=60) as client, Listener(server, keys) as listener:
+        started = time.perf_counter()
+        semaphore = asyncio.Semaphore(16)
+
+        async def one(index: int) -> int:
+            async with semaphore:
+                return await submit(client, keys[index % len(keys)], index)
+
+        job_ids = set(await asyncio.gather(*(one(index) for index in range(count))))
+        await listener.wait_for(job_ids, timeout=600)
+        elapsed = max(finished for _, finished in listener.finished.values()) - started
+        failed = [job for job, (status, _) in listener.finished.items() if status != "job.succeeded"]
+        assert not failed, f"{len(failed)} jobs did not succeed"
+    return count / elapsed
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--jobs", type=int, default=200)
+    parser.add_argument("--sequential", type=int, default=100)
+    args = parser.parse_args()
+    database = configure("e2e", redis_db=2)
+    from _stack import bench_users, stack
+
+    users = bench_users(4, credits=10 * (args.jobs * 2 + args.sequential + 10))
+    keys = [key for _, key in users]
+    print(f"machine: {machine()}")
+    print(f"stack: daphne + Celery prefork workers, {database}, Redis; tiny pipeline; jobs 256x256, 2 steps, 1 image")
+    with stack(workers=1) as server:
+        ms = [1000 * value for value in asyncio.run(sequential(server, keys[0], args.sequential))]
+        print(
+            f"orchestration overhead, {len(ms)} sequential jobs (API submit -> WS job.succeeded, minus pipeline): "
+            f"p50 {percentile(ms, 50):.1f} ms, p95 {percentile(ms, 95):.1f} ms (target p50 <= 50 ms)"
+        )
+        one = asyncio.run(throughput(server, keys, args.jobs))
+    with stack(workers=2) as server:
+        two = asyncio.run(throughput(server, keys, args.jobs))
+    print(
+        f"throughput, {args.jobs} jobs at once: 1 worker {one:.1f} jobs/s, 2 workers {two:.1f} jobs/s "
+        f"(ratio {two / one:.2f}x on {__import__('os').cpu_count()} cores)"
+    )
+
+
+if __name__ == "__main__":
+    main()
