@@ -69,6 +69,7 @@ def assert_invariants(users, jobs):
         assert (sums["available"], sums["reserved"]) == (user.credit_balance, user.credits_reserved)
 
 
+@pytest.mark.timeout(1200)  # twenty kill-and-recover cycles, each restarting a pool process that loads the model
 def test_sigkill_of_the_pool_process_mid_job_twenty_times(worker, user):
     jobs = []
     for index in range(20):
