@@ -70,7 +70,7 @@ class GenerationJob(models.Model):
     seed = models.BigIntegerField()
     workflow = models.JSONField(default=list, help_text="The node list this job runs, resolved at submit.")
     credit_cost = models.PositiveIntegerField(default=0)
-    # Staff retry a failed job as a new job (generation.services.retry_job); a failed job is retried once.
+    # A failed job is retried as a new job, at most once (generation.services.retry_job: admin and API).
     retry_of = models.OneToOneField(
         "self", null=True, blank=True, on_delete=models.SET_NULL, related_name="retried_as", editable=False
     )
