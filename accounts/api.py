@@ -53,7 +53,7 @@ class MeSerializer(serializers.Serializer):
 
 
 class CreditEntrySerializer(serializers.ModelSerializer):
-    job = serializers.PrimaryKeyRelatedField(read_only=True)
+    job = serializers.PrimaryKeyRelatedField(read_only=True, allow_null=True)
 
     class Meta:
         model = CreditEntry
@@ -143,6 +143,17 @@ class TokenObtainView(TokenObtainPairView):
 
     serializer_class = StrictTokenObtainPairSerializer
 
+    @extend_schema(
+        responses={
+            200: inline_serializer(
+                "TokenPair",
+                {
+                    "access": serializers.CharField(help_text="Send as `Authorization: Bearer <access>`; 30 min."),
+                    "refresh": serializers.CharField(help_text="For /api/v1/auth/token/refresh/; 7 days."),
+                },
+            )
+        }
+    )
     def post(self, request, *args, **kwargs):
         try:
             return super().post(request, *args, **kwargs)

@@ -69,7 +69,7 @@ class ImageFilterSerializer(QueryParamsSerializer):
 class GalleryImageSerializer(serializers.ModelSerializer):
     id = serializers.UUIDField(source="uuid", read_only=True)
     job = serializers.IntegerField(source="job_id", read_only=True)
-    template = serializers.SlugRelatedField(slug_field="slug", read_only=True)
+    template = serializers.SlugRelatedField(slug_field="slug", read_only=True, allow_null=True)
     folder = serializers.IntegerField(source="folder_id", read_only=True, allow_null=True)
     prompt = serializers.CharField(source="prompt_used", read_only=True)
     negative_prompt = serializers.CharField(source="negative_prompt_used", read_only=True)
@@ -446,13 +446,25 @@ class SharedImageSerializer(serializers.ModelSerializer):
         return {**selectors.image_urls(image), "download": selectors.download_url(image)}
 
 
+class SharedLinkPageSerializer(serializers.Serializer):
+    """One page of a share link's images, with what the link is."""
+
+    type = serializers.ChoiceField(choices=["image", "folder"])
+    name = serializers.CharField(allow_null=True, help_text="The folder's name; null for one image.")
+    expires_at = serializers.DateTimeField(allow_null=True)
+    count = serializers.IntegerField()
+    next = serializers.URLField(allow_null=True)
+    previous = serializers.URLField(allow_null=True)
+    results = SharedImageSerializer(many=True)
+
+
 class PublicShareView(APIView):
     """No login: the token is the credential. Unknown, revoked, expired or trashed -> 404."""
 
     authentication_classes: list = []
     permission_classes = [AllowAny]
 
-    @extend_schema(responses={200: SharedImageSerializer(many=True)})
+    @extend_schema(responses={200: SharedLinkPageSerializer})
     def get(self, request, token: str):
         link = selectors.active_share_link(token)
         if link is None:

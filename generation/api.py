@@ -88,7 +88,7 @@ class ImageSerializer(serializers.Serializer):
 
 
 class JobSerializer(serializers.ModelSerializer):
-    template = serializers.SlugRelatedField(slug_field="slug", read_only=True)
+    template = serializers.SlugRelatedField(slug_field="slug", read_only=True, allow_null=True)
     percent = serializers.IntegerField(read_only=True)
     images = ImageSerializer(many=True, read_only=True)
 

@@ -18,7 +18,7 @@ from gallery.selectors import image_urls, images_for, signed_url
 from gallery.uploads import UploadedImageField
 from generation.services import MAX_SEED, estimate_seconds
 from templates_app.api import TemplateSlugField
-from zimage.api import StrictSerializer, StrictSerializerMixin
+from zimage.api import Pagination, StrictSerializer, StrictSerializerMixin
 
 from . import selectors, services
 from .models import Chapter, Character, Scene, Story, StoryImageRequest
@@ -79,7 +79,7 @@ class StoryImageSerializer(serializers.Serializer):
 
 class SceneSerializer(StrictSerializerMixin, serializers.ModelSerializer):
     characters = StoryCharacterField(many=True, required=False)
-    chosen_image = StoryImageSerializer(read_only=True)
+    chosen_image = StoryImageSerializer(read_only=True, allow_null=True)
 
     class Meta:
         model = Scene
@@ -314,13 +314,21 @@ class SceneDetailView(generics.RetrieveUpdateDestroyAPIView):
 # --- images ----------------------------------------------------------------------------------
 
 
+def paginated_image_requests(view: APIView, requests) -> Response:
+    paginator = view.pagination_class()
+    page = paginator.paginate_queryset(requests, view.request, view=view)
+    return paginator.get_paginated_response(ImageRequestSerializer(page, many=True).data)
+
+
 class SceneImagesView(APIView):
-    """GET: every image job of the scene, newest first. POST: queue one more (history is kept)."""
+    """GET: every image job of the scene, newest first (paginated). POST: queue one more (history is kept)."""
+
+    pagination_class = Pagination
 
     @extend_schema(responses=ImageRequestSerializer(many=True))
     def get(self, request, chapter_id: int, scene_number: int):
         scene = get_scene(request.user, chapter_id, scene_number)
-        return Response(ImageRequestSerializer(selectors.image_requests(scene=scene), many=True).data)
+        return paginated_image_requests(self, selectors.image_requests(scene=scene))
 
     @extend_schema(request=GenerateSceneSerializer, responses={202: QueuedSerializer})
     def post(self, request, chapter_id: int, scene_number: int):
@@ -408,12 +416,14 @@ class ChapterImagesView(APIView):
 
 
 class CharacterImagesView(APIView):
-    """GET: the character's image jobs, newest first. POST: queue one with its fixed seed and description."""
+    """GET: the character's image jobs, newest first (paginated). POST: queue one with its seed and description."""
+
+    pagination_class = Pagination
 
     @extend_schema(responses=ImageRequestSerializer(many=True))
     def get(self, request, pk: int):
         character = get_character(request.user, pk)
-        return Response(ImageRequestSerializer(selectors.image_requests(character=character), many=True).data)
+        return paginated_image_requests(self, selectors.image_requests(character=character))
 
     @extend_schema(request=None, responses={202: QueuedSerializer})
     def post(self, request, pk: int):

@@ -182,13 +182,17 @@ class StrictSerializer(StrictSerializerMixin, serializers.Serializer):
 
 
 class QueryParamsSerializer(StrictSerializer):
-    """Query parameters of a list: its filters, plus the pagination and format parameters every list takes."""
+    """Query parameters of a list: its filters, plus the pagination parameters every list takes."""
+
+    IGNORED = frozenset({"format"})  # DRF's renderer switch (?format=api: the browsable API), not a filter
 
     page = serializers.IntegerField(required=False, min_value=1, max_value=10**9)
     page_size = serializers.IntegerField(
         required=False, min_value=1, max_value=10**9, help_text=f"At most {MAX_PAGE_SIZE}; more is capped."
     )
-    format = serializers.ChoiceField(choices=["json", "api"], required=False)
+
+    def to_internal_value(self, data: Any) -> Any:
+        return super().to_internal_value({key: value for key, value in data.items() if key not in self.IGNORED})
 
 
 @extend_schema_field(OpenApiTypes.STR)

@@ -152,8 +152,8 @@ class AutoSchema(openapi.AutoSchema):
             codes.append("400")
         if authenticated:
             codes += ["401", "403"]
-        if "{" in self.path or (self._is_list_view() and self._get_paginator()):
-            codes.append("404")  # no such object, or no such page
+        if "{" in self.path or has_body or (self._is_list_view() and self._get_paginator()):
+            codes.append("404")  # no such object (in the path or named in the body), or no such page
         if "202" in operation["responses"]:
             codes.append("402")  # a 202 queues a job, which spends credits
         if any(p["in"] == "header" and p["name"] == IDEMPOTENCY_HEADER for p in parameters):

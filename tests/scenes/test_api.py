@@ -188,7 +188,7 @@ class TestSceneImages:
             3,
         )
         assert body["image_url"] is None
-        history = api_client.get(scene_url(chapter, 1, "/images")).json()
+        history = api_client.get(scene_url(chapter, 1, "/images")).json()["results"]
         assert len(history) == 2
 
     def test_one_of_the_scenes_images_can_be_chosen(self, api_client, chapter):
@@ -217,7 +217,7 @@ class TestSceneImages:
         response = api_client.post(f"/api/v1/characters/{character.pk}/images")
         assert response.status_code == 202, response.content
         assert (response.json()["image_type"], response.json()["seed"]) == ("character", character.seed)
-        assert len(api_client.get(f"/api/v1/characters/{character.pk}/images").json()) == 1
+        assert len(api_client.get(f"/api/v1/characters/{character.pk}/images").json()["results"]) == 1
 
 
 class TestGenerateAll:
