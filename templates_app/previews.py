@@ -6,13 +6,15 @@ it; nothing on the web process's import path does.
 
 from __future__ import annotations
 
+import gc
 import logging
+import sys
 
 from django.core.files.base import ContentFile
 from django.core.files.storage import default_storage
 
 from gallery.services import encode_png
-from generation.diffusion import DiffusionRequest, WeightsUnavailable, get_backend
+from generation.diffusion import DiffusionRequest, WeightsUnavailable, get_backend, reset_backend
 from generation.nodes import enhance_prompt
 
 from .models import Template
@@ -86,12 +88,25 @@ def render_missing_previews(*, refresh: bool = False) -> tuple[list[Template], l
     if not refresh:
         templates = templates.filter(preview="")
     rendered, skipped = [], []
-    for template in templates:
-        try:
-            render_preview(template)
-        except WeightsUnavailable as error:
-            logger.warning("preview skipped", extra={"template": template.slug, "error": str(error)})
-            skipped.append((template, str(error)))
-        else:
-            rendered.append(template)
+    try:
+        for template in templates:
+            try:
+                render_preview(template)
+            except WeightsUnavailable as error:
+                logger.warning("preview skipped", extra={"template": template.slug, "error": str(error)})
+                skipped.append((template, str(error)))
+            else:
+                rendered.append(template)
+    finally:
+        if rendered or skipped:
+            release_backend()
     return rendered, skipped
+
+
+def release_backend() -> None:
+    """`make run` seeds in the launcher, which then lives on beside the worker: hand the GPU memory back."""
+    reset_backend()
+    gc.collect()
+    torch = sys.modules.get("torch")
+    if torch is not None and torch.cuda.is_available():
+        torch.cuda.empty_cache()

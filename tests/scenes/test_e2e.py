@@ -43,7 +43,7 @@ def test_the_status_endpoint_follows_a_scene_job_to_a_downloadable_image(worker,
     assert set(seen) <= {"queued", "running", "succeeded"}
     assert (body["error_message"], body["retry_count"], body["percent"]) == ("", 0, 100)
     download = api_client.get(body["image_url"])
-    assert download.status_code == 200
+    assert download.status_code == 200, download.content
     with Image.open(io.BytesIO(b"".join(download.streaming_content))) as png:
         png.load()
         assert png.text["prompt"].startswith("a kite over the dunes, Mia (a girl with a yellow kite)")

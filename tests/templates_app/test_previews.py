@@ -7,6 +7,7 @@ from django.core.files.storage import default_storage
 from django.core.management import call_command
 from PIL import Image
 
+from generation import diffusion
 from templates_app.models import Template
 from templates_app.previews import PREVIEW_LONG_SIDE, preview_request, preview_size, render_missing_previews
 
@@ -48,6 +49,7 @@ def test_only_active_templates_without_a_preview_are_drawn():
     missing = TemplateFactory()
     rendered, skipped = render_missing_previews()
     assert (rendered, skipped) == ([missing], [])
+    assert diffusion._backend is None  # released: the launcher that seeds must not keep the model loaded
     drawn.refresh_from_db(), retired.refresh_from_db()
     assert (drawn.preview.name, retired.preview.name) == ("templates/previews/existing.png", "")
 
