@@ -507,7 +507,9 @@ def _run_claimed(job: GenerationJob, worker_id: str) -> str:
     )
     if finished:
         logger.info("job succeeded: %s image(s)", job.num_images)
-        events.publish(job, "job.succeeded", images=[image_event_payload(image) for image in job.images.all()])
+        events.publish(
+            job, "job.succeeded", images=[image_event_payload(image) for image in job.images.order_by("index")]
+        )
         on_job_finished(job)
         return "succeeded"
     return "interrupted"

@@ -74,3 +74,21 @@ class TokenAuthMiddleware:
             )
             scope = {**scope, "user": user}
         return await self.inner(scope, receive, send)
+
+
+class OriginValidatorUnlessToken:
+    """Browsers send an Origin, and a cookie-authenticated socket must come from our own site (cross-site
+    WebSocket hijacking). A non-browser API client sends no Origin but authenticates with `?token=`, which a
+    foreign page cannot forge: such a socket skips the origin check. Any socket that does send an Origin is
+    checked against ALLOWED_HOSTS."""
+
+    def __init__(self, inner: Any):
+        from channels.security.websocket import AllowedHostsOriginValidator
+
+        self.inner = inner
+        self.validated = AllowedHostsOriginValidator(inner)
+
+    async def __call__(self, scope: dict[str, Any], receive: Any, send: Any) -> Any:
+        if not _header(scope, b"origin") and token_from_scope(scope) is not None:
+            return await self.inner(scope, receive, send)
+        return await self.validated(scope, receive, send)

@@ -375,6 +375,26 @@ class TestTokenAuth:
 
         assert [entry["job"] for entry in async_to_sync(run)()["jobs"]] == [job.pk]
 
+    def test_an_api_client_without_an_origin_header_connects_with_its_token(self, user):
+        token = api_key(user)
+
+        async def run():
+            communicator = await socket(f"/ws/jobs/?token={token}", origin=None)
+            await open_socket(communicator)
+            await communicator.disconnect()
+
+        async_to_sync(run)()
+
+    def test_a_token_socket_that_sends_a_foreign_origin_is_still_refused(self, user):
+        token = api_key(user)
+
+        async def run():
+            communicator = await socket(f"/ws/jobs/?token={token}", origin="http://evil.example")
+            connected, _ = await communicator.connect(timeout=TIMEOUT)
+            assert not connected
+
+        async_to_sync(run)()
+
     def test_a_token_only_opens_its_own_users_jobs(self, user, other_user):
         theirs = make_job(other_user)
         token = api_key(user)
