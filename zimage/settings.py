@@ -137,6 +137,9 @@ CELERY_RESULT_EXTENDED = True
 CELERY_TASK_ACKS_LATE = True
 CELERY_TASK_REJECT_ON_WORKER_LOST = True
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
+# A pool process loads the diffusion model in worker_process_init before it reports "up": give it
+# the time a real model load takes, or Celery kills it as hung (and a loaded machine kills tiny too).
+CELERY_WORKER_PROC_ALIVE_TIMEOUT = env.int("WORKER_PROC_ALIVE_TIMEOUT", default=300)
 CELERY_WORKER_CANCEL_LONG_RUNNING_TASKS_ON_CONNECTION_LOSS = True
 CELERY_TASK_SOFT_TIME_LIMIT = JOB_SOFT_TIME_LIMIT
 CELERY_TASK_TIME_LIMIT = JOB_TIME_LIMIT
@@ -176,8 +179,8 @@ METRICS_TOKEN = env.str("METRICS_TOKEN", default="")
 # auto: real Z-Image-Turbo when CUDA and its weights are present, else the tiny in-code pipeline.
 DIFFUSION_BACKEND = env.str("DIFFUSION_BACKEND", default="auto")
 DIFFUSION_WEIGHTS_DIR = env.str("DIFFUSION_WEIGHTS_DIR", default="")
+TORCH_CPU_THREADS = env.int("TORCH_CPU_THREADS", default=1)  # intra-op threads per worker process
 UNKNOWN_PATH_POLICY = env.str("UNKNOWN_PATH_POLICY", default="reject")  # or "use_default"
-PATH_CONCURRENCY = {"fashion": 5, "beauty": 3, "eats": 3, "cinema": 3, "cartoon": 3}
 # A small latent preview rides on a job.progress event at most every this many steps (0: never).
 WS_PREVIEW_EVERY_STEPS = env.int("WS_PREVIEW_EVERY_STEPS", default=2)
 
