@@ -10,7 +10,6 @@ import signal
 import subprocess
 import sys
 import threading
-import time
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "zimage.settings")
 
@@ -105,16 +104,16 @@ def main() -> int:
     print(f"zimage: serving on http://{HOST}:{PORT}/  (Ctrl-C stops everything)", flush=True)
 
     stopping = threading.Event()
-    signal.signal(signal.SIGTERM, lambda *_: stopping.set())
-    try:
-        while not stopping.is_set():
-            for name, process in children:
-                if process.poll() is not None:
-                    print(f"zimage: {name} exited with {process.returncode}; stopping", flush=True)
-                    stopping.set()
-            time.sleep(0.5)
-    except KeyboardInterrupt:
-        pass
+    # Explicit for SIGINT too: a launcher started in the background inherits SIGINT ignored.
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(signum, lambda *_: stopping.set())
+    while not stopping.is_set():
+        for name, process in children:
+            if process.poll() is not None:
+                print(f"zimage: {name} exited with {process.returncode}; stopping", flush=True)
+                stopping.set()
+        stopping.wait(0.5)
+    print("zimage: stopping", flush=True)
     for _, process in reversed(children):
         if process.poll() is None:
             process.terminate()
