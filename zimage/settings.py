@@ -95,6 +95,10 @@ else:
             },
         }
     }
+# The web process (ASGI) runs each request in a thread of its own, so a persistent connection (one per thread)
+# outlives its request and a busy server runs out of connections: zimage/asgi.py gives that process a pool of
+# at most this many PostgreSQL connections instead (0: a new connection for every request).
+WEB_DB_POOL_SIZE = env.int("WEB_DB_POOL_SIZE", default=20)
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 # --- Redis: broker, cache, channel layer ----------------------------------------------------
