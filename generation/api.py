@@ -9,6 +9,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from accounts import idempotency
+from gallery.models import GeneratedImage
 from gallery.selectors import image_urls
 from templates_app.api import TemplateSlugField
 from zimage.api import Conflict, DateOrDateTimeField, QueryParamsSerializer, SkipLimitPagination, StrictSerializer
@@ -259,6 +260,7 @@ class JobListCreateView(generics.ListAPIView):
         serializer = JobCreateSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
         job = services.submit_job(user=request.user, **serializer.validated_data)
+        job._prefetched_objects_cache = {"images": GeneratedImage.objects.none()}  # a new job has none: no query
         return Response(_accepted(job), status=status.HTTP_202_ACCEPTED)
 
 
