@@ -44,7 +44,9 @@ def encode_png(image: Image.Image, metadata: dict[str, str | int | float]) -> by
         info.add_text(key, str(value))
     info.add_text("zimage", json.dumps(metadata, sort_keys=True))
     buffer = io.BytesIO()
-    image.convert("RGB").save(buffer, format="PNG", pnginfo=info, optimize=False, compress_level=4)
+    # Level 1: measured 137 ms vs 239 ms (level 4) for a 1024 px image, for 12 % more bytes; the
+    # encode runs on the GPU worker between images, so it is product overhead.
+    image.convert("RGB").save(buffer, format="PNG", pnginfo=info, optimize=False, compress_level=1)
     return buffer.getvalue()
 
 
