@@ -61,3 +61,24 @@ def start_worker(transactional_db):
     yield start
     for process in started:
         process.stop()
+
+
+@pytest.fixture
+def private_broker(tmp_path):
+    """Point this process's Celery app at a broker (a redis-server of its own) that a test can stop and start."""
+    from zimage.celery import app as celery_app
+
+    from .redis_server import RedisServer
+
+    server = RedisServer(tmp_path / "broker").start()
+    previous = celery_app.conf.broker_url
+
+    def use(url):
+        celery_app.conf.broker_url = url
+        celery_app._pool = None
+        celery_app.amqp._producer_pool = None
+
+    use(server.url)
+    yield server
+    server.stop()
+    use(previous)

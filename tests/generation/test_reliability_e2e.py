@@ -10,9 +10,8 @@ from django_celery_results.models import TaskResult
 from generation import services
 from generation.models import GenerationJob, JobStatus
 from generation.tasks import run_generation_job
-from zimage.celery import app as celery_app
 
-from ..redis_server import RedisServer
+from ..waiting import wait_until
 
 pytestmark = pytest.mark.e2e
 
@@ -26,16 +25,6 @@ LONG_JOB = {
     "seed": 11,
 }
 FINAL = {JobStatus.SUCCEEDED, JobStatus.FAILED, JobStatus.CANCELED}
-
-
-def wait_until(predicate, timeout=90, message="condition"):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = predicate()
-        if value:
-            return value
-        time.sleep(0.05)
-    raise AssertionError(f"timed out waiting for {message}")
 
 
 def job_when(job_id, predicate, timeout=90):
@@ -119,23 +108,6 @@ def test_cancelling_a_running_job_stops_the_worker_at_its_next_step(worker, api_
     job.refresh_from_db()
     assert job.status == JobStatus.CANCELED
     assert job.progress_step < job.progress_total and job.images.count() < job.num_images
-
-
-@pytest.fixture
-def private_broker(tmp_path):
-    """Point this process's Celery app at a broker that the test can stop and start."""
-    server = RedisServer(tmp_path / "broker").start()
-    previous = celery_app.conf.broker_url
-
-    def use(url):
-        celery_app.conf.broker_url = url
-        celery_app._pool = None
-        celery_app.amqp._producer_pool = None
-
-    use(server.url)
-    yield server
-    server.stop()
-    use(previous)
 
 
 def test_broker_down_at_submit_answers_202_and_the_job_runs_once_it_is_back(private_broker, start_worker, api_client):

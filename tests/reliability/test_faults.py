@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import os
 import signal
-import time
 from pathlib import Path
 
 import pytest
@@ -18,28 +17,15 @@ from django.db.models import Count, Sum
 from accounts.models import CreditEntry, EntryKind
 from generation import services
 from generation.models import FINAL_STATUSES, GenerationJob, JobStatus
-from zimage.celery import app as celery_app
 
 from ..factories import UserFactory
-from ..redis_server import RedisServer
+from ..waiting import wait_until
 
 pytestmark = pytest.mark.e2e
 
 postgres_only = pytest.mark.skipif(
     not os.environ.get("DATABASE_URL", "").startswith("postgres"), reason="needs the real PostgreSQL"
 )
-
-
-def wait_until(predicate, timeout=120, message="condition", every=0.05, between=None):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = predicate()
-        if value:
-            return value
-        if between:
-            between()
-        time.sleep(every)
-    raise AssertionError(f"timed out waiting for {message}")
 
 
 def submit(user, **fields):
@@ -91,22 +77,6 @@ def test_sigkill_of_the_pool_process_mid_job_twenty_times(worker, user):
     assert_invariants([user], jobs)
     killed = GenerationJob.objects.filter(pk__in=[job.pk for job in jobs])
     assert all(job.deliveries >= 2 for job in killed), "every job was killed once and delivered again"
-
-
-@pytest.fixture
-def private_broker(tmp_path):
-    server = RedisServer(tmp_path / "broker").start()
-    previous = celery_app.conf.broker_url
-
-    def use(url):
-        celery_app.conf.broker_url = url
-        celery_app._pool = None
-        celery_app.amqp._producer_pool = None
-
-    use(server.url)
-    yield server
-    server.stop()
-    use(previous)
 
 
 def test_redis_restarted_with_fifty_jobs_in_flight_loses_none_and_charges_once(private_broker, start_worker, settings):
