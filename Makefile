@@ -28,7 +28,7 @@ format: install
 	@$(VENV)/bin/ruff format . && $(VENV)/bin/ruff check --fix .
 
 bench: install
-	@for script in benchmarks/*.py; do echo "== $$script"; $(PY) $$script || exit 1; done
+	@for script in benchmarks/[!_]*.py; do echo "== $$script"; $(PY) $$script || exit 1; done
 
 clean:
 	rm -rf $(VENV) var
