@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import uuid
 from datetime import datetime, timedelta
 
 from django.utils import timezone
 
 from accounts.services import reserve_credits, settle_job_credits
+from gallery.models import GeneratedImage
 from generation import services
 from generation.models import GenerationJob, JobStatus
 
@@ -66,3 +68,27 @@ def timed_job(
     if job.is_final:
         settle_job_credits(job=job)
     return job
+
+
+def image_row(owner, **fields) -> GeneratedImage:
+    """A stored image row of a finished job (no file behind it): for admin pages and sweepers."""
+    job = job_row(owner, status="succeeded")
+    name = f"images/{owner.pk}/{job.pk}/{uuid.uuid4().hex}"
+    return GeneratedImage.objects.create(
+        owner=owner,
+        job=job,
+        index=0,
+        file=f"{name}.png",
+        thumbnail=f"{name}.webp",
+        width=8,
+        height=8,
+        seed=1,
+        model=job.model,
+        backend="tiny",
+        steps=2,
+        guidance=0.0,
+        prompt_used=job.prompt,
+        generation_seconds=0.1,
+        production_path=job.production_path,
+        **fields,
+    )

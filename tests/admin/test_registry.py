@@ -12,11 +12,10 @@ from accounts import services as accounts
 from accounts.models import CreditEntry, IdempotencyRecord, Tier
 from accounts.tiers import DEFAULT_TIERS
 from gallery import services as gallery
-from gallery.models import GeneratedImage
 from templates_app import services as templates
 
 from ..factories import TemplateFactory, UserFactory
-from .helpers import job_row, submit
+from .helpers import image_row, job_row, submit
 
 pytestmark = pytest.mark.django_db
 
@@ -24,24 +23,7 @@ REGISTERED = sorted(model._meta.label for model in admin.site._registry)
 
 
 def image(owner):
-    job = job_row(owner, status="succeeded")
-    return GeneratedImage.objects.create(
-        owner=owner,
-        job=job,
-        index=0,
-        file=f"images/{owner.pk}/{job.pk}/0.png",
-        thumbnail=f"images/{owner.pk}/{job.pk}/0.thumb.webp",
-        width=256,
-        height=256,
-        seed=1,
-        model=job.model,
-        backend="tiny",
-        steps=2,
-        guidance=0.0,
-        prompt_used=job.prompt,
-        generation_seconds=0.1,
-        production_path=job.production_path,
-    )
+    return image_row(owner)
 
 
 def tier(_):

@@ -1,6 +1,5 @@
 """Every scheduled (beat) task is idempotent: run twice, the second run changes nothing."""
 
-import uuid
 from datetime import timedelta
 
 import pytest
@@ -13,7 +12,7 @@ from gallery.models import GeneratedImage, ShareLink
 from generation.models import GenerationJob, JobStatus
 from zimage.celery import app
 
-from ..admin.helpers import job_row
+from ..admin.helpers import image_row, job_row
 from ..factories import UserFactory
 
 pytestmark = pytest.mark.django_db
@@ -109,29 +108,6 @@ def purge_idempotency_keys(user, broker):
         "accounts.purge_idempotency_keys", lambda: sorted(IdempotencyRecord.objects.values_list("key", flat=True))
     )
     assert keys == ["new"]
-
-
-def image_row(owner, **fields):
-    job = job_row(owner, status=JobStatus.SUCCEEDED)
-    name = f"images/{owner.pk}/{job.pk}/{uuid.uuid4().hex}"
-    return GeneratedImage.objects.create(
-        owner=owner,
-        job=job,
-        index=0,
-        file=f"{name}.png",
-        thumbnail=f"{name}.webp",
-        width=8,
-        height=8,
-        seed=1,
-        model=job.model,
-        backend="tiny",
-        steps=2,
-        guidance=0.0,
-        prompt_used=job.prompt,
-        generation_seconds=0.1,
-        production_path=job.production_path,
-        **fields,
-    )
 
 
 def empty_trash(user, broker):
