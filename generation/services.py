@@ -416,7 +416,7 @@ def claimer_is_dead(job: GenerationJob) -> bool:
 def execute_job(*, job_id: int, dispatch_token: str, worker_id: str | None = None) -> str:
     """Run one delivery of a job. Returns what happened; safe to call for every (re)delivery."""
     worker_id = worker_id or worker_identity()
-    job = GenerationJob.objects.filter(pk=job_id).first()
+    job = GenerationJob.objects.select_related("owner").filter(pk=job_id).first()
     if job is None:
         return "missing"
     with job_log_context(job):
@@ -452,7 +452,7 @@ def execute_job(*, job_id: int, dispatch_token: str, worker_id: str | None = Non
             JobStatus.RUNNING,
             worker_id=worker_id,
             heartbeat_at=timezone.now(),
-            deliveries=F("deliveries") + 1,
+            deliveries=job.deliveries + 1,  # claims are serialised by the status condition
             progress_step=0,
         ):
             return "lost-race"
@@ -479,7 +479,8 @@ def _run_claimed(job: GenerationJob, worker_id: str) -> str:
         num_images=job.num_images,
         on_step=reporter.on_step,
         on_image=reporter.on_image,
-        done_indexes=set(job.images.values_list("index", flat=True)),
+        # Only a job claimed before can have stored images already: skip the query on a first delivery.
+        done_indexes=set(job.images.values_list("index", flat=True)) if job.deliveries > 1 else set(),
     )
     try:
         run_pipeline(job.workflow, context)
