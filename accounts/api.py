@@ -14,7 +14,7 @@ from rest_framework_simplejwt.serializers import TokenObtainPairSerializer, Toke
 from rest_framework_simplejwt.views import TokenObtainPairView
 from rest_framework_simplejwt.views import TokenRefreshView as BaseTokenRefreshView
 
-from zimage.api import StrictSerializer, StrictSerializerMixin
+from zimage.api import ModelSerializer, StrictSerializer, StrictSerializerMixin
 
 from . import selectors, services
 from .exceptions import LoginLockedOut
@@ -52,7 +52,7 @@ class MeSerializer(serializers.Serializer):
         return LimitsSerializer(selectors.limits_for(user)).data
 
 
-class CreditEntrySerializer(serializers.ModelSerializer):
+class CreditEntrySerializer(ModelSerializer):
     job = serializers.PrimaryKeyRelatedField(read_only=True, allow_null=True)
 
     class Meta:

@@ -6,4 +6,11 @@ class AccountsConfig(AppConfig):
     default_auto_field = "django.db.models.BigAutoField"
 
     def ready(self) -> None:
+        from django.db.models.signals import post_delete, post_save
+
         from . import schema  # noqa: F401  (registers the API key scheme with drf-spectacular)
+        from .models import Tier
+        from .selectors import clear_tier_cache
+
+        post_save.connect(clear_tier_cache, sender=Tier, dispatch_uid="clear_tier_cache_on_save")
+        post_delete.connect(clear_tier_cache, sender=Tier, dispatch_uid="clear_tier_cache_on_delete")

@@ -220,8 +220,8 @@ def admit_job(*, user: User, job: GenerationJob) -> CreditEntry | None:
     check_job_size(user=user, job=job, limits=limits)
     with transaction.atomic(savepoint=False):
         # The reservation's UPDATE locks the user's row, so concurrent submits of one user reach the count
-        # below one after the other.
-        entry = _reserve(user, job)
+        # below one after the other. The job was created in this transaction: it has no reservation yet.
+        entry = _write_reservation(user, job)
         if entry is None:
             _locked_user(user.pk)
         counts = dict(
@@ -255,12 +255,18 @@ def reserve_credits(*, user: User, job: GenerationJob) -> CreditEntry | None:
 
 
 def _reserve(user: User, job: GenerationJob) -> CreditEntry | None:
-    cost = job.credit_cost
-    if cost <= 0:
+    if job.credit_cost <= 0:
         return None
     existing = CreditEntry.objects.filter(job=job, kind=EntryKind.RESERVATION).first()
     if existing is not None:
         return existing
+    return _write_reservation(user, job)
+
+
+def _write_reservation(user: User, job: GenerationJob) -> CreditEntry | None:
+    cost = job.credit_cost
+    if cost <= 0:
+        return None
     return _write_entry(
         user,
         kind=EntryKind.RESERVATION,

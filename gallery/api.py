@@ -18,7 +18,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from generation.models import ProductionPath
-from zimage.api import DateOrDateTimeField, Pagination, QueryParamsSerializer, StrictSerializer
+from zimage.api import DateOrDateTimeField, ModelSerializer, Pagination, QueryParamsSerializer, StrictSerializer
 
 from . import selectors, services
 from .downloads import zip_response
@@ -66,7 +66,7 @@ class ImageFilterSerializer(QueryParamsSerializer):
         }
 
 
-class GalleryImageSerializer(serializers.ModelSerializer):
+class GalleryImageSerializer(ModelSerializer):
     id = serializers.UUIDField(source="uuid", read_only=True)
     job = serializers.IntegerField(source="job_id", read_only=True)
     template = serializers.SlugRelatedField(slug_field="slug", read_only=True, allow_null=True)
@@ -249,7 +249,7 @@ class TrashEmptyView(APIView):
 # --- Folders and tags ---------------------------------------------------------------------------
 
 
-class FolderSerializer(serializers.ModelSerializer):
+class FolderSerializer(ModelSerializer):
     parent = serializers.IntegerField(source="parent_id", read_only=True, allow_null=True)
 
     class Meta:
@@ -303,7 +303,7 @@ class FolderDetailView(APIView):
         return Response(status=status.HTTP_204_NO_CONTENT)
 
 
-class TagSerializer(serializers.ModelSerializer):
+class TagSerializer(ModelSerializer):
     class Meta:
         model = Tag
         fields = ("id", "name", "created_at")
@@ -352,7 +352,7 @@ class TagDetailView(APIView):
 # --- Share links --------------------------------------------------------------------------------
 
 
-class ShareLinkSerializer(serializers.ModelSerializer):
+class ShareLinkSerializer(ModelSerializer):
     image = serializers.SerializerMethodField()
     folder = serializers.IntegerField(source="folder_id", read_only=True, allow_null=True)
     is_active = serializers.BooleanField(read_only=True)
@@ -431,7 +431,7 @@ class ShareLinkDetailView(APIView):
         return Response(status=status.HTTP_204_NO_CONTENT)
 
 
-class SharedImageSerializer(serializers.ModelSerializer):
+class SharedImageSerializer(ModelSerializer):
     """What the public sees of a shared image: no prompt, owner or job, only the picture through signed URLs."""
 
     id = serializers.UUIDField(source="uuid", read_only=True)

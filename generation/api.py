@@ -12,7 +12,14 @@ from accounts import idempotency
 from gallery.models import GeneratedImage
 from gallery.selectors import image_urls
 from templates_app.api import TemplateSlugField
-from zimage.api import Conflict, DateOrDateTimeField, QueryParamsSerializer, SkipLimitPagination, StrictSerializer
+from zimage.api import (
+    Conflict,
+    DateOrDateTimeField,
+    ModelSerializer,
+    QueryParamsSerializer,
+    SkipLimitPagination,
+    StrictSerializer,
+)
 from zimage.openapi import error_response
 
 from . import selectors, services
@@ -88,7 +95,7 @@ class ImageSerializer(serializers.Serializer):
         return image_urls(image)
 
 
-class JobSerializer(serializers.ModelSerializer):
+class JobSerializer(ModelSerializer):
     template = serializers.SlugRelatedField(slug_field="slug", read_only=True, allow_null=True)
     percent = serializers.IntegerField(read_only=True)
     images = ImageSerializer(many=True, read_only=True)

@@ -130,11 +130,10 @@ class EventPublisher:
         async with client.pipeline(transaction=False) as pipe:
             seq, _ = await pipe.incr(key).expire(key, SEQUENCE_TTL).execute()
         event["seq"] = int(seq)
+        to_job_group = not event.pop("new_job", False)
         message = {"type": "job.event", "event": event}
-        await asyncio.gather(
-            layer.group_send(job_group(event["job"]), message),
-            layer.group_send(user_group(event["owner"]), message),
-        )
+        groups = [user_group(event["owner"]), *([job_group(event["job"])] if to_job_group else [])]
+        await asyncio.gather(*(layer.group_send(group, message) for group in groups))
 
 
 _publisher: EventPublisher | None = None
@@ -150,10 +149,11 @@ def get_publisher() -> EventPublisher:
         return _publisher
 
 
-def publish(job: Any, event_type: str, **data: Any) -> bool:
+def publish(job: Any, event_type: str, *, new_job: bool = False, **data: Any) -> bool:
     """Queue one event for the job's sockets; False (and a log line) when it could not even be queued.
 
-    `ts` is the publish time (epoch seconds) for latency measurements; `seq` is added on send.
+    `ts` is the publish time (epoch seconds) for latency measurements; `seq` is added on send. A `new_job`'s
+    event goes to its owner's sockets only: nobody can be watching the job itself before learning its id.
     """
     if event_type not in EVENT_TYPES:
         raise ValueError(f"Unknown event type {event_type!r}.")
@@ -165,6 +165,8 @@ def publish(job: Any, event_type: str, **data: Any) -> bool:
         "ts": time.time(),
         **data,
     }
+    if new_job:
+        event["new_job"] = True
     try:
         return get_publisher().submit(event)
     except Exception:  # a broken publisher (closed loop, no thread) must never fail the job

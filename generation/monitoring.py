@@ -15,19 +15,13 @@ import redis
 from asgiref.sync import sync_to_async
 from django.conf import settings
 
+from zimage.redis_clients import shared_redis
+
 from .paths import PATHS
 
 logger = logging.getLogger(__name__)
 
 WEBSOCKET_CONNECTIONS_KEY = "zimage:ws:connections"
-
-_clients: dict[str, redis.Redis] = {}
-
-
-def _client(url: str) -> redis.Redis:
-    if url not in _clients:
-        _clients[url] = redis.Redis.from_url(url, socket_connect_timeout=1, socket_timeout=1)
-    return _clients[url]
 
 
 def queue_names() -> list[str]:
@@ -39,7 +33,7 @@ def queue_depths() -> dict[str, int] | None:
     """Messages waiting in each queue (kombu keeps a Redis list per queue); None when the broker is unreachable."""
     names = queue_names()
     try:
-        pipe = _client(settings.CELERY_BROKER_URL).pipeline(transaction=False)
+        pipe = shared_redis(settings.CELERY_BROKER_URL, timeout=1).pipeline(transaction=False)
         for name in names:
             pipe.llen(name)
         return dict(zip(names, pipe.execute(), strict=True))
@@ -88,7 +82,7 @@ def _worker_status(beat: dict[str, Any], now: float) -> WorkerStatus:
 
 def _move_websocket_count(change: int) -> None:
     try:
-        _client(settings.REDIS_URL).incrby(WEBSOCKET_CONNECTIONS_KEY, change)
+        shared_redis(timeout=1).incrby(WEBSOCKET_CONNECTIONS_KEY, change)
     except redis.RedisError:
         logger.warning("could not count a WebSocket connection: Redis is unreachable")
 
@@ -103,7 +97,7 @@ async def websocket_closed() -> None:
 
 def websocket_connections() -> int | None:
     try:
-        value = _client(settings.REDIS_URL).get(WEBSOCKET_CONNECTIONS_KEY)
+        value = shared_redis(timeout=1).get(WEBSOCKET_CONNECTIONS_KEY)
     except redis.RedisError:
         return None
     return max(0, int(value or 0))

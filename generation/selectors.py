@@ -6,11 +6,10 @@ import datetime as dt
 from collections.abc import Sequence
 from typing import Any
 
-import redis
-from django.conf import settings
 from django.db.models import Prefetch, QuerySet
 
 from gallery.models import GeneratedImage
+from zimage.redis_clients import shared_redis
 
 from .events import sequence_key
 from .models import FINAL_STATUSES, GenerationJob, JobStatus
@@ -57,21 +56,11 @@ def browse_jobs(
     return jobs
 
 
-_redis_clients: dict[str, redis.Redis] = {}
-
-
-def _redis() -> redis.Redis:
-    url = settings.REDIS_URL
-    if url not in _redis_clients:
-        _redis_clients[url] = redis.Redis.from_url(url, socket_connect_timeout=2, socket_timeout=2)
-    return _redis_clients[url]
-
-
 def event_sequences(job_ids: Sequence[int]) -> dict[int, int]:
     """The number of the last event published for each job (0 when none yet), from its Redis counter."""
     if not job_ids:
         return {}
-    values = _redis().mget([sequence_key(job_id) for job_id in job_ids])
+    values = shared_redis().mget([sequence_key(job_id) for job_id in job_ids])
     return {job_id: int(value or 0) for job_id, value in zip(job_ids, values, strict=True)}
 
 

@@ -18,7 +18,7 @@ from gallery.selectors import image_urls, images_for, signed_url
 from gallery.uploads import UploadedImageField
 from generation.services import MAX_SEED, estimate_seconds
 from templates_app.api import TemplateSlugField
-from zimage.api import Pagination, StrictSerializer, StrictSerializerMixin
+from zimage.api import ModelSerializer, Pagination, StrictSerializer, StrictSerializerMixin
 
 from . import selectors, services
 from .models import Chapter, Character, Scene, Story, StoryImageRequest
@@ -88,7 +88,7 @@ class SceneSerializer(StrictSerializerMixin, serializers.ModelSerializer):
         validators: list = []
 
 
-class ImageRequestSerializer(serializers.ModelSerializer):
+class ImageRequestSerializer(ModelSerializer):
     """The pending record of a scene or character image job, with where its job stands."""
 
     job_id = serializers.IntegerField(read_only=True)

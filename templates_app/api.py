@@ -14,7 +14,7 @@ from gallery.selectors import signed_url
 from generation.catalog import SIZE_PRESETS
 from generation.models import ProductionPath
 from generation.paths import PATHS
-from zimage.api import QueryParamsSerializer, StrictSerializer, StrictSerializerMixin
+from zimage.api import ModelSerializer, QueryParamsSerializer, StrictSerializer, StrictSerializerMixin
 
 from . import selectors, services
 from .models import PromptKind, PromptPreset, Template
@@ -35,7 +35,7 @@ class TemplateSlugField(serializers.SlugRelatedField):
         return template
 
 
-class TemplateSerializer(serializers.ModelSerializer):
+class TemplateSerializer(ModelSerializer):
     cost = serializers.IntegerField(source="credit_cost", read_only=True)
     preview_url = serializers.SerializerMethodField()
     model = serializers.CharField(source="config.model", read_only=True)

@@ -3,6 +3,9 @@ import redis
 from django.conf import settings
 from rest_framework.test import APIClient
 
+from accounts import throttling
+from accounts.selectors import clear_tier_cache
+
 from .factories import UserFactory
 from .processes import WorkerProcess
 
@@ -21,6 +24,22 @@ def clean_redis():
     """Tests own Redis database 9: start from empty so no stale broker message or key leaks in."""
     redis.Redis.from_url(settings.REDIS_URL).flushdb()
     yield
+
+
+@pytest.fixture(autouse=True)
+def fresh_tier_cache():
+    """A test's tier changes are rolled back with its transaction, which sends no signal: forget them."""
+    yield
+    clear_tier_cache()
+
+
+@pytest.fixture(autouse=True)
+def fresh_throttles():
+    """Every test client calls from 127.0.0.1 and user ids restart: forget earlier tests' rate counters."""
+    client = redis.Redis.from_url(settings.REDIS_URL)
+    keys = list(client.scan_iter(f"{throttling.KEY_PREFIX}*", count=10_000))
+    if keys:
+        client.delete(*keys)
 
 
 @pytest.fixture

@@ -7,22 +7,19 @@ import time
 import uuid
 from collections.abc import Callable
 
-import redis
 from django.conf import settings
 from django.core.files.base import ContentFile
 from django.core.files.storage import default_storage, storages
 from django.db import connection
 from django.http import HttpRequest, JsonResponse
 
+from .redis_clients import shared_redis
+
 WORKER_KEY_PATTERN = "zimage:worker:*"
 
 
 def healthz(request: HttpRequest) -> JsonResponse:
     return JsonResponse({"status": "ok"})
-
-
-def _redis() -> redis.Redis:
-    return redis.Redis.from_url(settings.REDIS_URL, socket_connect_timeout=1, socket_timeout=1)
 
 
 def check_database() -> dict:
@@ -32,7 +29,7 @@ def check_database() -> dict:
 
 
 def check_redis() -> dict:
-    _redis().ping()
+    shared_redis(timeout=1).ping()
     return {"embedded": settings.REDIS_EMBEDDED}
 
 
@@ -43,7 +40,7 @@ def check_storage() -> dict:
 
 
 def online_workers() -> list[dict]:
-    client = _redis()
+    client = shared_redis(timeout=1)
     keys = list(client.scan_iter(WORKER_KEY_PATTERN, count=100))
     return [json.loads(value) for value in client.mget(keys) if value] if keys else []
 

@@ -1,18 +1,7 @@
 import pytest
-import redis
-from django.conf import settings
 
 from accounts.models import Tier
 from accounts.tiers import DEFAULT_TIERS
-
-
-@pytest.fixture(autouse=True)
-def fresh_throttles():
-    """Every test client calls from 127.0.0.1: forget earlier tests' throttle counters."""
-    client = redis.Redis.from_url(settings.REDIS_URL)
-    keys = list(client.scan_iter("*throttle_*"))
-    if keys:
-        client.delete(*keys)
 
 
 @pytest.fixture

@@ -123,6 +123,12 @@ class TestThrottling:
         assert client.post("/api/v1/jobs", JOB_BODY, format="json").status_code == 429
         assert client.get("/api/v1/jobs").status_code == 200
 
+    def test_a_rate_store_that_does_not_answer_lets_requests_through(self, set_tier, settings):
+        set_tier("free", read_rate="1/min")
+        client = client_for(UserFactory())
+        settings.REDIS_URL = "redis://127.0.0.1:1/0"  # nothing listens there
+        assert [client.get("/api/v1/me").status_code for _ in range(3)] == [200, 200, 200]
+
     def test_a_better_plan_has_a_higher_rate(self, set_tier):
         set_tier("free", submit_rate="1/min")
         set_tier("pro", submit_rate="100/min")

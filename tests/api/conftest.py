@@ -9,8 +9,6 @@ from types import SimpleNamespace
 from typing import Any
 
 import pytest
-import redis
-from django.conf import settings
 from django.urls import URLPattern, URLResolver, get_resolver, reverse
 from PIL import Image
 from rest_framework.test import APIClient
@@ -56,15 +54,6 @@ OBJECT_FOR_KWARG = {
     "job_id": ("job", "pk"),
 }
 ID_KWARGS = {"pk", "id", "uuid", "token", "slug", *OBJECT_FOR_KWARG}
-
-
-@pytest.fixture(autouse=True)
-def fresh_throttles():
-    """Every test client calls from 127.0.0.1: forget earlier tests' throttle counters."""
-    client = redis.Redis.from_url(settings.REDIS_URL)
-    keys = list(client.scan_iter("*throttle_*"))
-    if keys:
-        client.delete(*keys)
 
 
 @pytest.fixture
