@@ -1,6 +1,6 @@
 # syntax=docker/dockerfile:1
 # Two images from one tree:
-#   web    - daphne (HTTP + WebSockets), also used for beat and migrations; never installs torch.
+#   web    - gunicorn (HTTP) or daphne (WebSockets), also used for beat and migrations; never installs torch.
 #   worker - Celery with the diffusion stack on an NVIDIA CUDA runtime.
 # Both run as an unprivileged user, with DJANGO_SETTINGS_MODULE=zimage.production.
 
@@ -38,7 +38,7 @@ EXPOSE 8000
 # /healthz does no I/O. Django checks the Host header, so send the first concrete ALLOWED_HOSTS entry.
 HEALTHCHECK --interval=15s --timeout=5s --start-period=20s --retries=3 \
     CMD ["python", "-c", "import os, urllib.request as u; hosts = [h.strip().lstrip('.') for h in os.environ.get('ALLOWED_HOSTS', '').split(',')]; host = next((h for h in hosts if h and h != '*'), 'localhost'); u.urlopen(u.Request('http://127.0.0.1:8000/healthz', headers={'Host': host}), timeout=4)"]
-CMD ["daphne", "-b", "0.0.0.0", "-p", "8000", "zimage.asgi:application"]
+CMD ["gunicorn", "-c", "python:zimage.gunicorn_conf", "zimage.wsgi:application"]
 
 # ---------------------------------------------------------------------------------------------
 FROM ${CUDA_IMAGE} AS cuda-python

@@ -103,6 +103,13 @@ class GenerationJob(models.Model):
             models.Index(fields=["production_path", "status", "created_at"], name="job_path_status_created"),
             models.Index(fields=["owner", "-created_at"], name="job_owner_created"),
             models.Index(fields=["status", "heartbeat_at"], name="job_status_heartbeat"),
+            # Every submit counts its owner's unfinished jobs: this index holds only those, however many
+            # finished jobs the owner has.
+            models.Index(
+                fields=["owner", "status"],
+                name="job_owner_unfinished",
+                condition=models.Q(status__in=[JobStatus.QUEUED, JobStatus.RUNNING]),
+            ),
         ]
         constraints = [
             models.CheckConstraint(condition=models.Q(num_images__gte=1, num_images__lte=4), name="job_num_images_1_4"),

@@ -115,21 +115,26 @@ def free_port() -> int:
         return probe.getsockname()[1]
 
 
-class DaphneProcess:
-    """`daphne zimage.asgi:application` on a free loopback port; `ready()` waits until /healthz answers."""
+class ServerProcess:
+    """An HTTP server process on a free loopback port; `ready()` waits until /healthz answers."""
+
+    name = "server"
+
+    def command(self) -> list[str]:
+        raise NotImplementedError
 
     def __init__(self, **env: str):
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         self.ws_url = f"ws://127.0.0.1:{self.port}"
-        command = [sys.executable, "-m", "daphne", "-b", "127.0.0.1", "-p", str(self.port), "zimage.asgi:application"]
-        self.log_path = Path(settings.DATA_DIR) / f"daphne-{self.port}.log"
+        command = self.command()
+        self.log_path = Path(settings.DATA_DIR) / f"{self.name}-{self.port}.log"
         self.log = open(self.log_path, "wb")  # noqa: SIM115
         self.process = subprocess.Popen(
             command, cwd=ROOT, env=child_env(**env), stdout=self.log, stderr=subprocess.STDOUT, start_new_session=True
         )
 
-    def ready(self, timeout: float = 60) -> DaphneProcess:
+    def ready(self, timeout: float = 60) -> ServerProcess:
         """Wait for /healthz to answer 200; a server that never does is stopped, not left running."""
         import urllib.error
         import urllib.request
@@ -138,7 +143,7 @@ class DaphneProcess:
         while time.monotonic() < deadline:
             if self.process.poll() is not None:
                 self.stop()
-                raise RuntimeError(f"daphne exited: {self.log_path.read_text()[-3000:]}")
+                raise RuntimeError(f"{self.name} exited: {self.log_path.read_text()[-3000:]}")
             try:
                 with urllib.request.urlopen(f"{self.url}/healthz", timeout=2) as response:
                     if response.status == 200:
@@ -147,7 +152,7 @@ class DaphneProcess:
                 pass
             time.sleep(0.1)
         self.stop()
-        raise TimeoutError(f"daphne not ready: {self.log_path.read_text()[-3000:]}")
+        raise TimeoutError(f"{self.name} not ready: {self.log_path.read_text()[-3000:]}")
 
     def stop(self) -> None:
         if self.process.poll() is None:
@@ -160,3 +165,22 @@ class DaphneProcess:
                 self.process.wait(timeout=10)
         if not self.log.closed:
             self.log.close()
+
+
+class DaphneProcess(ServerProcess):
+    """`daphne zimage.asgi:application`: HTTP and WebSockets, as under `make run` (and /ws/ in production)."""
+
+    name = "daphne"
+
+    def command(self) -> list[str]:
+        return [sys.executable, "-m", "daphne", "-b", "127.0.0.1", "-p", str(self.port), "zimage.asgi:application"]
+
+
+class GunicornProcess(ServerProcess):
+    """gunicorn with the production configuration (zimage/gunicorn_conf.py) and one worker: HTTP in production."""
+
+    name = "gunicorn"
+
+    def command(self) -> list[str]:
+        conf = ["-c", "python:zimage.gunicorn_conf", "--bind", f"127.0.0.1:{self.port}", "--workers", "1"]
+        return [sys.executable, "-m", "gunicorn", *conf, "zimage.wsgi:application"]

@@ -12,8 +12,8 @@ import yaml
 ROOT = Path(__file__).resolve().parents[2]
 SETTINGS_SOURCES = [ROOT / "zimage" / "settings.py", ROOT / "zimage" / "production.py"]
 
-APP_SERVICES = {"web", "worker", "beat", "migrate"}
-LONG_RUNNING = {"web", "worker", "beat", "postgres", "redis", "minio", "flower"}
+APP_SERVICES = {"web", "ws", "worker", "beat", "migrate"}
+LONG_RUNNING = {"proxy", "web", "ws", "worker", "beat", "postgres", "redis", "minio", "flower"}
 REQUIRED_APP_VARS = {"DATABASE_URL", "REDIS_URL", "SECRET_KEY", "ALLOWED_HOSTS", "AWS_STORAGE_BUCKET_NAME"}
 # Read by Django itself rather than by our settings modules.
 FRAMEWORK_VARS = {"DJANGO_SETTINGS_MODULE"}
@@ -103,7 +103,32 @@ def test_the_settings_parser_finds_the_variables_settings_read():
 
 
 def test_every_required_service_is_defined(services):
-    assert {"web", "worker", "beat", "postgres", "redis", "minio", "minio-init", "flower"} <= set(services)
+    required = {"proxy", "web", "ws", "worker", "beat", "postgres", "redis", "minio", "minio-init", "flower"}
+    assert required <= set(services)
+
+
+def test_http_goes_to_gunicorn_and_websockets_to_daphne_behind_one_proxy(services):
+    assert services["web"]["command"][:3] == ["gunicorn", "-c", "python:zimage.gunicorn_conf"]
+    assert services["web"]["command"][-1] == "zimage.wsgi:application"
+    assert services["ws"]["command"][0] == "daphne" and services["ws"]["command"][-1] == "zimage.asgi:application"
+    assert services["ws"]["command"][services["ws"]["command"].index("-p") + 1] == "8001"
+    published = [name for name, service in services.items() if any(":8080" in p for p in service.get("ports", []))]
+    assert published == ["proxy"]
+    assert "ports" not in services["web"] and "ports" not in services["ws"]
+    assert "./deploy/nginx.conf:/etc/nginx/conf.d/default.conf:ro" in services["proxy"]["volumes"]
+    # Behind the proxy, the client's address is the last X-Forwarded-For entry (lockouts and rate limits).
+    assert environment(services["web"])["TRUSTED_PROXY_COUNT"].startswith("${TRUSTED_PROXY_COUNT:-1}")
+
+
+def test_the_proxy_routes_websockets_to_ws_and_the_rest_to_web():
+    conf = (ROOT / "deploy" / "nginx.conf").read_text()
+    locations = dict(re.findall(r"location\s+(/\S*)\s*\{(.*?)\}", conf, flags=re.DOTALL))
+    upstreams = dict(re.findall(r"upstream\s+(\w+)\s*\{\s*server\s+(\S+);", conf))
+    assert upstreams == {"web": "web:8000", "ws": "ws:8001"}
+    assert "proxy_pass http://ws;" in locations["/ws/"]
+    assert "proxy_set_header Upgrade $http_upgrade;" in locations["/ws/"]
+    assert "proxy_pass http://web;" in locations["/"]
+    assert "X-Forwarded-For $proxy_add_x_forwarded_for" in conf
 
 
 @pytest.mark.parametrize("name", sorted(LONG_RUNNING))
