@@ -184,7 +184,8 @@ def run_wrk(url: str, requests: list, expected: int, connections: int, seconds: 
         script.write(WRK_SCRIPT % {"requests": lua_requests(requests)})
     try:
         threads = min(2, connections)
-        command = ["wrk", "-t", str(threads), "-c", str(connections), "-d", f"{round(seconds)}s", "-s", script.name, url]
+        command = ["wrk", "-t", str(threads), "-c", str(connections), "-d", f"{round(seconds)}s", "-s", script.name]
+        command.append(url)
         done = subprocess.run(command, capture_output=True, text=True, timeout=seconds + 60)
         if done.returncode:
             raise RuntimeError(f"wrk failed ({done.returncode}): {done.stderr.strip() or done.stdout.strip()}")
