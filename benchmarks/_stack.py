@@ -1,11 +1,13 @@
-"""The real stack for end-to-end benchmarks: daphne + N Celery workers, users with API keys, a WS listener."""
+"""The real stack for end-to-end benchmarks: gunicorn, daphne and Celery workers; API-key users; a WS listener."""
 
 from __future__ import annotations
 
 import asyncio
 import json
+import os
 import time
 from contextlib import contextmanager
+from dataclasses import dataclass
 from typing import Any
 
 
@@ -34,20 +36,30 @@ def bench_users(count: int, *, credits: int) -> list[tuple[Any, str]]:
     return users
 
 
+@dataclass
+class Servers:
+    """The production shape without its proxy: HTTP at `url` (gunicorn), WebSockets at `ws_url` (daphne)."""
+
+    url: str
+    ws_url: str
+
+
 @contextmanager
 def stack(workers: int):
-    from tests.processes import DaphneProcess, WorkerProcess
+    """N Celery workers, gunicorn (one process per core, as zimage/gunicorn_conf.py sets) and daphne."""
+    from tests.processes import DaphneProcess, GunicornProcess, WorkerProcess
 
     started = [WorkerProcess() for _ in range(workers)]
+    servers = []
     try:
         for worker in started:
             worker.ready(timeout=180)
-        server = DaphneProcess().ready()
-        try:
-            yield server
-        finally:
-            server.stop()
+        servers.append(GunicornProcess(workers=os.cpu_count() or 1).ready())
+        servers.append(DaphneProcess().ready())
+        yield Servers(url=servers[0].url, ws_url=servers[1].ws_url)
     finally:
+        for server in servers:
+            server.stop()
         for worker in started:
             worker.stop()
 

@@ -55,7 +55,10 @@ def main() -> None:
 
     keys = [key for _, key in bench_users(args.users, credits=10 * args.jobs)]
     print(f"machine: {machine()}")
-    print(f"stack: daphne, {args.workers} workers, {database}, Redis; tiny pipeline; {args.jobs} jobs 256x256 1 step")
+    print(
+        f"stack: gunicorn (HTTP) + daphne (WS), {args.workers} workers, {database}, Redis; tiny pipeline; "
+        f"{args.jobs} jobs 256x256 1 step"
+    )
     with stack(workers=args.workers) as server:
         job_ids, elapsed, latencies = asyncio.run(burst(server, keys, args.jobs))
         ms = [1000 * value for value in latencies]

@@ -1,4 +1,4 @@
-"""End to end: jobs through the API (daphne) -> Celery worker (tiny pipeline) -> job.succeeded on a WebSocket.
+"""End to end: jobs through the API (gunicorn) -> Celery worker (tiny pipeline) -> job.succeeded on daphne's WebSocket.
 
 1. Orchestration overhead, one job at a time: (submit sent -> job.succeeded received) minus the time inside
    the diffusion pipeline, p50/p95 (target p50 <= 50 ms).
@@ -78,7 +78,10 @@ def main() -> None:
     users = bench_users(4, credits=10 * (args.jobs * 2 + args.sequential + 10))
     keys = [key for _, key in users]
     print(f"machine: {machine()}")
-    print(f"stack: daphne + Celery prefork workers, {database}, Redis; tiny pipeline; jobs 256x256, 2 steps, 1 image")
+    print(
+        f"stack: gunicorn (HTTP) + daphne (WS) + Celery prefork workers, {database}, Redis; tiny pipeline; "
+        "jobs 256x256, 2 steps, 1 image"
+    )
     with stack(workers=1) as server:
         ms = [1000 * value for value in asyncio.run(sequential(server, keys[0], args.sequential))]
         print(

@@ -42,7 +42,7 @@ class JobEventsConsumer(AsyncJsonWebsocketConsumer):
         self.group = user_group(user.pk) if self.job_id is None else job_group(self.job_id)
         await self.channel_layer.group_add(self.group, self.channel_name)
         self.counted = True  # counted before the client hears it is accepted: a scrape after that sees it
-        await monitoring.websocket_opened()
+        await monitoring.websocket_opened(list_of=self._list_owner())
         await self.accept()
         jobs = await self._snapshot()
         self.last_seq = {job["job"]: job["seq"] for job in jobs}
@@ -51,9 +51,12 @@ class JobEventsConsumer(AsyncJsonWebsocketConsumer):
     async def disconnect(self, code: int) -> None:
         if self.counted:
             self.counted = False
-            await monitoring.websocket_closed()
+            await monitoring.websocket_closed(list_of=self._list_owner())
         if self.group:
             await self.channel_layer.group_discard(self.group, self.channel_name)
+
+    def _list_owner(self) -> int | None:
+        return self.user.pk if self.job_id is None else None
 
     async def job_event(self, message: dict[str, Any]) -> None:
         event = message["event"]

@@ -77,22 +77,42 @@ def _worker_status(beat: dict[str, Any], now: float) -> WorkerStatus:
     )
 
 
-# --- WebSocket connections: a Redis counter moved by generation.consumers ----------------------
+# --- WebSocket connections: Redis counters moved by generation.consumers ----------------------
+
+# Open sockets on a user's job list, per user: a new job is announced only to owners who have one.
+USER_SOCKETS_TTL = 24 * 3600  # a count left high by a server that died goes away by itself
 
 
-def _move_websocket_count(change: int) -> None:
+def user_sockets_key(user_id: int) -> str:
+    return f"zimage:ws:user:{user_id}:sockets"
+
+
+def _move_websocket_count(change: int, user_id: int | None) -> None:
     try:
-        shared_redis(timeout=1).incrby(WEBSOCKET_CONNECTIONS_KEY, change)
+        pipe = shared_redis(timeout=1).pipeline(transaction=False)
+        pipe.incrby(WEBSOCKET_CONNECTIONS_KEY, change)
+        if user_id is not None:
+            pipe.incrby(user_sockets_key(user_id), change).expire(user_sockets_key(user_id), USER_SOCKETS_TTL)
+        pipe.execute()
     except redis.RedisError:
         logger.warning("could not count a WebSocket connection: Redis is unreachable")
 
 
-async def websocket_opened() -> None:
-    await sync_to_async(_move_websocket_count, thread_sensitive=False)(1)
+async def websocket_opened(*, list_of: int | None = None) -> None:
+    """A socket opened; `list_of` is the user whose job list it watches (None: a single job's socket)."""
+    await sync_to_async(_move_websocket_count, thread_sensitive=False)(1, list_of)
 
 
-async def websocket_closed() -> None:
-    await sync_to_async(_move_websocket_count, thread_sensitive=False)(-1)
+async def websocket_closed(*, list_of: int | None = None) -> None:
+    await sync_to_async(_move_websocket_count, thread_sensitive=False)(-1, list_of)
+
+
+def watches_job_list(user_id: int) -> bool:
+    """Whether the user has a socket open on their job list; True when Redis cannot tell (announce anyway)."""
+    try:
+        return int(shared_redis(timeout=1).get(user_sockets_key(user_id)) or 0) > 0
+    except redis.RedisError:
+        return True
 
 
 def websocket_connections() -> int | None:

@@ -21,7 +21,7 @@ from accounts.selectors import limits_for
 from accounts.services import admit_job, settle_job_credits
 from gallery.models import ImageType
 
-from . import events
+from . import events, monitoring
 from .catalog import MAX_IMAGES_PER_JOB, MAX_PROMPT_LENGTH, MODELS, SIZE_PRESETS, get_model
 from .joblog import job_log_context
 from .models import GenerationJob, JobStatus
@@ -207,7 +207,8 @@ def submit_job(
         # Plan limits + credit reservation; raising rolls the job back with it.
         admit_job(user=user, job=job)
         transaction.on_commit(lambda: _send_new_job(job))
-    events.publish(job, "job.queued", new_job=True, estimated_seconds=estimate_seconds(job))
+    if monitoring.watches_job_list(user.pk):  # else nobody hears it, and publishing costs a submit a third more
+        events.publish(job, "job.queued", new_job=True, estimated_seconds=estimate_seconds(job))
     return job
 
 

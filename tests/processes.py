@@ -177,10 +177,14 @@ class DaphneProcess(ServerProcess):
 
 
 class GunicornProcess(ServerProcess):
-    """gunicorn with the production configuration (zimage/gunicorn_conf.py) and one worker: HTTP in production."""
+    """gunicorn with the production configuration (zimage/gunicorn_conf.py): HTTP in production."""
 
     name = "gunicorn"
 
+    def __init__(self, *, workers: int = 1, **env: str):
+        self.workers = workers
+        super().__init__(**env)
+
     def command(self) -> list[str]:
-        conf = ["-c", "python:zimage.gunicorn_conf", "--bind", f"127.0.0.1:{self.port}", "--workers", "1"]
+        conf = ["-c", "python:zimage.gunicorn_conf", "--bind", f"127.0.0.1:{self.port}", "--workers", str(self.workers)]
         return [sys.executable, "-m", "gunicorn", *conf, "zimage.wsgi:application"]

@@ -19,6 +19,8 @@ from accounts.services import create_api_key, revoke_api_key
 from gallery.models import GeneratedImage
 from generation import events
 from generation.models import GenerationJob, JobStatus
+from generation.selectors import event_sequences
+from generation.services import submit_job
 from zimage.asgi import application
 
 from ..factories import UserFactory
@@ -297,6 +299,25 @@ class TestEvents:
         plain_event, full_event = async_to_sync(run)()
         assert "preview" not in plain_event and plain_event["step"] == 2
         assert full_event["preview"] == preview
+
+
+class TestNewJobs:
+    def test_a_new_job_is_announced_on_its_owners_job_list(self, user):
+        async def run():
+            communicator = await socket("/ws/jobs/", user=user)
+            await open_socket(communicator)
+            job = await sync_to_async(submit_job)(user=user, prompt="a red sneaker", production_path="fashion")
+            received = await receive_until(communicator, "job.queued")
+            await communicator.disconnect()
+            return job, received
+
+        job, received = async_to_sync(run)()
+        assert (received[-1]["job"], received[-1]["status"], received[-1]["seq"]) == (job.pk, "queued", 1)
+
+    def test_a_new_job_that_nobody_watches_is_not_published(self, user):
+        job = submit_job(user=user, prompt="a red sneaker", production_path="fashion")
+        assert events.get_publisher().flush()
+        assert event_sequences([job.pk]) == {job.pk: 0}
 
 
 class TestCancel:

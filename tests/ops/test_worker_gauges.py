@@ -73,6 +73,7 @@ def test_open_websockets_are_counted_and_closing_uncounts_them(user, redis_clien
         for socket in sockets:
             assert (await socket.connect(timeout=5))[0]
         opened = await sync_to_async(monitoring.websocket_connections)()
+        assert await sync_to_async(monitoring.watches_job_list)(user.pk)
         refused = WebsocketCommunicator(application, "/ws/jobs/", headers=headers[:1])  # anonymous: never counted
         assert not (await refused.connect(timeout=5))[0]
         after_refusal = await sync_to_async(monitoring.websocket_connections)()
@@ -81,3 +82,4 @@ def test_open_websockets_are_counted_and_closing_uncounts_them(user, redis_clien
         return opened, after_refusal, await sync_to_async(monitoring.websocket_connections)()
 
     assert async_to_sync(run)() == (2, 2, 0)
+    assert not monitoring.watches_job_list(user.pk)
