@@ -13,7 +13,7 @@ The load comes from wrk (Debian/Ubuntu package `wrk`), a compiled client that le
 servers, on loopback with --connections requests in flight, authenticated with personal API keys (--users
 users, one key each, used in turn). Every response must be the expected one (202 for a submission, 200 for
 a read); anything else, or a socket error, is an error and the benchmark exits non-zero, as it does when
-the jobs stored are not exactly one per 202. Not a test: the numbers depend on what else the machine does.
+the jobs stored are fewer than the 202s, or more than those plus the requests still in flight at the end. Not a test: the numbers depend on what else the machine does.
 
     .venv/bin/python benchmarks/api.py [--processes 2] [--connections 32] [--seconds 15] [--users 200] [--keep]
 """
@@ -271,11 +271,15 @@ def main() -> int:
     for kind in args.servers.split(","):
         submits, detail, stored = measure(kind, args, keys, Path(settings.DATA_DIR))
         results[kind] = submits, detail
-        one_each = stored == submits["ok"]
+        # wrk stops counting with up to one request per connection still in flight, which the server completes.
+        one_each = 0 <= stored - submits["ok"] <= args.connections
         print(f"{kind}:")
         print(report("submit", submits))
         print(report("job detail", detail))
-        print(f"  jobs stored: {stored} (one per 202: {'yes' if one_each else 'NO'})")
+        print(
+            f"  jobs stored: {stored} for {submits['ok']} 202s counted + at most {args.connections} in flight "
+            f"when wrk stopped: {'consistent' if one_each else 'INCONSISTENT'}"
+        )
         failed = failed or submits["errors"] or detail["errors"] or not one_each
     if {"gunicorn", "daphne"} <= set(results):
         for index, name in enumerate(("submissions", "reads")):
