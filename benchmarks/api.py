@@ -13,7 +13,8 @@ The load comes from wrk (Debian/Ubuntu package `wrk`), a compiled client that le
 servers, on loopback with --connections requests in flight, authenticated with personal API keys (--users
 users, one key each, used in turn). Every response must be the expected one (202 for a submission, 200 for
 a read); anything else, or a socket error, is an error and the benchmark exits non-zero, as it does when
-the jobs stored are fewer than the 202s, or more than those plus the requests still in flight at the end. Not a test: the numbers depend on what else the machine does.
+the jobs stored are fewer than the 202s, or more than those plus the requests still in flight at the end.
+Not a test: the numbers depend on what else the machine does.
 
     .venv/bin/python benchmarks/api.py [--processes 2] [--connections 32] [--seconds 15] [--users 200] [--keep]
 """
