@@ -70,6 +70,9 @@ class Listener:
     def __init__(self, server: Any, keys: list[str]):
         self.server, self.keys = server, keys
         self.finished: dict[int, tuple[str, float]] = {}
+        # Per job: the publish time (`ts`, epoch seconds) of its job.started and final events, and the epoch
+        # time the final event arrived here, to split the end-to-end time into its hops.
+        self.stamps: dict[int, dict[str, float]] = {}
         self._tasks: list[asyncio.Task] = []
 
     async def __aenter__(self) -> Listener:
@@ -89,8 +92,12 @@ class Listener:
     async def _read(self, socket: Any) -> None:
         async for raw in socket:
             event = json.loads(raw)
-            if event.get("type") in ("job.succeeded", "job.failed", "job.canceled"):
-                self.finished.setdefault(event["job"], (event["type"], time.perf_counter()))
+            kind = event.get("type")
+            if kind == "job.started":
+                self.stamps.setdefault(event["job"], {})["started"] = event["ts"]
+            if kind in ("job.succeeded", "job.failed", "job.canceled"):
+                self.finished.setdefault(event["job"], (kind, time.perf_counter()))
+                self.stamps.setdefault(event["job"], {}).update(finished=event["ts"], received=time.time())
 
     async def wait_for(self, job_ids: set[int], timeout: float) -> None:
         deadline = time.perf_counter() + timeout

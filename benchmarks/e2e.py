@@ -15,6 +15,12 @@ import time
 
 from _setup import configure, machine, percentile
 
+HOPS = (
+    "HTTP submit (request -> 202)",
+    "202 -> job.started published (broker, worker claim)",
+    "job.started -> job.succeeded published, minus pipeline",
+    "job.succeeded published -> received on the socket",
+)
 JOB = {"prompt": "benchmark", "production_path": "fashion", "width": 256, "height": 256, "steps": 2}
 
 
@@ -34,17 +40,29 @@ async def sequential(server, key: str, count: int) -> list[float]:
     pipeline_seconds = sync_to_async(
         lambda job_id: sum(GenerationJob.objects.get(pk=job_id).images.values_list("generation_seconds", flat=True))
     )
-    overheads = []
+    overheads: list[float] = []
+    hops: dict[str, list[float]] = {name: [] for name in HOPS}
     async with httpx.AsyncClient(base_url=server.url) as client, Listener(server, [key]) as listener:
         for index in range(count + 5):
-            started = time.perf_counter()
+            started, sent = time.perf_counter(), time.time()
             job_id = await submit(client, key, index)
+            accepted = time.time()
             await listener.wait_for({job_id}, timeout=60)
             status, finished = listener.finished[job_id]
             assert status == "job.succeeded", status
             if index >= 5:  # the first few warm caches and connections
-                overheads.append(finished - started - await pipeline_seconds(job_id))
-    return overheads
+                pipeline = await pipeline_seconds(job_id)
+                overheads.append(finished - started - pipeline)
+                stamps = listener.stamps[job_id]
+                hops["HTTP submit (request -> 202)"].append(accepted - sent)
+                hops["202 -> job.started published (broker, worker claim)"].append(stamps["started"] - accepted)
+                hops["job.started -> job.succeeded published, minus pipeline"].append(
+                    stamps["finished"] - stamps["started"] - pipeline
+                )
+                hops["job.succeeded published -> received on the socket"].append(
+                    stamps["received"] - stamps["finished"]
+                )
+    return overheads, hops
 
 
 async def throughput(server, keys: list[str], count: int) -> float:
@@ -83,11 +101,15 @@ def main() -> None:
         "jobs 256x256, 2 steps, 1 image"
     )
     with stack(workers=1) as server:
-        ms = [1000 * value for value in asyncio.run(sequential(server, keys[0], args.sequential))]
+        overheads, hops = asyncio.run(sequential(server, keys[0], args.sequential))
+        ms = [1000 * value for value in overheads]
         print(
             f"orchestration overhead, {len(ms)} sequential jobs (API submit -> WS job.succeeded, minus pipeline): "
             f"p50 {percentile(ms, 50):.1f} ms, p95 {percentile(ms, 95):.1f} ms (target p50 <= 50 ms)"
         )
+        for name, values in hops.items():
+            hop_ms = [1000 * value for value in values]
+            print(f"  {name}: p50 {percentile(hop_ms, 50):.1f} ms, p95 {percentile(hop_ms, 95):.1f} ms")
         one = asyncio.run(throughput(server, keys, args.jobs))
     with stack(workers=2) as server:
         two = asyncio.run(throughput(server, keys, args.jobs))

@@ -54,7 +54,9 @@ def encode_thumbnail(image: Image.Image) -> bytes:
     thumb = image.convert("RGB")
     thumb.thumbnail((THUMBNAIL_SIDE, THUMBNAIL_SIDE), Image.Resampling.LANCZOS)
     buffer = io.BytesIO()
-    thumb.save(buffer, format="WEBP", quality=80, method=4)
+    # Method 2 (of 0-6): half the encode time of the default 4 for about 4 % more bytes (measured at 1024 px:
+    # 5.8 vs 12.8 ms), and the encode runs on the GPU worker between images.
+    thumb.save(buffer, format="WEBP", quality=80, method=2)
     return buffer.getvalue()
 
 

@@ -88,7 +88,8 @@ def encode_preview(
     if max(image.size) > max_side:
         image.thumbnail((max_side, max_side), Image.Resampling.BILINEAR)
     buffer = io.BytesIO()
-    image.save(buffer, format=image_format, quality=quality)
+    # A preview lives for one step: the fastest WebP method (JPEG ignores it).
+    image.save(buffer, format=image_format, quality=quality, method=0)
     mime = "image/webp" if image_format.upper() == "WEBP" else "image/jpeg"
     return f"data:{mime};base64,{base64.b64encode(buffer.getvalue()).decode('ascii')}"
 

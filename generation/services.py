@@ -356,6 +356,7 @@ class ProgressReporter:
         self.started = time.monotonic()
         self.last_publish = 0.0
         self.last_preview_step = 0
+        self.stored: dict[int, Any] = {}  # index -> image stored by this run
 
     def on_step(self, step: int, total: int, latents: Any) -> None:
         # One conditional UPDATE per step is the heartbeat, the progress and the cancel check.
@@ -391,6 +392,7 @@ class ProgressReporter:
         return preview_from_latents(latents)
 
     def on_image(self, image: Any) -> None:
+        self.stored[image.index] = image
         GenerationJob.objects.filter(pk=self.job.pk).update(images_done=F("images_done") + 1)
         events.publish(self.job, "job.image", image=image_event_payload(image))
 
@@ -525,9 +527,11 @@ def _run_claimed(job: GenerationJob, worker_id: str) -> str:
     )
     if finished:
         logger.info("job succeeded: %s image(s)", job.num_images)
-        events.publish(
-            job, "job.succeeded", images=[image_event_payload(image) for image in job.images.order_by("index")]
-        )
+        # Usually every image was stored by this run; after a retry, some were stored by an earlier one.
+        images = reporter.stored
+        if len(images) < job.num_images:
+            images = {image.index: image for image in job.images.all()}
+        events.publish(job, "job.succeeded", images=[image_event_payload(images[index]) for index in sorted(images)])
         on_job_finished(job)
         return "succeeded"
     return "interrupted"

@@ -1,10 +1,16 @@
 """submit_job validation and the worker-side run, executed in this process with the tiny pipeline."""
 
+import asyncio
+
 import pytest
+from asgiref.sync import async_to_sync
+from channels.layers import get_channel_layer
 from django.core.exceptions import ValidationError
 from django.utils import timezone
+from PIL import Image
 
-from generation import services
+from gallery.services import store_generated_image
+from generation import events, services
 from generation.models import GenerationJob, JobStatus
 from generation.workflow import NODE_TYPES, Node, register_node
 
@@ -124,6 +130,37 @@ class TestExecute:
         assert services.execute_job(job_id=job.pk, dispatch_token=str(job.dispatch_token)) == "succeeded"
         job.refresh_from_db()
         assert (job.status, job.retry_count, job.deliveries) == (JobStatus.SUCCEEDED, 1, 1)
+
+    def test_a_retried_job_announces_the_images_of_every_delivery_when_it_succeeds(self, user):
+        job = submit(user, num_images=2)
+        store_generated_image(
+            job=job,
+            index=0,
+            image=Image.new("RGB", (256, 256)),
+            prompt_used=job.prompt,
+            negative_prompt_used="",
+            seed=job.seed,
+            backend="tiny",
+            generation_seconds=0.1,
+        )
+        job.transition(JobStatus.RUNNING, worker_id="ghost-host:1", heartbeat_at=None, deliveries=1)
+        layer = get_channel_layer()
+        channel = f"test.retried.{job.pk}"  # a plain channel: read from any event loop
+        async_to_sync(layer.group_add)(events.job_group(job.pk), channel)
+
+        assert services.execute_job(job_id=job.pk, dispatch_token=str(job.dispatch_token)) == "succeeded"
+        assert events.get_publisher().flush()
+
+        async def until_succeeded() -> list[dict]:
+            received = []
+            while not received or received[-1]["type"] != "job.succeeded":
+                received.append((await asyncio.wait_for(layer.receive(channel), 10))["event"])
+            return received
+
+        received = async_to_sync(until_succeeded)()
+        succeeded = received[-1]
+        assert [image["index"] for image in succeeded["images"]] == [0, 1]
+        assert [event["image"]["index"] for event in received if event["type"] == "job.image"] == [1]
 
     def test_a_transient_error_requeues_with_backoff_then_succeeds(self, user):
         calls = []
