@@ -18,7 +18,14 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from generation.models import ProductionPath
-from zimage.api import DateOrDateTimeField, ModelSerializer, Pagination, QueryParamsSerializer, StrictSerializer
+from zimage.api import (
+    DateOrDateTimeField,
+    FilteredListView,
+    ModelSerializer,
+    Pagination,
+    QueryParamsSerializer,
+    StrictSerializer,
+)
 
 from . import selectors, services
 from .downloads import zip_response
@@ -122,18 +129,13 @@ def _image_response(user, uuid, status_code: int = status.HTTP_200_OK) -> Respon
     return Response(GalleryImageSerializer(image).data, status=status_code)
 
 
-class ImageListView(generics.ListAPIView):
+class ImageListView(FilteredListView):
     """The user's images (trash excluded), newest first, with optional filters."""
 
     serializer_class = GalleryImageSerializer
+    filter_class = ImageFilterSerializer
 
-    @extend_schema(parameters=[ImageFilterSerializer])
-    def get(self, request, *args, **kwargs):
-        return super().get(request, *args, **kwargs)
-
-    def get_queryset(self):
-        filters = ImageFilterSerializer(data=self.request.query_params.dict())
-        filters.is_valid(raise_exception=True)
+    def filtered_queryset(self, filters):
         return selectors.browse_images(self.request.user, **filters.to_browse_kwargs())
 
 

@@ -15,6 +15,7 @@ from templates_app.api import TemplateSlugField
 from zimage.api import (
     Conflict,
     DateOrDateTimeField,
+    FilteredListView,
     ModelSerializer,
     QueryParamsSerializer,
     SkipLimitPagination,
@@ -239,19 +240,18 @@ def _accepted(job: GenerationJob) -> dict:
     return body
 
 
-class JobListCreateView(generics.ListAPIView):
+class JobListCreateView(FilteredListView):
     """Your jobs, newest first; `?skip=&limit=` works as well as `?page=&page_size=`."""
 
     serializer_class = JobSerializer
     pagination_class = SkipLimitPagination
+    filter_class = JobFilterSerializer
 
-    @extend_schema(parameters=[JobFilterSerializer], summary="List your jobs")
+    @extend_schema(summary="List your jobs")
     def get(self, request, *args, **kwargs):
         return super().get(request, *args, **kwargs)
 
-    def get_queryset(self):
-        filters = JobFilterSerializer(data=self.request.query_params.dict())
-        filters.is_valid(raise_exception=True)
+    def filtered_queryset(self, filters):
         return selectors.browse_jobs(self.request.user, **filters.to_browse_kwargs())
 
     @extend_schema(

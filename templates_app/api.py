@@ -6,7 +6,7 @@ from typing import Any
 
 from django.http import Http404
 from drf_spectacular.utils import extend_schema, extend_schema_view, inline_serializer
-from rest_framework import generics, permissions, serializers, status, viewsets
+from rest_framework import permissions, serializers, status, viewsets
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
@@ -14,7 +14,7 @@ from gallery.selectors import signed_url
 from generation.catalog import SIZE_PRESETS
 from generation.models import ProductionPath
 from generation.paths import PATHS
-from zimage.api import ModelSerializer, QueryParamsSerializer, StrictSerializer, StrictSerializerMixin
+from zimage.api import FilteredListView, ModelSerializer, QueryParamsSerializer, StrictSerializer, StrictSerializerMixin
 
 from . import selectors, services
 from .models import PromptKind, PromptPreset, Template
@@ -112,18 +112,13 @@ class TemplateFilterSerializer(QueryParamsSerializer):
     production_path = _path_choice("The same as `path` (its first name).")
 
 
-class TemplateListView(generics.ListAPIView):
+class TemplateListView(FilteredListView):
     """The listed templates (each slug's latest active version), by production path, then name."""
 
     serializer_class = TemplateSerializer
+    filter_class = TemplateFilterSerializer
 
-    @extend_schema(parameters=[TemplateFilterSerializer])
-    def get(self, request, *args, **kwargs):
-        return super().get(request, *args, **kwargs)
-
-    def get_queryset(self):
-        filters = TemplateFilterSerializer(data=self.request.query_params.dict())
-        filters.is_valid(raise_exception=True)
+    def filtered_queryset(self, filters):
         path = filters.validated_data.get("path") or filters.validated_data.get("production_path")
         return selectors.listed_templates(production_path=path)
 

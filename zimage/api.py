@@ -11,12 +11,13 @@ from typing import Any
 
 from django.core.exceptions import RequestDataTooBig, SuspiciousOperation
 from django.core.exceptions import ValidationError as DjangoValidationError
+from django.db.models import QuerySet
 from django.http import Http404, HttpResponseRedirect
 from django.urls import Resolver404, ResolverMatch, resolve
 from django.utils.dateparse import parse_date, parse_datetime
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import extend_schema, extend_schema_field
-from rest_framework import exceptions, serializers, status
+from rest_framework import exceptions, generics, serializers, status
 from rest_framework.decorators import api_view, authentication_classes, permission_classes, throttle_classes
 from rest_framework.permissions import AllowAny
 from rest_framework.response import Response
@@ -210,6 +211,21 @@ class QueryParamsSerializer(StrictSerializer):
 
     def to_internal_value(self, data: Any) -> Any:
         return super().to_internal_value({key: value for key, value in data.items() if key not in self.IGNORED})
+
+
+class FilteredListView(generics.ListAPIView):
+    """A list whose query parameters `filter_class` validates (a bad one is a 400 naming it) and documents
+    (zimage.openapi adds its fields to the operation); `filtered_queryset` turns the valid ones into rows."""
+
+    filter_class: type[QueryParamsSerializer]
+
+    def get_queryset(self) -> QuerySet:
+        filters = self.filter_class(data=self.request.query_params.dict())
+        filters.is_valid(raise_exception=True)
+        return self.filtered_queryset(filters)
+
+    def filtered_queryset(self, filters: QueryParamsSerializer) -> QuerySet:
+        raise NotImplementedError
 
 
 @extend_schema_field(OpenApiTypes.STR)

@@ -141,6 +141,12 @@ class AutoSchema(openapi.AutoSchema):
                 resource = nested
         return [TAG_ALIASES.get(resource, resource)]
 
+    def get_override_parameters(self) -> list[Any]:
+        """A FilteredListView's filters are its GET operation's query parameters."""
+        filter_class = getattr(self.view, "filter_class", None)
+        extra = [filter_class] if filter_class is not None and self.method == "GET" else []
+        return [*super().get_override_parameters(), *extra]
+
     def _error_codes(self, operation: dict[str, Any]) -> list[str]:
         """The 4xx answers this operation can give, judged from its view and its documented inputs."""
         view = self.view
