@@ -8,7 +8,7 @@ from urllib.parse import urlencode
 
 from django.conf import settings
 from django.core import signing
-from django.core.files.storage import FileSystemStorage, default_storage
+from django.core.files.storage import FileSystemStorage, default_storage, storages
 from django.db.models import F, Q, QuerySet
 from django.db.models.functions import Coalesce, Lower
 from django.urls import reverse
@@ -31,7 +31,8 @@ def signed_url(name: str, *, download_as: str | None = None) -> str:
         url = reverse("gallery:signed-file", kwargs={"token": token})
         return f"{url}?{urlencode({'download': download_as})}" if download_as else url
     parameters = {"ResponseContentDisposition": f'attachment; filename="{download_as}"'} if download_as else None
-    return default_storage.url(name, parameters=parameters, expire=settings.SIGNED_URL_EXPIRY)
+    signer = storages["signed_urls"] if "signed_urls" in settings.STORAGES else default_storage
+    return signer.url(name, parameters=parameters, expire=settings.SIGNED_URL_EXPIRY)
 
 
 def key_from_token(token: str) -> str:

@@ -222,15 +222,24 @@ else:
         "BACKEND": "django.core.files.storage.FileSystemStorage",
         "OPTIONS": {"location": MEDIA_ROOT, "base_url": "/media/"},
     }
+# Where browsers fetch signed S3 URLs when that is not where the app reaches the bucket (compose: the app
+# talks to http://minio:9000, browsers go through the proxy). The URLs are signed for this host.
+AWS_S3_PUBLIC_ENDPOINT_URL = env.str("AWS_S3_PUBLIC_ENDPOINT_URL", default="")
 # Signed S3 URLs point at the storage host: pages may show images from there (zimage.csp).
 CSP_EXTRA_IMG_SRC = env.list("CSP_EXTRA_IMG_SRC", default=[])
 if AWS_STORAGE_BUCKET_NAME and not CSP_EXTRA_IMG_SRC:
-    _endpoint = env.str("AWS_S3_ENDPOINT_URL", default="")
+    _endpoint = AWS_S3_PUBLIC_ENDPOINT_URL or env.str("AWS_S3_ENDPOINT_URL", default="")
     CSP_EXTRA_IMG_SRC = [_endpoint.rstrip("/")] if _endpoint else ["https://*.amazonaws.com"]
 STORAGES = {
     "default": _default_storage,
     "staticfiles": {"BACKEND": "whitenoise.storage.CompressedManifestStaticFilesStorage"},
 }
+if AWS_STORAGE_BUCKET_NAME and AWS_S3_PUBLIC_ENDPOINT_URL:
+    # The same bucket seen from the browser's side: used only to sign URLs (gallery.selectors.signed_url).
+    STORAGES["signed_urls"] = {
+        **_default_storage,
+        "OPTIONS": {**_default_storage["OPTIONS"], "endpoint_url": AWS_S3_PUBLIC_ENDPOINT_URL},
+    }
 
 # --- Auth -----------------------------------------------------------------------------------
 AUTH_USER_MODEL = "accounts.User"

@@ -120,15 +120,18 @@ def test_http_goes_to_gunicorn_and_websockets_to_daphne_behind_one_proxy(service
     assert environment(services["web"])["TRUSTED_PROXY_COUNT"].startswith("${TRUSTED_PROXY_COUNT:-1}")
 
 
-def test_the_proxy_routes_websockets_to_ws_and_the_rest_to_web():
+def test_the_proxy_routes_websockets_to_ws_images_to_minio_and_the_rest_to_web():
     conf = (ROOT / "deploy" / "nginx.conf").read_text()
-    locations = dict(re.findall(r"location\s+(/\S*)\s*\{(.*?)\}", conf, flags=re.DOTALL))
+    locations = dict(re.findall(r"location\s+(?:=\s+)?(/\S*)\s*\{(.*?)\}", conf, flags=re.DOTALL))
     upstreams = dict(re.findall(r"upstream\s+(\w+)\s*\{\s*server\s+(\S+);", conf))
-    assert upstreams == {"web": "web:8000", "ws": "ws:8001"}
+    assert upstreams == {"web": "web:8000", "ws": "ws:8001", "minio": "minio:9000"}
     assert "proxy_pass http://ws;" in locations["/ws/"]
-    assert "proxy_set_header Upgrade $http_upgrade;" in locations["/ws/"]
+    assert "proxy_pass http://minio;" in locations["/zimage-images/"]
     assert "proxy_pass http://web;" in locations["/"]
-    assert "X-Forwarded-For $proxy_add_x_forwarded_for" in conf
+    # Set once for every location: a location setting any header of its own would inherit none of these.
+    for header in ("Host $http_host", "X-Forwarded-For $proxy_add_x_forwarded_for", "Upgrade $http_upgrade"):
+        assert f"proxy_set_header {header};" in conf
+    assert not any("proxy_set_header" in body for body in locations.values())
 
 
 @pytest.mark.parametrize("name", sorted(LONG_RUNNING))
@@ -182,6 +185,11 @@ def test_app_services_reach_the_compose_backing_services(services):
     assert "@postgres:5432/" in env["DATABASE_URL"]
     assert env["REDIS_URL"].startswith("redis://redis:6379/")
     assert "minio:9000" in env["AWS_S3_ENDPOINT_URL"]
+
+
+def test_browsers_get_image_urls_on_the_proxy(services):
+    env = environment(services["web"])
+    assert env["AWS_S3_PUBLIC_ENDPOINT_URL"].startswith("${AWS_S3_PUBLIC_ENDPOINT_URL:-http://localhost:")
 
 
 def test_images_go_to_the_private_zimage_images_bucket(services):

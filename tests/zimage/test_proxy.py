@@ -1,0 +1,121 @@
+"""deploy/nginx.conf, run by a real nginx, in front of gunicorn, daphne and an S3 server, as compose runs it.
+
+Only the upstream addresses and the listening port are rewritten (compose's service names do not resolve
+here); everything else is the file as deployed.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import re
+import shutil
+import subprocess
+import time
+from pathlib import Path
+
+import boto3
+import httpx
+import pytest
+from botocore.config import Config
+from websockets.asyncio.client import connect
+
+from accounts.services import create_api_key
+from generation.models import GenerationJob
+
+from ..factories import UserFactory
+from ..gallery.conftest import S3_ACCESS_KEY, S3_SECRET_KEY, s3_server  # noqa: F401 (a fixture)
+from ..processes import DaphneProcess, GunicornProcess, free_port
+
+pytestmark = pytest.mark.e2e
+
+ROOT = Path(__file__).resolve().parents[2]
+NGINX = shutil.which("nginx") or ("/usr/sbin/nginx" if Path("/usr/sbin/nginx").exists() else None)
+
+
+@pytest.fixture
+def proxy(transactional_db, s3_server, tmp_path):  # noqa: F811 (the imported fixture)
+    if NGINX is None:
+        pytest.skip("nginx is not installed (Debian: apt-get install nginx-light; .ci/run installs it)")
+    web, ws = GunicornProcess().ready(), DaphneProcess().ready()
+    port = free_port()
+    conf = (ROOT / "deploy" / "nginx.conf").read_text()
+    conf = conf.replace("server web:8000;", f"server 127.0.0.1:{web.port};")
+    conf = conf.replace("server ws:8001;", f"server 127.0.0.1:{ws.port};")
+    conf = conf.replace("server minio:9000;", f"server {s3_server.endpoint.removeprefix('http://')};")
+    conf = re.sub(r"listen 8080;", f"listen 127.0.0.1:{port};", conf)
+    temp = {name: tmp_path / name for name in ("client_body", "proxy", "fastcgi", "uwsgi", "scgi")}
+    paths = "\n".join(f"    {name}_temp_path {path};" for name, path in temp.items())
+    (tmp_path / "nginx.conf").write_text(
+        f"pid {tmp_path}/nginx.pid;\nerror_log {tmp_path}/error.log;\nevents {{}}\n"
+        f"http {{\n    access_log {tmp_path}/access.log;\n{paths}\n{conf}\n}}\n"
+    )
+    output = open(tmp_path / "nginx.out", "wb")  # noqa: SIM115 (closed with the process)
+    process = subprocess.Popen(
+        [NGINX, "-p", str(tmp_path), "-c", str(tmp_path / "nginx.conf"), "-g", "daemon off;"],
+        stdout=output,
+        stderr=subprocess.STDOUT,
+        start_new_session=True,
+    )
+    url = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 20
+        while True:
+            try:
+                if httpx.get(f"{url}/proxy-healthz", timeout=1).status_code == 200:
+                    break
+            except httpx.HTTPError:
+                pass
+            if process.poll() is not None or time.monotonic() > deadline:
+                raise RuntimeError(f"nginx did not start: {(tmp_path / 'nginx.out').read_text()[-2000:]}")
+            time.sleep(0.1)
+        yield url
+    finally:
+        process.terminate()
+        process.wait(timeout=10)
+        output.close()
+        web.stop()
+        ws.stop()
+
+
+def test_http_goes_to_gunicorn_through_the_proxy_with_the_browsers_host(proxy):
+    user = UserFactory()
+    _, key = create_api_key(user=user, name="proxy test")
+    assert httpx.get(f"{proxy}/healthz").status_code == 200
+    submitted = httpx.post(
+        f"{proxy}/api/v1/jobs",
+        json={"prompt": "a red sneaker", "production_path": "fashion"},
+        headers={"Authorization": f"Bearer {key}"},
+    )
+    assert submitted.status_code == 202, submitted.text
+    assert GenerationJob.objects.get(pk=submitted.json()["id"]).owner == user
+    assert httpx.get(f"{proxy}/accounts/login/", follow_redirects=True).status_code == 200
+
+
+def test_websockets_go_to_daphne_through_the_proxy(proxy):
+    _, key = create_api_key(user=UserFactory(), name="proxy test")
+
+    async def first_message() -> dict:
+        async with connect(f"{proxy.replace('http', 'ws', 1)}/ws/jobs/?token={key}", open_timeout=10) as socket:
+            return json.loads(await asyncio.wait_for(socket.recv(), 10))
+
+    assert asyncio.run(first_message()) == {"type": "snapshot", "jobs": []}
+
+
+def test_an_image_url_signed_for_the_proxy_is_served_from_the_bucket(proxy, s3_server):  # noqa: F811
+    s3_server.client().create_bucket(Bucket="zimage-images")
+    s3_server.client().put_object(Bucket="zimage-images", Key="images/1/2/a.png", Body=b"\x89PNG-bytes")
+    signer = boto3.client(
+        "s3",
+        endpoint_url=proxy,  # AWS_S3_PUBLIC_ENDPOINT_URL in compose
+        region_name="us-east-1",
+        aws_access_key_id=S3_ACCESS_KEY,
+        aws_secret_access_key=S3_SECRET_KEY,
+        config=Config(signature_version="s3v4", s3={"addressing_style": "path"}),
+    )
+    url = signer.generate_presigned_url(
+        "get_object", Params={"Bucket": "zimage-images", "Key": "images/1/2/a.png"}, ExpiresIn=60
+    )
+    response = httpx.get(url)
+    assert response.status_code == 200 and response.content == b"\x89PNG-bytes"
+    assert httpx.get(f"{proxy}/zimage-images/images/1/2/a.png").status_code == 403  # unsigned: refused
