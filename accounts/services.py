@@ -255,12 +255,11 @@ def reserve_credits(*, user: User, job: GenerationJob) -> CreditEntry | None:
 
 
 def _reserve(user: User, job: GenerationJob) -> CreditEntry | None:
-    if job.credit_cost <= 0:
-        return None
-    existing = CreditEntry.objects.filter(job=job, kind=EntryKind.RESERVATION).first()
-    if existing is not None:
-        return existing
-    return _write_reservation(user, job)
+    """The job's reservation: the one already written (an earlier or concurrent call), else a new one."""
+    existing = None
+    if job.credit_cost > 0:  # a free job has none to look for
+        existing = CreditEntry.objects.filter(job=job, kind=EntryKind.RESERVATION).first()
+    return existing if existing is not None else _write_reservation(user, job)
 
 
 def _write_reservation(user: User, job: GenerationJob) -> CreditEntry | None:

@@ -58,9 +58,10 @@ def _beat_once(client) -> None:
 
 def _heartbeat_loop() -> None:
     import redis
-    from django.conf import settings
 
-    client = redis.Redis.from_url(settings.REDIS_URL, socket_connect_timeout=2, socket_timeout=2)
+    from zimage.redis_clients import shared_redis
+
+    client = shared_redis()
     while not _stop.is_set():
         try:
             _beat_once(client)
