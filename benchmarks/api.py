@@ -33,6 +33,7 @@ import sys
 import tempfile
 import time
 from pathlib import Path
+from typing import Any
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
@@ -115,33 +116,36 @@ def lua_requests(requests: list[tuple[str, str, str, str | None]]) -> str:
     return "{" + ",\n".join(rows) + "}"
 
 
-class Servers:
-    """`count` processes of one server kind listening on one socket: gunicorn's own workers, or daphne
-    processes sharing a socket this object opens (the kernel spreads connections, as pre-forking does)."""
+class DaphneGroup:
+    """`count` daphne processes sharing one listening socket this object opens (the kernel spreads
+    connections between them, as a pre-forking server's workers share theirs)."""
 
-    def __init__(self, kind: str, count: int, log_dir: Path, settings_module: str):
-        self.kind = kind
+    def __init__(self, count: int, log_dir: Path, settings_module: str):
         env = {**os.environ, "LOG_LEVEL": "ERROR", "DJANGO_SETTINGS_MODULE": settings_module}
-        self.log = open(log_dir / f"api-bench-{kind}.log", "wb")  # noqa: SIM115
-        self.listener = None
-        common = {"cwd": ROOT, "env": env, "stdout": self.log, "stderr": subprocess.STDOUT, "start_new_session": True}
-        if kind == "gunicorn":
-            port = free_port()
-            command = [sys.executable, "-m", "gunicorn", "-c", "python:zimage.gunicorn_conf"]
-            command += ["--bind", f"127.0.0.1:{port}", "--workers", str(count), "zimage.wsgi:application"]
-            self.processes = [subprocess.Popen(command, **common)]
-        else:
-            self.listener = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-            self.listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-            self.listener.bind(("127.0.0.1", 0))
-            self.listener.listen(1024)
-            self.listener.set_inheritable(True)
-            port, fd = self.listener.getsockname()[1], self.listener.fileno()
-            command = [sys.executable, "-m", "daphne", "--fd", str(fd), "zimage.asgi:application"]
-            self.processes = [subprocess.Popen(command, pass_fds=(fd,), **common) for _ in range(count)]
+        self.log = open(log_dir / "api-bench-daphne.log", "wb")  # noqa: SIM115
+        self.listener = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        self.listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        self.listener.bind(("127.0.0.1", 0))
+        self.listener.listen(1024)
+        self.listener.set_inheritable(True)
+        port, fd = self.listener.getsockname()[1], self.listener.fileno()
+        command = [sys.executable, "-m", "daphne", "--fd", str(fd), "zimage.asgi:application"]
+        self.processes = [
+            subprocess.Popen(
+                command,
+                pass_fds=(fd,),
+                cwd=ROOT,
+                env=env,
+                stdout=self.log,
+                stderr=subprocess.STDOUT,
+                start_new_session=True,
+            )
+            for _ in range(count)
+        ]
         self.url = f"http://127.0.0.1:{port}"
 
-    def ready(self, timeout: float = 90) -> Servers:
+    def ready(self, timeout: float = 90) -> DaphneGroup:
+        """Several /healthz answers, so that more than one of the processes is likely up."""
         import httpx
 
         deadline = time.monotonic() + timeout
@@ -149,14 +153,14 @@ class Servers:
         while time.monotonic() < deadline:
             if any(process.poll() is not None for process in self.processes):
                 self.stop()
-                raise RuntimeError(f"{self.kind} exited: see {self.log.name}")
+                raise RuntimeError(f"daphne exited: see {self.log.name}")
             with contextlib.suppress(httpx.HTTPError):
                 answered += httpx.get(f"{self.url}/healthz", timeout=2).status_code == 200
             if answered >= 8:
                 return self
             time.sleep(0.1)
         self.stop()
-        raise TimeoutError(f"{self.kind} did not answer /healthz")
+        raise TimeoutError("daphne did not answer /healthz")
 
     def stop(self) -> None:
         for process in self.processes:
@@ -169,14 +173,17 @@ class Servers:
                 process.kill()
                 process.wait(timeout=10)
         self.log.close()
-        if self.listener is not None:
-            self.listener.close()
+        self.listener.close()
 
 
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
+def start_servers(kind: str, args, log_dir: Path) -> Any:
+    """gunicorn as the tests start it (its own workers), or a group of daphne processes."""
+    if kind == "gunicorn":
+        from tests.processes import GunicornProcess  # after configure(): it imports the Celery app
+
+        env = {"LOG_LEVEL": "ERROR", "DJANGO_SETTINGS_MODULE": args.settings}
+        return GunicornProcess(workers=args.processes, **env).ready(timeout=90)
+    return DaphneGroup(args.processes, log_dir, args.settings).ready()
 
 
 def run_wrk(url: str, requests: list, expected: int, connections: int, seconds: float) -> dict:
@@ -215,7 +222,7 @@ def measure(kind: str, args, keys: list[str], log_dir: Path) -> tuple[dict, dict
 
     body = json.dumps(JOB)
     before = GenerationJob.objects.count()
-    servers = Servers(kind, args.processes, log_dir, args.settings).ready()
+    servers = start_servers(kind, args, log_dir)
     try:
         # Warm-up: every process has imported, connected and compiled its URL patterns before timing starts.
         run_wrk(servers.url, [("GET", "/api/v1/me", key, None) for key in keys], 200, 8, 2)
