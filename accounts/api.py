@@ -14,7 +14,7 @@ from rest_framework_simplejwt.serializers import TokenObtainPairSerializer, Toke
 from rest_framework_simplejwt.views import TokenObtainPairView
 from rest_framework_simplejwt.views import TokenRefreshView as BaseTokenRefreshView
 
-from zimage.api import ModelSerializer, StrictSerializer, StrictSerializerMixin
+from core.api import ModelSerializer, StrictSerializer, StrictSerializerMixin
 
 from . import selectors, services
 from .exceptions import LoginLockedOut

@@ -1,4 +1,4 @@
-"""Domain errors of accounts. zimage.api translates each to one HTTP answer."""
+"""Domain errors of accounts. core.api translates each to one HTTP answer."""
 
 from __future__ import annotations
 

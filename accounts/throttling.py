@@ -18,7 +18,7 @@ from limits.storage import RedisStorage
 from limits.strategies import SlidingWindowCounterRateLimiter
 from rest_framework.throttling import BaseThrottle
 
-from zimage.redis_clients import shared_redis
+from core.redis_clients import shared_redis
 
 from .selectors import tier_limits
 

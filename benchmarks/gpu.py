@@ -42,8 +42,8 @@ def main() -> None:
     args = parser.parse_args()
     import torch
 
-    from generation.catalog import MODELS, SDXL, Z_IMAGE_TURBO
-    from generation.diffusion.backends import DiffusersBackend, weights_available
+    from generation.engine.diffusion.backends import DiffusersBackend, weights_available
+    from generation.engine.models_catalog import MODELS, SDXL, Z_IMAGE_TURBO
 
     print(f"machine: {machine()}")
     if not torch.cuda.is_available():
@@ -54,7 +54,7 @@ def main() -> None:
     from accounts.models import User
     from accounts.services import grant_credits
     from generation import services
-    from generation.diffusion import DiffusionRequest
+    from generation.engine.diffusion import DiffusionRequest
 
     user = User.objects.create_user(email="gpu@example.com", password=None, tier="enterprise")
     grant_credits(user=user, amount=100_000, reason="benchmark", idempotency_key="bench-gpu")
@@ -86,7 +86,7 @@ def main() -> None:
             direct.append(time.perf_counter() - started)
         sampler.stop.set()
         peak = torch.cuda.max_memory_allocated() / 2**30
-        import generation.diffusion as diffusion
+        import generation.engine.diffusion as diffusion
 
         diffusion._backend = backend  # the product path uses this same warm pipeline
         product = []

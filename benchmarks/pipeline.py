@@ -15,8 +15,8 @@ from _setup import configure, machine, percentile, rss_mb
 
 
 def per_image_seconds(size: int, runs: int = 3) -> float:
-    from generation.diffusion import DiffusionRequest
-    from generation.diffusion.backends import TinyBackend
+    from generation.engine.diffusion import DiffusionRequest
+    from generation.engine.diffusion.backends import TinyBackend
 
     backend = TinyBackend()
     request = DiffusionRequest(

@@ -17,8 +17,7 @@ from rest_framework.permissions import AllowAny
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from generation.models import ProductionPath
-from zimage.api import (
+from core.api import (
     DateOrDateTimeField,
     FilteredListView,
     ModelSerializer,
@@ -26,6 +25,7 @@ from zimage.api import (
     QueryParamsSerializer,
     StrictSerializer,
 )
+from generation.models import ProductionPath
 
 from . import selectors, services
 from .downloads import zip_response

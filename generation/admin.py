@@ -16,8 +16,9 @@ from accounts.models import CreditEntry
 from gallery.models import GeneratedImage
 from gallery.selectors import signed_url
 
-from . import admin_stats, services
+from . import services
 from .models import FINAL_STATUSES, GenerationJob, JobStatus
+from .ops import admin_stats
 
 
 class GeneratedImageInline(admin.TabularInline):
@@ -191,7 +192,7 @@ class GenerationJobAdmin(admin.ModelAdmin):
         return [stats, *super().get_urls()]
 
     def stats_view(self, request: HttpRequest) -> HttpResponse:
-        """Staff who may view jobs; the numbers come from generation.admin_stats."""
+        """Staff who may view jobs; the numbers come from generation.ops.admin_stats."""
         if not self.has_view_permission(request):
             raise PermissionDenied
         return admin_stats.stats_view(request, admin_site=self.admin_site)

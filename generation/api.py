@@ -9,10 +9,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from accounts import idempotency
-from gallery.models import GeneratedImage
-from gallery.selectors import image_urls
-from templates_app.api import TemplateSlugField
-from zimage.api import (
+from core.api import (
     Conflict,
     DateOrDateTimeField,
     FilteredListView,
@@ -21,10 +18,13 @@ from zimage.api import (
     SkipLimitPagination,
     StrictSerializer,
 )
-from zimage.openapi import error_response
+from core.openapi import error_response
+from gallery.models import GeneratedImage
+from gallery.selectors import image_urls
+from templates_app.api import TemplateSlugField
 
 from . import selectors, services
-from .catalog import MAX_IMAGES_PER_JOB, MAX_PROMPT_LENGTH, MODELS, SIZE_PRESETS
+from .engine.models_catalog import MAX_IMAGES_PER_JOB, MAX_PROMPT_LENGTH, MODELS, SIZE_PRESETS
 from .models import GenerationJob, JobStatus, ProductionPath
 
 # The widest limits over all models; the job's own model narrows them at submit (with a message naming it).

@@ -14,8 +14,9 @@ from urllib.parse import parse_qs
 from channels.db import database_sync_to_async
 from channels.generic.websocket import AsyncJsonWebsocketConsumer
 
-from . import monitoring, selectors, services
+from . import selectors, services
 from .events import job_group, user_group
+from .ops import monitoring
 
 CLOSE_UNAUTHENTICATED = 4401
 CLOSE_NOT_FOUND = 4404
@@ -23,7 +24,7 @@ CLOSE_NOT_FOUND = 4404
 
 class JobEventsConsumer(AsyncJsonWebsocketConsumer):
     group: str | None = None
-    counted = False  # whether this socket is in the open-connections gauge (generation.monitoring)
+    counted = False  # whether this socket is in the open-connections gauge (generation.ops.monitoring)
 
     async def connect(self) -> None:
         user = self.scope.get("user")

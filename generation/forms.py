@@ -15,9 +15,9 @@ from accounts.exceptions import AccountsError
 from templates_app.models import Template
 from templates_app.selectors import listed_templates, template_for_jobs
 
-from .catalog import DEFAULT_MODEL, MAX_IMAGES_PER_JOB, MAX_PROMPT_LENGTH, MODELS, SIZE_PRESETS
+from .engine.models_catalog import DEFAULT_MODEL, MAX_IMAGES_PER_JOB, MAX_PROMPT_LENGTH, MODELS, SIZE_PRESETS
+from .engine.paths import PATHS
 from .models import GenerationJob, ProductionPath
-from .paths import PATHS
 from .services import MAX_SEED, submit_job
 
 if TYPE_CHECKING:

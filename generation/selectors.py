@@ -8,8 +8,8 @@ from typing import Any
 
 from django.db.models import Prefetch, QuerySet
 
+from core.redis_clients import shared_redis
 from gallery.models import GeneratedImage
-from zimage.redis_clients import shared_redis
 
 from .events import sequence_key
 from .models import FINAL_STATUSES, GenerationJob, JobStatus

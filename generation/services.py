@@ -21,12 +21,13 @@ from accounts.selectors import limits_for
 from accounts.services import admit_job, settle_job_credits
 from gallery.models import ImageType
 
-from . import events, monitoring
-from .catalog import MAX_IMAGES_PER_JOB, MAX_PROMPT_LENGTH, MODELS, SIZE_PRESETS, get_model
+from . import events
+from .engine.models_catalog import MAX_IMAGES_PER_JOB, MAX_PROMPT_LENGTH, MODELS, SIZE_PRESETS, get_model
+from .engine.paths import JobInput, get_path, resolve_path
+from .engine.workflow import WorkflowContext, run_pipeline
 from .joblog import job_log_context
 from .models import GenerationJob, JobStatus
-from .paths import JobInput, get_path, resolve_path
-from .workflow import WorkflowContext, run_pipeline
+from .ops import monitoring
 
 if TYPE_CHECKING:
     from accounts.models import User
@@ -386,7 +387,7 @@ class ProgressReporter:
         every = settings.WS_PREVIEW_EVERY_STEPS
         if not every or latents is None or step - self.last_preview_step < every:
             return None
-        from .previews import preview_from_latents
+        from .engine.latent_previews import preview_from_latents
 
         self.last_preview_step = step
         return preview_from_latents(latents)

@@ -59,7 +59,7 @@ def _beat_once(client) -> None:
 def _heartbeat_loop() -> None:
     import redis
 
-    from zimage.redis_clients import shared_redis
+    from core.redis_clients import shared_redis
 
     client = shared_redis()
     while not _stop.is_set():
@@ -74,7 +74,7 @@ def _heartbeat_loop() -> None:
 def warm_up(**_: object) -> None:
     from django.db import connections
 
-    from .diffusion import get_backend
+    from .engine.diffusion import get_backend
 
     connections.close_all()  # never share the parent's database sockets after fork
     threading.Thread(target=_heartbeat_loop, name="zimage-heartbeat", daemon=True).start()

@@ -14,11 +14,11 @@ from rest_framework.response import Response
 from rest_framework.settings import api_settings
 from rest_framework.views import APIView
 
+from core.api import ModelSerializer, Pagination, StrictSerializer, StrictSerializerMixin
 from gallery.selectors import image_urls, images_for, signed_url
 from gallery.uploads import UploadedImageField
 from generation.services import MAX_SEED, estimate_seconds
 from templates_app.api import TemplateSlugField
-from zimage.api import ModelSerializer, Pagination, StrictSerializer, StrictSerializerMixin
 
 from . import selectors, services
 from .models import Chapter, Character, Scene, Story, StoryImageRequest

@@ -10,11 +10,11 @@ from rest_framework import permissions, serializers, status, viewsets
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from core.api import FilteredListView, ModelSerializer, QueryParamsSerializer, StrictSerializer, StrictSerializerMixin
 from gallery.selectors import signed_url
-from generation.catalog import SIZE_PRESETS
+from generation.engine.models_catalog import SIZE_PRESETS
+from generation.engine.paths import PATHS
 from generation.models import ProductionPath
-from generation.paths import PATHS
-from zimage.api import FilteredListView, ModelSerializer, QueryParamsSerializer, StrictSerializer, StrictSerializerMixin
 
 from . import selectors, services
 from .models import PromptKind, PromptPreset, Template

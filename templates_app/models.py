@@ -7,9 +7,9 @@ from django.core.exceptions import ValidationError
 from django.core.validators import MaxLengthValidator
 from django.db import models
 
-from generation.catalog import DEFAULT_MODEL, MAX_IMAGES_PER_JOB, MAX_PROMPT_LENGTH, get_model
+from generation.engine.models_catalog import DEFAULT_MODEL, MAX_IMAGES_PER_JOB, MAX_PROMPT_LENGTH, get_model
+from generation.engine.workflow import WorkflowConfigError, validate_workflow_config
 from generation.models import ProductionPath
-from generation.workflow import WorkflowConfigError, validate_workflow_config
 
 OVERRIDABLE_PARAMETERS = ("width", "height", "steps", "guidance", "seed", "negative_prompt", "num_images")
 # Overridable parameters a template may narrow to [low, high]; guidance may be fractional.
@@ -104,7 +104,7 @@ class Template(models.Model):
 
     def default_values(self) -> dict[str, float]:
         """What a job gets for each boundable parameter when it overrides nothing."""
-        from generation.paths import PATHS
+        from generation.engine.paths import PATHS
 
         model = get_model(self.config.get("model", DEFAULT_MODEL))
         path = PATHS.get(self.production_path)

@@ -7,7 +7,7 @@ from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import render
 from django.views.decorators.http import require_GET
 
-from generation.catalog import DEFAULT_MODEL, MODELS
+from generation.engine.models_catalog import DEFAULT_MODEL, MODELS
 from generation.models import ProductionPath
 
 from . import selectors

@@ -9,8 +9,8 @@ from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.utils import timezone
 
-from .catalog import CURATED_TEMPLATES
 from .models import PromptKind, PromptPreset, Template
+from .seed_templates import CURATED_TEMPLATES
 
 if TYPE_CHECKING:
     from accounts.models import User

@@ -35,6 +35,7 @@ INSTALLED_APPS = [
     "django_celery_results",
     "channels",
     "axes",
+    "core",
     "accounts",
     "templates_app",
     "generation",
@@ -44,7 +45,7 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
-    "zimage.csp.ContentSecurityPolicyMiddleware",  # self-only scripts/styles on every page
+    "core.csp.ContentSecurityPolicyMiddleware",  # self-only scripts/styles on every page
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
@@ -70,7 +71,7 @@ TEMPLATES = [
                 "django.template.context_processors.request",
                 "django.contrib.auth.context_processors.auth",
                 "django.contrib.messages.context_processors.messages",
-                "generation.context_processors.diffusion_notice",
+                "core.context_processors.diffusion_notice",
             ],
         },
     },
@@ -225,7 +226,7 @@ else:
 # Where browsers fetch signed S3 URLs when that is not where the app reaches the bucket (compose: the app
 # talks to http://minio:9000, browsers go through the proxy). The URLs are signed for this host.
 AWS_S3_PUBLIC_ENDPOINT_URL = env.str("AWS_S3_PUBLIC_ENDPOINT_URL", default="")
-# Signed S3 URLs point at the storage host: pages may show images from there (zimage.csp).
+# Signed S3 URLs point at the storage host: pages may show images from there (core.csp).
 CSP_EXTRA_IMG_SRC = env.list("CSP_EXTRA_IMG_SRC", default=[])
 if AWS_STORAGE_BUCKET_NAME and not CSP_EXTRA_IMG_SRC:
     _endpoint = AWS_S3_PUBLIC_ENDPOINT_URL or env.str("AWS_S3_ENDPOINT_URL", default="")
@@ -300,14 +301,14 @@ REST_FRAMEWORK = {
     },
     "NUM_PROXIES": TRUSTED_PROXY_COUNT,
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
-    "DEFAULT_SCHEMA_CLASS": "zimage.openapi.AutoSchema",  # + the shared error responses and tags
-    "DEFAULT_PAGINATION_CLASS": "zimage.pagination.Pagination",  # ?page=&page_size= (<= 100), stable order
+    "DEFAULT_SCHEMA_CLASS": "core.openapi.AutoSchema",  # + the shared error responses and tags
+    "DEFAULT_PAGINATION_CLASS": "core.pagination.Pagination",  # ?page=&page_size= (<= 100), stable order
     "DEFAULT_PARSER_CLASSES": [
-        "zimage.parsers.JSONParser",  # refuses a body over DATA_UPLOAD_MAX_MEMORY_SIZE (413) before reading it
+        "core.parsers.JSONParser",  # refuses a body over DATA_UPLOAD_MAX_MEMORY_SIZE (413) before reading it
         "rest_framework.parsers.FormParser",
         "rest_framework.parsers.MultiPartParser",
     ],
-    "EXCEPTION_HANDLER": "zimage.api.exception_handler",
+    "EXCEPTION_HANDLER": "core.api.exception_handler",
 }
 SPECTACULAR_SETTINGS = {
     "TITLE": "zimage API",
@@ -317,8 +318,8 @@ SPECTACULAR_SETTINGS = {
     "SCHEMA_PATH_PREFIX": "/api/v1",
     "COMPONENT_SPLIT_REQUEST": True,  # request bodies without read-only fields, uploads as binary
     "ENUM_NAME_OVERRIDES": {"JobStatusEnum": "generation.models.JobStatus", "HealthStatusEnum": ["ok", "unavailable"]},
-    # The overview, tag descriptions and security schemes: zimage/openapi.py.
-    "POSTPROCESSING_HOOKS": ["drf_spectacular.hooks.postprocess_schema_enums", "zimage.openapi.document"],
+    # The overview, tag descriptions and security schemes: core/openapi.py.
+    "POSTPROCESSING_HOOKS": ["drf_spectacular.hooks.postprocess_schema_enums", "core.openapi.document"],
     # Served by this site (the Content-Security-Policy allows no other origin for scripts).
     "SWAGGER_UI_DIST": "SIDECAR",
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",

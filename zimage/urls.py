@@ -2,9 +2,8 @@ from django.contrib import admin
 from django.urls import include, path, re_path
 from drf_spectacular.views import SpectacularAPIView, SpectacularRedocView, SpectacularSwaggerSplitView
 
-from generation.metrics import metrics_view
-
-from . import api, csp, health
+from core import api, csp, health
+from generation.ops.metrics import metrics_view
 
 api_v1 = [
     path("", include("generation.urls")),

@@ -20,7 +20,7 @@ def broker():
     import redis
     from django.conf import settings
 
-    from generation.monitoring import queue_names
+    from generation.ops.monitoring import queue_names
 
     client = redis.Redis.from_url(settings.CELERY_BROKER_URL)
     client.delete(*queue_names())

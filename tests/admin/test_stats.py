@@ -8,8 +8,9 @@ from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 from django.utils import timezone
 
-from generation import admin_stats, worker
+from generation import worker
 from generation.models import JobStatus
+from generation.ops import admin_stats
 from generation.services import dispatch_job
 
 from ..factories import TemplateFactory, UserFactory

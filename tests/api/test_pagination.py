@@ -5,9 +5,9 @@ from __future__ import annotations
 import pytest
 from django.utils import timezone
 
+from core.pagination import MAX_PAGE_SIZE, stable_order
 from generation.models import GenerationJob
 from templates_app.models import Template
-from zimage.pagination import MAX_PAGE_SIZE, stable_order
 
 from .conftest import client_for, fill_path, make_job, make_world, operations, resolve_ref
 

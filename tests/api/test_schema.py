@@ -6,7 +6,7 @@ import pytest
 from django.core.management import call_command
 from rest_framework.test import APIClient
 
-from zimage.openapi import TAGS
+from core.openapi import TAGS
 
 from .conftest import openapi_schema, operations, resolve_ref
 

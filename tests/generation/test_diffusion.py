@@ -2,9 +2,9 @@
 
 import pytest
 
-from generation.catalog import SDXL, Z_IMAGE_TURBO
-from generation.diffusion import DiffusionRequest, WeightsUnavailable
-from generation.diffusion.backends import TinyBackend, build_backend, load_pipeline
+from generation.engine.diffusion import DiffusionRequest, WeightsUnavailable
+from generation.engine.diffusion.backends import TinyBackend, build_backend, load_pipeline
+from generation.engine.models_catalog import SDXL, Z_IMAGE_TURBO
 
 
 @pytest.fixture(scope="module")

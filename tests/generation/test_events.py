@@ -146,7 +146,9 @@ class TestProgressReporter:
     def test_previews_are_drawn_only_for_events_that_are_sent(self, user, settings, published, monkeypatch):
         settings.WS_PREVIEW_EVERY_STEPS = 1
         drawn = []
-        monkeypatch.setattr("generation.previews.preview_from_latents", lambda latents: drawn.append(1) or "data:,")
+        monkeypatch.setattr(
+            "generation.engine.latent_previews.preview_from_latents", lambda latents: drawn.append(1) or "data:,"
+        )
         reporter = services.ProgressReporter(running_job(user), "test-host:1", publish_interval=60)
         reporter.last_publish = time.monotonic()
         for step in range(1, 7):

@@ -3,8 +3,8 @@ import logging
 import pytest
 from django.core.exceptions import ValidationError
 
-from generation.paths import PATHS, resolve_path
-from generation.paths.base import ProductionPath
+from generation.engine.paths import PATHS, resolve_path
+from generation.engine.paths.base import ProductionPath
 
 ALL_PATHS = ["fashion", "beauty", "eats", "cinema", "cartoon"]
 
@@ -12,7 +12,7 @@ ALL_PATHS = ["fashion", "beauty", "eats", "cinema", "cartoon"]
 def test_the_five_production_paths_are_registered_each_as_its_own_module():
     assert sorted(PATHS) == sorted(ALL_PATHS)
     modules = {type(path).__module__ for path in PATHS.values()}
-    assert modules == {f"generation.paths.{name}" for name in ALL_PATHS}
+    assert modules == {f"generation.engine.paths.{name}" for name in ALL_PATHS}
     assert all(isinstance(path, ProductionPath) for path in PATHS.values())
 
 
@@ -20,7 +20,7 @@ def test_the_five_production_paths_are_registered_each_as_its_own_module():
 def test_each_path_routes_to_its_module_and_its_own_queue(name):
     path = resolve_path(name)
     assert path.name == name
-    assert type(path).__module__ == f"generation.paths.{name}"
+    assert type(path).__module__ == f"generation.engine.paths.{name}"
     assert path.queue == f"gen.{name}"
 
 
@@ -48,7 +48,7 @@ def test_an_unknown_path_is_rejected_with_a_field_error_by_default(settings):
 
 def test_an_unknown_path_runs_as_fashion_with_a_warning_under_use_default(settings, caplog):
     settings.UNKNOWN_PATH_POLICY = "use_default"
-    with caplog.at_level(logging.WARNING, logger="generation.paths"):
+    with caplog.at_level(logging.WARNING, logger="generation.engine.paths"):
         assert resolve_path("fashon").name == "fashion"
     assert caplog.records[-1].path == "fashon"
 

@@ -10,7 +10,7 @@ import pytest
 import torch
 from PIL import Image
 
-from generation.previews import LATENT_RGB_FACTORS, latents_to_rgb, preview_from_latents
+from generation.engine.latent_previews import LATENT_RGB_FACTORS, latents_to_rgb, preview_from_latents
 
 
 def decode(data_url: str) -> Image.Image:
@@ -56,6 +56,6 @@ def test_a_preview_of_a_1024_pixel_image_takes_milliseconds():
 
 
 def test_importing_the_module_does_not_import_torch():
-    probe = "import sys, generation.previews; print('torch' in sys.modules or 'numpy' in sys.modules)"
+    probe = "import sys, generation.engine.latent_previews; print('torch' in sys.modules or 'numpy' in sys.modules)"
     result = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, timeout=60, check=True)
     assert result.stdout.strip() == "False"

@@ -11,8 +11,8 @@ from PIL import Image
 
 from gallery.services import store_generated_image
 from generation import events, services
+from generation.engine.workflow import NODE_TYPES, Node, register_node
 from generation.models import GenerationJob, JobStatus
-from generation.workflow import NODE_TYPES, Node, register_node
 
 from ..factories import TemplateFactory
 

@@ -1,7 +1,7 @@
 import pytest
 
-from generation.nodes import enhance_prompt
-from generation.workflow import (
+from generation.engine.nodes import enhance_prompt
+from generation.engine.workflow import (
     NODE_TYPES,
     Node,
     WorkflowConfigError,

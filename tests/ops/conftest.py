@@ -2,7 +2,7 @@ import pytest
 import redis
 from django.conf import settings
 
-from generation.monitoring import WEBSOCKET_CONNECTIONS_KEY, queue_names
+from generation.ops.monitoring import WEBSOCKET_CONNECTIONS_KEY, queue_names
 
 
 @pytest.fixture

@@ -10,14 +10,14 @@ import pytest
 from django.conf import settings
 
 from generation import services
+from generation.engine.workflow import NODE_TYPES, Node, register_node
 from generation.models import GenerationJob, JobStatus
-from generation.workflow import NODE_TYPES, Node, register_node
 
 from ..admin.helpers import submit
 
 JOB_FIELDS = ("job_id", "user_id", "path", "model")
 # Loggers of the code a job runs through (a worker's own startup lines and Celery's are not part of a job).
-JOB_LOGGERS = ("generation.services", "accounts.services", "gallery.services", "generation.workflow")
+JOB_LOGGERS = ("generation.services", "accounts.services", "gallery.services", "generation.engine.workflow")
 
 
 def console_handler(stream) -> logging.Handler:

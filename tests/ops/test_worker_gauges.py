@@ -10,7 +10,8 @@ from channels.testing import WebsocketCommunicator
 from django.conf import settings
 from django.test import Client
 
-from generation import monitoring, worker
+from generation import worker
+from generation.ops import monitoring
 from zimage.asgi import application
 
 

@@ -5,8 +5,8 @@ from django.core.files.base import ContentFile
 from django.core.files.storage import default_storage
 from rest_framework.test import APIClient
 
-from generation.catalog import SIZE_PRESETS
-from generation.paths import PATHS
+from generation.engine.models_catalog import SIZE_PRESETS
+from generation.engine.paths import PATHS
 from templates_app.models import PromptPreset, Template
 from templates_app.services import revise_template
 

@@ -3,9 +3,9 @@
 import pytest
 from django.core.exceptions import ValidationError
 
-from generation.workflow import WorkflowConfigError
-from templates_app.catalog import CURATED_TEMPLATES
+from generation.engine.workflow import WorkflowConfigError
 from templates_app.models import Template
+from templates_app.seed_templates import CURATED_TEMPLATES
 
 from ..factories import TemplateFactory
 

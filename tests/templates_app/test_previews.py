@@ -7,9 +7,9 @@ from django.core.files.storage import default_storage
 from django.core.management import call_command
 from PIL import Image
 
-from generation import diffusion
+from generation.engine import diffusion
 from templates_app.models import Template
-from templates_app.previews import PREVIEW_LONG_SIDE, preview_request, preview_size, render_missing_previews
+from templates_app.sample_images import PREVIEW_LONG_SIDE, preview_request, preview_size, render_missing_previews
 
 from ..factories import TemplateFactory
 

@@ -4,8 +4,8 @@ import pytest
 from django.core.exceptions import ValidationError
 
 from generation.services import submit_job
-from templates_app.catalog import CURATED_TEMPLATES
 from templates_app.models import Template
+from templates_app.seed_templates import CURATED_TEMPLATES
 from templates_app.services import revise_template, seed_curated_templates
 
 from ..factories import TemplateFactory

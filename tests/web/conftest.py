@@ -8,8 +8,8 @@ from django.core.cache import cache
 from django.test import Client
 from PIL import Image
 
+from core.context_processors import NOTICE_CACHE_KEY
 from gallery.services import store_generated_image
-from generation.context_processors import NOTICE_CACHE_KEY
 from generation.models import GenerationJob
 from scenes import services as story_services
 

@@ -10,8 +10,8 @@ from django.conf import settings
 from django.urls import reverse
 
 from accounts.services import create_api_key
+from core import context_processors
 from gallery.services import create_folder, create_share_link
-from generation import context_processors
 
 from .conftest import make_job, store_image
 

@@ -6,7 +6,7 @@ import pytest
 import redis
 from django.conf import settings
 
-from zimage.health import WORKER_KEY_PATTERN
+from core.health import WORKER_KEY_PATTERN
 
 CLOSED_REDIS_URL = "redis://127.0.0.1:1/0"
 

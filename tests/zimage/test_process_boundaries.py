@@ -71,13 +71,13 @@ def manage_check_deploy(**env_changes: str | None) -> subprocess.CompletedProces
 def test_the_web_process_never_imports_torch_or_diffusers():
     loaded = run_probe()
     assert "generation.api" in loaded["views"]
-    assert "zimage.health" in loaded["views"]
+    assert "core.health" in loaded["views"]
     assert loaded["torch"] is False
     assert loaded["diffusers"] is False
 
 
 def test_the_probe_sees_torch_when_a_worker_only_module_is_imported():
-    assert run_probe("generation.diffusion.backends")["torch"] is True
+    assert run_probe("generation.engine.diffusion.backends")["torch"] is True
 
 
 def test_production_settings_pass_check_deploy_at_warning_level():

@@ -27,7 +27,7 @@ class Command(BaseCommand):
         if options["no_previews"]:
             return
         # Imported here: drawing loads torch, which only this command (never the web process) needs.
-        from templates_app.previews import render_missing_previews
+        from templates_app.sample_images import render_missing_previews
 
         rendered, skipped = render_missing_previews(refresh=options["refresh_previews"])
         self.stdout.write(f"Template previews: {len(rendered)} drawn.")

@@ -19,8 +19,9 @@ from django.views.decorators.http import require_GET
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_latest
 from prometheus_client.core import GaugeMetricFamily, HistogramMetricFamily, Metric
 
+from generation.models import GenerationJob, JobStatus, ProductionPath
+
 from . import monitoring
-from .models import GenerationJob, JobStatus, ProductionPath
 
 DURATION_WINDOW = timedelta(hours=1)
 DURATION_BUCKETS = (1.0, 2.0, 5.0, 10.0, 20.0, 30.0, 60.0, 120.0, 180.0, 300.0)

@@ -1,6 +1,6 @@
 """The curated templates seeded into every installation (created once, as version 1, when the slug is new)."""
 
-from generation.catalog import SDXL, Z_IMAGE_TURBO
+from generation.engine.models_catalog import SDXL, Z_IMAGE_TURBO
 
 
 def _config(

@@ -15,9 +15,8 @@ import redis
 from asgiref.sync import sync_to_async
 from django.conf import settings
 
-from zimage.redis_clients import shared_redis
-
-from .paths import PATHS
+from core.redis_clients import shared_redis
+from generation.engine.paths import PATHS
 
 logger = logging.getLogger(__name__)
 
@@ -52,8 +51,8 @@ class WorkerStatus:
 
 
 def workers_online() -> list[WorkerStatus] | None:
-    """Worker processes that heart-beat in the last minute (zimage.health), with their current job."""
-    from zimage.health import online_workers
+    """Worker processes that heart-beat in the last minute (core.health), with their current job."""
+    from core.health import online_workers
 
     try:
         beats = online_workers()

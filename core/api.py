@@ -215,7 +215,7 @@ class QueryParamsSerializer(StrictSerializer):
 
 class FilteredListView(generics.ListAPIView):
     """A list whose query parameters `filter_class` validates (a bad one is a 400 naming it) and documents
-    (zimage.openapi adds its fields to the operation); `filtered_queryset` turns the valid ones into rows."""
+    (core.openapi adds its fields to the operation); `filtered_queryset` turns the valid ones into rows."""
 
     filter_class: type[QueryParamsSerializer]
 

@@ -12,7 +12,7 @@ import torch
 from django.conf import settings
 from PIL import Image, ImageOps
 
-from ..catalog import MODELS, SDXL, Z_IMAGE_TURBO, get_model
+from ..models_catalog import MODELS, SDXL, Z_IMAGE_TURBO, get_model
 from . import DiffusionRequest, StepCallback, WeightsUnavailable
 
 logger = logging.getLogger(__name__)

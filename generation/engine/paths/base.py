@@ -11,8 +11,8 @@ if TYPE_CHECKING:
     from PIL.Image import Image
 
     from gallery.models import GeneratedImage
+    from generation.models import GenerationJob
 
-    from ..models import GenerationJob
     from ..workflow import WorkflowContext
 
 

@@ -14,8 +14,8 @@ from django.core.files.base import ContentFile
 from django.core.files.storage import default_storage
 
 from gallery.services import encode_png
-from generation.diffusion import DiffusionRequest, WeightsUnavailable, get_backend, reset_backend
-from generation.nodes import enhance_prompt
+from generation.engine.diffusion import DiffusionRequest, WeightsUnavailable, get_backend, reset_backend
+from generation.engine.nodes import enhance_prompt
 
 from .models import Template
 

@@ -16,7 +16,7 @@ from django.core.exceptions import ValidationError
 if TYPE_CHECKING:
     from PIL.Image import Image
 
-    from .models import GenerationJob
+    from generation.models import GenerationJob
 
 
 class WorkflowConfigError(ValidationError):
@@ -147,7 +147,7 @@ CONFIG_KEYS = {"model", "scheduler", "steps", "cfg_scale", "width", "height", "p
 
 def validate_workflow_config(config: Any) -> dict[str, Any]:
     """Validate a template's whole config: model and its limits, then every pipeline node."""
-    from .catalog import MODELS
+    from .models_catalog import MODELS
 
     if not isinstance(config, dict):
         raise WorkflowConfigError("config", "Must be a JSON object.")

@@ -1,6 +1,6 @@
 """The API's pagination: page numbers (or skip/limit on the jobs list) over a totally ordered queryset.
 
-Kept apart from zimage.api and free of view imports: DRF imports DEFAULT_PAGINATION_CLASS while it defines
+Kept apart from core.api and free of view imports: DRF imports DEFAULT_PAGINATION_CLASS while it defines
 its generic views.
 """
 

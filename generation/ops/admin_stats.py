@@ -26,9 +26,9 @@ from django.template.response import TemplateResponse
 from django.utils import timezone
 
 from accounts.models import CreditEntry, EntryKind
+from generation.models import GenerationJob, JobStatus, ProductionPath
 
 from . import monitoring
-from .models import GenerationJob, JobStatus, ProductionPath
 
 PERIODS = {
     "24h": ("Last 24 hours", dt.timedelta(hours=24)),

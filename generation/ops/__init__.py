@@ -1,0 +1,1 @@
+"""Operations: Prometheus metrics, queue and worker monitoring, the admin statistics page."""
