@@ -14,4 +14,6 @@ urlpatterns = [
     path("password-reset/sent/", views.PasswordResetDoneView.as_view(), name="password_reset_done"),
     path("reset/<uidb64>/<token>/", views.PasswordResetConfirmView.as_view(), name="password_reset_confirm"),
     path("reset/done/", views.PasswordResetCompleteView.as_view(), name="password_reset_complete"),
+    path("keys/new", views.api_key_create, name="key-create"),
+    path("keys/<int:pk>/revoke", views.api_key_revoke, name="key-revoke"),
 ]

@@ -388,7 +388,7 @@ class ShareLinkSerializer(ModelSerializer):
         return self._absolute(reverse("gallery:share", kwargs={"token": link.token}))
 
     def get_api_url(self, link) -> str:
-        return self._absolute(reverse("gallery_api:public-share", kwargs={"token": link.token}))
+        return self._absolute(reverse("gallery-api:public-share", kwargs={"token": link.token}))
 
 
 class ShareLinkCreateSerializer(StrictSerializer):

@@ -2,7 +2,7 @@ from django.urls import path
 
 from . import api
 
-app_name = "gallery_api"
+app_name = "gallery-api"
 urlpatterns = [
     path("images", api.ImageListView.as_view(), name="image-list"),
     path("images/download", api.ImageZipView.as_view(), name="image-zip"),

@@ -1,14 +1,15 @@
+"""Website pages for generating, mounted at the site root."""
+
 from django.urls import path
 
-from . import api
+from . import views
 
 app_name = "generation"
 urlpatterns = [
-    path("jobs", api.JobListCreateView.as_view(), name="job-list"),
-    path("jobs/<int:pk>", api.JobDetailView.as_view(), name="job-detail"),
-    path("jobs/<int:pk>/cancel", api.JobCancelView.as_view(), name="job-cancel"),
-    path("jobs/<int:pk>/retry", api.JobRetryView.as_view(), name="job-retry"),
-    # The first API's routes, kept for its clients.
-    path("generate", api.GenerateView.as_view(), name="generate"),
-    path("status/<int:job_id>", api.JobStatusView.as_view(), name="job-status"),
+    path("dashboard/", views.dashboard, name="dashboard"),
+    path("generate/", views.generate, name="generate"),
+    path("jobs/", views.job_list, name="jobs"),
+    path("jobs/<int:pk>/", views.job_detail, name="job"),
+    path("jobs/<int:pk>/cancel", views.job_cancel, name="job-cancel"),
+    path("jobs/<int:pk>/retry", views.job_retry, name="job-retry"),
 ]

@@ -2,7 +2,7 @@ from django.urls import path
 
 from . import api
 
-app_name = "scenes"
+app_name = "scenes-api"
 
 scene = "chapters/<int:chapter_id>/scenes/<int:scene_number>"
 

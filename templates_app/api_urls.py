@@ -3,7 +3,7 @@ from rest_framework.routers import SimpleRouter
 
 from . import api
 
-app_name = "templates"
+app_name = "templates_app-api"
 
 router = SimpleRouter(trailing_slash=False)
 router.register("prompt-presets", api.PromptPresetViewSet, basename="prompt-preset")

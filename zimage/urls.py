@@ -6,7 +6,7 @@ from core import api, csp, health
 from generation.ops.metrics import metrics_view
 
 api_v1 = [
-    path("", include("generation.urls")),
+    path("", include("generation.api_urls")),
     path("", include("gallery.api_urls")),
     path("", include("templates_app.api_urls")),
     path("", include("scenes.api_urls")),
@@ -23,13 +23,12 @@ urlpatterns = [
     path("readyz", health.readyz, name="readyz"),
     path("metrics", metrics_view, name="metrics"),
     path("admin/", admin.site.urls),
-    path("accounts/", include("accounts.urls")),
     path("api/v1/", include(api_v1)),
+    # The website: each app's pages (views.py + urls.py), rendered server-side.
+    path("accounts/", include("accounts.urls")),
+    path("templates/", include("templates_app.urls")),
+    path("stories/", include("scenes.urls")),
     path("", include("gallery.urls")),
-    # The website: each app's pages (page_urls.py), rendered server-side.
-    path("accounts/keys/", include("accounts.page_urls")),
-    path("templates/", include("templates_app.page_urls")),
-    path("gallery/", include("gallery.page_urls")),
-    path("stories/", include("scenes.page_urls")),
-    path("", include("generation.page_urls")),
+    path("", include("generation.urls")),
+    path("", include("core.urls")),
 ]

@@ -27,9 +27,9 @@ API_PREFIX = "api/v1/"
 # Objects that are not anyone's: the template catalogue (and its staff-only revisions) and public share links,
 # whose token is the credential. Every other route that names an object must answer 404 to anyone else.
 NOT_OWNED_ROUTES = {
-    "templates:template-detail",
-    "templates:template-revise",
-    "gallery_api:public-share",
+    "templates_app-api:template-detail",
+    "templates_app-api:template-revise",
+    "gallery-api:public-share",
 }
 
 # The object that an id in a route names, by the path before it (`jobs/<pk>` -> the job).

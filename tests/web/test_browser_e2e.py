@@ -139,14 +139,14 @@ def test_xss_payloads_in_prompts_never_run_in_a_real_browser(live_server, browse
     session.force_login(user)
     browser.call("Network.setCookie", name="sessionid", value=session.cookies["sessionid"].value, url=live_server.url)
     pages = [
-        reverse("pages:dashboard"),
-        reverse("pages:jobs"),
-        reverse("pages:job", args=[job.pk]),
-        reverse("pages:generate") + f"?from_job={job.pk}",
-        reverse("gallery_pages:list"),
-        reverse("gallery_pages:image", args=[image.uuid]),
-        reverse("story_pages:story", args=[story.pk]),
-        reverse("story_pages:chapter", args=[chapter.pk]),
+        reverse("generation:dashboard"),
+        reverse("generation:jobs"),
+        reverse("generation:job", args=[job.pk]),
+        reverse("generation:generate") + f"?from_job={job.pk}",
+        reverse("gallery:list"),
+        reverse("gallery:image", args=[image.uuid]),
+        reverse("scenes:story", args=[story.pk]),
+        reverse("scenes:chapter", args=[chapter.pk]),
     ]
     for path in pages:
         browser.open(live_server.url + path)

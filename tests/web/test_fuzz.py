@@ -34,7 +34,7 @@ prompts = st.one_of(
     st.builds(lambda base, n: (base * n)[:10_000], st.sampled_from([*PAYLOADS, "x"]), st.integers(300, 2000)),
 )
 
-PAGES = ["pages:dashboard", "pages:jobs"]
+PAGES = ["generation:dashboard", "generation:jobs"]
 
 
 def assert_escaped(html: str, prompt: str) -> None:
@@ -52,7 +52,7 @@ def test_the_generate_form_never_errors_and_never_renders_a_prompt_unescaped(db,
     client = login(fuzz_user)
     before = GenerationJob.objects.filter(owner=fuzz_user).count()
     response = client.post(
-        reverse("pages:generate"),
+        reverse("generation:generate"),
         {"production_path": "fashion", "prompt": prompt, "negative_prompt": negative, "num_images": "1"},
     )
     assert response.status_code in (200, 302), response.status_code
@@ -63,7 +63,7 @@ def test_the_generate_form_never_errors_and_never_renders_a_prompt_unescaped(db,
         return
     assert created == 1
     job = GenerationJob.objects.filter(owner=fuzz_user).latest("created_at")
-    pages = [reverse("pages:job", args=[job.pk]), *(reverse(name) for name in PAGES)]
+    pages = [reverse("generation:job", args=[job.pk]), *(reverse(name) for name in PAGES)]
     for url in pages:
         page = client.get(url)
         assert page.status_code == 200, (url, page.status_code)

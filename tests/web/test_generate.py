@@ -13,7 +13,7 @@ from .conftest import login, make_job, store_image
 
 pytestmark = pytest.mark.django_db
 
-GENERATE = reverse("pages:generate")
+GENERATE = reverse("generation:generate")
 
 
 def post(client, **fields):
@@ -91,7 +91,7 @@ def test_a_valid_submit_creates_the_job_and_redirects_to_its_progress_page(owner
     )
     job = GenerationJob.objects.get()
     assert response.status_code == 302
-    assert response.url == reverse("pages:job", args=[job.pk])
+    assert response.url == reverse("generation:job", args=[job.pk])
     assert (job.owner, job.template, job.production_path) == (user, template, "fashion")
     assert (job.prompt, job.negative_prompt, job.num_images, job.seed) == ("a linen summer dress", "blurry", 2, 42)
     assert (job.width, job.height, job.steps, job.guidance) == (1024, 1024, 6, 0.5)
@@ -130,9 +130,9 @@ def test_use_these_settings_again_prefills_the_form_from_an_image(owner_client, 
 
 def test_retry_submits_the_same_request_again(owner_client, user, template):
     job = make_job(user, template=template, prompt="red coat", status="failed", steps=6, seed=100, num_images=2)
-    response = owner_client.post(reverse("pages:job-retry", args=[job.pk]))
+    response = owner_client.post(reverse("generation:job-retry", args=[job.pk]))
     retried = GenerationJob.objects.exclude(pk=job.pk).get()
-    assert response.status_code == 302 and response.url == reverse("pages:job", args=[retried.pk])
+    assert response.status_code == 302 and response.url == reverse("generation:job", args=[retried.pk])
     assert (retried.prompt, retried.template, retried.seed, retried.steps, retried.num_images) == (
         "red coat",
         template,
@@ -146,7 +146,7 @@ def test_a_retry_that_is_refused_goes_back_to_the_form_with_the_reason(db):
     user = UserFactory(credits=0)
     client = login(user)
     job = make_job(user, status="failed")
-    response = client.post(reverse("pages:job-retry", args=[job.pk]), follow=True)
+    response = client.post(reverse("generation:job-retry", args=[job.pk]), follow=True)
     assert response.redirect_chain[-1][0] == f"{GENERATE}?from_job={job.pk}"
     assert "you have 0 available" in response.content.decode()
     assert GenerationJob.objects.count() == 1
@@ -154,20 +154,20 @@ def test_a_retry_that_is_refused_goes_back_to_the_form_with_the_reason(db):
 
 def test_cancel_stops_a_queued_job(owner_client, user):
     job = make_job(user, status="queued", progress_step=0)
-    response = owner_client.post(reverse("pages:job-cancel", args=[job.pk]), {"next": reverse("pages:jobs")})
-    assert response.status_code == 302 and response.url == reverse("pages:jobs")
+    response = owner_client.post(reverse("generation:job-cancel", args=[job.pk]), {"next": reverse("generation:jobs")})
+    assert response.status_code == 302 and response.url == reverse("generation:jobs")
     job.refresh_from_db()
     assert job.status == "canceled"
 
 
 def test_cancel_never_redirects_off_site(owner_client, user):
     job = make_job(user, status="queued", progress_step=0)
-    response = owner_client.post(reverse("pages:job-cancel", args=[job.pk]), {"next": "https://evil.example/"})
-    assert response.url == reverse("pages:job", args=[job.pk])
+    response = owner_client.post(reverse("generation:job-cancel", args=[job.pk]), {"next": "https://evil.example/"})
+    assert response.url == reverse("generation:job", args=[job.pk])
 
 
 def test_history_filters_by_status_and_search(owner_client, user):
     make_job(user, prompt="blue scarf", status="failed")
     make_job(user, prompt="red scarf", status="succeeded")
-    body = owner_client.get(reverse("pages:jobs") + "?status=failed&q=scarf").content.decode()
+    body = owner_client.get(reverse("generation:jobs") + "?status=failed&q=scarf").content.decode()
     assert "blue scarf" in body and "red scarf" not in body

@@ -18,19 +18,19 @@ from .conftest import make_job, store_image
 pytestmark = pytest.mark.django_db
 
 PUBLIC_PAGES = [
-    "pages:landing",
+    "core:landing",
     "accounts:login",
     "accounts:signup",
     "accounts:password_reset",
 ]
 PRIVATE_PAGES = [
-    "pages:dashboard",
-    "pages:generate",
-    "pages:jobs",
-    "template_pages:list",
-    "gallery_pages:list",
-    "gallery_pages:trash",
-    "story_pages:list",
+    "generation:dashboard",
+    "generation:generate",
+    "generation:jobs",
+    "templates_app:list",
+    "gallery:list",
+    "gallery:trash",
+    "scenes:list",
     "accounts:profile",
 ]
 
@@ -61,18 +61,18 @@ def test_owner_sees_every_page_about_their_objects(owner_client, user, template,
     folder = create_folder(owner=user, name="Campaign")
     chapter = story.chapters.get()
     pages = [
-        reverse("pages:job", args=[job.pk]),
-        reverse("pages:jobs") + "?status=running",
-        reverse("pages:generate") + f"?from_job={job.pk}",
-        reverse("pages:generate") + f"?from_image={image.uuid}",
-        reverse("pages:generate") + "?template=lookbook",
-        reverse("gallery_pages:image", args=[image.uuid]),
-        reverse("gallery_pages:list") + f"?folder={folder.pk}",
-        reverse("gallery_pages:list") + "?favourite=1&tag=x&q=linen&path=fashion",
-        reverse("template_pages:detail", args=[template.slug]),
-        reverse("template_pages:list") + "?path=fashion",
-        reverse("story_pages:story", args=[story.pk]),
-        reverse("story_pages:chapter", args=[chapter.pk]),
+        reverse("generation:job", args=[job.pk]),
+        reverse("generation:jobs") + "?status=running",
+        reverse("generation:generate") + f"?from_job={job.pk}",
+        reverse("generation:generate") + f"?from_image={image.uuid}",
+        reverse("generation:generate") + "?template=lookbook",
+        reverse("gallery:image", args=[image.uuid]),
+        reverse("gallery:list") + f"?folder={folder.pk}",
+        reverse("gallery:list") + "?favourite=1&tag=x&q=linen&path=fashion",
+        reverse("templates_app:detail", args=[template.slug]),
+        reverse("templates_app:list") + "?path=fashion",
+        reverse("scenes:story", args=[story.pk]),
+        reverse("scenes:chapter", args=[chapter.pk]),
     ]
     for url in pages:
         assert owner_client.get(url).status_code == 200, url
@@ -81,7 +81,7 @@ def test_owner_sees_every_page_about_their_objects(owner_client, user, template,
 def test_dashboard_shows_balance_running_jobs_and_recent_images(owner_client, user):
     make_job(user, prompt="still drawing", status="running")
     store_image(user, prompt="a finished picture")
-    body = owner_client.get(reverse("pages:dashboard")).content.decode()
+    body = owner_client.get(reverse("generation:dashboard")).content.decode()
     assert str(user.credit_balance) in body
     assert "still drawing" in body
     assert "a finished picture" in body
@@ -97,34 +97,34 @@ def test_another_users_objects_are_not_found(other_client, user, template, story
     scene = chapter.scenes.get()
     character = story.characters.get()
     gets = [
-        reverse("pages:job", args=[job.pk]),
-        reverse("pages:generate") + f"?from_job={job.pk}",
-        reverse("pages:generate") + f"?from_image={image.uuid}",
-        reverse("pages:generate") + "?from_image=not-a-uuid",
-        reverse("gallery_pages:image", args=[image.uuid]),
-        reverse("gallery_pages:list") + f"?folder={folder.pk}",
-        reverse("story_pages:story", args=[story.pk]),
-        reverse("story_pages:chapter", args=[chapter.pk]),
+        reverse("generation:job", args=[job.pk]),
+        reverse("generation:generate") + f"?from_job={job.pk}",
+        reverse("generation:generate") + f"?from_image={image.uuid}",
+        reverse("generation:generate") + "?from_image=not-a-uuid",
+        reverse("gallery:image", args=[image.uuid]),
+        reverse("gallery:list") + f"?folder={folder.pk}",
+        reverse("scenes:story", args=[story.pk]),
+        reverse("scenes:chapter", args=[chapter.pk]),
     ]
     posts = [
-        (reverse("pages:job-cancel", args=[job.pk]), {}),
-        (reverse("pages:job-retry", args=[job.pk]), {}),
-        (reverse("gallery_pages:image-favourite", args=[image.uuid]), {"is_favourite": "1"}),
-        (reverse("gallery_pages:image-organise", args=[image.uuid]), {"tags": "x"}),
-        (reverse("gallery_pages:image-trash", args=[image.uuid]), {}),
-        (reverse("gallery_pages:image-share", args=[image.uuid]), {}),
-        (reverse("gallery_pages:trash-restore", args=[image.uuid]), {}),
-        (reverse("gallery_pages:folder-delete", args=[folder.pk]), {}),
-        (reverse("gallery_pages:folder-share", args=[folder.pk]), {}),
-        (reverse("gallery_pages:share-link-revoke", args=[link.pk]), {}),
-        (reverse("account_pages:key-revoke", args=[key.pk]), {}),
-        (reverse("story_pages:chapter-create", args=[story.pk]), {"number": 2}),
-        (reverse("story_pages:character-create", args=[story.pk]), {"name": "Intruder"}),
-        (reverse("story_pages:character-generate", args=[character.pk]), {}),
-        (reverse("story_pages:scene-create", args=[chapter.pk]), {"scene_number": 2, "description": "x"}),
-        (reverse("story_pages:chapter-generate", args=[chapter.pk]), {}),
-        (reverse("story_pages:scene-generate", args=[scene.pk]), {}),
-        (reverse("story_pages:scene-choose", args=[scene.pk]), {"image": str(image.uuid)}),
+        (reverse("generation:job-cancel", args=[job.pk]), {}),
+        (reverse("generation:job-retry", args=[job.pk]), {}),
+        (reverse("gallery:image-favourite", args=[image.uuid]), {"is_favourite": "1"}),
+        (reverse("gallery:image-organise", args=[image.uuid]), {"tags": "x"}),
+        (reverse("gallery:image-trash", args=[image.uuid]), {}),
+        (reverse("gallery:image-share", args=[image.uuid]), {}),
+        (reverse("gallery:trash-restore", args=[image.uuid]), {}),
+        (reverse("gallery:folder-delete", args=[folder.pk]), {}),
+        (reverse("gallery:folder-share", args=[folder.pk]), {}),
+        (reverse("gallery:share-link-revoke", args=[link.pk]), {}),
+        (reverse("accounts:key-revoke", args=[key.pk]), {}),
+        (reverse("scenes:chapter-create", args=[story.pk]), {"number": 2}),
+        (reverse("scenes:character-create", args=[story.pk]), {"name": "Intruder"}),
+        (reverse("scenes:character-generate", args=[character.pk]), {}),
+        (reverse("scenes:scene-create", args=[chapter.pk]), {"scene_number": 2, "description": "x"}),
+        (reverse("scenes:chapter-generate", args=[chapter.pk]), {}),
+        (reverse("scenes:scene-generate", args=[scene.pk]), {}),
+        (reverse("scenes:scene-choose", args=[scene.pk]), {"image": str(image.uuid)}),
     ]
     for url in gets:
         assert other_client.get(url).status_code == 404, url
@@ -142,7 +142,7 @@ def test_another_users_objects_are_not_found(other_client, user, template, story
 
 def test_bulk_actions_ignore_another_users_images(other_client, user):
     image = store_image(user)
-    response = other_client.post(reverse("gallery_pages:bulk"), {"ids": [str(image.uuid)], "action": "trash"})
+    response = other_client.post(reverse("gallery:bulk"), {"ids": [str(image.uuid)], "action": "trash"})
     assert response.status_code == 302
     image.refresh_from_db()
     assert image.deleted_at is None
@@ -151,7 +151,7 @@ def test_bulk_actions_ignore_another_users_images(other_client, user):
 def test_another_users_jobs_and_images_are_not_listed(other_client, user):
     make_job(user, prompt="my secret brief")
     store_image(user, prompt="my secret picture")
-    for name in ("pages:dashboard", "pages:jobs", "gallery_pages:list"):
+    for name in ("generation:dashboard", "generation:jobs", "gallery:list"):
         body = other_client.get(reverse(name)).content.decode()
         assert "my secret" not in body, name
 
@@ -164,13 +164,13 @@ def test_share_page_stays_public(client, user):
 
 def test_tiny_backend_banner_shows_when_a_tiny_worker_is_online(client, monkeypatch):
     monkeypatch.setattr(context_processors, "online_workers", lambda: [{"backend": "zimage"}, {"backend": "tiny"}])
-    body = client.get(reverse("pages:landing")).content.decode()
+    body = client.get(reverse("core:landing")).content.decode()
     assert "tiny random-weight test pipeline" in body
 
 
 def test_no_banner_when_only_real_model_workers_are_online(client, monkeypatch):
     monkeypatch.setattr(context_processors, "online_workers", lambda: [{"backend": "zimage"}])
-    body = client.get(reverse("pages:landing")).content.decode()
+    body = client.get(reverse("core:landing")).content.decode()
     assert "tiny random-weight test pipeline" not in body
 
 
@@ -179,13 +179,13 @@ def test_the_banner_reads_real_worker_heartbeats(client):
     connection = redis.Redis.from_url(settings.REDIS_URL)
     connection.set("zimage:worker:web-test", json.dumps({"backend": "tiny"}), ex=60)
     try:
-        body = client.get(reverse("pages:landing")).content.decode()
+        body = client.get(reverse("core:landing")).content.decode()
     finally:
         connection.delete("zimage:worker:web-test")
     assert "tiny random-weight test pipeline" in body
 
 
 def test_the_navigation_marks_the_current_page(owner_client):
-    body = owner_client.get(reverse("gallery_pages:list")).content.decode()
+    body = owner_client.get(reverse("gallery:list")).content.decode()
     assert '<a href="/gallery/" aria-current="page">Gallery</a>' in body
     assert '<a href="/dashboard/">Dashboard</a>' in body

@@ -60,18 +60,18 @@ def xss_objects(user, template):
 
 def prompt_pages(objects) -> list[str]:
     return [
-        reverse("pages:dashboard"),
-        reverse("pages:jobs"),
-        reverse("pages:job", args=[objects["job"].pk]),
-        reverse("pages:job", args=[objects["running"].pk]),
-        reverse("pages:generate") + f"?from_job={objects['job'].pk}",
-        reverse("pages:generate") + f"?from_image={objects['image'].uuid}",
-        reverse("gallery_pages:list"),
-        reverse("gallery_pages:list") + "?q=dress",
-        reverse("gallery_pages:image", args=[objects["image"].uuid]),
-        reverse("story_pages:list"),
-        reverse("story_pages:story", args=[objects["story"].pk]),
-        reverse("story_pages:chapter", args=[objects["chapter"].pk]),
+        reverse("generation:dashboard"),
+        reverse("generation:jobs"),
+        reverse("generation:job", args=[objects["job"].pk]),
+        reverse("generation:job", args=[objects["running"].pk]),
+        reverse("generation:generate") + f"?from_job={objects['job'].pk}",
+        reverse("generation:generate") + f"?from_image={objects['image'].uuid}",
+        reverse("gallery:list"),
+        reverse("gallery:list") + "?q=dress",
+        reverse("gallery:image", args=[objects["image"].uuid]),
+        reverse("scenes:list"),
+        reverse("scenes:story", args=[objects["story"].pk]),
+        reverse("scenes:chapter", args=[objects["chapter"].pk]),
     ]
 
 
@@ -88,19 +88,19 @@ def test_prompts_are_escaped_on_every_page_that_shows_them(owner_client, xss_obj
 
 def test_the_trash_escapes_prompts_too(owner_client, xss_objects):
     image = xss_objects["image"]
-    owner_client.post(reverse("gallery_pages:image-trash", args=[image.uuid]))
-    body = owner_client.get(reverse("gallery_pages:trash")).content.decode()
+    owner_client.post(reverse("gallery:image-trash", args=[image.uuid]))
+    body = owner_client.get(reverse("gallery:trash")).content.decode()
     assert "<script>alert(1)" not in body and "&lt;script&gt;alert(1)" in body
 
 
 def test_a_search_term_is_escaped(owner_client):
-    body = owner_client.get(reverse("gallery_pages:list") + "?q=%3Cscript%3Ealert(3)%3C/script%3E").content.decode()
+    body = owner_client.get(reverse("gallery:list") + "?q=%3Cscript%3Ealert(3)%3C/script%3E").content.decode()
     assert "<script>alert(3)" not in body
 
 
 def test_every_page_sends_a_self_only_content_security_policy(owner_client, xss_objects):
-    pages = [*prompt_pages(xss_objects), reverse("pages:landing"), reverse("accounts:profile")]
-    pages += [reverse("template_pages:list"), reverse("gallery_pages:trash")]
+    pages = [*prompt_pages(xss_objects), reverse("core:landing"), reverse("accounts:profile")]
+    pages += [reverse("templates_app:list"), reverse("gallery:trash")]
     for url in pages:
         response = owner_client.get(url)
         policy = response["Content-Security-Policy"]
@@ -114,13 +114,13 @@ def test_every_page_sends_a_self_only_content_security_policy(owner_client, xss_
 
 def test_pages_have_no_inline_scripts_handlers_or_style_attributes(owner_client, client, xss_objects):
     """What the policy would block must not be needed: all behaviour and style comes from static files."""
-    pages = [*prompt_pages(xss_objects), reverse("template_pages:list"), reverse("accounts:profile")]
+    pages = [*prompt_pages(xss_objects), reverse("templates_app:list"), reverse("accounts:profile")]
     for url in pages:
         body = owner_client.get(url).content.decode()
         assert INLINE_SCRIPT.search(body) is None, url
         assert "style" not in attribute_names(body), url
         assert event_handlers(body) == set(), url
-    for name in ("pages:landing", "accounts:login", "accounts:signup", "accounts:password_reset"):
+    for name in ("core:landing", "accounts:login", "accounts:signup", "accounts:password_reset"):
         body = client.get(reverse(name)).content.decode()
         assert INLINE_SCRIPT.search(body) is None and "style" not in attribute_names(body), name
 
@@ -134,10 +134,10 @@ def test_the_public_share_page_keeps_its_own_stricter_policy(client, user):
 def test_forms_refuse_a_post_without_the_csrf_token(user):
     client = Client(enforce_csrf_checks=True)
     client.force_login(user)
-    response = client.post(reverse("pages:generate"), {"prompt": "x", "production_path": "fashion"})
+    response = client.post(reverse("generation:generate"), {"prompt": "x", "production_path": "fashion"})
     assert response.status_code == 403
     assert GenerationJob.objects.count() == 0
-    page = client.get(reverse("pages:generate")).content.decode()
+    page = client.get(reverse("generation:generate")).content.decode()
     assert 'name="csrfmiddlewaretoken"' in page
 
 
@@ -147,7 +147,7 @@ def test_forms_refuse_a_post_without_the_csrf_token(user):
 def test_bulk_download_returns_a_zip_of_the_selected_originals(owner_client, user):
     first, second = store_image(user), store_image(user)
     response = owner_client.post(
-        reverse("gallery_pages:bulk"), {"ids": [str(first.uuid), str(second.uuid)], "action": "download"}
+        reverse("gallery:bulk"), {"ids": [str(first.uuid), str(second.uuid)], "action": "download"}
     )
     assert response["Content-Type"] == "application/zip"
     archive = zipfile.ZipFile(io.BytesIO(b"".join(response.streaming_content)))
@@ -160,7 +160,7 @@ def test_bulk_move_favourite_and_trash(owner_client, user):
 
     folder = create_folder(owner=user, name="Picks")
     image = store_image(user)
-    url = reverse("gallery_pages:bulk")
+    url = reverse("gallery:bulk")
     owner_client.post(url, {"ids": [str(image.uuid)], "action": "move", "folder": str(folder.pk)})
     owner_client.post(url, {"ids": [str(image.uuid)], "action": "favourite"})
     image.refresh_from_db()
@@ -168,7 +168,7 @@ def test_bulk_move_favourite_and_trash(owner_client, user):
     owner_client.post(url, {"ids": [str(image.uuid)], "action": "trash"})
     image.refresh_from_db()
     assert image.deleted_at is not None
-    owner_client.post(reverse("gallery_pages:trash-restore", args=[image.uuid]))
+    owner_client.post(reverse("gallery:trash-restore", args=[image.uuid]))
     image.refresh_from_db()
     assert image.deleted_at is None
 
@@ -178,57 +178,57 @@ def test_organise_sets_folder_and_tags_and_share_links_open_until_revoked(owner_
 
     folder = create_folder(owner=user, name="Summer")
     owner_client.post(
-        reverse("gallery_pages:image-organise", args=[image.uuid]), {"folder": str(folder.pk), "tags": "hero, blue"}
+        reverse("gallery:image-organise", args=[image.uuid]), {"folder": str(folder.pk), "tags": "hero, blue"}
     )
     image.refresh_from_db()
     assert image.folder == folder and sorted(t.name for t in image.tags.all()) == ["blue", "hero"]
-    owner_client.post(reverse("gallery_pages:image-share", args=[image.uuid]), {"expires_in_days": "7"})
+    owner_client.post(reverse("gallery:image-share", args=[image.uuid]), {"expires_in_days": "7"})
     link = user.share_links.get()
     assert link.expires_at is not None
     assert client.get(reverse("gallery:share", args=[link.token])).status_code == 200
-    page = owner_client.get(reverse("gallery_pages:image", args=[image.uuid])).content.decode()
+    page = owner_client.get(reverse("gallery:image", args=[image.uuid])).content.decode()
     assert link.token in page
-    owner_client.post(reverse("gallery_pages:share-link-revoke", args=[link.pk]))
+    owner_client.post(reverse("gallery:share-link-revoke", args=[link.pk]))
     assert client.get(reverse("gallery:share", args=[link.token])).status_code == 404
 
 
 def test_api_keys_are_shown_once_and_can_be_revoked(owner_client, user):
-    response = owner_client.post(reverse("account_pages:key-create"), {"name": "CMS"})
+    response = owner_client.post(reverse("accounts:key-create"), {"name": "CMS"})
     key = ApiKey.objects.get(user=user)
     body = response.content.decode()
     secret = re.search(r'<code id="api-key">(zk_[^<]+)</code>', body).group(1)
     assert secret.startswith(key.prefix)
     assert response["Cache-Control"].startswith("max-age=0")
     assert secret not in owner_client.get(reverse("accounts:profile")).content.decode()
-    owner_client.post(reverse("account_pages:key-revoke", args=[key.pk]))
+    owner_client.post(reverse("accounts:key-revoke", args=[key.pk]))
     key.refresh_from_db()
     assert key.revoked_at is not None
 
 
 def test_stories_chapters_scenes_and_their_images_are_made_from_the_pages(owner_client, user):
-    owner_client.post(reverse("story_pages:list"), {"title": "Harbour", "production_path": "cinema"})
+    owner_client.post(reverse("scenes:list"), {"title": "Harbour", "production_path": "cinema"})
     story = user.stories.get()
-    owner_client.post(reverse("story_pages:character-create", args=[story.pk]), {"name": "Ada"})
-    owner_client.post(reverse("story_pages:chapter-create", args=[story.pk]), {"number": 1, "title": "Dawn"})
+    owner_client.post(reverse("scenes:character-create", args=[story.pk]), {"name": "Ada"})
+    owner_client.post(reverse("scenes:chapter-create", args=[story.pk]), {"number": 1, "title": "Dawn"})
     chapter = story.chapters.get()
     character = story.characters.get()
     owner_client.post(
-        reverse("story_pages:scene-create", args=[chapter.pk]),
+        reverse("scenes:scene-create", args=[chapter.pk]),
         {"scene_number": 1, "description": "Boats at dawn", "characters": [str(character.pk)]},
     )
-    owner_client.post(reverse("story_pages:scene-create", args=[chapter.pk]), {"scene_number": 2, "description": "Fog"})
-    response = owner_client.post(reverse("story_pages:chapter-generate", args=[chapter.pk]))
+    owner_client.post(reverse("scenes:scene-create", args=[chapter.pk]), {"scene_number": 2, "description": "Fog"})
+    response = owner_client.post(reverse("scenes:chapter-generate", args=[chapter.pk]))
     assert response.status_code == 302
     jobs = GenerationJob.objects.filter(owner=user, image_type="scene")
     assert jobs.count() == 2
     assert jobs.get(seed=character.seed).prompt.startswith("Boats at dawn, Ada")
-    response = owner_client.post(reverse("story_pages:character-generate", args=[character.pk]))
+    response = owner_client.post(reverse("scenes:character-generate", args=[character.pk]))
     character_job = GenerationJob.objects.get(image_type="character")
-    assert response.url == reverse("pages:job", args=[character_job.pk])
+    assert response.url == reverse("generation:job", args=[character_job.pk])
 
 
 def test_a_duplicate_chapter_number_is_reported_on_its_field(owner_client, story):
-    response = owner_client.post(reverse("story_pages:chapter-create", args=[story.pk]), {"number": 1})
+    response = owner_client.post(reverse("scenes:chapter-create", args=[story.pk]), {"number": 1})
     assert response.status_code == 400
     assert response.context["chapter_form"].errors["number"]
 

@@ -119,7 +119,7 @@ def story_list(request: HttpRequest) -> HttpResponse:
             _apply_errors(form, error)
         else:
             messages.success(request, f"Story “{story.title}” created. Add its characters and first chapter.")
-            return redirect("story_pages:story", pk=story.pk)
+            return redirect("scenes:story", pk=story.pk)
     stories = selectors.stories_for(request.user).annotate(
         chapter_count=Count("chapters", distinct=True), character_count=Count("characters", distinct=True)
     )
@@ -164,7 +164,7 @@ def chapter_create(request: HttpRequest, pk: int) -> HttpResponse:
             _apply_errors(form, error)
         else:
             messages.success(request, f"{chapter} added. Now describe its scenes.")
-            return redirect("story_pages:chapter", pk=chapter.pk)
+            return redirect("scenes:chapter", pk=chapter.pk)
     context = _story_context(story, chapter_form=form)
     return render(request, "scenes/pages/story_detail.html", context, status=400)
 
@@ -181,7 +181,7 @@ def character_create(request: HttpRequest, pk: int) -> HttpResponse:
             _apply_errors(form, error)
         else:
             messages.success(request, f"{character.name} joined the story with a fixed seed, so they look alike.")
-            return redirect("story_pages:story", pk=story.pk)
+            return redirect("scenes:story", pk=story.pk)
     context = _story_context(story, character_form=form)
     return render(request, "scenes/pages/story_detail.html", context, status=400)
 
@@ -194,9 +194,9 @@ def character_generate(request: HttpRequest, pk: int) -> HttpResponse:
         queued = services.generate_character_image(character=character)
     except (ValidationError, AccountsError) as error:
         _queue_failed(request, error)
-        return redirect("story_pages:story", pk=character.story_id)
+        return redirect("scenes:story", pk=character.story_id)
     messages.success(request, f"A picture of {character.name} is queued.")
-    return redirect("pages:job", pk=queued.job_id)
+    return redirect("generation:job", pk=queued.job_id)
 
 
 # --- Chapters and scenes -------------------------------------------------------------------------
@@ -246,7 +246,7 @@ def scene_create(request: HttpRequest, pk: int) -> HttpResponse:
             _apply_errors(form, error)
         else:
             messages.success(request, f"Scene {scene.scene_number} added.")
-            return redirect("story_pages:chapter", pk=chapter.pk)
+            return redirect("scenes:chapter", pk=chapter.pk)
     return render(request, "scenes/pages/chapter_detail.html", _chapter_context(chapter, form), status=400)
 
 
@@ -257,7 +257,7 @@ def chapter_generate(request: HttpRequest, pk: int) -> HttpResponse:
     chapter = _chapter(request, pk)
     if not chapter.scenes.exists():
         messages.error(request, "Add a scene before generating the chapter.")
-        return redirect("story_pages:chapter", pk=chapter.pk)
+        return redirect("scenes:chapter", pk=chapter.pk)
     result = services.generate_chapter_images(chapter=chapter)
     if result.queued:
         count = len(result.queued)
@@ -266,7 +266,7 @@ def chapter_generate(request: HttpRequest, pk: int) -> HttpResponse:
         left = ", ".join(str(scene.scene_number) for scene in result.not_queued)
         _queue_failed(request, result.error)
         messages.warning(request, f"Not queued: scene {left}.")
-    return redirect("story_pages:chapter", pk=chapter.pk)
+    return redirect("scenes:chapter", pk=chapter.pk)
 
 
 def _scene(request: HttpRequest, pk: int) -> Scene:
@@ -306,4 +306,4 @@ def scene_choose(request: HttpRequest, pk: int) -> HttpResponse:
 
 
 def _chapter_url(scene: Scene) -> str:
-    return reverse("story_pages:chapter", kwargs={"pk": scene.chapter_id})
+    return reverse("scenes:chapter", kwargs={"pk": scene.chapter_id})

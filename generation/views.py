@@ -1,5 +1,5 @@
-"""Website pages for generating: the landing page, the dashboard, the generate form, a job's live progress,
-and the job history. Thin: each parses the request, calls a service or selector, and renders."""
+"""Website pages for generating: the dashboard, the generate form, a job's live progress and the job history.
+Thin: each parses the request, calls a service or selector, and renders."""
 
 from __future__ import annotations
 
@@ -24,18 +24,6 @@ from .models import FINAL_STATUSES, JobStatus, ProductionPath
 
 JOBS_PAGE_SIZE = 20
 DASHBOARD_IMAGES = 12
-LANDING_SAMPLES = 6
-
-
-@require_GET
-def landing(request: HttpRequest) -> HttpResponse:
-    templates = list(listed_templates())
-    samples = [template for template in templates if template.preview][:LANDING_SAMPLES]
-    return render(
-        request,
-        "pages/landing.html",
-        {"samples": samples, "template_count": len(templates), "paths": ProductionPath.choices},
-    )
 
 
 @login_required
@@ -89,7 +77,7 @@ def generate(request: HttpRequest) -> HttpResponse:
                 messages.warning(
                     request, "The job queue is unreachable right now; your job is saved and starts when it is back."
                 )
-            return redirect("pages:job", pk=job.pk)
+            return redirect("generation:job", pk=job.pk)
     else:
         form = GenerateForm(initial=_prefill(request))
     return render(
@@ -155,7 +143,7 @@ def job_cancel(request: HttpRequest, pk: int) -> HttpResponse:
         messages.success(request, f"Job {job.pk} is canceled; credits for images it did not make are returned.")
     else:
         messages.info(request, f"Job {job.pk} had already {job.status}.")
-    return _back(request, reverse("pages:job", kwargs={"pk": job.pk}))
+    return _back(request, reverse("generation:job", kwargs={"pk": job.pk}))
 
 
 @login_required
@@ -166,9 +154,9 @@ def job_retry(request: HttpRequest, pk: int) -> HttpResponse:
     form = GenerateForm(initial_from_job(job))
     if form.is_valid() and (new_job := form.submit(user=request.user)) is not None:
         messages.success(request, f"Job {new_job.pk} is queued with the settings of job {job.pk}.")
-        return redirect("pages:job", pk=new_job.pk)
+        return redirect("generation:job", pk=new_job.pk)
     for field, errors in form.errors.items():
         label = form.fields[field].label if field in form.fields else ""
         for error in errors:
             messages.error(request, f"{label}: {error}" if label else error)
-    return redirect(f"{reverse('pages:generate')}?from_job={job.pk}")
+    return redirect(f"{reverse('generation:generate')}?from_job={job.pk}")

@@ -1,0 +1,14 @@
+from django.urls import path
+
+from . import api
+
+app_name = "generation-api"
+urlpatterns = [
+    path("jobs", api.JobListCreateView.as_view(), name="job-list"),
+    path("jobs/<int:pk>", api.JobDetailView.as_view(), name="job-detail"),
+    path("jobs/<int:pk>/cancel", api.JobCancelView.as_view(), name="job-cancel"),
+    path("jobs/<int:pk>/retry", api.JobRetryView.as_view(), name="job-retry"),
+    # The first API's routes, kept for its clients.
+    path("generate", api.GenerateView.as_view(), name="generate"),
+    path("status/<int:job_id>", api.JobStatusView.as_view(), name="job-status"),
+]

@@ -1,0 +1,19 @@
+"""Website pages for stories, mounted at /stories/."""
+
+from django.urls import path
+
+from . import views
+
+app_name = "scenes"
+urlpatterns = [
+    path("", views.story_list, name="list"),
+    path("<int:pk>/", views.story_detail, name="story"),
+    path("<int:pk>/chapters", views.chapter_create, name="chapter-create"),
+    path("<int:pk>/characters", views.character_create, name="character-create"),
+    path("characters/<int:pk>/generate", views.character_generate, name="character-generate"),
+    path("chapters/<int:pk>/", views.chapter_detail, name="chapter"),
+    path("chapters/<int:pk>/scenes", views.scene_create, name="scene-create"),
+    path("chapters/<int:pk>/generate", views.chapter_generate, name="chapter-generate"),
+    path("scenes/<int:pk>/generate", views.scene_generate, name="scene-generate"),
+    path("scenes/<int:pk>/choose", views.scene_choose, name="scene-choose"),
+]
