@@ -4,7 +4,7 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed-$(shell cksum pyproject.toml | cut -d' ' -f1)
 
-.PHONY: install run test lint format bench clean
+.PHONY: install run test lint format messages bench clean
 
 $(STAMP): pyproject.toml
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -26,6 +26,9 @@ lint: install
 
 format: install
 	@$(VENV)/bin/ruff format . && $(VENV)/bin/ruff check --fix .
+
+messages: install
+	@$(PY) scripts/compile_messages.py
 
 bench: install
 	@for script in benchmarks/[!_]*.py; do echo "== $$script"; $(PY) $$script || exit 1; done

@@ -334,7 +334,10 @@ SECURE_REFERRER_POLICY = "same-origin"
 X_FRAME_OPTIONS = "DENY"
 SESSION_COOKIE_HTTPONLY = True
 
-LANGUAGE_CODE = "en-us"
+LANGUAGE_CODE = "en"
+# Korean and English; every user-facing string is translatable and has its Korean entry in locale/ko.
+LANGUAGES = [("en", "English"), ("ko", "한국어")]
+LOCALE_PATHS = [BASE_DIR / "locale"]
 TIME_ZONE = "UTC"
 USE_I18N = True
 USE_TZ = True
