@@ -1,7 +1,7 @@
 """Preview images drawn by the diffusion backend at seed time.
 
-Drawing loads the diffusion stack (torch) through `get_backend()`, so only the `seed` management command calls
-it; nothing on the web process's import path does.
+Drawing loads the diffusion stack (torch) through `get_backend()`, so only `manage.py seed` (where torch is
+installed) and the worker's `render_missing_previews_task` call it; nothing on the web process's import path does.
 """
 
 from __future__ import annotations
@@ -78,11 +78,13 @@ def render_preview(template: Template) -> str:
     return key
 
 
-def render_missing_previews(*, refresh: bool = False) -> tuple[list[Template], list[tuple[Template, str]]]:
+def render_missing_previews(
+    *, refresh: bool = False, keep_backend: bool = False
+) -> tuple[list[Template], list[tuple[Template, str]]]:
     """Previews for the active templates that have none (all of them with `refresh`).
 
     Returns (rendered, skipped with the reason): a model whose weights are not on this machine is
-    skipped, not fatal, so seeding still completes.
+    skipped, not fatal, so seeding still completes. A worker keeps its warm backend (`keep_backend`).
     """
     templates = Template.objects.listed().order_by("production_path", "slug")
     if not refresh:
@@ -98,7 +100,7 @@ def render_missing_previews(*, refresh: bool = False) -> tuple[list[Template], l
             else:
                 rendered.append(template)
     finally:
-        if rendered or skipped:
+        if (rendered or skipped) and not keep_backend:
             release_backend()
     return rendered, skipped
 

@@ -1,8 +1,11 @@
 """`manage.py seed` draws each curated template's preview with the diffusion backend (tiny in tests)."""
 
 import io
+import json
 
 import pytest
+import redis
+from django.conf import settings
 from django.core.files.storage import default_storage
 from django.core.management import call_command
 from PIL import Image
@@ -10,6 +13,7 @@ from PIL import Image
 from generation.engine import diffusion
 from templates_app.models import Template
 from templates_app.sample_images import PREVIEW_LONG_SIDE, preview_request, preview_size, render_missing_previews
+from templates_app.tasks import render_missing_previews_task
 
 from ..factories import TemplateFactory
 
@@ -61,3 +65,29 @@ def test_the_preview_uses_the_templates_own_settings_at_a_small_size():
     request = preview_request(template)
     assert (request.prompt, request.negative_prompt) == ("a linen dress, studio light", "blurry")
     assert (request.width, request.height, request.steps) == (PREVIEW_LONG_SIDE, 224, 4)
+
+
+def queued_task_names(queue: str) -> list[str]:
+    """The task names waiting in a broker queue (kombu's Redis transport keeps a queue as a list)."""
+    client = redis.Redis.from_url(settings.CELERY_BROKER_URL)
+    return [json.loads(message)["headers"]["task"] for message in client.lrange(queue, 0, -1)]
+
+
+def test_seed_without_the_diffusion_stack_leaves_the_previews_to_a_worker():
+    redis.Redis.from_url(settings.CELERY_BROKER_URL).delete("default")
+    out = io.StringIO()
+    call_command("seed", "--previews", "worker", stdout=out)
+    count = Template.objects.count()
+    assert f"Template previews: {count} left for a worker" in out.getvalue()
+    assert not Template.objects.exclude(preview="").exists()
+    assert queued_task_names("default") == ["templates_app.render_missing_previews"]
+    redis.Redis.from_url(settings.CELERY_BROKER_URL).delete("default")
+
+
+def test_the_worker_task_draws_the_missing_previews_and_keeps_its_warm_backend():
+    missing = TemplateFactory()
+    assert render_missing_previews_task() == 1
+    missing.refresh_from_db()
+    assert missing.preview.name.startswith(f"templates/previews/{missing.slug}-v")
+    assert diffusion._backend is not None  # a worker's next job must not load the model again
+    diffusion.reset_backend()

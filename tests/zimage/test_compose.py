@@ -215,6 +215,8 @@ def test_app_services_wait_for_healthy_dependencies(services):
         assert depends_on["migrate"]["condition"] == "service_completed_successfully"
         assert depends_on["minio-init"]["condition"] == "service_completed_successfully"
     assert services["migrate"]["depends_on"]["postgres"]["condition"] == "service_healthy"
+    # seed queues the template previews for the worker (the web image has no torch).
+    assert services["migrate"]["depends_on"]["redis"]["condition"] == "service_healthy"
     assert services["minio-init"]["depends_on"]["minio"]["condition"] == "service_healthy"
 
 
