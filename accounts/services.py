@@ -16,15 +16,12 @@ from datetime import timedelta
 from django.contrib.auth.password_validation import validate_password
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, connection, transaction
-from django.db.models import Count
 from django.utils import timezone
 
-from generation.models import FINAL_STATUSES, GenerationJob, JobStatus
-
-from .exceptions import InsufficientCredits, TooManyJobs
+from .exceptions import InsufficientCredits
 from .models import ApiKey, CreditEntry, EntryKind, User
 from .selectors import tier_limits
-from .tiers import TierLimits
+from .signals import user_suspended
 
 logger = logging.getLogger(__name__)
 
@@ -32,7 +29,6 @@ ADMIN_EMAIL = "admin@zimage.local"
 API_KEY_PREFIX = "zk_"
 MAX_API_KEYS = 20
 # A slot frees when a job finishes; most take seconds, so ask the client to look again soon.
-JOB_SLOT_RETRY_AFTER = 15
 
 
 def ensure_admin(email: str = ADMIN_EMAIL) -> str | None:
@@ -69,7 +65,8 @@ def sign_up(*, email: str, password: str) -> User:
 # --- the ledger ------------------------------------------------------------------------------
 
 
-def _locked_user(user_id: int) -> User:
+def lock_account(user_id: int) -> User:
+    """The user's row, locked for a ledger write in the caller's transaction."""
     # NO KEY UPDATE: does not conflict with the KEY SHARE lock that inserting a job (FK to user) takes.
     return User.objects.select_for_update(no_key=True).get(pk=user_id)
 
@@ -90,7 +87,7 @@ def _move(user_id: int, amount: int, reserved_change: int) -> tuple[int, int] | 
         return cursor.fetchone()
 
 
-def _write_entry(
+def write_ledger_entry(
     user: User,
     *,
     kind: str,
@@ -98,10 +95,14 @@ def _write_entry(
     reserved_change: int = 0,
     reason: str,
     idempotency_key: str,
-    job: GenerationJob | None = None,
+    job_id: int | None = None,
     created_by: User | None = None,
 ) -> CreditEntry:
-    """Move the cached balances and append the ledger row that explains it, in the caller's transaction."""
+    """Move the cached balances and append the ledger row that explains it, in the caller's transaction.
+
+    The one write of the ledger: grants here, and a job's reservation, charge and release (generation.credits).
+    Raises InsufficientCredits when the available or reserved balance would go negative.
+    """
     balances = _move(user.pk, amount, reserved_change)
     if balances is None:
         current = User.objects.filter(pk=user.pk).values_list("credit_balance", flat=True).get()
@@ -114,7 +115,7 @@ def _write_entry(
         reserved_change=reserved_change,
         reason=reason[:255],
         idempotency_key=idempotency_key,
-        job=job,
+        job_id=job_id,
         created_by=created_by,
     )
 
@@ -131,7 +132,6 @@ def grant_credits(
     reason: str,
     idempotency_key: str,
     kind: str = EntryKind.GRANT,
-    job: GenerationJob | None = None,
     created_by: User | None = None,
 ) -> CreditEntry:
     """Add credits (a grant, or a refund by staff). The same idempotency key grants once."""
@@ -142,20 +142,19 @@ def grant_credits(
     if not reason.strip():
         raise ValidationError({"reason": "Say why these credits are granted."})
     with transaction.atomic():
-        locked = _locked_user(user.pk)
+        locked = lock_account(user.pk)
         existing = CreditEntry.objects.filter(idempotency_key=idempotency_key).first()
         if existing is not None:
             if existing.user_id != user.pk or existing.amount != amount:
                 raise ValidationError({"idempotency_key": "This key was already used for a different grant."})
             _copy_balances(locked, user)
             return existing
-        entry = _write_entry(
+        entry = write_ledger_entry(
             locked,
             kind=kind,
             amount=amount,
             reason=reason.strip(),
             idempotency_key=idempotency_key,
-            job=job,
             created_by=created_by,
         )
     _copy_balances(locked, user)
@@ -194,165 +193,16 @@ def grant_monthly_credits(*, month: str | None = None) -> int:
     return count
 
 
-# --- jobs: admission, reservation, settlement -------------------------------------------------
-
-
-def check_job_size(*, user: User, job: GenerationJob, limits: TierLimits | None = None) -> None:
-    """The plan's per-job limits: images per job and the largest side."""
-    limits = limits or tier_limits(user.tier)
-    plan = user.get_tier_display()
-    if job.num_images > limits.max_images_per_job:
-        raise ValidationError(
-            {"num_images": f"The {plan} plan allows at most {limits.max_images_per_job} images per job."}
-        )
-    for field in ("width", "height"):
-        if getattr(job, field) > limits.max_side:
-            raise ValidationError({field: f"The {plan} plan allows images up to {limits.max_side} px a side."})
-
-
-def admit_job(*, user: User, job: GenerationJob) -> CreditEntry | None:
-    """Called by submit_job inside its transaction, right after creating the job: enforce the plan, reserve.
-
-    Raises ValidationError, InsufficientCredits or TooManyJobs; the caller's transaction then rolls the job
-    back with everything else (hence no savepoint of its own).
-    """
-    limits = tier_limits(user.tier)
-    check_job_size(user=user, job=job, limits=limits)
-    with transaction.atomic(savepoint=False):
-        # The reservation's UPDATE locks the user's row, so concurrent submits of one user reach the count
-        # below one after the other. The job was created in this transaction: it has no reservation yet.
-        entry = _write_reservation(user, job)
-        if entry is None:
-            _locked_user(user.pk)
-        counts = dict(
-            GenerationJob.objects.filter(owner_id=user.pk, status__in=[JobStatus.QUEUED, JobStatus.RUNNING])
-            .order_by()
-            .values_list("status")
-            .annotate(n=Count("id"))
-        )
-        queued, running = counts.get(JobStatus.QUEUED, 0), counts.get(JobStatus.RUNNING, 0)
-        if queued > limits.max_queued_jobs or queued + running > limits.max_queued_jobs + limits.max_running_jobs:
-            raise TooManyJobs(
-                JOB_SLOT_RETRY_AFTER,
-                f"Your plan allows {limits.max_queued_jobs} waiting jobs and {limits.max_running_jobs} running; "
-                "wait for one to finish.",
-            )
-    return entry
-
-
-def reserve_credits(*, user: User, job: GenerationJob) -> CreditEntry | None:
-    """Move the job's cost from available to reserved, once per job. Raises InsufficientCredits."""
-    try:
-        with transaction.atomic():
-            return _reserve(user, job)
-    except IntegrityError:
-        # The same job reserved at the same moment elsewhere: the unique (job, kind) kept one.
-        existing = CreditEntry.objects.filter(job=job, kind=EntryKind.RESERVATION).first()
-        if existing is None:
-            raise
-        user.refresh_from_db(fields=["credit_balance", "credits_reserved"])
-        return existing
-
-
-def _reserve(user: User, job: GenerationJob) -> CreditEntry | None:
-    """The job's reservation: the one already written (an earlier or concurrent call), else a new one."""
-    existing = None
-    if job.credit_cost > 0:  # a free job has none to look for
-        existing = CreditEntry.objects.filter(job=job, kind=EntryKind.RESERVATION).first()
-    return existing if existing is not None else _write_reservation(user, job)
-
-
-def _write_reservation(user: User, job: GenerationJob) -> CreditEntry | None:
-    cost = job.credit_cost
-    if cost <= 0:
-        return None
-    return _write_entry(
-        user,
-        kind=EntryKind.RESERVATION,
-        amount=-cost,
-        reserved_change=cost,
-        reason=f"Job {job.pk}: {job.num_images} image(s) reserved",
-        idempotency_key=f"job:{job.pk}:reservation",
-        job=job,
-    )
-
-
-def settle_job_credits(*, job: GenerationJob) -> list[CreditEntry]:
-    """Charge a finished job for the images it produced and release the rest of its reservation.
-
-    Exactly once: under the owner's row lock a job that already has a charge or a release is left as it is
-    (and the unique (job, kind) constraint backs that up), so a second call, a duplicate task or the sweeper
-    writes nothing.
-    """
-    with transaction.atomic():
-        locked = _locked_user(job.owner_id)
-        job = GenerationJob.objects.get(pk=job.pk)
-        if not job.is_final:
-            raise ValueError(f"Job {job.pk} is {job.status}: only a finished job is settled.")
-        entries = {entry.kind: entry for entry in CreditEntry.objects.filter(job=job)}
-        reservation = entries.get(EntryKind.RESERVATION)
-        if reservation is None or EntryKind.CHARGE in entries or EntryKind.RELEASE in entries:
-            return []
-        reserved = reservation.reserved_change
-        produced = job.num_images if job.status == JobStatus.SUCCEEDED else min(job.images_done, job.num_images)
-        charge = reserved * produced // job.num_images
-        release = reserved - charge
-        written = []
-        summary = f"Job {job.pk} {job.status}: {produced} of {job.num_images} image(s) produced"
-        if charge:
-            written.append(
-                _write_entry(
-                    locked,
-                    kind=EntryKind.CHARGE,
-                    amount=0,
-                    reserved_change=-charge,
-                    reason=summary,
-                    idempotency_key=f"job:{job.pk}:charge",
-                    job=job,
-                )
-            )
-        if release:
-            written.append(
-                _write_entry(
-                    locked,
-                    kind=EntryKind.RELEASE,
-                    amount=release,
-                    reserved_change=-release,
-                    reason=summary,
-                    idempotency_key=f"job:{job.pk}:release",
-                    job=job,
-                )
-            )
-    logger.info(
-        "job credits settled",
-        extra={"job_id": job.pk, "user_id": job.owner_id, "charged": charge, "released": release},
-    )
-    return written
-
-
-def settle_finished_jobs(*, limit: int = 500) -> int:
-    """Beat sweeper: finished jobs whose reservation was never settled (the process died in between)."""
-    unsettled = (
-        GenerationJob.objects.filter(status__in=FINAL_STATUSES, credit_entries__kind=EntryKind.RESERVATION)
-        .exclude(credit_entries__kind__in=[EntryKind.CHARGE, EntryKind.RELEASE])
-        .order_by("finished_at", "pk")[:limit]
-    )
-    return sum(bool(settle_job_credits(job=job)) for job in unsettled)
-
-
 # --- staff: suspension ----------------------------------------------------------------------
 
 
 def suspend_user(*, user: User) -> int:
     """Lock an account: sessions, tokens and API keys stop working (is_active), and the jobs still waiting are
-    canceled with their credits released. Returns how many jobs were canceled; safe to repeat."""
-    from generation.services import cancel_job  # generation.services imports this module
-
+    canceled with their credits released (generation answers `user_suspended`). Returns how many were canceled;
+    safe to repeat."""
     User.objects.filter(pk=user.pk).update(is_active=False)
     user.is_active = False
-    canceled = 0
-    for job in GenerationJob.objects.filter(owner_id=user.pk, status=JobStatus.QUEUED).order_by("pk"):
-        canceled += cancel_job(job=job).status == JobStatus.CANCELED
+    canceled = sum(int(answer or 0) for _, answer in user_suspended.send(sender=User, user=user))
     logger.warning("user suspended", extra={"user_id": user.pk, "jobs_canceled": canceled})
     return canceled
 

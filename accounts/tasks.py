@@ -10,11 +10,6 @@ def grant_monthly_credits() -> int:
     return services.grant_monthly_credits()
 
 
-@shared_task(name="accounts.settle_finished_jobs", ignore_result=True)
-def settle_finished_jobs() -> int:
-    return services.settle_finished_jobs()
-
-
 @shared_task(name="accounts.purge_idempotency_keys", ignore_result=True)
 def purge_idempotency_keys() -> int:
     return idempotency.purge_expired()

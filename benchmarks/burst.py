@@ -50,7 +50,7 @@ def main() -> None:
     database = configure("burst", redis_db=1)
     from _stack import bench_users, stack
 
-    from generation import services
+    from generation import runner
     from generation.models import FINAL_STATUSES, GenerationJob, JobStatus
 
     keys = [key for _, key in bench_users(args.users, credits=10 * args.jobs)]
@@ -70,7 +70,7 @@ def main() -> None:
         deadline = started + args.deadline
         jobs = GenerationJob.objects.filter(pk__in=job_ids)
         while jobs.exclude(status__in=FINAL_STATUSES).exists() and time.perf_counter() < deadline:
-            services.redispatch_queued_jobs()  # what beat would do
+            runner.redispatch_queued_jobs()  # what beat would do
             time.sleep(1)
         done = time.perf_counter() - started
     counts = {status: jobs.filter(status=status).count() for status in JobStatus.values}

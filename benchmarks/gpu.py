@@ -53,7 +53,7 @@ def main() -> None:
     configure("gpu", redis_db=3)
     from accounts.models import User
     from accounts.services import grant_credits
-    from generation import services
+    from generation import runner, services
     from generation.engine.diffusion import DiffusionRequest
 
     user = User.objects.create_user(email="gpu@example.com", password=None, tier="enterprise")
@@ -102,7 +102,7 @@ def main() -> None:
                 seed=index,
             )
             started = time.perf_counter()
-            assert services.execute_job(job_id=job.pk, dispatch_token=str(job.dispatch_token)) == "succeeded"
+            assert runner.execute_job(job_id=job.pk, dispatch_token=str(job.dispatch_token)) == "succeeded"
             product.append(time.perf_counter() - started)
         d, p = statistics.median(direct), statistics.median(product)
         utilisation = statistics.mean(sampler.samples) if sampler.samples else float("nan")

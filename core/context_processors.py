@@ -8,7 +8,7 @@ import redis
 from django.core.cache import cache
 from django.http import HttpRequest
 
-from core.health import online_workers
+from generation.worker import online_workers
 
 logger = logging.getLogger(__name__)
 

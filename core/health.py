@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import time
 import uuid
 from collections.abc import Callable
@@ -13,9 +12,9 @@ from django.core.files.storage import default_storage, storages
 from django.db import connection
 from django.http import HttpRequest, JsonResponse
 
-from .redis_clients import shared_redis
+from generation.worker import online_workers
 
-WORKER_KEY_PATTERN = "zimage:worker:*"
+from .redis_clients import shared_redis
 
 
 def healthz(request: HttpRequest) -> JsonResponse:
@@ -37,12 +36,6 @@ def check_storage() -> dict:
     name = default_storage.save(f"healthcheck/{uuid.uuid4().hex}.txt", ContentFile(b"ok"))
     default_storage.delete(name)
     return {"backend": type(storages["default"]).__name__}
-
-
-def online_workers() -> list[dict]:
-    client = shared_redis(timeout=1)
-    keys = list(client.scan_iter(WORKER_KEY_PATTERN, count=100))
-    return [json.loads(value) for value in client.mget(keys) if value] if keys else []
 
 
 def check_workers() -> dict:

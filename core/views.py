@@ -6,7 +6,7 @@ from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
 from django.views.decorators.http import require_GET
 
-from generation.models import ProductionPath
+from generation.engine.paths import PATH_CHOICES
 from templates_app.selectors import listed_templates
 
 LANDING_SAMPLES = 6
@@ -19,5 +19,5 @@ def landing(request: HttpRequest) -> HttpResponse:
     return render(
         request,
         "pages/landing.html",
-        {"samples": samples, "template_count": len(templates), "paths": ProductionPath.choices},
+        {"samples": samples, "template_count": len(templates), "paths": PATH_CHOICES},
     )

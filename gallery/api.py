@@ -25,7 +25,7 @@ from core.api import (
     QueryParamsSerializer,
     StrictSerializer,
 )
-from generation.models import ProductionPath
+from generation.engine.paths import PATH_CHOICES
 
 from . import selectors, services
 from .downloads import zip_response
@@ -49,7 +49,7 @@ class OwnedPrimaryKeyField(serializers.PrimaryKeyRelatedField):
 
 
 class ImageFilterSerializer(QueryParamsSerializer):
-    path = serializers.ChoiceField(choices=ProductionPath.choices, required=False)
+    path = serializers.ChoiceField(choices=PATH_CHOICES, required=False)
     template = serializers.SlugField(required=False)
     folder = serializers.RegexField(r"^(\d+|none)$", required=False, help_text="A folder id, or none (unfiled).")
     tag = serializers.CharField(required=False, max_length=50)

@@ -26,7 +26,7 @@ from django.utils.http import url_has_allowed_host_and_scheme
 from django.utils.text import get_valid_filename
 from django.views.decorators.http import require_GET, require_POST
 
-from generation.models import ProductionPath
+from generation.engine.paths import PATH_CHOICES, PATH_NAMES
 
 from . import selectors, services
 from .api import ZIP_MAX_IMAGES
@@ -203,7 +203,7 @@ def gallery(request: HttpRequest) -> HttpResponse:
     query = params.get("q", "").strip()
     images = selectors.browse_images(
         user,
-        production_path=path if path in ProductionPath.values else None,
+        production_path=path if path in PATH_NAMES else None,
         folder=folder.pk if folder else (selectors.UNFILED if folder_param == selectors.UNFILED else None),
         tag=tag or None,
         favourite=True if favourite else None,
@@ -230,7 +230,7 @@ def gallery(request: HttpRequest) -> HttpResponse:
             "favourite": favourite,
             "query": query,
             "filtered": bool(folder_param or tag or path or favourite or query),
-            "paths": ProductionPath.choices,
+            "paths": PATH_CHOICES,
             "folder_form": FolderForm(user=user, initial={"parent": _parent_for_new_folder(folder)}),
             "bulk_actions": BULK_ACTIONS,
             "bulk_folders": folder_choices(user, blank="No folder"),

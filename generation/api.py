@@ -25,7 +25,8 @@ from templates_app.api import TemplateSlugField
 
 from . import selectors, services
 from .engine.models_catalog import MAX_IMAGES_PER_JOB, MAX_PROMPT_LENGTH, MODELS, SIZE_PRESETS
-from .models import GenerationJob, JobStatus, ProductionPath
+from .engine.paths import PATH_CHOICES
+from .models import GenerationJob, JobStatus
 
 # The widest limits over all models; the job's own model narrows them at submit (with a message naming it).
 MIN_SIDE = min(model.min_side for model in MODELS.values())
@@ -61,7 +62,7 @@ class JobCreateSerializer(StrictSerializer):
 
 class JobFilterSerializer(QueryParamsSerializer):
     status = serializers.ChoiceField(choices=JobStatus.choices, required=False)
-    path = serializers.ChoiceField(choices=ProductionPath.choices, required=False, help_text="A production path.")
+    path = serializers.ChoiceField(choices=PATH_CHOICES, required=False, help_text="A production path.")
     template = serializers.SlugField(required=False, max_length=100, help_text="A template's slug.")
     created_after = DateOrDateTimeField(required=False, help_text="A date or date-time; inclusive.")
     created_before = DateOrDateTimeField(

@@ -16,8 +16,8 @@ from templates_app.models import Template
 from templates_app.selectors import listed_templates, template_for_jobs
 
 from .engine.models_catalog import DEFAULT_MODEL, MAX_IMAGES_PER_JOB, MAX_PROMPT_LENGTH, MODELS, SIZE_PRESETS
-from .engine.paths import PATHS
-from .models import GenerationJob, ProductionPath
+from .engine.paths import DEFAULT_PATH, PATH_CHOICES, PATHS
+from .models import GenerationJob
 from .services import MAX_SEED, submit_job
 
 if TYPE_CHECKING:
@@ -55,7 +55,7 @@ def template_choices(templates) -> list[tuple[str, Any]]:
 class GenerateForm(forms.Form):
     template = forms.ChoiceField(required=False, label="Template")
     production_path = forms.ChoiceField(
-        required=False, choices=ProductionPath.choices, initial=ProductionPath.FASHION, label="Production path"
+        required=False, choices=PATH_CHOICES, initial=DEFAULT_PATH, label="Production path"
     )
     prompt = forms.CharField(
         max_length=MAX_PROMPT_LENGTH,

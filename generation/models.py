@@ -6,13 +6,8 @@ from django.utils import timezone
 
 from gallery.models import ImageType
 
-
-class ProductionPath(models.TextChoices):
-    FASHION = "fashion", "Fashion"
-    BEAUTY = "beauty", "Beauty"
-    EATS = "eats", "Eats"
-    CINEMA = "cinema", "Cinema"
-    CARTOON = "cartoon", "Cartoon"
+from .engine.job_input import JobInput
+from .engine.paths import DEFAULT_PATH, PATH_CHOICES
 
 
 class JobStatus(models.TextChoices):
@@ -53,7 +48,7 @@ class GenerationJob(models.Model):
     template = models.ForeignKey(
         "templates_app.Template", null=True, blank=True, on_delete=models.SET_NULL, related_name="jobs"
     )
-    production_path = models.CharField(max_length=32, choices=ProductionPath, default=ProductionPath.FASHION)
+    production_path = models.CharField(max_length=32, choices=PATH_CHOICES, default=DEFAULT_PATH)
     # What the images are for (gallery.models.ImageType): general, or a story's scene / character.
     image_type = models.CharField(max_length=16, choices=ImageType, default=ImageType.GENERAL)
 
@@ -128,6 +123,24 @@ class GenerationJob(models.Model):
         if not self.progress_total:
             return 100 if self.status == JobStatus.SUCCEEDED else 0
         return min(100, round(100 * self.progress_step / self.progress_total))
+
+    def job_input(self) -> JobInput:
+        """The record the job was submitted with, for the worker's workflow."""
+        return JobInput(
+            production_path=self.production_path,
+            prompt=self.prompt,
+            negative_prompt=self.negative_prompt,
+            model=self.model,
+            scheduler=self.scheduler,
+            steps=self.steps,
+            guidance=self.guidance,
+            width=self.width,
+            height=self.height,
+            num_images=self.num_images,
+            seed=self.seed,
+            workflow=self.workflow,
+            credit_cost=self.credit_cost,
+        )
 
     def transition(self, new_status: str, **changes) -> bool:
         """Move to `new_status` only if the row is still in the status this instance holds.

@@ -1,36 +1,38 @@
-"""Celery entry points: thin wrappers that take ids and call services."""
+"""Celery entry points: thin wrappers that take ids and call the runner, services and credits."""
 
 from celery import shared_task
 from django.conf import settings
 
-from . import (
-    services,
-    worker,  # noqa: F401  (worker process signals: warm model, heartbeats)
-)
+from . import credits, runner
 
 
 @shared_task(bind=True, name="generation.run_job", acks_late=True, reject_on_worker_lost=True, max_retries=None)
 def run_generation_job(self, job_id: int, dispatch_token: str) -> str:
     try:
-        return services.execute_job(job_id=job_id, dispatch_token=dispatch_token)
-    except services.ClaimHeldByLiveWorker:
+        return runner.execute_job(job_id=job_id, dispatch_token=dispatch_token)
+    except runner.ClaimHeldByLiveWorker:
         # Another delivery is running it right now: look again once its heartbeat would be stale.
         raise self.retry(countdown=settings.JOB_HEARTBEAT_TIMEOUT) from None
-    except services.OwnerAtRunningLimit:
-        # The owner's plan is at its running-jobs limit: give the worker to someone else for a moment.
-        raise self.retry(countdown=services.retry_backoff(1) / 2) from None
+    except (runner.OwnerAtRunningLimit, runner.PathAtConcurrencyLimit):
+        # The owner's plan or the job's path is at its running limit: give the worker to another job a moment.
+        raise self.retry(countdown=runner.retry_backoff(1) / 2) from None
 
 
 @shared_task(name="generation.redispatch_queued_jobs", ignore_result=True)
 def redispatch_queued_jobs() -> int:
-    return services.redispatch_queued_jobs()
+    return runner.redispatch_queued_jobs()
 
 
 @shared_task(name="generation.reap_stale_jobs", ignore_result=True)
 def reap_stale_jobs() -> int:
-    return services.reap_stale_jobs()
+    return runner.reap_stale_jobs()
 
 
 @shared_task(name="generation.fail_overrunning_jobs", ignore_result=True)
 def fail_overrunning_jobs() -> int:
-    return services.fail_overrunning_jobs()
+    return runner.fail_overrunning_jobs()
+
+
+@shared_task(name="generation.settle_finished_jobs", ignore_result=True)
+def settle_finished_jobs() -> int:
+    return credits.settle_finished_jobs()

@@ -19,8 +19,9 @@ from gallery.selectors import live_images_for
 from templates_app.selectors import listed_templates
 
 from . import selectors, services
+from .engine.paths import PATH_CHOICES, PATH_NAMES
 from .forms import GenerateForm, generate_page_data, initial_from_image, initial_from_job
-from .models import FINAL_STATUSES, JobStatus, ProductionPath
+from .models import FINAL_STATUSES, JobStatus
 
 JOBS_PAGE_SIZE = 20
 DASHBOARD_IMAGES = 12
@@ -61,7 +62,7 @@ def _prefill(request: HttpRequest) -> dict:
             initial.update(template=template.slug, production_path=template.production_path)
             if template.sample_prompt:
                 initial["prompt"] = template.sample_prompt
-    if (path := request.GET.get("path")) in ProductionPath.values:
+    if (path := request.GET.get("path")) in PATH_NAMES:
         initial.setdefault("production_path", path)
     return initial
 
@@ -107,7 +108,7 @@ def job_list(request: HttpRequest) -> HttpResponse:
     query = request.GET.get("q", "").strip()
     if status in JobStatus.values:
         jobs = jobs.filter(status=status)
-    if path in ProductionPath.values:
+    if path in PATH_NAMES:
         jobs = jobs.filter(production_path=path)
     for word in query.split():
         jobs = jobs.filter(prompt__icontains=word)
@@ -121,7 +122,7 @@ def job_list(request: HttpRequest) -> HttpResponse:
             "path": path,
             "query": query,
             "statuses": JobStatus.choices,
-            "paths": ProductionPath.choices,
+            "paths": PATH_CHOICES,
         },
     )
 

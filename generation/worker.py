@@ -1,7 +1,8 @@
-"""Worker-process wiring: load the diffusion backend once per process, and heart-beat to Redis.
+"""Worker identity and liveness, in one place: who a worker is, its heartbeat in Redis, whether a claimer is dead.
 
-The heartbeat key (`zimage:worker:<host>:<pid>`, 60 s TTL) is what /readyz, the website's
-"tiny pipeline" warning and the admin's workers-online list read.
+Each pool process loads the diffusion backend once and heart-beats to `zimage:worker:<host>:<pid>` (60 s TTL);
+/readyz, the website's "tiny pipeline" notice, the admin's workers list and /metrics read `online_workers()`.
+The Celery signal handlers below are connected in `GenerationConfig.ready()`.
 """
 
 from __future__ import annotations
@@ -13,8 +14,16 @@ import socket
 import sys
 import threading
 import time
+from datetime import timedelta
+from typing import TYPE_CHECKING, Any
 
-from celery.signals import task_postrun, task_prerun, worker_process_init, worker_process_shutdown
+from django.conf import settings
+from django.utils import timezone
+
+from core.redis_clients import shared_redis
+
+if TYPE_CHECKING:
+    from .models import GenerationJob
 
 logger = logging.getLogger(__name__)
 
@@ -26,8 +35,34 @@ _state: dict[str, object] = {"backend": "loading", "job": None}
 _stop = threading.Event()
 
 
+def worker_identity() -> str:
+    """`host:pid`: what a job's `worker_id` records and what the heartbeat key ends with."""
+    return f"{socket.gethostname()}:{os.getpid()}"
+
+
 def heartbeat_key() -> str:
-    return f"{HEARTBEAT_KEY_PREFIX}{socket.gethostname()}:{os.getpid()}"
+    return f"{HEARTBEAT_KEY_PREFIX}{worker_identity()}"
+
+
+def online_workers() -> list[dict[str, Any]]:
+    """The heartbeats of the worker processes alive in the last minute."""
+    client = shared_redis(timeout=1)
+    keys = list(client.scan_iter(f"{HEARTBEAT_KEY_PREFIX}*", count=100))
+    return [json.loads(value) for value in client.mget(keys) if value] if keys else []
+
+
+def claimer_is_dead(job: GenerationJob) -> bool:
+    """Whether the worker that claimed this job is gone: a local pid that no longer exists, or no heartbeat."""
+    host, _, pid = job.worker_id.rpartition(":")
+    if host == socket.gethostname() and pid.isdigit():
+        try:
+            os.kill(int(pid), 0)
+        except ProcessLookupError:
+            return True
+        except PermissionError:
+            pass
+    stale_before = timezone.now() - timedelta(seconds=settings.JOB_HEARTBEAT_TIMEOUT)
+    return job.heartbeat_at is None or job.heartbeat_at < stale_before
 
 
 _cuda: dict[str, object] = {}  # {"torch": module} once warm_up found the loaded backend running on CUDA
@@ -59,8 +94,6 @@ def _beat_once(client) -> None:
 def _heartbeat_loop() -> None:
     import redis
 
-    from core.redis_clients import shared_redis
-
     client = shared_redis()
     while not _stop.is_set():
         try:
@@ -70,7 +103,6 @@ def _heartbeat_loop() -> None:
         _stop.wait(HEARTBEAT_EVERY)
 
 
-@worker_process_init.connect
 def warm_up(**_: object) -> None:
     from django.db import connections
 
@@ -84,18 +116,15 @@ def warm_up(**_: object) -> None:
     logger.info("diffusion backend ready", extra={"backend": backend.name})
 
 
-@worker_process_shutdown.connect
 def stop_heartbeat(**_: object) -> None:
     _stop.set()
 
 
-@task_prerun.connect
 def remember_job(task=None, args=None, **_: object) -> None:
     if task is not None and task.name == "generation.run_job" and args:
         _state["job"] = args[0]
 
 
-@task_postrun.connect
 def forget_job(task=None, **_: object) -> None:
     if task is not None and task.name == "generation.run_job":
         _state["job"] = None

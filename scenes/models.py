@@ -10,7 +10,7 @@ from django.db import models
 from django.utils import timezone
 
 from gallery.models import ImageType
-from generation.models import ProductionPath
+from generation.engine.paths import PATH_CHOICES
 
 
 def random_seed() -> int:
@@ -33,8 +33,8 @@ class Story(models.Model):
     )
     production_path = models.CharField(
         max_length=32,
-        choices=ProductionPath,
-        default=ProductionPath.CINEMA,
+        choices=PATH_CHOICES,
+        default="cinema",
         help_text="Used when the story has no template (a template brings its own path).",
     )
     style = models.CharField(max_length=300, blank=True, help_text="Style words added to every scene's prompt.")

@@ -19,7 +19,7 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 
 from accounts.exceptions import AccountsError
 from gallery.selectors import live_images_for
-from generation.models import ProductionPath
+from generation.engine.paths import PATH_CHOICES
 from templates_app.selectors import listed_templates, template_for_jobs
 
 from . import selectors, services
@@ -33,8 +33,8 @@ class StoryForm(forms.Form):
         required=False, label="Visual style", help_text="A template gives every scene the same look."
     )
     production_path = forms.ChoiceField(
-        choices=ProductionPath.choices,
-        initial=ProductionPath.CINEMA,
+        choices=PATH_CHOICES,
+        initial="cinema",
         label="Production path",
         help_text="Used when no template is chosen.",
     )

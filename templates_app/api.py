@@ -13,8 +13,7 @@ from rest_framework.views import APIView
 from core.api import FilteredListView, ModelSerializer, QueryParamsSerializer, StrictSerializer, StrictSerializerMixin
 from gallery.selectors import signed_url
 from generation.engine.models_catalog import SIZE_PRESETS
-from generation.engine.paths import PATHS
-from generation.models import ProductionPath
+from generation.engine.paths import PATH_CHOICES, PATHS
 
 from . import selectors, services
 from .models import PromptKind, PromptPreset, Template
@@ -87,7 +86,7 @@ class TemplateRevisionSerializer(StrictSerializer):
     name = serializers.CharField(required=False, max_length=120)
     description = serializers.CharField(required=False, allow_blank=True)
     sample_prompt = serializers.CharField(required=False, allow_blank=True, max_length=500)
-    production_path = serializers.ChoiceField(choices=ProductionPath.choices, required=False)
+    production_path = serializers.ChoiceField(choices=PATH_CHOICES, required=False)
     credit_cost = serializers.IntegerField(required=False, min_value=0)
     config = serializers.JSONField(required=False)
     overridable = serializers.JSONField(required=False)

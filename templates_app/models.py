@@ -8,8 +8,8 @@ from django.core.validators import MaxLengthValidator
 from django.db import models
 
 from generation.engine.models_catalog import DEFAULT_MODEL, MAX_IMAGES_PER_JOB, MAX_PROMPT_LENGTH, get_model
+from generation.engine.paths import PATH_CHOICES
 from generation.engine.workflow import WorkflowConfigError, validate_workflow_config
-from generation.models import ProductionPath
 
 OVERRIDABLE_PARAMETERS = ("width", "height", "steps", "guidance", "seed", "negative_prompt", "num_images")
 # Overridable parameters a template may narrow to [low, high]; guidance may be fractional.
@@ -39,7 +39,7 @@ class Template(models.Model):
     name = models.CharField(max_length=120)
     slug = models.SlugField(max_length=120)
     version = models.PositiveIntegerField(default=1)
-    production_path = models.CharField(max_length=32, choices=ProductionPath)
+    production_path = models.CharField(max_length=32, choices=PATH_CHOICES)
     description = models.TextField(blank=True)
     sample_prompt = models.CharField(
         max_length=500, blank=True, help_text="A prompt that shows the template off; used to render its preview."

@@ -59,7 +59,7 @@ def render_preview(template: Template) -> str:
     """Draw the template's sample prompt through its own settings; store it and return the storage key."""
     request = preview_request(template)
     backend = get_backend()
-    (image,) = backend.generate(request, lambda step, total, latents: None)
+    image = backend.generate(request, lambda step, total, latents: None)
     metadata = {
         "prompt": request.prompt,
         "negative_prompt": request.negative_prompt,

@@ -8,7 +8,7 @@ from django.shortcuts import render
 from django.views.decorators.http import require_GET
 
 from generation.engine.models_catalog import DEFAULT_MODEL, MODELS
-from generation.models import ProductionPath
+from generation.engine.paths import PATH_CHOICES, PATH_NAMES
 
 from . import selectors
 
@@ -34,13 +34,13 @@ def style_prompts(template) -> list[str]:
 @require_GET
 def template_list(request: HttpRequest) -> HttpResponse:
     path = request.GET.get("path", "")
-    if path not in ProductionPath.values:
+    if path not in PATH_NAMES:
         path = ""
     templates = selectors.listed_templates(production_path=path or None)
     return render(
         request,
         "templates_app/list.html",
-        {"templates": templates, "path": path, "paths": ProductionPath.choices},
+        {"templates": templates, "path": path, "paths": PATH_CHOICES},
     )
 
 

@@ -17,10 +17,10 @@ import redis
 from django.conf import settings
 from django.db import connection
 
-from zimage.celery import PRODUCTION_PATH_QUEUES
+from generation.engine.paths import QUEUE_NAMES
 
 ROOT = Path(__file__).resolve().parent.parent
-ALL_QUEUES = ",".join(["default", *(f"gen.{path}" for path in PRODUCTION_PATH_QUEUES)])
+ALL_QUEUES = ",".join(QUEUE_NAMES)
 
 
 def child_env(**extra: str) -> dict[str, str]:

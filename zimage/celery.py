@@ -5,11 +5,14 @@ import os
 from celery import Celery
 from kombu import Queue
 
+from generation.engine.paths import DEFAULT_QUEUE, QUEUE_NAMES
+
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "zimage.settings")
 
 app = Celery("zimage")
 app.config_from_object("django.conf:settings", namespace="CELERY")
 
-PRODUCTION_PATH_QUEUES = ("fashion", "beauty", "eats", "cinema", "cartoon")
-app.conf.task_queues = [Queue("default"), *(Queue(f"gen.{path}") for path in PRODUCTION_PATH_QUEUES)]
+# The default queue (beat's sweepers) and one queue per production path, from the one table of paths.
+app.conf.task_default_queue = DEFAULT_QUEUE
+app.conf.task_queues = [Queue(name) for name in QUEUE_NAMES]
 app.autodiscover_tasks()

@@ -20,8 +20,8 @@ django.setup()
 from django.conf import settings  # noqa: E402
 from django.core.management import call_command  # noqa: E402
 
+from generation.engine.paths import QUEUE_NAMES  # noqa: E402
 from zimage import embedded_redis  # noqa: E402
-from zimage.celery import PRODUCTION_PATH_QUEUES  # noqa: E402
 
 HOST = os.environ.get("HOST", "127.0.0.1")
 PORT = os.environ.get("PORT", "8000")
@@ -65,7 +65,7 @@ def main() -> int:
     call_command("collectstatic", interactive=False, verbosity=0)
     call_command("seed")
     python = sys.executable
-    queues = ",".join(["default", *(f"gen.{path}" for path in PRODUCTION_PATH_QUEUES)])
+    queues = ",".join(QUEUE_NAMES)
     commands = {
         "web": [python, "-m", "daphne", "-b", HOST, "-p", PORT, "zimage.asgi:application"],
         "worker": [

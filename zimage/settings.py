@@ -148,7 +148,6 @@ CELERY_WORKER_PROC_ALIVE_TIMEOUT = env.int("WORKER_PROC_ALIVE_TIMEOUT", default=
 CELERY_WORKER_CANCEL_LONG_RUNNING_TASKS_ON_CONNECTION_LOSS = True
 CELERY_TASK_SOFT_TIME_LIMIT = JOB_SOFT_TIME_LIMIT
 CELERY_TASK_TIME_LIMIT = JOB_TIME_LIMIT
-CELERY_TASK_DEFAULT_QUEUE = "default"
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 CELERY_BROKER_TRANSPORT_OPTIONS = {
     "visibility_timeout": CELERY_VISIBILITY_TIMEOUT,
@@ -170,7 +169,7 @@ CELERY_BEAT_SCHEDULE = {
     "fail-overrunning-jobs": {"task": "generation.fail_overrunning_jobs", "schedule": 60.0},
     # Idempotent per user and month: running it hourly only catches users who joined or missed a run.
     "grant-monthly-credits": {"task": "accounts.grant_monthly_credits", "schedule": 3600.0},
-    "settle-finished-jobs": {"task": "accounts.settle_finished_jobs", "schedule": 60.0},
+    "settle-finished-jobs": {"task": "generation.settle_finished_jobs", "schedule": 60.0},
     "purge-idempotency-keys": {"task": "accounts.purge_idempotency_keys", "schedule": 3600.0},
     "gallery-empty-trash": {"task": "gallery.empty_trash", "schedule": 3600.0},
     "gallery-clean-expired-share-links": {"task": "gallery.clean_expired_share_links", "schedule": 3600.0},

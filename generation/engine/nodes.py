@@ -53,24 +53,16 @@ class GenerationNode(Node):
 
         backend = get_backend()
         context.backend_name = backend.name
-        for index in range(context.num_images):
+        job = context.job
+        total = job.steps * job.num_images
+        for index in range(job.num_images):
             if index in context.done_indexes:  # stored by an earlier, interrupted delivery
                 continue
-            request = DiffusionRequest(
-                prompt=context.prompt,
-                negative_prompt=context.negative_prompt,
-                model=context.model,
-                scheduler=context.scheduler,
-                steps=context.steps,
-                guidance=context.guidance,
-                width=context.width,
-                height=context.height,
-                seed=context.seed + index,
+            request = DiffusionRequest.for_image(
+                job, prompt=context.prompt, negative_prompt=context.negative_prompt, index=index
             )
-            offset = index * context.steps
-            total = context.steps * context.num_images
             started = time.perf_counter()
-            (image,) = backend.generate(request, functools.partial(self._report, context, offset, total))
+            image = backend.generate(request, functools.partial(self._report, context, index * job.steps, total))
             context.generation_seconds[index] = time.perf_counter() - started
             yield index, image
 
@@ -81,13 +73,12 @@ class GenerationNode(Node):
 
 @register_node("save_image")
 class SaveImageNode(Node):
-    """Stores each image (PNG with metadata + thumbnail) through the job's production path."""
+    """Hands each image to the worker's store (PNG with metadata + thumbnail) and announces it."""
 
     def run(self, context: WorkflowContext) -> None:
-        from .paths import get_path
-
-        path = get_path(context.job.production_path)
+        if context.store_image is None:
+            raise RuntimeError("save_image needs a store: the worker (generation.runner) provides it.")
         for index, image in context.images:
-            stored = path.save_result(context, index=index, image=image)
+            stored = context.store_image(context, index, image)
             context.saved.append(stored)
             context.on_image(stored)

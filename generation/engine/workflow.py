@@ -13,10 +13,10 @@ from typing import TYPE_CHECKING, Any, ClassVar
 
 from django.core.exceptions import ValidationError
 
+from .job_input import JobInput
+
 if TYPE_CHECKING:
     from PIL.Image import Image
-
-    from generation.models import GenerationJob
 
 
 class WorkflowConfigError(ValidationError):
@@ -29,21 +29,17 @@ class WorkflowConfigError(ValidationError):
 
 @dataclass
 class WorkflowContext:
-    """What flows between nodes. Nodes read what earlier nodes wrote and add their own output."""
+    """What flows between nodes: the job's one input record, plus what nodes write as they run.
 
-    job: GenerationJob
-    prompt: str
-    negative_prompt: str
-    model: str
-    scheduler: str
-    steps: int
-    guidance: float
-    width: int
-    height: int
-    seed: int
-    num_images: int
+    `store_image(context, index, image)` is the worker's (generation.runner): the engine never touches storage.
+    """
+
+    job: JobInput
+    prompt: str = ""  # the job's prompt, extended by prompt_enhancement
+    negative_prompt: str = ""
     on_step: Callable[[int, int, Any], None] = lambda step, total, latents: None
     on_image: Callable[[Any], None] = lambda image: None
+    store_image: Callable[[WorkflowContext, int, Image], Any] | None = None
     # (index, image) pairs; the generation node makes it a lazy iterator so each image is saved
     # (and announced) as soon as it is drawn.
     images: Iterable[tuple[int, Image]] = field(default_factory=list)
@@ -51,6 +47,10 @@ class WorkflowContext:
     generation_seconds: dict[int, float] = field(default_factory=dict)
     saved: list[Any] = field(default_factory=list)
     backend_name: str = ""
+
+    def __post_init__(self) -> None:
+        self.prompt = self.prompt or self.job.prompt
+        self.negative_prompt = self.negative_prompt or self.job.negative_prompt
 
 
 class Node:

@@ -26,7 +26,8 @@ from django.template.response import TemplateResponse
 from django.utils import timezone
 
 from accounts.models import CreditEntry, EntryKind
-from generation.models import GenerationJob, JobStatus, ProductionPath
+from generation.engine.paths import PATH_CHOICES, PATH_NAMES
+from generation.models import GenerationJob, JobStatus
 
 from . import monitoring
 
@@ -192,8 +193,8 @@ def stats_by_path(since: dt.datetime, until: dt.datetime) -> list[GroupStats]:
     """One row per production path that had jobs in [since, until), in the paths' own order. Two queries."""
     credits = _credits_by(since, until, "production_path")
     rows = {row["production_path"]: row for row in _grouped(_period_jobs(since, until), ["production_path"])}
-    labels = dict(ProductionPath.choices)
-    order = [*ProductionPath.values, *sorted(set(rows) - set(ProductionPath.values))]
+    labels = dict(PATH_CHOICES)
+    order = [*PATH_NAMES, *sorted(set(rows) - set(PATH_NAMES))]
     return [_stats_from(rows[path], path, labels.get(path, path), credits) for path in order if path in rows]
 
 

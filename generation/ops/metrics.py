@@ -19,7 +19,8 @@ from django.views.decorators.http import require_GET
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_latest
 from prometheus_client.core import GaugeMetricFamily, HistogramMetricFamily, Metric
 
-from generation.models import GenerationJob, JobStatus, ProductionPath
+from generation.engine.paths import PATH_NAMES
+from generation.models import GenerationJob, JobStatus
 
 from . import monitoring
 
@@ -32,7 +33,7 @@ def job_counts() -> Metric:
     rows = GenerationJob.objects.order_by().values_list("production_path", "status").annotate(n=Count("id"))
     counts = {(path, status): n for path, status, n in rows}
     metric = GaugeMetricFamily("zimage_jobs", "Jobs by status and production path.", labels=["path", "status"])
-    paths = sorted({*ProductionPath.values, *(path for path, _ in counts)})
+    paths = sorted({*PATH_NAMES, *(path for path, _ in counts)})
     for path in paths:
         for status in JobStatus.values:
             metric.add_metric([path, status], counts.get((path, status), 0))

@@ -16,7 +16,7 @@ from asgiref.sync import sync_to_async
 from django.conf import settings
 
 from core.redis_clients import shared_redis
-from generation.engine.paths import PATHS
+from generation.engine.paths import QUEUE_NAMES
 
 logger = logging.getLogger(__name__)
 
@@ -25,7 +25,7 @@ WEBSOCKET_CONNECTIONS_KEY = "zimage:ws:connections"
 
 def queue_names() -> list[str]:
     """The Celery queues jobs go to: the default queue, then one per production path."""
-    return [settings.CELERY_TASK_DEFAULT_QUEUE, *(path.queue for path in PATHS.values())]
+    return list(QUEUE_NAMES)
 
 
 def queue_depths() -> dict[str, int] | None:
@@ -52,7 +52,7 @@ class WorkerStatus:
 
 def workers_online() -> list[WorkerStatus] | None:
     """Worker processes that heart-beat in the last minute (core.health), with their current job."""
-    from core.health import online_workers
+    from generation.worker import online_workers
 
     try:
         beats = online_workers()

@@ -1,30 +1,53 @@
+import json
 import logging
+import re
+from pathlib import Path
 
 import pytest
+import yaml
+from django.conf import settings as django_settings
 from django.core.exceptions import ValidationError
 
-from generation.engine.paths import PATHS, resolve_path
-from generation.engine.paths.base import ProductionPath
+from generation import runner
+from generation.engine.paths import PATH_CHOICES, PATHS, QUEUE_NAMES, PathSpec, resolve_path
+from generation.models import GenerationJob
+from tests.factories import GenerationJobFactory
 
 ALL_PATHS = ["fashion", "beauty", "eats", "cinema", "cartoon"]
+ROOT = Path(django_settings.BASE_DIR)
 
 
-def test_the_five_production_paths_are_registered_each_as_its_own_module():
-    assert sorted(PATHS) == sorted(ALL_PATHS)
-    modules = {type(path).__module__ for path in PATHS.values()}
-    assert modules == {f"generation.engine.paths.{name}" for name in ALL_PATHS}
-    assert all(isinstance(path, ProductionPath) for path in PATHS.values())
+def test_the_five_production_paths_are_one_table_of_specs():
+    assert list(PATHS) == ALL_PATHS
+    assert all(isinstance(path, PathSpec) and path.name == name for name, path in PATHS.items())
 
 
 @pytest.mark.parametrize("name", ALL_PATHS)
-def test_each_path_routes_to_its_module_and_its_own_queue(name):
+def test_each_path_routes_to_its_own_queue(name):
     path = resolve_path(name)
     assert path.name == name
-    assert type(path).__module__ == f"generation.engine.paths.{name}"
     assert path.queue == f"gen.{name}"
 
 
+def test_the_job_choices_and_the_celery_queues_come_from_the_table():
+    assert GenerationJob._meta.get_field("production_path").choices == PATH_CHOICES
+    assert QUEUE_NAMES == ("default", *(f"gen.{name}" for name in ALL_PATHS))
+    from zimage.celery import app
+
+    assert [queue.name for queue in app.conf.task_queues] == list(QUEUE_NAMES)
+
+
+def test_compose_and_the_dockerfile_run_workers_on_every_queue():
+    compose = yaml.safe_load((ROOT / "docker-compose.yml").read_text())
+    command = compose["services"]["worker"]["command"]
+    assert command[command.index("-Q") + 1].split(",") == list(QUEUE_NAMES)
+    commands = [json.loads(line) for line in re.findall(r"^CMD (\[.*\])$", (ROOT / "Dockerfile").read_text(), re.M)]
+    (dockerfile_command,) = [command for command in commands if "worker" in command]
+    assert dockerfile_command[dockerfile_command.index("-Q") + 1].split(",") == list(QUEUE_NAMES)
+
+
 def test_fashion_runs_five_at_a_time_and_the_others_three():
+    """`concurrency` is how many of a path's jobs run at once across all workers (the claim enforces it)."""
     assert {name: path.concurrency for name, path in PATHS.items()} == {
         "fashion": 5,
         "beauty": 3,
@@ -67,3 +90,14 @@ def test_a_template_pipeline_is_kept_and_only_completed():
     nodes = resolve_path("cartoon").build_pipeline(template_nodes)
     assert nodes[:2] == template_nodes
     assert nodes[2]["node_type"] == "save_image"
+
+
+@pytest.mark.django_db
+def test_a_worker_leaves_a_job_queued_while_its_path_runs_its_concurrency(user, other_user):
+    for _ in range(PATHS["cinema"].concurrency):
+        GenerationJobFactory(owner=other_user, production_path="cinema", running=True)
+    waiting = GenerationJobFactory(owner=user, production_path="cinema")
+    with pytest.raises(runner.PathAtConcurrencyLimit):
+        runner.execute_job(job_id=waiting.pk, dispatch_token=str(waiting.dispatch_token))
+    waiting.refresh_from_db()
+    assert (waiting.status, waiting.deliveries) == ("queued", 0)

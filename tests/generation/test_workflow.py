@@ -1,5 +1,6 @@
 import pytest
 
+from generation.engine.job_input import JobInput
 from generation.engine.nodes import enhance_prompt
 from generation.engine.workflow import (
     NODE_TYPES,
@@ -44,8 +45,9 @@ THREE_D_RENDER = {
 
 
 def context(**overrides):
+    """A workflow context for a one-image, one-step job; `overrides` are JobInput fields."""
     values = dict(
-        job=None,
+        production_path="fashion",
         prompt="modern futuristic car in a cyberpunk city",
         negative_prompt="",
         model="m",
@@ -54,10 +56,12 @@ def context(**overrides):
         guidance=0.0,
         width=256,
         height=256,
-        seed=1,
         num_images=1,
+        seed=1,
+        workflow=[],
+        credit_cost=1,
     )
-    return WorkflowContext(**(values | overrides))
+    return WorkflowContext(job=JobInput(**(values | overrides)))
 
 
 def test_the_3d_render_example_produces_the_documented_enhanced_prompt():

@@ -1,4 +1,4 @@
-"""The narrow interface to diffusion: `get_backend().generate(request, on_step) -> list[Image]`.
+"""The narrow interface to diffusion: `get_backend().generate(request, on_step) -> Image` (one image a call).
 
 This module is plain data and never imports torch; `get_backend()` imports the heavy code on
 first use, which happens only inside worker processes.
@@ -12,6 +12,8 @@ from typing import TYPE_CHECKING, Any, Protocol
 
 if TYPE_CHECKING:
     from PIL.Image import Image
+
+    from ..job_input import JobInput
 
 # (step done, steps in total, current latents or None). Raise to abort the run.
 StepCallback = Callable[[int, int, Any], None]
@@ -28,13 +30,27 @@ class DiffusionRequest:
     width: int
     height: int
     seed: int
-    num_images: int = 1
+
+    @classmethod
+    def for_image(cls, job: JobInput, *, prompt: str, negative_prompt: str, index: int) -> DiffusionRequest:
+        """The request for the job's `index`-th image: the prompts as the workflow shaped them, seed + index."""
+        return cls(
+            prompt=prompt,
+            negative_prompt=negative_prompt,
+            model=job.model,
+            scheduler=job.scheduler,
+            steps=job.steps,
+            guidance=job.guidance,
+            width=job.width,
+            height=job.height,
+            seed=job.seed + index,
+        )
 
 
 class DiffusionBackend(Protocol):
     name: str
 
-    def generate(self, request: DiffusionRequest, on_step: StepCallback) -> list[Image]: ...
+    def generate(self, request: DiffusionRequest, on_step: StepCallback) -> Image: ...
 
 
 class WeightsUnavailable(RuntimeError):

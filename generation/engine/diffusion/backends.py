@@ -106,11 +106,10 @@ class DiffusersBackend:
             pipeline.scheduler = getattr(diffusers, wanted).from_config(pipeline.scheduler.config)
         return pipeline
 
-    def generate(self, request: DiffusionRequest, on_step: StepCallback) -> list[Image.Image]:
+    def generate(self, request: DiffusionRequest, on_step: StepCallback) -> Image.Image:
         spec = MODELS[request.model]
         pipeline = self._pipeline(request.model)
-        if self.name != "tiny":
-            pipeline = self._with_scheduler(pipeline, request.scheduler)
+        pipeline = self._with_scheduler(pipeline, request.scheduler)
         generator = torch.Generator(device="cpu").manual_seed(request.seed)
 
         def callback(pipe: Any, index: int, timestep: Any, tensors: dict[str, Any]) -> dict[str, Any]:
@@ -125,12 +124,12 @@ class DiffusersBackend:
                 height=spec.snap(request.height),
                 num_inference_steps=request.steps,
                 guidance_scale=request.guidance,
-                num_images_per_prompt=request.num_images,
+                num_images_per_prompt=1,
                 generator=generator,
                 callback_on_step_end=callback,
                 callback_on_step_end_tensor_inputs=["latents"],
             )
-        return [fit_to_size(image, request.width, request.height) for image in output.images]
+        return fit_to_size(output.images[0], request.width, request.height)
 
 
 def tiny_factory(model: str, device: str) -> Any:
@@ -145,6 +144,10 @@ class TinyBackend(DiffusersBackend):
         super().__init__("tiny", "cpu", factory=tiny_factory)
         tiny = tiny_factory("tiny", "cpu")
         self._pipelines = {model: tiny for model in MODELS}
+
+    def _with_scheduler(self, pipeline: Any, scheduler: str) -> Any:
+        """Every model runs on the one tiny Z-Image pipeline, whose flow-matching scheduler stays."""
+        return pipeline
 
 
 def build_backend(choice: str | None = None) -> DiffusersBackend:

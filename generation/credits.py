@@ -1,0 +1,161 @@
+"""What a job reserves and settles, on top of the ledger's one write (accounts.services.write_ledger_entry).
+
+Credits are reserved at submit inside the job's own transaction (`admit_job`), charged for the images produced
+and released for the rest when the job finishes (`settle_job_credits`) — exactly once, even when a task runs
+twice — and a beat sweeper settles what a dead process left (`settle_finished_jobs`).
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import TYPE_CHECKING, Any
+
+from django.core.exceptions import ValidationError
+from django.db import transaction
+from django.db.models import Count
+
+from accounts.exceptions import TooManyJobs
+from accounts.models import CreditEntry, EntryKind
+from accounts.selectors import tier_limits
+from accounts.services import lock_account, write_ledger_entry
+
+from .models import FINAL_STATUSES, GenerationJob, JobStatus
+
+if TYPE_CHECKING:
+    from accounts.models import User
+    from accounts.tiers import TierLimits
+
+logger = logging.getLogger(__name__)
+
+JOB_SLOT_RETRY_AFTER = 15  # seconds a client at its plan's job limit is told to wait (429 Retry-After)
+
+
+def check_job_size(*, user: User, job: GenerationJob, limits: TierLimits | None = None) -> None:
+    """The plan's per-job limits: images per job and the largest side."""
+    limits = limits or tier_limits(user.tier)
+    plan = user.get_tier_display()
+    if job.num_images > limits.max_images_per_job:
+        raise ValidationError(
+            {"num_images": f"The {plan} plan allows at most {limits.max_images_per_job} images per job."}
+        )
+    for field in ("width", "height"):
+        if getattr(job, field) > limits.max_side:
+            raise ValidationError({field: f"The {plan} plan allows images up to {limits.max_side} px a side."})
+
+
+def admit_job(*, user: User, job: GenerationJob) -> CreditEntry | None:
+    """Called by submit_job inside its transaction, right after creating the job: enforce the plan, reserve.
+
+    Raises ValidationError, InsufficientCredits or TooManyJobs; the caller's transaction then rolls the job
+    back with everything else (hence no savepoint of its own).
+    """
+    limits = tier_limits(user.tier)
+    check_job_size(user=user, job=job, limits=limits)
+    with transaction.atomic(savepoint=False):
+        # The reservation's UPDATE locks the user's row, so concurrent submits of one user reach the count
+        # below one after the other. The job was created in this transaction: it has no reservation yet.
+        entry = _write_reservation(user, job)
+        if entry is None:
+            lock_account(user.pk)
+        counts = dict(
+            GenerationJob.objects.filter(owner_id=user.pk, status__in=[JobStatus.QUEUED, JobStatus.RUNNING])
+            .order_by()
+            .values_list("status")
+            .annotate(n=Count("id"))
+        )
+        queued, running = counts.get(JobStatus.QUEUED, 0), counts.get(JobStatus.RUNNING, 0)
+        if queued > limits.max_queued_jobs or queued + running > limits.max_queued_jobs + limits.max_running_jobs:
+            raise TooManyJobs(
+                JOB_SLOT_RETRY_AFTER,
+                f"Your plan allows {limits.max_queued_jobs} waiting jobs and {limits.max_running_jobs} running; "
+                "wait for one to finish.",
+            )
+    return entry
+
+
+def _write_reservation(user: User, job: GenerationJob) -> CreditEntry | None:
+    cost = job.credit_cost
+    if cost <= 0:
+        return None
+    return write_ledger_entry(
+        user,
+        kind=EntryKind.RESERVATION,
+        amount=-cost,
+        reserved_change=cost,
+        reason=f"Job {job.pk}: {job.num_images} image(s) reserved",
+        idempotency_key=f"job:{job.pk}:reservation",
+        job_id=job.pk,
+    )
+
+
+def settle_job_credits(*, job: GenerationJob) -> list[CreditEntry]:
+    """Charge a finished job for the images it produced and release the rest of its reservation.
+
+    Exactly once: under the owner's row lock a job that already has a charge or a release is left as it is
+    (and the unique (job, kind) constraint backs that up), so a second call, a duplicate task or the sweeper
+    writes nothing.
+    """
+    with transaction.atomic():
+        locked = lock_account(job.owner_id)
+        job = GenerationJob.objects.get(pk=job.pk)
+        if not job.is_final:
+            raise ValueError(f"Job {job.pk} is {job.status}: only a finished job is settled.")
+        entries = {entry.kind: entry for entry in CreditEntry.objects.filter(job=job)}
+        reservation = entries.get(EntryKind.RESERVATION)
+        if reservation is None or EntryKind.CHARGE in entries or EntryKind.RELEASE in entries:
+            return []
+        reserved = reservation.reserved_change
+        produced = job.num_images if job.status == JobStatus.SUCCEEDED else min(job.images_done, job.num_images)
+        charge = reserved * produced // job.num_images
+        release = reserved - charge
+        written = []
+        summary = f"Job {job.pk} {job.status}: {produced} of {job.num_images} image(s) produced"
+        if charge:
+            written.append(
+                write_ledger_entry(
+                    locked,
+                    kind=EntryKind.CHARGE,
+                    amount=0,
+                    reserved_change=-charge,
+                    reason=summary,
+                    idempotency_key=f"job:{job.pk}:charge",
+                    job_id=job.pk,
+                )
+            )
+        if release:
+            written.append(
+                write_ledger_entry(
+                    locked,
+                    kind=EntryKind.RELEASE,
+                    amount=release,
+                    reserved_change=-release,
+                    reason=summary,
+                    idempotency_key=f"job:{job.pk}:release",
+                    job_id=job.pk,
+                )
+            )
+    logger.info(
+        "job credits settled",
+        extra={"job_id": job.pk, "user_id": job.owner_id, "charged": charge, "released": release},
+    )
+    return written
+
+
+def settle_finished_jobs(*, limit: int = 500) -> int:
+    """Beat sweeper: finished jobs whose reservation was never settled (the process died in between)."""
+    unsettled = (
+        GenerationJob.objects.filter(status__in=FINAL_STATUSES, credit_entries__kind=EntryKind.RESERVATION)
+        .exclude(credit_entries__kind__in=[EntryKind.CHARGE, EntryKind.RELEASE])
+        .order_by("finished_at", "pk")[:limit]
+    )
+    return sum(bool(settle_job_credits(job=job)) for job in unsettled)
+
+
+def cancel_waiting_jobs(*, user: User, **_: Any) -> int:
+    """`accounts.signals.user_suspended`: the suspended user's queued jobs are canceled, their credits released."""
+    from .services import cancel_job
+
+    canceled = 0
+    for job in GenerationJob.objects.filter(owner_id=user.pk, status=JobStatus.QUEUED).order_by("pk"):
+        canceled += cancel_job(job=job).status == JobStatus.CANCELED
+    return canceled

@@ -1,0 +1,349 @@
+"""The worker side of a job: claim a delivery, run its workflow with per-step progress, store and announce each
+image, then settle; requeue or fail on errors; and the beat sweepers that recover what a dead worker left.
+
+Every state change is a conditional UPDATE (`GenerationJob.transition`), so a duplicate delivery, a cancel or a
+sweeper racing the worker finds nothing to do.
+"""
+
+from __future__ import annotations
+
+import enum
+import logging
+import random
+import time
+import uuid
+from datetime import timedelta
+from typing import TYPE_CHECKING, Any
+
+from django.conf import settings
+from django.core.exceptions import ValidationError
+from django.db import InterfaceError, OperationalError, connection
+from django.db.models import Count, F, Q
+from django.utils import timezone
+
+from accounts.selectors import limits_for
+
+from . import events
+from .credits import settle_job_credits
+from .engine.job_input import clean_prompt
+from .engine.paths import get_path
+from .engine.workflow import WorkflowContext, run_pipeline
+from .joblog import job_log_context
+from .models import GenerationJob, JobStatus
+from .services import dispatch_job
+from .worker import claimer_is_dead, worker_identity
+
+if TYPE_CHECKING:
+    from PIL.Image import Image
+
+    from gallery.models import GeneratedImage
+
+logger = logging.getLogger(__name__)
+
+
+class RunOutcome(enum.StrEnum):
+    """What one delivery of a job did (the Celery task's result)."""
+
+    MISSING = "missing"
+    STALE = "stale"
+    SKIPPED = "skipped"
+    LOST_RACE = "lost-race"
+    INTERRUPTED = "interrupted"
+    RETRYING = "retrying"
+    FAILED = "failed"
+    SUCCEEDED = "succeeded"
+
+
+class JobInterrupted(Exception):
+    """The job stopped being ours mid-run: canceled, or taken back after a missed heartbeat."""
+
+
+class ClaimHeldByLiveWorker(Exception):
+    """A duplicate delivery while the first is still running: try again later, never run twice."""
+
+
+class OwnerAtRunningLimit(Exception):
+    """The owner's plan runs this many jobs at once already: leave the GPU to others, try again soon."""
+
+
+class PathAtConcurrencyLimit(Exception):
+    """The job's production path runs its `concurrency` of jobs already, across all workers: try again soon."""
+
+
+TRANSIENT_ERRORS: tuple[type[BaseException], ...] = (
+    OperationalError,
+    InterfaceError,
+    ConnectionError,
+    TimeoutError,
+)
+
+
+class ProgressReporter:
+    """Per-step callback: records progress + heartbeat (and notices cancellation), publishes events."""
+
+    def __init__(self, job: GenerationJob, worker_id: str, publish_interval: float = 0.1):
+        self.job = job
+        self.worker_id = worker_id
+        self.publish_interval = publish_interval
+        self.started = time.monotonic()
+        self.last_publish = 0.0
+        self.last_preview_step = 0
+        self.stored: dict[int, GeneratedImage] = {}  # index -> image stored by this run
+
+    def on_step(self, step: int, total: int, latents: Any) -> None:
+        # One conditional UPDATE per step is the heartbeat, the progress and the cancel check.
+        still_ours = GenerationJob.objects.filter(
+            pk=self.job.pk, status=JobStatus.RUNNING, worker_id=self.worker_id
+        ).update(progress_step=step, progress_total=total, heartbeat_at=timezone.now())
+        if not still_ours:
+            raise JobInterrupted
+        now = time.monotonic()
+        if step == total or now - self.last_publish >= self.publish_interval:
+            self.last_publish = now
+            elapsed = now - self.started
+            eta = elapsed / step * (total - step) if step else None
+            preview = self._preview(step, latents)
+            events.publish(
+                self.job,
+                "job.progress",
+                step=step,
+                total=total,
+                percent=round(100 * step / total),
+                eta_seconds=eta and round(eta, 2),
+                **({"preview": preview} if preview else {}),
+            )
+
+    def _preview(self, step: int, latents: Any) -> str | None:
+        """Drawn only for a progress event that is sent, and at most every WS_PREVIEW_EVERY_STEPS steps."""
+        every = settings.WS_PREVIEW_EVERY_STEPS
+        if not every or latents is None or step - self.last_preview_step < every:
+            return None
+        from .engine.latent_previews import preview_from_latents
+
+        self.last_preview_step = step
+        return preview_from_latents(latents)
+
+    def store_image(self, context: WorkflowContext, index: int, image: Image) -> GeneratedImage:
+        """The save node's store: the PNG with its metadata and a thumbnail, through the gallery."""
+        from gallery.services import store_generated_image
+
+        return store_generated_image(
+            job=self.job,
+            index=index,
+            image=image,
+            prompt_used=context.prompt,
+            negative_prompt_used=context.negative_prompt,
+            seed=context.job.seed + index,
+            backend=context.backend_name,
+            generation_seconds=context.generation_seconds.get(index, 0.0),
+            image_type=self.job.image_type,
+        )
+
+    def on_image(self, image: GeneratedImage) -> None:
+        self.stored[image.index] = image
+        GenerationJob.objects.filter(pk=self.job.pk).update(images_done=F("images_done") + 1)
+        events.publish(self.job, "job.image", image=image_event_payload(image))
+
+
+def image_event_payload(image: GeneratedImage) -> dict[str, Any]:
+    from gallery.selectors import image_urls
+
+    return {
+        "id": str(image.uuid),
+        "index": image.index,
+        "width": image.width,
+        "height": image.height,
+        "seed": image.seed,
+        **image_urls(image),
+    }
+
+
+def _check_runnable(job: GenerationJob) -> None:
+    """The worker's check before it spends GPU time: a path it serves, and inputs present and coherent."""
+    try:
+        get_path(job.production_path)
+    except KeyError:
+        raise ValidationError(f"Production path {job.production_path!r} is not supported by this worker.") from None
+    try:
+        clean_prompt(job.prompt)
+    except ValidationError:
+        raise ValidationError("The job has no prompt.") from None
+    if not job.workflow:
+        raise ValidationError("The job has no workflow.")
+
+
+def execute_job(*, job_id: int, dispatch_token: str, worker_id: str | None = None) -> RunOutcome:
+    """Run one delivery of a job. Returns what happened; safe to call for every (re)delivery."""
+    worker_id = worker_id or worker_identity()
+    job = GenerationJob.objects.select_related("owner").filter(pk=job_id).first()
+    if job is None:
+        return RunOutcome.MISSING
+    with job_log_context(job):
+        if str(job.dispatch_token) != dispatch_token:
+            logger.info("stale delivery skipped")
+            return RunOutcome.STALE
+        if job.status == JobStatus.RUNNING:
+            if not claimer_is_dead(job):
+                raise ClaimHeldByLiveWorker(job.worker_id)
+            # The worker that held it died (SIGKILL, OOM): count a retry and take it back.
+            if not requeue_or_fail(job, "The worker running this job died.", redispatch=False):
+                return RunOutcome.FAILED
+        if job.status != JobStatus.QUEUED:
+            logger.info("job is %s, not run again", job.status)
+            return RunOutcome.SKIPPED
+        if job.deliveries >= settings.JOB_MAX_DELIVERIES:
+            fail_job(job, f"Gave up after {job.deliveries} deliveries to workers.")
+            return RunOutcome.FAILED
+        try:
+            _check_runnable(job)
+        except ValidationError as error:
+            fail_job(job, "; ".join(error.messages))
+            return RunOutcome.FAILED
+        path = get_path(job.production_path)
+        running = GenerationJob.objects.filter(status=JobStatus.RUNNING).aggregate(
+            owner=Count("id", filter=Q(owner_id=job.owner_id)),
+            path=Count("id", filter=Q(production_path=path.name)),
+        )
+        running_limit = limits_for(job.owner).max_running_jobs
+        if running["owner"] >= running_limit:
+            raise OwnerAtRunningLimit(running_limit)
+        if running["path"] >= path.concurrency:
+            raise PathAtConcurrencyLimit(path.concurrency)
+        if not job.transition(
+            JobStatus.RUNNING,
+            worker_id=worker_id,
+            heartbeat_at=timezone.now(),
+            deliveries=job.deliveries + 1,  # claims are serialised by the status condition
+            progress_step=0,
+        ):
+            return RunOutcome.LOST_RACE
+        logger.info("job started on %s (delivery %s)", worker_id, job.deliveries)
+        events.publish(job, "job.started", total=job.progress_total)
+        return _run_claimed(job, worker_id)
+
+
+def _run_claimed(job: GenerationJob, worker_id: str) -> RunOutcome:
+    from celery.exceptions import SoftTimeLimitExceeded
+
+    reporter = ProgressReporter(job, worker_id)
+    context = WorkflowContext(
+        job=job.job_input(),
+        on_step=reporter.on_step,
+        on_image=reporter.on_image,
+        store_image=reporter.store_image,
+        # Only a job claimed before can have stored images already: skip the query on a first delivery.
+        done_indexes=set(job.images.values_list("index", flat=True)) if job.deliveries > 1 else set(),
+    )
+    try:
+        run_pipeline(job.workflow, context)
+    except JobInterrupted:
+        logger.info("job stopped: no longer running on this worker")
+        return RunOutcome.INTERRUPTED
+    except SoftTimeLimitExceeded:
+        fail_job(job, f"Timed out after {settings.JOB_SOFT_TIME_LIMIT} s.")
+        return RunOutcome.FAILED
+    except TRANSIENT_ERRORS as error:
+        connection.close()  # a broken connection is replaced on the next query
+        logger.warning("transient error, will retry", exc_info=True)
+        requeue_or_fail(job, f"{type(error).__name__}: {error}", redispatch=True)
+        return RunOutcome.RETRYING
+    except Exception as error:
+        logger.exception("job failed")
+        fail_job(job, f"{type(error).__name__}: {error}")
+        return RunOutcome.FAILED
+    finished = job.transition(
+        JobStatus.SUCCEEDED,
+        enhanced_prompt=context.prompt,
+        progress_step=job.progress_total,
+        images_done=job.num_images,
+        last_error="",
+    )
+    if not finished:
+        return RunOutcome.INTERRUPTED
+    logger.info("job succeeded: %s image(s)", job.num_images)
+    # Usually every image was stored by this run; after a retry, some were stored by an earlier one.
+    images = reporter.stored
+    if len(images) < job.num_images:
+        images = {image.index: image for image in job.images.all()}
+    events.publish(job, "job.succeeded", images=[image_event_payload(images[index]) for index in sorted(images)])
+    settle_job_credits(job=job)
+    return RunOutcome.SUCCEEDED
+
+
+def retry_backoff(retry_count: int) -> float:
+    """About 5 s, 10 s, 20 s, with +-20 % jitter so a burst of failures does not return in lockstep."""
+    base = settings.JOB_RETRY_BACKOFF_BASE * 2 ** max(0, retry_count - 1)
+    return base * random.uniform(0.8, 1.2)  # noqa: S311 (jitter, not security)
+
+
+def requeue_or_fail(job: GenerationJob, error: str, *, redispatch: bool) -> bool:
+    """Back to queued with a new dispatch token (old messages become stale), or failed past the cap."""
+    job.refresh_from_db()
+    if job.status != JobStatus.RUNNING:
+        return False
+    if job.retry_count >= settings.JOB_MAX_RETRIES:
+        fail_job(job, f"{error} (gave up after {job.retry_count} retries)")
+        return False
+    requeued = job.transition(
+        JobStatus.QUEUED,
+        retry_count=job.retry_count + 1,
+        last_error=error,
+        dispatch_token=uuid.uuid4(),
+        worker_id="",
+        heartbeat_at=None,
+        dispatched_at=None,
+    )
+    if requeued:
+        events.publish(job, "job.queued", retry_count=job.retry_count, error=error)
+        if redispatch:
+            dispatch_job(job, countdown=retry_backoff(job.retry_count))
+    return requeued
+
+
+def fail_job(job: GenerationJob, message: str) -> bool:
+    """Failed with `message`, its unproduced images' credits released; False when it had already finished."""
+    job.refresh_from_db()
+    if job.is_final or not job.transition(JobStatus.FAILED, last_error=message[:2000]):
+        return False
+    logger.error("job failed: %s", message)
+    events.publish(job, "job.failed", error=message)
+    settle_job_credits(job=job)
+    return True
+
+
+# --- sweepers (beat) -------------------------------------------------------------------------
+
+
+def redispatch_queued_jobs(*, older_than: float | None = None, limit: int = 500) -> int:
+    """Send again jobs that are queued but were never sent, or were sent long ago (a lost message)."""
+    cutoff = timezone.now() - timedelta(seconds=settings.JOB_REDISPATCH_AFTER if older_than is None else older_than)
+    stuck = (
+        GenerationJob.objects.filter(status=JobStatus.QUEUED, created_at__lte=cutoff)
+        .filter(Q(dispatched_at__isnull=True) | Q(dispatched_at__lte=cutoff))
+        .order_by("created_at")[:limit]
+    )
+    return sum(dispatch_job(job) for job in stuck)
+
+
+def reap_stale_jobs(*, limit: int = 500) -> int:
+    """Jobs `running` whose worker stopped heart-beating: retry them, or fail them past the cap."""
+    stale_before = timezone.now() - timedelta(seconds=settings.JOB_HEARTBEAT_TIMEOUT)
+    reaped = 0
+    for job in GenerationJob.objects.filter(status=JobStatus.RUNNING, heartbeat_at__lt=stale_before)[:limit]:
+        with job_log_context(job):
+            logger.warning("no heartbeat from %s, taking the job back", job.worker_id)
+            reaped += requeue_or_fail(job, f"Worker {job.worker_id} stopped responding.", redispatch=True)
+    return reaped
+
+
+def fail_overrunning_jobs(*, limit: int = 500) -> int:
+    """Jobs `running` for over twice the hard time limit, heart-beating or not (a wedged step never ends):
+    failed, and their unproduced images' credits released. A rerun finds nothing left to do."""
+    started_before = timezone.now() - timedelta(seconds=2 * settings.JOB_TIME_LIMIT)
+    overrunning = GenerationJob.objects.filter(status=JobStatus.RUNNING, started_at__lt=started_before)
+    message = f"Still running {2 * settings.JOB_TIME_LIMIT} s after it started, past the hard time limit."
+    failed = 0
+    for job in overrunning.order_by("started_at")[:limit]:
+        with job_log_context(job):
+            failed += fail_job(job, message)
+    return failed
