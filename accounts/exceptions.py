@@ -1,23 +1,38 @@
-"""Domain errors of accounts. core.api translates each to one HTTP answer."""
+"""Domain errors of accounts. core.api translates each to one HTTP answer (their status and code)."""
 
 from __future__ import annotations
 
+from typing import Any
 
-class AccountsError(Exception):
+from core.errors import DomainError
+
+
+class AccountsError(DomainError):
     """Base class: a request the account's state or plan refuses."""
+
+    code = "account_error"
 
 
 class InsufficientCredits(AccountsError):
     """402: the available balance does not cover the job's cost."""
+
+    status_code = 402
+    code = "insufficient_credits"
 
     def __init__(self, balance: int, cost: int):
         self.balance = balance
         self.cost = cost
         super().__init__(f"This job costs {cost} credits; you have {balance} available.")
 
+    def details(self) -> dict[str, Any]:
+        return {"balance": self.balance, "cost": self.cost}
+
 
 class TooManyJobs(AccountsError):
     """429: the plan's limit on queued or running jobs is reached; try again after `retry_after` seconds."""
+
+    status_code = 429
+    code = "too_many_jobs"
 
     def __init__(self, retry_after: int, message: str = "You have too many jobs in progress."):
         self.retry_after = retry_after
@@ -27,6 +42,9 @@ class TooManyJobs(AccountsError):
 class LoginLockedOut(AccountsError):
     """429: too many failed logins from this address for this account (`retry_after` None: until staff unlock)."""
 
+    status_code = 429
+    code = "locked_out"
+
     def __init__(self, retry_after: int | None):
         self.retry_after = retry_after
         super().__init__("Too many failed login attempts. Try again later.")
@@ -35,6 +53,9 @@ class LoginLockedOut(AccountsError):
 class IdempotencyKeyReused(AccountsError):
     """409: the Idempotency-Key was first used with a different request."""
 
+    status_code = 409
+    code = "idempotency_key_reused"
+
     def __init__(self, key: str):
         self.key = key
         super().__init__("This Idempotency-Key was already used with a different request.")
@@ -42,6 +63,10 @@ class IdempotencyKeyReused(AccountsError):
 
 class IdempotentRequestInProgress(AccountsError):
     """409: the first request with this Idempotency-Key has not finished yet."""
+
+    status_code = 409
+    code = "idempotency_key_in_progress"
+    retry_after = 1
 
     def __init__(self, key: str):
         self.key = key

@@ -24,10 +24,12 @@ from rest_framework.exceptions import ValidationError
 from rest_framework.request import Request
 from rest_framework.response import Response
 
+from core.openapi import IDEMPOTENCY_HEADER
+
 from .exceptions import IdempotencyKeyReused, IdempotentRequestInProgress
 from .models import IdempotencyRecord, User
 
-HEADER = "Idempotency-Key"
+HEADER = IDEMPOTENCY_HEADER
 MAX_KEY_LENGTH = 255
 POLL_INTERVAL = 0.05
 OPENAPI_PARAMETER = OpenApiParameter(

@@ -1,4 +1,4 @@
-"""What every /api/v1/ endpoint shares: one error shape, strict input, stable pagination, health.
+"""What every /api/v1/ endpoint shares: one error shape, strict input, stable pagination.
 
 Errors: every 4xx answers `{"error": {"code", "message", "fields"}}`, produced here and only here.
 """
@@ -24,9 +24,7 @@ from rest_framework.response import Response
 from rest_framework.views import exception_handler as drf_exception_handler
 from rest_framework.views import set_rollback
 
-from accounts import exceptions as accounts_errors
-
-from .health import readiness
+from .errors import DomainError
 from .pagination import MAX_PAGE_SIZE, Pagination, SkipLimitPagination, stable_order
 from .parsers import PayloadTooLarge
 
@@ -51,26 +49,12 @@ def _flatten(detail: Any) -> Any:
     return [str(detail)]
 
 
-def _accounts_error(exc: accounts_errors.AccountsError) -> Response:
-    """402 for credits, 429 (+ Retry-After) for limits and lockouts, 409 for a reused Idempotency-Key."""
-    extra: dict[str, Any] = {}
-    retry_after = None
-    if isinstance(exc, accounts_errors.InsufficientCredits):
-        status_code, code, extra = 402, "insufficient_credits", {"balance": exc.balance, "cost": exc.cost}
-    elif isinstance(exc, accounts_errors.TooManyJobs):
-        status_code, code, retry_after = 429, "too_many_jobs", exc.retry_after
-    elif isinstance(exc, accounts_errors.LoginLockedOut):
-        status_code, code, retry_after = 429, "locked_out", exc.retry_after
-    elif isinstance(exc, accounts_errors.IdempotentRequestInProgress):
-        status_code, code, retry_after = 409, "idempotency_key_in_progress", 1
-    elif isinstance(exc, accounts_errors.IdempotencyKeyReused):
-        status_code, code = 409, "idempotency_key_reused"
-    else:
-        status_code, code = 400, "account_error"
+def _domain_error(exc: DomainError) -> Response:
+    """A service's refusal: the status and code its class declares (402 credits, 429 limits, 409 keys, ...)."""
     set_rollback()
-    headers = {"Retry-After": str(retry_after)} if retry_after is not None else None
-    body = {"code": code, "message": str(exc), "fields": {}, **extra}
-    return Response({"error": body}, status=status_code, headers=headers)
+    headers = {"Retry-After": str(exc.retry_after)} if exc.retry_after is not None else None
+    body = {"code": exc.code, "message": str(exc), "fields": {}, **exc.details()}
+    return Response({"error": body}, status=exc.status_code, headers=headers)
 
 
 def _validation_body(exc: exceptions.ValidationError) -> dict[str, Any]:
@@ -103,8 +87,8 @@ def _translate(exc: Exception) -> Exception:
 
 
 def exception_handler(exc: Exception, context: dict[str, Any]) -> Response | None:
-    if isinstance(exc, accounts_errors.AccountsError):
-        return _accounts_error(exc)
+    if isinstance(exc, DomainError):
+        return _domain_error(exc)
     exc = _translate(exc)
     response = drf_exception_handler(exc, context)
     if response is None:
@@ -257,38 +241,6 @@ class DateOrDateTimeField(serializers.Field):
         return value.isoformat()
 
 
-# --- health -------------------------------------------------------------------------------------
-
-
-class HealthCheckSerializer(serializers.Serializer):
-    ok = serializers.BooleanField()
-    ms = serializers.FloatField(help_text="How long the check took.")
-    error = serializers.CharField(required=False, help_text="Why it failed (the exception's type; details for staff).")
-
-
-class HealthSerializer(serializers.Serializer):
-    status = serializers.ChoiceField(choices=["ok", "unavailable"])
-    down = serializers.ListField(child=serializers.CharField(), help_text="The names of the failing checks.")
-    checks = serializers.DictField(
-        child=HealthCheckSerializer(), help_text="database, redis, storage and workers, each with its own details."
-    )
-
-
-@extend_schema(
-    tags=["health"],
-    summary="Readiness of the service and its dependencies",
-    responses={200: HealthSerializer, 503: HealthSerializer},
-    auth=[],
-)
-@api_view(["GET"])
-@authentication_classes([])
-@permission_classes([AllowAny])
-def health(request) -> Response:
-    """The /readyz payload: 200 when the database, Redis, storage and at least one worker answer, else 503."""
-    body, status_code = readiness(request._request)  # staff (by session) see the errors' details
-    return Response(body, status=status_code)
-
-
 __all__ = [
     "Conflict",
     "DateOrDateTimeField",
@@ -298,7 +250,6 @@ __all__ = [
     "StrictSerializer",
     "StrictSerializerMixin",
     "exception_handler",
-    "health",
     "not_found",
     "stable_order",
 ]

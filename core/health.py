@@ -1,4 +1,4 @@
-"""Liveness (no I/O) and readiness (database, Redis/broker, storage, workers) probes."""
+"""Liveness (no I/O) and readiness (database, Redis/broker, storage, workers) probes, and the API's /health."""
 
 from __future__ import annotations
 
@@ -11,6 +11,11 @@ from django.core.files.base import ContentFile
 from django.core.files.storage import default_storage, storages
 from django.db import connection
 from django.http import HttpRequest, JsonResponse
+from drf_spectacular.utils import extend_schema
+from rest_framework import serializers
+from rest_framework.decorators import api_view, authentication_classes, permission_classes
+from rest_framework.permissions import AllowAny
+from rest_framework.response import Response
 
 from generation.worker import online_workers
 
@@ -83,3 +88,35 @@ def readiness(request: HttpRequest) -> tuple[dict, int]:
 def readyz(request: HttpRequest) -> JsonResponse:
     body, status = readiness(request)
     return JsonResponse(body, status=status)
+
+
+# --- health -------------------------------------------------------------------------------------
+
+
+class HealthCheckSerializer(serializers.Serializer):
+    ok = serializers.BooleanField()
+    ms = serializers.FloatField(help_text="How long the check took.")
+    error = serializers.CharField(required=False, help_text="Why it failed (the exception's type; details for staff).")
+
+
+class HealthSerializer(serializers.Serializer):
+    status = serializers.ChoiceField(choices=["ok", "unavailable"])
+    down = serializers.ListField(child=serializers.CharField(), help_text="The names of the failing checks.")
+    checks = serializers.DictField(
+        child=HealthCheckSerializer(), help_text="database, redis, storage and workers, each with its own details."
+    )
+
+
+@extend_schema(
+    tags=["health"],
+    summary="Readiness of the service and its dependencies",
+    responses={200: HealthSerializer, 503: HealthSerializer},
+    auth=[],
+)
+@api_view(["GET"])
+@authentication_classes([])
+@permission_classes([AllowAny])
+def api_health(request) -> Response:
+    """The /readyz payload: 200 when the database, Redis, storage and at least one worker answer, else 503."""
+    body, status_code = readiness(request._request)  # staff (by session) see the errors' details
+    return Response(body, status=status_code)

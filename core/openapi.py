@@ -12,8 +12,6 @@ from drf_spectacular.utils import OpenApiExample, OpenApiResponse
 from rest_framework import serializers
 from rest_framework_simplejwt.views import TokenViewBase
 
-from accounts.idempotency import HEADER as IDEMPOTENCY_HEADER
-
 # --- the error shape ----------------------------------------------------------------------------
 
 
@@ -96,6 +94,8 @@ ERROR_EXAMPLES: dict[str, list[OpenApiExample]] = {
         OpenApiExample("Plan's job limit", value=_error("too_many_jobs", "You have too many jobs in progress.")),
     ],
 }
+
+IDEMPOTENCY_HEADER = "Idempotency-Key"  # documented on every POST that accepts it (accounts.idempotency)
 
 ERROR_DESCRIPTIONS = {
     "400": "Invalid input: malformed body, unknown or invalid field, or bad query parameter.",

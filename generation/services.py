@@ -258,7 +258,7 @@ def redispatch_job(*, job: GenerationJob) -> bool:
 
 
 def _revoke(task_id: str) -> None:
-    from zimage.celery import app
+    from celery import current_app as app  # the zimage Celery app, without importing the wiring package
 
     try:
         app.control.revoke(task_id)

@@ -14,7 +14,7 @@ api_v1 = [
     path("schema/", SpectacularAPIView.as_view(), name="schema"),
     path("docs/", SpectacularSwaggerSplitView.as_view(url_name="schema"), name="swagger-ui"),
     path("redoc/", csp.allow_inline_styles(SpectacularRedocView.as_view(url_name="schema")), name="redoc"),
-    path("health", api.health, name="api-health"),
+    path("health", health.api_health, name="api-health"),
     re_path(r"", api.not_found),  # last: any other /api/v1/ path is a 404 in the API's error shape
 ]
 
