@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Any
 
 from django.conf import settings
 from django.core.exceptions import ValidationError
-from django.db import InterfaceError, OperationalError, connection
+from django.db import InterfaceError, OperationalError, connection, transaction
 from django.db.models import Count, F, Q
 from django.utils import timezone
 
@@ -124,24 +124,34 @@ class ProgressReporter:
         return preview_from_latents(latents)
 
     def store_image(self, context: WorkflowContext, index: int, image: Image) -> GeneratedImage:
-        """The save node's store: the PNG with its metadata and a thumbnail, through the gallery."""
+        """The save node's store: the PNG with its metadata and a thumbnail, through the gallery.
+
+        Counted and stored in one transaction that starts by taking the running job's row: a cancel racing it
+        either waits and then settles with this image counted (and charged), or wins, and the image is never
+        stored (JobInterrupted). So a canceled job has exactly the images its settlement charged for.
+        """
         from gallery.services import store_generated_image
 
-        return store_generated_image(
-            job=self.job,
-            index=index,
-            image=image,
-            prompt_used=context.prompt,
-            negative_prompt_used=context.negative_prompt,
-            seed=context.job.seed + index,
-            backend=context.backend_name,
-            generation_seconds=context.generation_seconds.get(index, 0.0),
-            image_type=self.job.image_type,
-        )
+        with transaction.atomic():
+            still_ours = GenerationJob.objects.filter(
+                pk=self.job.pk, status=JobStatus.RUNNING, worker_id=self.worker_id
+            ).update(images_done=F("images_done") + 1, heartbeat_at=timezone.now())
+            if not still_ours:
+                raise JobInterrupted
+            return store_generated_image(
+                job=self.job,
+                index=index,
+                image=image,
+                prompt_used=context.prompt,
+                negative_prompt_used=context.negative_prompt,
+                seed=context.job.seed + index,
+                backend=context.backend_name,
+                generation_seconds=context.generation_seconds.get(index, 0.0),
+                image_type=self.job.image_type,
+            )
 
     def on_image(self, image: GeneratedImage) -> None:
         self.stored[image.index] = image
-        GenerationJob.objects.filter(pk=self.job.pk).update(images_done=F("images_done") + 1)
         events.publish(self.job, "job.image", image=image_event_payload(image))
 
 

@@ -1,0 +1,93 @@
+"""The worker side (generation.runner), in this process with the tiny pipeline: races settled by the database."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+from django.core.files.storage import default_storage
+
+from accounts.models import CreditEntry, EntryKind
+from gallery.models import GeneratedImage
+from generation import runner, services
+from generation.engine.workflow import NODE_TYPES, Node, WorkflowContext, register_node
+from generation.models import GenerationJob, JobStatus
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture
+def cancel_when_drawn():
+    """`cancel_when_drawn(job, index)`: the job runs a node between generation and save_image that cancels it
+    (through the real cancel service) once image `index` is drawn and before it is stored — the window between
+    the last denoising step and the stored image, made deterministic."""
+
+    @register_node("test_cancel_when_drawn")
+    class CancelWhenDrawn(Node):
+        parameters = {"job": ((int,), True), "index": ((int,), True)}
+
+        def run(self, context: WorkflowContext) -> None:
+            context.images = self._cancel_at(context.images)
+
+        def _cancel_at(self, images: Any) -> Iterator[Any]:
+            for index, image in images:
+                if index == self.params["index"]:
+                    services.cancel_job(job=GenerationJob.objects.get(pk=self.params["job"]))
+                yield index, image
+
+    def arm(job: GenerationJob, index: int) -> GenerationJob:
+        workflow = [
+            {"node_type": "generation", "parameters": {}},
+            {"node_type": "test_cancel_when_drawn", "parameters": {"job": job.pk, "index": index}},
+            {"node_type": "save_image", "parameters": {}},
+        ]
+        GenerationJob.objects.filter(pk=job.pk).update(workflow=workflow)
+        return job
+
+    yield arm
+    del NODE_TYPES["test_cancel_when_drawn"]
+
+
+def stored_files(job: GenerationJob) -> list[str]:
+    folder = f"images/{job.owner_id}/{job.pk}"
+    return default_storage.listdir(folder)[1] if default_storage.exists(folder) else []
+
+
+def settlement(job: GenerationJob) -> dict[str, int]:
+    return dict(CreditEntry.objects.filter(job=job).values_list("kind", "reserved_change"))
+
+
+def run(job: GenerationJob) -> runner.RunOutcome:
+    return runner.execute_job(job_id=job.pk, dispatch_token=str(job.dispatch_token))
+
+
+def test_a_cancel_after_the_last_step_stores_no_image_and_charges_nothing(user, submit, cancel_when_drawn):
+    job = cancel_when_drawn(submit(user, num_images=1), index=0)
+
+    assert run(job) == runner.RunOutcome.INTERRUPTED
+
+    job.refresh_from_db()
+    assert (job.status, job.images_done) == (JobStatus.CANCELED, 0)
+    assert not GeneratedImage.objects.filter(job=job).exists()
+    assert stored_files(job) == []
+    assert settlement(job) == {EntryKind.RESERVATION: job.credit_cost, EntryKind.RELEASE: -job.credit_cost}
+    user.refresh_from_db()
+    assert (user.credit_balance, user.credits_reserved) == (1000, 0)
+
+
+def test_images_stored_before_a_cancel_are_kept_and_charged_the_rest_released(user, submit, cancel_when_drawn):
+    job = cancel_when_drawn(submit(user, num_images=2), index=1)
+
+    assert run(job) == runner.RunOutcome.INTERRUPTED
+
+    job.refresh_from_db()
+    assert (job.status, job.images_done) == (JobStatus.CANCELED, 1)
+    assert list(GeneratedImage.objects.filter(job=job).values_list("index", flat=True)) == [0]
+    assert len(stored_files(job)) == 2  # the first image's PNG and thumbnail, nothing of the second
+    half = job.credit_cost // 2
+    assert settlement(job) == {
+        EntryKind.RESERVATION: job.credit_cost,
+        EntryKind.CHARGE: -half,
+        EntryKind.RELEASE: -(job.credit_cost - half),
+    }
