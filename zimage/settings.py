@@ -9,6 +9,8 @@ from pathlib import Path
 
 import environ
 
+from zimage.secret_key import load_or_create_secret_key
+
 BASE_DIR = Path(__file__).resolve().parent.parent
 
 env = environ.Env()
@@ -16,8 +18,9 @@ env = environ.Env()
 DATA_DIR = Path(env.str("ZIMAGE_DATA_DIR", default=str(BASE_DIR / "var")))
 
 DEBUG = env.bool("DEBUG", default=False)
-# Only development falls back to a per-checkout key; production.py requires SECRET_KEY.
-SECRET_KEY = env.str("SECRET_KEY", default="insecure-dev-key-set-SECRET_KEY-in-production")
+# Without SECRET_KEY, a random key made on first start and kept in DATA_DIR/secret_key (0600), never a constant:
+# zimage/secret_key.py. production.py requires SECRET_KEY; tests/settings.py sets its own.
+SECRET_KEY = env.str("SECRET_KEY", default="") or load_or_create_secret_key(DATA_DIR)
 ALLOWED_HOSTS = env.list("ALLOWED_HOSTS", default=["localhost", "127.0.0.1", "[::1]", "testserver"])
 CSRF_TRUSTED_ORIGINS = env.list("CSRF_TRUSTED_ORIGINS", default=[])
 
