@@ -112,6 +112,7 @@ class JobSerializer(ModelSerializer):
             "prompt",
             "negative_prompt",
             "enhanced_prompt",
+            "prompt_truncated",
             "model",
             "scheduler",
             "steps",

@@ -55,6 +55,9 @@ class GenerationJob(models.Model):
     prompt = models.TextField()
     negative_prompt = models.TextField(blank=True)
     enhanced_prompt = models.TextField(blank=True, help_text="The prompt actually sent to the model.")
+    prompt_truncated = models.BooleanField(
+        default=False, help_text="The prompt was longer than the model reads; only its start was used."
+    )
     model = models.CharField(max_length=128)
     scheduler = models.CharField(max_length=64)
     steps = models.PositiveSmallIntegerField()

@@ -103,6 +103,7 @@ class ProgressReporter:
             elapsed = now - self.started
             eta = elapsed / step * (total - step) if step else None
             preview = self._preview(step, latents)
+            with_preview: dict[str, Any] = {"preview": preview} if preview else {}
             events.publish(
                 self.job,
                 "job.progress",
@@ -110,7 +111,7 @@ class ProgressReporter:
                 total=total,
                 percent=round(100 * step / total),
                 eta_seconds=eta and round(eta, 2),
-                **({"preview": preview} if preview else {}),
+                **with_preview,
             )
 
     def _preview(self, step: int, latents: Any) -> str | None:
@@ -264,6 +265,7 @@ def _run_claimed(job: GenerationJob, worker_id: str) -> RunOutcome:
     finished = job.transition(
         JobStatus.SUCCEEDED,
         enhanced_prompt=context.prompt,
+        prompt_truncated=job.prompt_truncated or context.prompt_truncated,
         progress_step=job.progress_total,
         images_done=job.num_images,
         last_error="",
@@ -282,7 +284,7 @@ def _run_claimed(job: GenerationJob, worker_id: str) -> RunOutcome:
 
 def retry_backoff(retry_count: int) -> float:
     """About 5 s, 10 s, 20 s, with +-20 % jitter so a burst of failures does not return in lockstep."""
-    base = settings.JOB_RETRY_BACKOFF_BASE * 2 ** max(0, retry_count - 1)
+    base: float = settings.JOB_RETRY_BACKOFF_BASE * 2 ** max(0, retry_count - 1)
     return base * random.uniform(0.8, 1.2)  # noqa: S311 (jitter, not security)
 
 

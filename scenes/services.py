@@ -16,6 +16,8 @@ from django.db import transaction
 from accounts.exceptions import AccountsError
 from gallery.models import GeneratedImage, ImageType
 from gallery.services import delete_stored
+from generation.engine.job_input import fit_prompt
+from generation.models import GenerationJob
 from generation.services import submit_job
 from templates_app.models import Template
 from templates_app.selectors import template_for_jobs
@@ -172,10 +174,13 @@ def story_template(story: Story) -> Template | None:
 
 
 def _submit(*, story: Story, prompt: str, seed: int | None, image_type: str) -> Any:
+    """A story's prompts are composed from its own text, so one too long is cut (and the job says so),
+    never refused. Call inside a transaction: the job is marked before its worker can read it."""
     template = story_template(story)
     if template is not None and "seed" not in template.overridable:
         seed = None  # the template fixes its own seed policy
-    return submit_job(
+    prompt, cut = fit_prompt(prompt)
+    job = submit_job(
         user=story.owner,
         prompt=prompt,
         template=template,
@@ -183,6 +188,10 @@ def _submit(*, story: Story, prompt: str, seed: int | None, image_type: str) -> 
         seed=seed,
         image_type=image_type,
     )
+    if cut:
+        GenerationJob.objects.filter(pk=job.pk).update(prompt_truncated=True)
+        job.prompt_truncated = True
+    return job
 
 
 @transaction.atomic

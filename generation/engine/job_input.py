@@ -33,6 +33,16 @@ class JobInput:
         return asdict(self)
 
 
+def fit_prompt(value: str) -> tuple[str, bool]:
+    """A prompt composed from stored text (a story's scene), cut at a word boundary to MAX_PROMPT_LENGTH;
+    and whether it was cut. What people type is refused instead (clean_prompt)."""
+    value = value.strip()
+    if len(value) <= MAX_PROMPT_LENGTH:
+        return value, False
+    cut = value[:MAX_PROMPT_LENGTH]
+    return (cut.rsplit(" ", 1)[0] if " " in cut else cut).rstrip(" ,."), True
+
+
 def clean_prompt(value: str | None, *, field: str = "prompt", required: bool = True) -> str:
     """The one check of a prompt's text, wherever it comes from (API, website, scenes, a stored job)."""
     value = (value or "").strip()

@@ -19,6 +19,8 @@ class ModelSpec:
     max_side: int
     schedulers: tuple[str, ...]
     seconds_per_step_estimate: float
+    # The prompt tokens the text encoder reads; the rest of a longer prompt is cut (the job says so).
+    max_prompt_tokens: int
 
     def snap(self, side: int) -> int:
         """The side the model actually renders: rounded up to its multiple (then cropped back)."""
@@ -40,6 +42,7 @@ MODELS: dict[str, ModelSpec] = {
         max_side=2048,
         schedulers=("FlowMatchEulerDiscrete",),
         seconds_per_step_estimate=0.1,
+        max_prompt_tokens=512,  # the pipeline's max_sequence_length
     ),
     SDXL: ModelSpec(
         name=SDXL,
@@ -59,6 +62,7 @@ MODELS: dict[str, ModelSpec] = {
             "UniPCMultistep",
         ),
         seconds_per_step_estimate=0.05,
+        max_prompt_tokens=77,  # CLIP's context, both text encoders
     ),
 }
 DEFAULT_MODEL = Z_IMAGE_TURBO

@@ -55,6 +55,8 @@ class GenerationNode(Node):
         context.backend_name = backend.name
         job = context.job
         total = job.steps * job.num_images
+        first = DiffusionRequest.for_image(job, prompt=context.prompt, negative_prompt=context.negative_prompt, index=0)
+        context.prompt_truncated = backend.prompt_is_cut(first)
         for index in range(job.num_images):
             if index in context.done_indexes:  # stored by an earlier, interrupted delivery
                 continue

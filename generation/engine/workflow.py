@@ -47,6 +47,7 @@ class WorkflowContext:
     generation_seconds: dict[int, float] = field(default_factory=dict)
     saved: list[Any] = field(default_factory=list)
     backend_name: str = ""
+    prompt_truncated: bool = False  # the model reads only the start of the prompt
 
     def __post_init__(self) -> None:
         self.prompt = self.prompt or self.job.prompt
@@ -161,7 +162,8 @@ def validate_workflow_config(config: Any) -> dict[str, Any]:
     scheduler = config.get("scheduler", spec.schedulers[0])
     if scheduler not in spec.schedulers:
         raise WorkflowConfigError("scheduler", f"{spec.label} supports: {', '.join(spec.schedulers)}.")
-    limits = {
+    # key -> (accepted types, lowest, highest)
+    limits: dict[str, tuple[type[int] | tuple[type[int], type[float]], float, float]] = {
         "steps": (int, 1, spec.max_steps),
         "cfg_scale": ((int, float), 0, spec.max_guidance),
         "width": (int, spec.min_side, spec.max_side),

@@ -78,3 +78,11 @@ def test_auto_falls_back_to_tiny_without_cuda_or_weights(caplog):
 def test_an_unknown_backend_choice_is_an_error():
     with pytest.raises(ValueError, match="auto, tiny or diffusers"):
         build_backend("magic")
+
+
+def test_a_prompt_longer_than_the_model_reads_is_flagged_and_still_drawn(tiny):
+    """Z-Image reads 512 tokens; the tiny tokenizer makes a token of every byte, so 600 characters are too many."""
+    long = request(prompt="a teapot on a table " * 30, steps=1)
+    assert tiny.prompt_is_cut(long)
+    assert tiny.generate(long, lambda *_: None).size == (256, 256)
+    assert not tiny.prompt_is_cut(request(prompt="a teapot"))

@@ -52,3 +52,24 @@ def test_the_status_endpoint_follows_a_scene_job_to_a_downloadable_image(worker,
     job = StoryImageRequest.objects.get().job
     image = job.images.get()
     assert (job.image_type, image.image_type) == (ImageType.SCENE, ImageType.SCENE)
+
+
+def test_a_five_thousand_character_scene_is_drawn_from_its_beginning_and_says_so(worker, api_client, user):
+    """A story's prompt is composed from its own text: too long for the model, it is cut, never refused."""
+    chapter = ChapterFactory(story__owner=user, number=1)
+    description = "a lighthouse keeper climbs the spiral stairs at dawn " * 100  # about 5,300 characters
+    SceneFactory(chapter=chapter, scene_number=1, description=description)
+    base = f"/api/v1/chapters/{chapter.pk}/scenes/1"
+
+    queued = api_client.post(f"{base}/images", {}, format="json")
+    assert queued.status_code == 202, queued.content
+    body, _ = poll_status(api_client, f"{base}/status", {"succeeded", "failed"})
+
+    assert body["status"] == "succeeded", body["error_message"]
+    job = StoryImageRequest.objects.get().job
+    assert job.prompt_truncated and job.images.count() == 1
+    assert job.prompt.startswith("a lighthouse keeper climbs") and len(job.prompt) <= 2000
+    assert api_client.get(f"/api/v1/jobs/{job.pk}").json()["prompt_truncated"] is True
+    api_client.force_login(user)
+    page = api_client.get(f"/jobs/{job.pk}/").content.decode()
+    assert 'data-field="prompt-truncated"' in page

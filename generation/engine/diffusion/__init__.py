@@ -52,6 +52,10 @@ class DiffusionBackend(Protocol):
 
     def generate(self, request: DiffusionRequest, on_step: StepCallback) -> Image: ...
 
+    def prompt_is_cut(self, request: DiffusionRequest) -> bool:
+        """Whether the model reads only the start of the prompt (it has more tokens than the model takes)."""
+        ...
+
 
 class WeightsUnavailable(RuntimeError):
     """The real model's weights are not on this machine."""

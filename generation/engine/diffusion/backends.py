@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 import os
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -76,7 +77,13 @@ def fit_to_size(image: Image.Image, width: int, height: int) -> Image.Image:
 class DiffusersBackend:
     """Pipelines loaded once per worker process and kept warm, one per model."""
 
-    def __init__(self, name: str, device: str, factory=load_pipeline, preload: tuple[str, ...] = ()):
+    def __init__(
+        self,
+        name: str,
+        device: str,
+        factory: Callable[[str, str], Any] = load_pipeline,
+        preload: tuple[str, ...] = (),
+    ) -> None:
         self.name = name
         self.device = device
         self._factory = factory
@@ -106,6 +113,19 @@ class DiffusersBackend:
             pipeline.scheduler = getattr(diffusers, wanted).from_config(pipeline.scheduler.config)
         return pipeline
 
+    def prompt_is_cut(self, request: DiffusionRequest) -> bool:
+        """Counted as the pipeline tokenizes: Z-Image reads the prompt inside its chat template."""
+        import diffusers
+
+        pipeline = self._pipeline(request.model)
+        prompt = request.prompt
+        if isinstance(pipeline, diffusers.ZImagePipeline):
+            messages = [{"role": "user", "content": prompt}]
+            prompt = pipeline.tokenizer.apply_chat_template(
+                messages, tokenize=False, add_generation_prompt=True, enable_thinking=True
+            )
+        return len(pipeline.tokenizer(prompt).input_ids) > MODELS[request.model].max_prompt_tokens
+
     def generate(self, request: DiffusionRequest, on_step: StepCallback) -> Image.Image:
         spec = MODELS[request.model]
         pipeline = self._pipeline(request.model)
@@ -116,8 +136,15 @@ class DiffusersBackend:
             on_step(index + 1, request.steps, tensors.get("latents"))
             return tensors
 
+        import diffusers
+
+        # Z-Image cuts the prompt at max_sequence_length tokens; SDXL's CLIP tokenizers at their own 77.
+        limits = (
+            {"max_sequence_length": spec.max_prompt_tokens} if isinstance(pipeline, diffusers.ZImagePipeline) else {}
+        )
         with torch.inference_mode():
             output = pipeline(
+                **limits,
                 prompt=request.prompt,
                 negative_prompt=request.negative_prompt or None,
                 width=spec.snap(request.width),

@@ -53,7 +53,8 @@ def build_tiny_pipeline(seed: int = 0) -> ZImagePipeline:
         rope_theta=256.0,
         t_scale=1000.0,
         axes_dims=[8, 4, 4],
-        axes_lens=[512, 128, 128],
+        # Caption positions come first on axis 0: room for the 512 prompt tokens and the image after them.
+        axes_lens=[1536, 128, 128],
     )
     with torch.no_grad():  # created with torch.empty upstream; fix them so no NaN sneaks in
         transformer.x_pad_token.copy_(torch.ones_like(transformer.x_pad_token))
