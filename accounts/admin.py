@@ -30,7 +30,7 @@ class CreditEntryInline(admin.TabularInline):
 class UserAdmin(BaseUserAdmin):
     ordering = ("email",)
     list_display = ("email", "tier", "credit_balance", "credits_reserved", "is_staff", "is_active", "date_joined")
-    list_filter = ("tier", "is_staff", "is_superuser", "is_active")
+    list_filter = ("tier", "is_staff", "is_superuser", "is_active", ("email_verified_at", admin.EmptyFieldListFilter))
     search_fields = ("email", "first_name", "last_name")
     readonly_fields = ("credit_balance", "credits_reserved", "last_login", "date_joined")
     fieldsets = (
@@ -38,7 +38,7 @@ class UserAdmin(BaseUserAdmin):
         ("Personal info", {"fields": ("first_name", "last_name")}),
         ("Plan and credits", {"fields": ("tier", "credit_balance", "credits_reserved")}),
         ("Permissions", {"fields": ("is_active", "is_staff", "is_superuser", "groups", "user_permissions")}),
-        ("Important dates", {"fields": ("last_login", "date_joined")}),
+        ("Important dates", {"fields": ("last_login", "date_joined", "email_verified_at")}),
     )
     add_fieldsets = ((None, {"classes": ("wide",), "fields": ("email", "tier", "password1", "password2")}),)
     inlines = (CreditEntryInline,)

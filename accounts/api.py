@@ -1,24 +1,27 @@
-"""REST endpoints for accounts: sign-up, tokens, the caller's profile and ledger, personal API keys."""
+"""REST endpoints for accounts: sign-up, tokens (obtain, refresh, logout), the
+caller's profile and ledger, personal API keys."""
 
 from __future__ import annotations
 
 from axes.helpers import get_cool_off
 from django.shortcuts import get_object_or_404
+from django.utils.translation import gettext as _
 from drf_spectacular.utils import extend_schema, extend_schema_field, inline_serializer
 from rest_framework import generics, serializers, status
 from rest_framework.exceptions import AuthenticationFailed
 from rest_framework.permissions import AllowAny
 from rest_framework.response import Response
 from rest_framework.views import APIView
-from rest_framework_simplejwt.serializers import TokenObtainPairSerializer, TokenRefreshSerializer
+from rest_framework_simplejwt.serializers import TokenObtainPairSerializer
 from rest_framework_simplejwt.views import TokenObtainPairView
 from rest_framework_simplejwt.views import TokenRefreshView as BaseTokenRefreshView
 
 from core.api import ModelSerializer, StrictSerializer, StrictSerializerMixin
 
-from . import selectors, services
+from . import selectors, services, tokens
 from .exceptions import LoginLockedOut
 from .models import ApiKey, CreditEntry
+from .throttling import SignUpRateThrottle, TierRateThrottle
 
 
 class SignUpSerializer(StrictSerializer):
@@ -69,14 +72,44 @@ class ApiKeySerializer(StrictSerializerMixin, serializers.ModelSerializer):
 
 
 class SignUpView(APIView):
-    permission_classes = (AllowAny,)
+    """The same 202 whether or not the address has an account: a new one gets a confirmation link (its free
+    credits come once it is followed), a registered one a note to its owner. Counted per client address."""
 
-    @extend_schema(request=SignUpSerializer, responses={201: MeSerializer})
+    permission_classes = (AllowAny,)
+    throttle_classes = (TierRateThrottle, SignUpRateThrottle)
+
+    @extend_schema(
+        request=SignUpSerializer,
+        responses={202: inline_serializer("SignUpAccepted", {"detail": serializers.CharField()})},
+    )
     def post(self, request):
         serializer = SignUpSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
-        user = services.sign_up(**serializer.validated_data)
-        return Response(MeSerializer(user).data, status=status.HTTP_201_CREATED)
+        services.sign_up(**serializer.validated_data, site_url=request.build_absolute_uri("/").rstrip("/"))
+        detail = _("Check your inbox: we sent a message to %(email)s.") % {"email": serializer.validated_data["email"]}
+        return Response({"detail": detail}, status=status.HTTP_202_ACCEPTED)
+
+
+class LogoutSerializer(StrictSerializer):
+    refresh = serializers.CharField(help_text="The refresh token to end.")
+    everywhere = serializers.BooleanField(
+        default=False, help_text="Also end every other session and token of the account (API keys stay)."
+    )
+
+
+class LogoutView(APIView):
+    """Ends a refresh token; with `everywhere`, every website session and JWT of the account too."""
+
+    permission_classes = (AllowAny,)  # the refresh token is the credential
+
+    @extend_schema(request=LogoutSerializer, responses={204: None})
+    def post(self, request):
+        serializer = LogoutSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        tokens.log_out(
+            raw_token=serializer.validated_data["refresh"], everywhere=serializer.validated_data["everywhere"]
+        )
+        return Response(status=status.HTTP_204_NO_CONTENT)
 
 
 class MeView(APIView):
@@ -125,17 +158,32 @@ class ApiKeyDetailView(APIView):
 
 
 class StrictTokenObtainPairSerializer(StrictSerializerMixin, TokenObtainPairSerializer):
-    pass
+    token_class = tokens.RefreshToken  # carries the credentials claim (accounts.tokens)
 
 
-class StrictTokenRefreshSerializer(StrictSerializerMixin, TokenRefreshSerializer):
-    pass
+class StrictTokenRefreshSerializer(StrictSerializerMixin, serializers.Serializer):
+    refresh = serializers.CharField()
+    access = serializers.CharField(read_only=True)
+
+    def validate(self, attrs: dict) -> dict:
+        return tokens.rotate_refresh_token(raw_token=attrs["refresh"])
 
 
 class TokenRefreshView(BaseTokenRefreshView):
-    """A refresh token -> a new access token (30 min)."""
+    """A refresh token -> a new access token (30 min) and a new refresh token (7 days); the one sent is used up,
+    and sending it again revokes every session and token of the account (it was copied)."""
 
     serializer_class = StrictTokenRefreshSerializer
+
+    @extend_schema(
+        responses={
+            200: inline_serializer(
+                "RotatedTokenPair", {"access": serializers.CharField(), "refresh": serializers.CharField()}
+            )
+        }
+    )
+    def post(self, request, *args, **kwargs):
+        return super().post(request, *args, **kwargs)
 
 
 class TokenObtainView(TokenObtainPairView):

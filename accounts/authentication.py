@@ -1,12 +1,14 @@
-"""DRF authentication with personal API keys: `Authorization: Bearer zk_...` or `Authorization: Api-Key zk_...`."""
+"""DRF authentication: personal API keys (`Authorization: Bearer zk_...` or `Api-Key zk_...`) and JWT access tokens."""
 
 from __future__ import annotations
 
 from rest_framework import authentication, exceptions
 from rest_framework.request import Request
+from rest_framework_simplejwt import authentication as jwt_authentication
 
 from .models import ApiKey
 from .services import API_KEY_PREFIX, hash_api_key, record_api_key_use
+from .tokens import check_credentials
 
 
 class ApiKeyAuthentication(authentication.BaseAuthentication):
@@ -40,3 +42,13 @@ class ApiKeyAuthentication(authentication.BaseAuthentication):
 
     def authenticate_header(self, request: Request) -> str:
         return 'Bearer realm="api"'
+
+
+class JWTAuthentication(jwt_authentication.JWTAuthentication):
+    """simplejwt's, plus the credentials claim: a token issued before a password change or a sign-out-everywhere
+    is refused (accounts.tokens)."""
+
+    def get_user(self, validated_token):
+        user = super().get_user(validated_token)
+        check_credentials(validated_token, user)
+        return user

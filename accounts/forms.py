@@ -4,6 +4,7 @@ from django import forms
 from django.contrib.auth import password_validation
 from django.contrib.auth.forms import AuthenticationForm
 from django.core.exceptions import ValidationError
+from django.utils.translation import gettext_lazy as _
 
 from . import services
 from .models import GrantKind, User
@@ -11,27 +12,30 @@ from .models import GrantKind, User
 
 class SignUpForm(forms.Form):
     email = forms.EmailField(
-        max_length=254, widget=forms.EmailInput(attrs={"autocomplete": "email", "autofocus": True})
+        label=_("Email"), max_length=254, widget=forms.EmailInput(attrs={"autocomplete": "email", "autofocus": True})
     )
     password1 = forms.CharField(
-        label="Password",
+        label=_("Password"),
         strip=False,
         widget=forms.PasswordInput(attrs={"autocomplete": "new-password"}),
         help_text=password_validation.password_validators_help_text_html(),
     )
     password2 = forms.CharField(
-        label="Password again", strip=False, widget=forms.PasswordInput(attrs={"autocomplete": "new-password"})
+        label=_("Password again"), strip=False, widget=forms.PasswordInput(attrs={"autocomplete": "new-password"})
     )
 
     def clean(self):
         cleaned = super().clean()
         if cleaned.get("password1") and cleaned.get("password1") != cleaned.get("password2"):
-            self.add_error("password2", "The two passwords differ.")
+            self.add_error("password2", _("The two passwords differ."))
         return cleaned
 
-    def save(self) -> User:
+    def save(self, *, site_url: str) -> User | None:
+        """The new user, or None for an address already registered (whose owner is told by e-mail)."""
         try:
-            return services.sign_up(email=self.cleaned_data["email"], password=self.cleaned_data["password1"])
+            return services.sign_up(
+                email=self.cleaned_data["email"], password=self.cleaned_data["password1"], site_url=site_url
+            )
         except ValidationError as error:
             for field, messages in error.message_dict.items():
                 self.add_error("password1" if field == "password" else field, messages)

@@ -9,6 +9,7 @@ from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
 from django.db.models import F, Q
 from django.utils import timezone
+from django.utils.crypto import salted_hmac
 
 from .tiers import TierLimits, TierName
 
@@ -34,7 +35,9 @@ class UserManager(BaseUserManager):
         return self._create_user(email, password, **extra)
 
     def create_superuser(self, email: str, password: str | None = None, **extra):
+        # Made by someone with shell access to the server: nobody to send a confirmation link to.
         extra.update(is_staff=True, is_superuser=True)
+        extra.setdefault("email_verified_at", timezone.now())
         return self._create_user(email, password, **extra)
 
 
@@ -45,6 +48,13 @@ class User(AbstractUser):
     # Caches of the ledger, written only by accounts.services under a row lock.
     credit_balance = models.IntegerField(default=0, editable=False, help_text="Credits available to spend.")
     credits_reserved = models.IntegerField(default=0, editable=False, help_text="Credits held by unfinished jobs.")
+    # Self-service sign-ups get their plan's credits only once they follow the signed link mailed to them.
+    email_verified_at = models.DateTimeField(
+        null=True, blank=True, help_text="When the owner confirmed the address; empty: no credits are granted."
+    )
+    # Raised (accounts.tokens.revoke_sessions_and_tokens) to sign the user out everywhere: it is part of the
+    # session hash and of every JWT's credentials claim, so every session and token issued before stops working.
+    token_version = models.PositiveIntegerField(default=0, editable=False)
 
     USERNAME_FIELD = "email"
     REQUIRED_FIELDS: list[str] = []
@@ -60,6 +70,22 @@ class User(AbstractUser):
 
     def __str__(self) -> str:
         return self.email
+
+    @property
+    def is_email_verified(self) -> bool:
+        return self.email_verified_at is not None
+
+    def _get_session_auth_hash(self, secret: str | None = None) -> str:
+        """Django's HMAC of the password hash, plus the token version once it was raised: a password change or a
+        sign-out-everywhere ends every session (and, through accounts.tokens, every JWT). Version 0 keeps
+        Django's own value, so sessions made before this existed stay valid."""
+        value = self.password if not self.token_version else f"{self.password}:{self.token_version}"
+        return salted_hmac(
+            "django.contrib.auth.models.AbstractBaseUser.get_session_auth_hash",
+            value,
+            secret=secret,
+            algorithm="sha256",
+        ).hexdigest()
 
 
 def validate_rate(value: str) -> None:

@@ -1,5 +1,6 @@
-"""OpenAPI description of the personal API key authentication (loaded by AccountsConfig.ready)."""
+"""OpenAPI description of the personal API key and JWT authentications (loaded by AccountsConfig.ready)."""
 
+from drf_spectacular.contrib.rest_framework_simplejwt import SimpleJWTScheme
 from drf_spectacular.extensions import OpenApiAuthenticationExtension
 
 
@@ -13,3 +14,9 @@ class ApiKeyAuthenticationScheme(OpenApiAuthenticationExtension):
             "scheme": "bearer",
             "description": "A personal API key from /api/v1/auth/keys: `Authorization: Bearer zk_...`.",
         }
+
+
+class JWTAuthenticationScheme(SimpleJWTScheme):
+    """simplejwt's scheme for our subclass (it only adds the revocation check)."""
+
+    target_class = "accounts.authentication.JWTAuthentication"

@@ -1,4 +1,4 @@
-"""Writes for accounts: sign-up, the credits ledger, plan limits at submit, API keys.
+"""Writes for accounts: sign-up and e-mail verification, the credits ledger, plan limits at submit, API keys.
 
 Every change of a balance happens inside `transaction.atomic()` with the user's row locked (by the
 conditional UPDATE that moves the cached balance, or `SELECT ... FOR NO KEY UPDATE` first where a check must
@@ -13,10 +13,17 @@ import logging
 import secrets
 from datetime import timedelta
 
+from django.conf import settings
+from django.contrib.auth.hashers import make_password
 from django.contrib.auth.password_validation import validate_password
+from django.core import signing
 from django.core.exceptions import ValidationError
+from django.core.mail import send_mail
 from django.db import IntegrityError, connection, transaction
+from django.template.loader import render_to_string
+from django.urls import reverse
 from django.utils import timezone
+from django.utils.translation import gettext as _
 
 from .exceptions import InsufficientCredits
 from .models import ApiKey, CreditEntry, EntryKind, User
@@ -40,26 +47,92 @@ def ensure_admin(email: str = ADMIN_EMAIL) -> str | None:
     return password
 
 
-# --- sign-up ---------------------------------------------------------------------------------
+# --- sign-up and e-mail verification ------------------------------------------------------------
+
+VERIFICATION_SALT = "accounts.verify-email"
 
 
-def sign_up(*, email: str, password: str) -> User:
-    """A new free account with this month's grant. Password validators apply."""
+def sign_up(*, email: str, password: str, site_url: str) -> User | None:
+    """Self-service sign-up that answers the same whether or not the address is registered.
+
+    A new address gets an unverified account and a confirmation link; its plan's credits come when the link is
+    followed (verify_email). A registered address gets a note to its owner instead, so sign-up tells nobody who
+    has an account. Returns the new user, or None when the address was taken. `site_url`: where links point.
+    """
     email = User.objects.normalize_email(email.strip()).lower()
-    if User.objects.filter(email__iexact=email).exists():
-        raise ValidationError({"email": "An account with this email address already exists."})
     try:
         validate_password(password, user=User(email=email))
     except ValidationError as error:
         raise ValidationError({"password": error.messages}) from error
+    existing = User.objects.filter(email__iexact=email).first()
+    if existing is None:
+        try:
+            with transaction.atomic():
+                user = User.objects.create_user(email=email, password=password)
+        except IntegrityError:  # the same email signed up concurrently
+            existing = User.objects.get(email__iexact=email)
+        else:
+            send_verification_email(user=user, site_url=site_url)
+            logger.info("user signed up", extra={"user_id": user.pk})
+            return user
+    make_password(password)  # the hashing a new account costs, so the answer's timing does not tell either
+    _send(
+        existing,
+        "accounts/signup_existing_subject.txt",
+        "accounts/signup_existing_email.txt",
+        {
+            "login_url": site_url + reverse("accounts:login"),
+            "reset_url": site_url + reverse("accounts:password_reset"),
+            "verify_url": None if existing.is_email_verified else verification_url(user=existing, site_url=site_url),
+        },
+    )
+    logger.info("sign-up for a registered address", extra={"user_id": existing.pk})
+    return None
+
+
+def verification_url(*, user: User, site_url: str) -> str:
+    token = signing.dumps([user.pk, user.email], salt=VERIFICATION_SALT)
+    return site_url + reverse("accounts:verify-email", kwargs={"token": token})
+
+
+def send_verification_email(*, user: User, site_url: str) -> None:
+    """The signed confirmation link, through EMAIL_BACKEND (`make run`: printed on the console)."""
+    _send(
+        user,
+        "accounts/verify_email_subject.txt",
+        "accounts/verify_email.txt",
+        {
+            "verify_url": verification_url(user=user, site_url=site_url),
+            "credits": tier_limits(user.tier).monthly_credits,
+        },
+    )
+
+
+def verify_email(*, token: str) -> User:
+    """Confirm the address a link was signed for and grant this month's credits (once: the grant is idempotent)."""
+    invalid = ValidationError(
+        {"token": _("This confirmation link is invalid or has expired. Ask for a new one on your account page.")}
+    )
     try:
-        with transaction.atomic():
-            user = User.objects.create_user(email=email, password=password)
-            grant_monthly_credit(user=user)
-    except IntegrityError as error:  # the same email signed up concurrently
-        raise ValidationError({"email": "An account with this email address already exists."}) from error
-    logger.info("user signed up", extra={"user_id": user.pk})
+        # As long as a password-reset link (PASSWORD_RESET_TIMEOUT, 3 days); the account page sends a new one.
+        user_id, email = signing.loads(token, salt=VERIFICATION_SALT, max_age=settings.PASSWORD_RESET_TIMEOUT)
+    except (signing.BadSignature, TypeError, ValueError):
+        raise invalid from None
+    user = User.objects.filter(pk=user_id, email__iexact=email, is_active=True).first()
+    if user is None:
+        raise invalid
+    with transaction.atomic():
+        User.objects.filter(pk=user.pk, email_verified_at__isnull=True).update(email_verified_at=timezone.now())
+        user.refresh_from_db(fields=["email_verified_at"])
+        grant_monthly_credit(user=user)
+    logger.info("email verified", extra={"user_id": user.pk})
     return user
+
+
+def _send(user: User, subject_template: str, body_template: str, context: dict) -> None:
+    context = {"user": user, **context}
+    subject = " ".join(render_to_string(subject_template, context).split())
+    send_mail(subject, render_to_string(body_template, context), None, [user.email])
 
 
 # --- the ledger ------------------------------------------------------------------------------
@@ -167,10 +240,11 @@ def month_key(when=None) -> str:
 
 
 def grant_monthly_credit(*, user: User, month: str | None = None) -> CreditEntry | None:
-    """The user's plan grant for `month` (default: this one), at most once per user and month."""
+    """The user's plan grant for `month` (default: this one), at most once per user and month; none before the
+    user confirmed their e-mail address (free credits for throwaway addresses are what sign-up abuse is after)."""
     month = month or month_key()
     amount = tier_limits(user.tier).monthly_credits
-    if amount <= 0:
+    if amount <= 0 or not user.is_email_verified:
         return None
     return grant_credits(
         user=user,
@@ -187,7 +261,8 @@ def grant_monthly_credits(*, month: str | None = None) -> int:
         kind=EntryKind.GRANT, idempotency_key__startswith="monthly:", idempotency_key__endswith=f":{month}"
     ).values("user_id")
     count = 0
-    for user in User.objects.filter(is_active=True).exclude(pk__in=granted).order_by("pk").iterator():
+    users = User.objects.filter(is_active=True, email_verified_at__isnull=False).exclude(pk__in=granted)
+    for user in users.order_by("pk").iterator():
         if grant_monthly_credit(user=user, month=month) is not None:
             count += 1
     return count

@@ -58,8 +58,10 @@ class TierRateThrottle(BaseThrottle):
         else:
             rate = settings.REST_FRAMEWORK.get("DEFAULT_THROTTLE_RATES", {}).get(f"anon_{scope}")
             ident = f"ip-{self.get_ident(request)}"
-        if rate is None:
-            return True
+        return rate is None or self.hit(rate, scope, ident)
+
+    def hit(self, rate: str, scope: str, ident: str) -> bool:
+        """Count one request; False (and `retry_after` set) when it is over the rate."""
         item, limiter = rate_item(rate), _limiter(settings.REDIS_URL)
         try:
             if limiter.hit(item, scope, ident):
@@ -72,3 +74,14 @@ class TierRateThrottle(BaseThrottle):
 
     def wait(self) -> float | None:
         return self.retry_after
+
+
+class SignUpRateThrottle(TierRateThrottle):
+    """Sign-ups per client address, on the API and the website alike (accounts.views calls it directly): each
+    account is an e-mail sent and a row kept, so a script must not make thousands. Rate: SIGNUP_RATE."""
+
+    def allow_request(self, request, view) -> bool:
+        rate = settings.REST_FRAMEWORK.get("DEFAULT_THROTTLE_RATES", {}).get("signup")
+        if rate is None or request.method in SAFE_METHODS:
+            return True
+        return self.hit(rate, "signup", f"ip-{self.get_ident(request)}")

@@ -1,4 +1,5 @@
-"""Website pages for accounts: sign-up, login/logout, password reset, the account page and its API keys."""
+"""Website pages for accounts: sign-up and its confirmation link, login/logout (everywhere), password reset, the
+account page and its API keys."""
 
 from __future__ import annotations
 
@@ -10,31 +11,90 @@ from django.core.exceptions import ValidationError
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse_lazy
+from django.utils.translation import gettext as _
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_POST
 from django.views.generic import FormView, TemplateView
 
 from . import selectors, services
 from .forms import LoginForm, SignUpForm
+from .throttling import SignUpRateThrottle
+from .tokens import revoke_sessions_and_tokens
+
+
+def site_url(request: HttpRequest) -> str:
+    """This site's address as the request reached it (a Host in ALLOWED_HOSTS), for links in e-mails."""
+    return request.build_absolute_uri("/").rstrip("/")
 
 
 class SignUpView(FormView):
+    """Answers every valid sign-up with the same "check your inbox" page, whether or not the address has an
+    account (its owner is told by e-mail instead), and counts sign-ups per client address like the API."""
+
     template_name = "accounts/signup.html"
     form_class = SignUpForm
-    success_url = reverse_lazy("accounts:profile")
+    success_url = reverse_lazy("accounts:signup-sent")
 
     def dispatch(self, request, *args, **kwargs):
         if request.user.is_authenticated:
-            return redirect(self.success_url)
+            return redirect("accounts:profile")
         return super().dispatch(request, *args, **kwargs)
+
+    def post(self, request, *args, **kwargs):
+        throttle = SignUpRateThrottle()
+        if not throttle.allow_request(request, self):
+            form = self.get_form()
+            form.add_error(None, _("Too many sign-ups from your address. Try again later."))
+            response = self.render_to_response(self.get_context_data(form=form), status=429)
+            response["Retry-After"] = str(int(throttle.wait() or 60))
+            return response
+        return super().post(request, *args, **kwargs)
 
     def form_valid(self, form):
         try:
-            user = form.save()
+            form.save(site_url=site_url(self.request))
         except ValidationError:
             return self.form_invalid(form)
-        auth.login(self.request, user, backend="django.contrib.auth.backends.ModelBackend")
         return super().form_valid(form)
+
+
+class SignUpSentView(TemplateView):
+    template_name = "accounts/signup_sent.html"
+
+
+@never_cache
+def verify_email(request: HttpRequest, token: str) -> HttpResponse:
+    """The link from the confirmation e-mail: confirms the address and grants the plan's credits."""
+    try:
+        user = services.verify_email(token=token)
+    except ValidationError:
+        return render(request, "accounts/email_verified.html", {"verified": False}, status=400)
+    return render(request, "accounts/email_verified.html", {"verified": True, "verified_user": user})
+
+
+@login_required
+@require_POST
+def resend_verification(request: HttpRequest) -> HttpResponse:
+    if request.user.is_email_verified:
+        messages.info(request, _("Your e-mail address is already confirmed."))
+    elif not SignUpRateThrottle().allow_request(request, None):
+        messages.error(request, _("Too many e-mails sent to you. Try again later."))
+    else:
+        services.send_verification_email(user=request.user, site_url=site_url(request))
+        messages.success(
+            request, _("A new confirmation link is on its way to %(email)s.") % {"email": request.user.email}
+        )
+    return redirect("accounts:profile")
+
+
+@login_required
+@require_POST
+def logout_everywhere(request: HttpRequest) -> HttpResponse:
+    """Ends every session of the user (this one included) and every JWT; API keys stay valid."""
+    revoke_sessions_and_tokens(user=request.user, reason="website sign-out everywhere")
+    auth.logout(request)
+    messages.success(request, _("You are signed out on every device, and every API token is revoked."))
+    return redirect("accounts:login")
 
 
 class LoginView(auth_views.LoginView):

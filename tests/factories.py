@@ -1,6 +1,7 @@
 import uuid
 
 import factory
+from django.utils import timezone
 
 from accounts.models import User
 from templates_app.models import Template
@@ -12,6 +13,7 @@ class UserFactory(factory.django.DjangoModelFactory):
         skip_postgeneration_save = True
 
     email = factory.Sequence(lambda n: f"user{n}@example.com")
+    email_verified_at = factory.LazyFunction(timezone.now)  # a confirmed address; `email_verified_at=None`: not yet
     password = factory.PostGenerationMethodCall("set_password", "correct horse battery staple")
 
     @factory.post_generation

@@ -33,6 +33,7 @@ INSTALLED_APPS = [
     "django.contrib.messages",
     "django.contrib.staticfiles",
     "rest_framework",
+    "rest_framework_simplejwt.token_blacklist",  # refresh tokens are used once (accounts.tokens)
     "drf_spectacular",
     "drf_spectacular_sidecar",
     "django_celery_results",
@@ -174,6 +175,7 @@ CELERY_BEAT_SCHEDULE = {
     "grant-monthly-credits": {"task": "accounts.grant_monthly_credits", "schedule": 3600.0},
     "settle-finished-jobs": {"task": "generation.settle_finished_jobs", "schedule": 60.0},
     "purge-idempotency-keys": {"task": "accounts.purge_idempotency_keys", "schedule": 3600.0},
+    "flush-expired-tokens": {"task": "accounts.flush_expired_tokens", "schedule": 3600.0},
     "gallery-empty-trash": {"task": "gallery.empty_trash", "schedule": 3600.0},
     "gallery-clean-expired-share-links": {"task": "gallery.clean_expired_share_links", "schedule": 3600.0},
 }
@@ -251,6 +253,7 @@ AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},
     {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
     {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
+    {"NAME": "accounts.passwords.NotOnlySpacesValidator"},  # twelve spaces pass the four above
 ]
 LOGIN_URL = "accounts:login"
 AUTHENTICATION_BACKENDS = [
@@ -274,6 +277,11 @@ SIMPLE_JWT = {
     "REFRESH_TOKEN_LIFETIME": timedelta(days=7),
     "AUTH_HEADER_TYPES": ("Bearer",),
     "UPDATE_LAST_LOGIN": False,
+    # Each refresh returns a new refresh token and blacklists the old one; a reused one revokes the user's
+    # sessions and tokens (accounts.tokens, which also checks every token's credentials claim).
+    "ROTATE_REFRESH_TOKENS": True,
+    "BLACKLIST_AFTER_ROTATION": True,
+    "AUTH_TOKEN_CLASSES": ("accounts.tokens.AccessToken",),
 }
 # A POST retried with the same Idempotency-Key within this time gets the first response again.
 IDEMPOTENCY_KEY_TTL = env.int("IDEMPOTENCY_KEY_TTL", default=24 * 3600)
@@ -292,7 +300,7 @@ DEFAULT_FROM_EMAIL = env.str("DEFAULT_FROM_EMAIL", default="zimage <no-reply@zim
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": [
         "accounts.authentication.ApiKeyAuthentication",  # Bearer zk_... / Api-Key zk_...
-        "rest_framework_simplejwt.authentication.JWTAuthentication",  # Bearer <access token>
+        "accounts.authentication.JWTAuthentication",  # Bearer <access token>, refused once revoked
         "rest_framework.authentication.SessionAuthentication",
     ],
     # Per-tier rates for signed-in users (accounts.Tier); these two are for anonymous clients, by address.
@@ -300,6 +308,8 @@ REST_FRAMEWORK = {
     "DEFAULT_THROTTLE_RATES": {
         "anon_read": env.str("ANON_READ_RATE", default="120/min"),
         "anon_submit": env.str("ANON_SUBMIT_RATE", default="20/min"),
+        # Sign-ups per client address, website and API together (accounts.throttling.SignUpRateThrottle).
+        "signup": env.str("SIGNUP_RATE", default="10/hour"),
     },
     "NUM_PROXIES": TRUSTED_PROXY_COUNT,
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],

@@ -1,6 +1,7 @@
 """HTTP answers of the credits and limits rules, the profile and ledger endpoints, and sign-up."""
 
 import pytest
+from django.core import mail
 from rest_framework.test import APIClient
 
 from accounts.models import CreditEntry, EntryKind, User
@@ -80,16 +81,16 @@ class TestMe:
 
 
 class TestSignUp:
-    def test_sign_up_creates_a_free_account_with_this_months_grant(self):
+    def test_sign_up_creates_an_unconfirmed_free_account_and_mails_its_link(self):
         response = APIClient().post(
             "/api/v1/auth/signup", {"email": "New@Example.com", "password": "a long passphrase 42"}, format="json"
         )
-        assert response.status_code == 201, response.content
+        assert response.status_code == 202, response.content
         user = User.objects.get(email="new@example.com")
-        assert user.tier == "free"
-        grant = CreditEntry.objects.get(user=user)
-        assert grant.idempotency_key.startswith(f"monthly:{user.pk}:")
-        assert response.json()["balance"] == grant.amount > 0
+        assert (user.tier, user.is_email_verified, user.credit_balance) == ("free", False, 0)
+        assert not CreditEntry.objects.filter(user=user).exists()
+        assert len(mail.outbox) == 1 and mail.outbox[0].to == ["new@example.com"]
+        assert "/accounts/verify/" in mail.outbox[0].body
 
     def test_a_weak_password_is_refused_on_the_password_field(self):
         response = APIClient().post("/api/v1/auth/signup", {"email": "a@example.com", "password": "123"}, format="json")
@@ -97,13 +98,17 @@ class TestSignUp:
         assert "password" in response.json()["error"]["fields"]
         assert not User.objects.filter(email="a@example.com").exists()
 
-    def test_an_email_already_registered_is_refused(self):
+    def test_a_registered_address_gets_the_same_answer_and_its_owner_an_email(self):
         UserFactory(email="taken@example.com")
-        response = APIClient().post(
-            "/api/v1/auth/signup", {"email": "TAKEN@example.com", "password": "a long passphrase 42"}, format="json"
-        )
-        assert response.status_code == 400
-        assert "email" in response.json()["error"]["fields"]
+        answers = [
+            APIClient().post("/api/v1/auth/signup", {"email": email, "password": "a long passphrase 42"}, format="json")
+            for email in ("TAKEN@example.com", "free@example.com")
+        ]
+        assert [answer.status_code for answer in answers] == [202, 202]
+        assert {key for answer in answers for key in answer.json()} == {"detail"}
+        assert User.objects.filter(email="taken@example.com").count() == 1
+        taken = next(message for message in mail.outbox if message.to == ["taken@example.com"])
+        assert "already has one" in taken.body and "/accounts/password-reset/" in taken.body
 
 
 class TestThrottling:

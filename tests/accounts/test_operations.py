@@ -4,6 +4,7 @@ import uuid
 
 import pytest
 from django.conf import settings
+from django.core import mail
 from django.core.management import CommandError, call_command
 
 from accounts import services, tasks
@@ -48,7 +49,11 @@ class TestMonthlyGrant:
 
     def test_a_user_who_signed_up_this_month_is_not_granted_twice(self, set_tier):
         set_tier("free", monthly_credits=100)
-        user = services.sign_up(email="fresh@example.com", password="a long passphrase 42")
+        user = services.sign_up(
+            email="fresh@example.com", password="a long passphrase 42", site_url="http://testserver"
+        )
+        token = mail.outbox[0].body.split("/accounts/verify/")[1].split("/")[0]
+        services.verify_email(token=token)
         services.grant_monthly_credits()
         user.refresh_from_db()
         assert user.credit_balance == 100

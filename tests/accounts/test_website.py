@@ -14,17 +14,25 @@ pytestmark = pytest.mark.django_db
 PASSWORD = "correct horse battery staple"
 
 
-def test_sign_up_logs_in_and_shows_the_granted_balance(client):
+def test_sign_up_mails_a_link_that_confirms_the_address_and_grants_the_credits(client):
     response = client.post(
         "/accounts/signup/",
         {"email": "maker@example.com", "password1": "a long passphrase 42", "password2": "a long passphrase 42"},
     )
-    assert response.status_code == 302 and response["Location"] == "/accounts/"
-    page = client.get("/accounts/")
+    assert response.status_code == 302 and response["Location"] == "/accounts/signup/sent/"
     user = User.objects.get(email="maker@example.com")
-    assert user.credit_balance > 0
-    assert page.status_code == 200 and page.context["user"] == user
-    assert str(user.credit_balance).encode() in page.content
+    assert (user.is_email_verified, user.credit_balance) == (False, 0)
+    link = re.search(r"https?://[^/]+(/accounts/verify/\S+)", mail.outbox[0].body).group(1)
+    assert client.get(link).status_code == 200
+    user.refresh_from_db()
+    assert user.is_email_verified and user.credit_balance == 100
+    assert client.get(link).status_code == 200  # a second click grants nothing more
+    user.refresh_from_db()
+    assert user.credit_balance == 100
+    assert (
+        client.post("/accounts/login/", {"username": user.email, "password": "a long passphrase 42"}).status_code == 302
+    )
+    assert b"100" in client.get("/accounts/").content
 
 
 def test_sign_up_with_mismatched_or_weak_passwords_shows_the_errors(client):

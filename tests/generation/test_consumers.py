@@ -13,9 +13,9 @@ from channels.layers import get_channel_layer
 from channels.testing import WebsocketCommunicator
 from django.conf import settings
 from django.test import Client
-from rest_framework_simplejwt.tokens import AccessToken
 
 from accounts.services import create_api_key, revoke_api_key
+from accounts.tokens import AccessToken
 from gallery.models import GeneratedImage
 from generation import events
 from generation.models import GenerationJob, JobStatus

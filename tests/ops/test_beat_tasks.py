@@ -127,6 +127,20 @@ def clean_expired_share_links(user, broker):
     assert links == [live.pk] and expired.pk not in links
 
 
+def flush_expired_tokens(user, broker):
+    from rest_framework_simplejwt.token_blacklist.models import OutstandingToken
+
+    from accounts.tokens import RefreshToken
+
+    live = RefreshToken.for_user(user)
+    expired = RefreshToken.for_user(user)
+    OutstandingToken.objects.filter(jti=expired["jti"]).update(expires_at=timezone.now() - timedelta(seconds=1))
+    kept = run_twice(
+        "accounts.flush_expired_tokens", lambda: list(OutstandingToken.objects.values_list("jti", flat=True))
+    )
+    assert kept == [live["jti"]]
+
+
 CASES = {
     "generation.redispatch_queued_jobs": redispatch_queued_jobs,
     "generation.reap_stale_jobs": reap_stale_jobs,
@@ -134,6 +148,7 @@ CASES = {
     "accounts.grant_monthly_credits": grant_monthly_credits,
     "accounts.settle_finished_jobs": settle_finished_jobs,
     "accounts.purge_idempotency_keys": purge_idempotency_keys,
+    "accounts.flush_expired_tokens": flush_expired_tokens,
     "gallery.empty_trash": empty_trash,
     "gallery.clean_expired_share_links": clean_expired_share_links,
 }
