@@ -29,7 +29,7 @@ class JobEventsConsumer(AsyncJsonWebsocketConsumer):
     async def connect(self) -> None:
         user = self.scope.get("user")
         if user is None or not user.is_authenticated:
-            await self.close(code=CLOSE_UNAUTHENTICATED)
+            await self._refuse(CLOSE_UNAUTHENTICATED)
             return
         self.user = user
         self.job_id: int | None = self.scope["url_route"]["kwargs"].get("job_id")
@@ -37,7 +37,7 @@ class JobEventsConsumer(AsyncJsonWebsocketConsumer):
         self.previews = options.get("previews", ["1"])[0] not in ("0", "false", "no")
         self.last_seq: dict[int, int] = {}
         if self.job_id is not None and not await self._job_exists(self.job_id):
-            await self.close(code=CLOSE_NOT_FOUND)
+            await self._refuse(CLOSE_NOT_FOUND)
             return
         # Join before reading the snapshot: an event sent in between is queued, then dropped if stale.
         self.group = user_group(user.pk) if self.job_id is None else job_group(self.job_id)
@@ -48,6 +48,12 @@ class JobEventsConsumer(AsyncJsonWebsocketConsumer):
         jobs = await self._snapshot()
         self.last_seq = {job["job"]: job["seq"] for job in jobs}
         await self.send_json({"type": "snapshot", "jobs": jobs})
+
+    async def _refuse(self, code: int) -> None:
+        """Accept, then close with `code`: a close before accept reaches the client as a bare HTTP 403, which
+        cannot tell signing in again (4401) from a job that is not there (4404)."""
+        await self.accept()
+        await self.close(code=code)
 
     async def disconnect(self, code: int) -> None:
         if self.counted:

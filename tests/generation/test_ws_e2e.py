@@ -215,19 +215,23 @@ def test_the_server_refuses_anonymous_foreign_and_other_users_sockets(daphne, us
     )
 
     async def refused(opening) -> int:
-        with pytest.raises(InvalidStatus) as error:
-            async with opening:
-                pass
-        return error.value.response.status_code
+        """A foreign origin fails the handshake (its HTTP status); the consumer's refusals are close codes."""
+        try:
+            async with opening as ws:
+                await asyncio.wait_for(ws.wait_closed(), EVENT_TIMEOUT)
+                return ws.close_code
+        except InvalidStatus as error:
+            return error.response.status_code
 
     async def run():
         return [
             await refused(browser.socket("/ws/jobs/", cookies=False)),
             await refused(browser.socket("/ws/jobs/", origin="https://evil.example")),
             await refused(browser.socket(f"/ws/jobs/{theirs.pk}/")),
+            await refused(browser.socket("/ws/jobs/999999999/")),
         ]
 
-    assert asyncio.run(run()) == [403, 403, 403]
+    assert asyncio.run(run()) == [4401, 403, 4404, 4404]  # as README's WebSockets section promises
 
     async def own():
         async with owner.socket(f"/ws/jobs/{theirs.pk}/") as ws:
