@@ -171,7 +171,11 @@ def _send(job: GenerationJob, task_id: str, countdown: float | None) -> bool:
     queue = get_path(job.production_path).queue
     try:
         run_generation_job.apply_async(
-            args=(job.pk, str(job.dispatch_token)), task_id=task_id, queue=queue, countdown=countdown, retry=False
+            args=(job.pk, str(job.dispatch_token)),
+            task_id=task_id,
+            queue=queue,
+            countdown=countdown,  # type: ignore[arg-type]  # None is no delay to celery; celery-types says float
+            retry=False,
         )
     except Exception as error:  # kombu.OperationalError, redis errors, timeouts: broker unreachable
         logger.warning(
@@ -211,8 +215,8 @@ def retry_job(*, job: GenerationJob) -> GenerationJob:
     owner), and InsufficientCredits / TooManyJobs as submit_job does.
     """
     with transaction.atomic():
-        original = GenerationJob.objects.select_for_update(of=("self",)).select_related("owner", "template")
-        original = original.get(pk=job.pk)
+        locked = GenerationJob.objects.select_for_update(of=("self",)).select_related("owner", "template")
+        original = locked.get(pk=job.pk)
         existing = GenerationJob.objects.filter(retry_of=original).first()
         if existing is not None:
             return existing

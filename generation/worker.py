@@ -15,6 +15,7 @@ import sys
 import threading
 import time
 from datetime import timedelta
+from types import ModuleType
 from typing import TYPE_CHECKING, Any
 
 from django.conf import settings
@@ -23,6 +24,9 @@ from django.utils import timezone
 from core.redis_clients import shared_redis
 
 if TYPE_CHECKING:
+    import redis
+    from celery import Task
+
     from .models import GenerationJob
 
 logger = logging.getLogger(__name__)
@@ -65,7 +69,7 @@ def claimer_is_dead(job: GenerationJob) -> bool:
     return job.heartbeat_at is None or job.heartbeat_at < stale_before
 
 
-_cuda: dict[str, object] = {}  # {"torch": module} once warm_up found the loaded backend running on CUDA
+_cuda: dict[str, ModuleType] = {}  # {"torch": module} once warm_up found the loaded backend running on CUDA
 
 
 def watch_cuda() -> None:
@@ -84,7 +88,7 @@ def gpu_memory_mb() -> float | None:
     return None if torch is None else round(torch.cuda.memory_reserved() / 2**20, 1)
 
 
-def _beat_once(client) -> None:
+def _beat_once(client: redis.Redis) -> None:
     payload = {"host": socket.gethostname(), "pid": os.getpid(), "ts": time.time(), **_state}
     if (gpu := gpu_memory_mb()) is not None:
         payload["gpu_memory_mb"] = gpu
@@ -120,11 +124,11 @@ def stop_heartbeat(**_: object) -> None:
     _stop.set()
 
 
-def remember_job(task=None, args=None, **_: object) -> None:
+def remember_job(task: Task | None = None, args: tuple[Any, ...] | None = None, **_: object) -> None:
     if task is not None and task.name == "generation.run_job" and args:
         _state["job"] = args[0]
 
 
-def forget_job(task=None, **_: object) -> None:
+def forget_job(task: Task | None = None, **_: object) -> None:
     if task is not None and task.name == "generation.run_job":
         _state["job"] = None

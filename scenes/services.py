@@ -6,12 +6,12 @@ import logging
 import uuid
 from collections.abc import Iterable
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from django.core.exceptions import NON_FIELD_ERRORS, ValidationError
 from django.core.files.base import ContentFile
 from django.core.files.storage import default_storage
-from django.db import transaction
+from django.db import models, transaction
 
 from accounts.exceptions import AccountsError
 from gallery.models import GeneratedImage, ImageType
@@ -31,11 +31,13 @@ logger = logging.getLogger(__name__)
 
 CHARACTER_SHEET_STYLE = ("character portrait", "full body", "neutral background")
 
+_Row = TypeVar("_Row", bound=models.Model)
+
 
 # --- the story tree --------------------------------------------------------------------------
 
 
-def _save(instance: Any, changes: dict[str, Any], fields: Iterable[str], *, numbered_by: str | None = None) -> Any:
+def _save(instance: _Row, changes: dict[str, Any], fields: Iterable[str], *, numbered_by: str | None = None) -> _Row:
     """Apply `changes`, validate, save. A clash on a per-parent unique number or name is reported on
     that field (`numbered_by`), not as a whole-object error."""
     fields = tuple(fields)
@@ -90,7 +92,8 @@ def update_character(*, character: Character, reference_png: bytes | None = None
             f"characters/{character.story.owner_id}/{character.story_id}/{character.pk}-{uuid.uuid4().hex}.png",
             ContentFile(reference_png),
         )
-        transaction.on_commit(lambda: previous and delete_stored(previous))
+        if previous:
+            transaction.on_commit(lambda: delete_stored(previous))
         character.reference_image = key
         character.save(update_fields=["reference_image"])
     return character
