@@ -11,7 +11,7 @@ from __future__ import annotations
 import hashlib
 import logging
 import secrets
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 from django.conf import settings
 from django.contrib.auth.hashers import make_password
@@ -157,7 +157,8 @@ def _move(user_id: int, amount: int, reserved_change: int) -> tuple[int, int] | 
             "RETURNING credit_balance, credits_reserved",
             [amount, reserved_change, user_id, amount, reserved_change],
         )
-        return cursor.fetchone()
+        row: tuple[int, int] | None = cursor.fetchone()
+        return row
 
 
 def write_ledger_entry(
@@ -235,7 +236,7 @@ def grant_credits(
     return entry
 
 
-def month_key(when=None) -> str:
+def month_key(when: datetime | None = None) -> str:
     return (when or timezone.now()).strftime("%Y-%m")
 
 
