@@ -6,7 +6,7 @@ PY := $(VENV)/bin/python
 PIP_VERSION := 26.3
 STAMP := $(VENV)/.installed-$(shell cksum pylock.toml | cut -d' ' -f1)
 
-.PHONY: install lock run test lint format messages bench clean
+.PHONY: install lock run test lint typecheck format messages bench clean
 
 $(STAMP): pylock.toml
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -29,8 +29,19 @@ run: install
 test: install
 	@$(PY) -m pytest $(PYTEST_ARGS)
 
+# What CI checks besides the tests: lint, formatting, no model change without its migration, types.
+# The migrations check needs no migration applied; with no database to compare against it only warns.
 lint: install
-	@$(VENV)/bin/ruff check . && $(VENV)/bin/ruff format --check .
+	@$(VENV)/bin/ruff check .
+	@$(VENV)/bin/ruff format --check .
+	@DJANGO_SETTINGS_MODULE=tests.settings $(PY) \
+		-W "ignore:Got an error checking a consistent migration history:RuntimeWarning" \
+		manage.py makemigrations --check --dry-run
+	@$(MAKE) --no-print-directory typecheck
+
+# mypy with django-stubs over the files [tool.mypy] lists in pyproject.toml (about 20 s cold, 7 s cached).
+typecheck: install
+	@$(VENV)/bin/mypy
 
 format: install
 	@$(VENV)/bin/ruff format . && $(VENV)/bin/ruff check --fix .

@@ -31,7 +31,7 @@ def test_each_path_routes_to_its_own_queue(name):
 
 def test_the_job_choices_and_the_celery_queues_come_from_the_table():
     assert GenerationJob._meta.get_field("production_path").choices == PATH_CHOICES
-    assert QUEUE_NAMES == ("default", *(f"gen.{name}" for name in ALL_PATHS))
+    assert ("default", *(f"gen.{name}" for name in ALL_PATHS)) == QUEUE_NAMES
     from zimage.celery import app
 
     assert [queue.name for queue in app.conf.task_queues] == list(QUEUE_NAMES)
