@@ -26,6 +26,7 @@ from .models import Folder, GeneratedImage, ImageType, ShareLink, Tag
 from .selectors import trash_cutoff
 
 if TYPE_CHECKING:
+    from accounts.models import User
     from generation.models import GenerationJob
 
 logger = logging.getLogger(__name__)
@@ -84,7 +85,7 @@ def store_generated_image(
     existing = GeneratedImage.objects.filter(job=job, index=index).first()
     if existing is not None:
         return existing
-    metadata = {
+    metadata: dict[str, str | int | float] = {
         "prompt": prompt_used,
         "negative_prompt": negative_prompt_used,
         "seed": seed,
@@ -172,12 +173,13 @@ def _normalise_tag_name(name: str) -> str:
     name = " ".join(str(name).split())
     if not name:
         raise ValidationError({"tags": "Tag names cannot be blank."})
-    if len(name) > Tag._meta.get_field("name").max_length:
-        raise ValidationError({"tags": f"Tag names are at most {Tag._meta.get_field('name').max_length} characters."})
+    max_length = Tag._meta.get_field("name").max_length
+    if max_length is not None and len(name) > max_length:
+        raise ValidationError({"tags": f"Tag names are at most {max_length} characters."})
     return name
 
 
-def get_or_create_tags(*, owner, names: Iterable[str]) -> list[Tag]:
+def get_or_create_tags(*, owner: User, names: Iterable[str]) -> list[Tag]:
     """The owner's tags with these names (any case), created when missing, in the order given."""
     wanted: dict[str, str] = {}
     for name in names:
@@ -223,7 +225,7 @@ def update_image(
     return image
 
 
-def create_folder(*, owner, name: str, parent: Folder | None = None) -> Folder:
+def create_folder(*, owner: User, name: str, parent: Folder | None = None) -> Folder:
     _check_owner(owner.pk, parent)
     folder = Folder(owner=owner, name=name, parent=parent)
     _save_validated(folder)
@@ -247,7 +249,7 @@ def delete_folder(*, folder: Folder) -> None:
     folder.delete()
 
 
-def create_tag(*, owner, name: str) -> Tag:
+def create_tag(*, owner: User, name: str) -> Tag:
     tag = Tag(owner=owner, name=_normalise_tag_name(name))
     _save_validated(tag)
     return tag
@@ -295,7 +297,7 @@ def purge_images(*, images: QuerySet[GeneratedImage]) -> int:
     return purged
 
 
-def empty_trash(*, owner=None, now: dt.datetime | None = None, everything: bool = False) -> int:
+def empty_trash(*, owner: User | None = None, now: dt.datetime | None = None, everything: bool = False) -> int:
     """Purge trashed images older than GALLERY_TRASH_DAYS (or all of the owner's with `everything`).
 
     Idempotent: a second run finds nothing left to delete.
@@ -315,7 +317,11 @@ def empty_trash(*, owner=None, now: dt.datetime | None = None, everything: bool 
 
 
 def create_share_link(
-    *, owner, image: GeneratedImage | None = None, folder: Folder | None = None, expires_at: dt.datetime | None = None
+    *,
+    owner: User,
+    image: GeneratedImage | None = None,
+    folder: Folder | None = None,
+    expires_at: dt.datetime | None = None,
 ) -> ShareLink:
     if (image is None) == (folder is None):
         raise ValidationError({"non_field_errors": "Share exactly one image or one folder."})
