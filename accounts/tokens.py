@@ -13,7 +13,7 @@ used it first): every session and token of that user is revoked, and both sides 
 from __future__ import annotations
 
 import logging
-from typing import Any
+from typing import Any, cast
 
 from django.db import transaction
 from django.db.models import F
@@ -26,6 +26,7 @@ from rest_framework_simplejwt.exceptions import TokenBackendError, TokenError
 from rest_framework_simplejwt.settings import api_settings
 from rest_framework_simplejwt.state import token_backend
 from rest_framework_simplejwt.token_blacklist.models import BlacklistedToken, OutstandingToken
+from rest_framework_simplejwt.utils import datetime_from_epoch
 
 from .models import User
 
@@ -38,22 +39,26 @@ def credentials_fingerprint(user: User) -> str:
     return user.get_session_auth_hash()[:32]
 
 
-class CredentialsClaimMixin:
+class AccessToken(tokens.AccessToken):
+    """`Authorization: Bearer <access>`; refused once the user's credentials change (accounts.authentication)."""
+
     @classmethod
-    def for_user(cls, user: User) -> Any:
-        token = super().for_user(user)  # type: ignore[misc]
+    def for_user(cls, user: Any) -> Any:
+        token = super().for_user(user)
         token[CREDENTIALS_CLAIM] = credentials_fingerprint(user)
         return token
 
 
-class AccessToken(CredentialsClaimMixin, tokens.AccessToken):
-    """`Authorization: Bearer <access>`; refused once the user's credentials change (accounts.authentication)."""
-
-
-class RefreshToken(CredentialsClaimMixin, tokens.RefreshToken):
+class RefreshToken(tokens.RefreshToken):
     """Recorded as outstanding when made; its access tokens copy its claims, the credentials claim included."""
 
     access_token_class = AccessToken
+
+    @classmethod
+    def for_user(cls, user: Any) -> Any:
+        token = super().for_user(user)
+        token[CREDENTIALS_CLAIM] = credentials_fingerprint(user)
+        return token
 
 
 def token_revoked() -> AuthenticationFailed:
@@ -87,11 +92,12 @@ def revoke_sessions_and_tokens(*, user: User, reason: str) -> int:
 def _refresh_token(raw_token: str) -> tuple[RefreshToken, User]:
     """The valid, unused refresh token and its active user; 401 otherwise, and revocation on reuse."""
     try:
-        refresh = RefreshToken(raw_token)
+        refresh = RefreshToken(cast(Any, raw_token))  # simplejwt annotates the encoded token as a Token
     except TokenError as error:
         _revoke_if_reused(raw_token)
         raise AuthenticationFailed(str(error), code="token_not_valid") from None
-    user = User.objects.filter(pk=refresh.get(api_settings.USER_ID_CLAIM)).first()
+    user_id: Any = refresh.get(api_settings.USER_ID_CLAIM)
+    user = User.objects.filter(pk=user_id).first()
     if user is None or not user.is_active:
         raise AuthenticationFailed(_("No active account found for the given token."), code="no_active_account")
     check_credentials(refresh, user)
@@ -101,26 +107,41 @@ def _refresh_token(raw_token: str) -> tuple[RefreshToken, User]:
 def _revoke_if_reused(raw_token: str) -> None:
     """A well-signed, unexpired refresh token that fails only for being blacklisted has been used before."""
     try:
-        payload = token_backend.decode(raw_token, verify=True)  # signature and expiry, not the blacklist
+        payload = token_backend.decode(cast(Any, raw_token), verify=True)  # signature and expiry, not the blacklist
     except TokenBackendError:
         return
     if payload.get(api_settings.TOKEN_TYPE_CLAIM) != RefreshToken.token_type:
         return
     if not BlacklistedToken.objects.filter(token__jti=payload.get(api_settings.JTI_CLAIM)).exists():
         return
-    user = User.objects.filter(pk=payload.get(api_settings.USER_ID_CLAIM)).first()
+    user_id: Any = payload.get(api_settings.USER_ID_CLAIM)
+    user = User.objects.filter(pk=user_id).first()
     if user is not None:
         revoke_sessions_and_tokens(user=user, reason="refresh token reused")
+
+
+def _use_up(refresh: RefreshToken, user: User) -> bool:
+    """Blacklist the token; False when another request did first (the unique row makes one of them win)."""
+    outstanding, _ = OutstandingToken.objects.get_or_create(
+        jti=refresh[api_settings.JTI_CLAIM],
+        defaults={
+            "user": user,
+            "token": str(refresh),
+            "created_at": refresh.current_time,
+            "expires_at": datetime_from_epoch(refresh["exp"]),
+        },
+    )
+    _, first = BlacklistedToken.objects.get_or_create(token=outstanding)
+    return first
 
 
 def rotate_refresh_token(*, raw_token: str) -> dict[str, str]:
     """A new access token and a new refresh token for an unused refresh token, which is used up by this call."""
     refresh, user = _refresh_token(raw_token)
     with transaction.atomic():
-        _, first_use = refresh.blacklist()  # get_or_create: a concurrent refresh with the same token gets False
-        if first_use:
-            fresh = RefreshToken.for_user(user)
-    if not first_use:
+        first_use = _use_up(refresh, user)
+        fresh = RefreshToken.for_user(user) if first_use else None
+    if fresh is None:  # a concurrent refresh with the same token won: it was copied
         revoke_sessions_and_tokens(user=user, reason="refresh token reused")
         raise AuthenticationFailed(_("Token is blacklisted"), code="token_not_valid")
     return {"access": str(fresh.access_token), "refresh": str(fresh)}
@@ -129,7 +150,7 @@ def rotate_refresh_token(*, raw_token: str) -> dict[str, str]:
 def log_out(*, raw_token: str, everywhere: bool = False) -> None:
     """End this refresh token (its access tokens expire within their 30 minutes), or every session and token."""
     refresh, user = _refresh_token(raw_token)
-    refresh.blacklist()
+    _use_up(refresh, user)
     if everywhere:
         revoke_sessions_and_tokens(user=user, reason="api logout everywhere")
 
