@@ -134,6 +134,33 @@ def test_the_proxy_routes_websockets_to_ws_images_to_minio_and_the_rest_to_web()
     assert not any("proxy_set_header" in body for body in locations.values())
 
 
+def test_the_proxy_logs_no_query_strings():
+    conf = (ROOT / "deploy" / "nginx.conf").read_text()
+    formats = dict(re.findall(r"log_format\s+(\w+)\s+(.*?);", conf, flags=re.DOTALL))
+    for name, layout in formats.items():
+        leaks = re.findall(r"\$(request\b|request_uri|args|query_string|arg_\w+|http_referer)", layout)
+        assert not leaks, f"log_format {name} logs {leaks}: tokens ride in query strings"
+    access_logs = re.findall(r"access_log\s+([^;]+);", conf)
+    assert access_logs and all(entry.split()[-1] in formats or entry.strip() == "off" for entry in access_logs), (
+        f"an access_log without one of this file's formats uses the image's `main`, which logs $request: {access_logs}"
+    )
+
+
+def test_flower_demands_basic_auth_and_is_published_on_loopback_only(services):
+    flower = services["flower"]
+    assert environment(flower)["FLOWER_BASIC_AUTH"].startswith("${FLOWER_BASIC_AUTH:?")
+    assert flower["ports"] and all(port.startswith("127.0.0.1:") for port in flower["ports"])
+
+
+def test_the_app_servers_write_no_access_log_of_their_own(services):
+    """The proxy's log is the one access log (without query strings); gunicorn's and daphne's would hold them."""
+    from zimage import gunicorn_conf
+
+    assert gunicorn_conf.accesslog is None
+    ws = services["ws"]["command"]
+    assert ws[ws.index("-v") + 1] == "0" and "--access-log" not in ws
+
+
 @pytest.mark.parametrize("name", sorted(LONG_RUNNING))
 def test_every_long_running_service_has_a_healthcheck(services, name):
     healthcheck = services[name].get("healthcheck")
