@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import shutil
 import signal
 import socket
 import subprocess
@@ -188,3 +189,73 @@ class GunicornProcess(ServerProcess):
     def command(self) -> list[str]:
         conf = ["-c", "python:zimage.gunicorn_conf", "--bind", f"127.0.0.1:{self.port}", "--workers", str(self.workers)]
         return [sys.executable, "-m", "gunicorn", *conf, "zimage.wsgi:application"]
+
+
+NGINX = shutil.which("nginx") or ("/usr/sbin/nginx" if Path("/usr/sbin/nginx").exists() else None)
+# The http block of the official nginx image's /etc/nginx/nginx.conf, which includes deploy/nginx.conf:
+# its `main` access log format records "$request", the request line with its query string.
+NGINX_IMAGE_HTTP_BLOCK = """\
+log_format main '$remote_addr - $remote_user [$time_local] "$request" '
+                '$status $body_bytes_sent "$http_referer" '
+                '"$http_user_agent" "$http_x_forwarded_for"';
+access_log {logs}/access.log main;
+"""
+
+
+class NginxProcess:
+    """A real nginx running deploy/nginx.conf as the compose `proxy` service does, on a free loopback port.
+
+    Only what cannot resolve here is rewritten: the upstream addresses (`upstreams`: "web:8000" -> "host:port"),
+    the listening port, and /var/log/nginx (to `directory`); the file is otherwise as deployed.
+    """
+
+    def __init__(self, *, upstreams: dict[str, str], directory: Path, port: int | None = None):
+        if NGINX is None:
+            raise FileNotFoundError("nginx is not installed (Debian: apt-get install nginx-light; .ci/run installs it)")
+        directory.mkdir(parents=True, exist_ok=True)
+        self.port = port or free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        self.directory = directory
+        self.access_log = directory / "access.log"
+        conf = (ROOT / "deploy" / "nginx.conf").read_text()
+        for name, address in upstreams.items():
+            conf = conf.replace(f"server {name};", f"server {address};")
+        conf = conf.replace("listen 8080;", f"listen 127.0.0.1:{self.port};").replace("/var/log/nginx", str(directory))
+        temp = "\n".join(
+            f"{name}_temp_path {directory / name};" for name in ("client_body", "proxy", "fastcgi", "uwsgi", "scgi")
+        )
+        (directory / "nginx.conf").write_text(
+            f"pid {directory}/nginx.pid;\nerror_log {directory}/error.log;\nevents {{}}\nhttp {{\n"
+            f"{NGINX_IMAGE_HTTP_BLOCK.format(logs=directory)}{temp}\n{conf}\n}}\n"
+        )
+        self.log = open(directory / "nginx.out", "wb")  # noqa: SIM115 (closed in stop())
+        self.process = subprocess.Popen(
+            [NGINX, "-p", str(directory), "-c", str(directory / "nginx.conf"), "-g", "daemon off;"],
+            stdout=self.log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+
+    def ready(self, timeout: float = 20) -> NginxProcess:
+        import urllib.error
+        import urllib.request
+
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self.process.poll() is not None:
+                break
+            try:
+                with urllib.request.urlopen(f"{self.url}/proxy-healthz", timeout=1) as response:
+                    if response.status == 200:
+                        return self
+            except (urllib.error.URLError, OSError):
+                time.sleep(0.1)
+        self.stop()
+        raise RuntimeError(f"nginx did not start: {(self.directory / 'nginx.out').read_text()[-2000:]}")
+
+    def stop(self) -> None:
+        if self.process.poll() is None:
+            self.process.terminate()
+            self.process.wait(timeout=10)
+        if not self.log.closed:
+            self.log.close()

@@ -123,7 +123,14 @@ CACHES = {
 CHANNEL_LAYERS = {
     "default": {
         "BACKEND": "channels_redis.core.RedisChannelLayer",
-        "CONFIG": {"hosts": [REDIS_URL], "capacity": 1000, "expiry": 60, "prefix": "zimage:ws"},
+        # channels_redis waits on BZPOPMIN for 5 s at a time; redis-py 8 reads with a 5 s socket timeout by
+        # default, which fires first and closes every socket idle that long (1011). Read longer than it waits.
+        "CONFIG": {
+            "hosts": [{"address": REDIS_URL, "socket_timeout": 15}],
+            "capacity": 1000,
+            "expiry": 60,
+            "prefix": "zimage:ws",
+        },
     }
 }
 

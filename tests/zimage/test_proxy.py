@@ -1,18 +1,13 @@
 """deploy/nginx.conf, run by a real nginx, in front of gunicorn, daphne and an S3 server, as compose runs it.
 
-Only the upstream addresses and the listening port are rewritten (compose's service names do not resolve
-here); everything else is the file as deployed.
+Only the upstream addresses, the listening port and the log directory are rewritten (tests.processes.NginxProcess);
+everything else is the file as deployed. tests/zimage/test_compose_rehearsal.py runs it in front of the whole stack.
 """
 
 from __future__ import annotations
 
 import asyncio
 import json
-import re
-import shutil
-import subprocess
-import time
-from pathlib import Path
 
 import boto3
 import httpx
@@ -25,12 +20,9 @@ from generation.models import GenerationJob
 
 from ..factories import UserFactory
 from ..gallery.conftest import S3_ACCESS_KEY, S3_SECRET_KEY, s3_server  # noqa: F401 (a fixture)
-from ..processes import DaphneProcess, GunicornProcess, free_port
+from ..processes import NGINX, DaphneProcess, GunicornProcess, NginxProcess
 
 pytestmark = pytest.mark.e2e
-
-ROOT = Path(__file__).resolve().parents[2]
-NGINX = shutil.which("nginx") or ("/usr/sbin/nginx" if Path("/usr/sbin/nginx").exists() else None)
 
 
 @pytest.fixture
@@ -38,42 +30,13 @@ def proxy(transactional_db, s3_server, tmp_path):  # noqa: F811 (the imported fi
     if NGINX is None:
         pytest.skip("nginx is not installed (Debian: apt-get install nginx-light; .ci/run installs it)")
     web, ws = GunicornProcess().ready(), DaphneProcess().ready()
-    port = free_port()
-    conf = (ROOT / "deploy" / "nginx.conf").read_text()
-    conf = conf.replace("server web:8000;", f"server 127.0.0.1:{web.port};")
-    conf = conf.replace("server ws:8001;", f"server 127.0.0.1:{ws.port};")
-    conf = conf.replace("server minio:9000;", f"server {s3_server.endpoint.removeprefix('http://')};")
-    conf = re.sub(r"listen 8080;", f"listen 127.0.0.1:{port};", conf)
-    temp = {name: tmp_path / name for name in ("client_body", "proxy", "fastcgi", "uwsgi", "scgi")}
-    paths = "\n".join(f"    {name}_temp_path {path};" for name, path in temp.items())
-    (tmp_path / "nginx.conf").write_text(
-        f"pid {tmp_path}/nginx.pid;\nerror_log {tmp_path}/error.log;\nevents {{}}\n"
-        f"http {{\n    access_log {tmp_path}/access.log;\n{paths}\n{conf}\n}}\n"
-    )
-    output = open(tmp_path / "nginx.out", "wb")  # noqa: SIM115 (closed with the process)
-    process = subprocess.Popen(
-        [NGINX, "-p", str(tmp_path), "-c", str(tmp_path / "nginx.conf"), "-g", "daemon off;"],
-        stdout=output,
-        stderr=subprocess.STDOUT,
-        start_new_session=True,
-    )
-    url = f"http://127.0.0.1:{port}"
+    upstreams = {"web:8000": f"127.0.0.1:{web.port}", "ws:8001": f"127.0.0.1:{ws.port}"}
+    upstreams["minio:9000"] = s3_server.endpoint.removeprefix("http://")
+    nginx = NginxProcess(upstreams=upstreams, directory=tmp_path)
     try:
-        deadline = time.monotonic() + 20
-        while True:
-            try:
-                if httpx.get(f"{url}/proxy-healthz", timeout=1).status_code == 200:
-                    break
-            except httpx.HTTPError:
-                pass
-            if process.poll() is not None or time.monotonic() > deadline:
-                raise RuntimeError(f"nginx did not start: {(tmp_path / 'nginx.out').read_text()[-2000:]}")
-            time.sleep(0.1)
-        yield url
+        yield nginx.ready().url
     finally:
-        process.terminate()
-        process.wait(timeout=10)
-        output.close()
+        nginx.stop()
         web.stop()
         ws.stop()
 
