@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from django.utils.translation import gettext as _
+
 from core.errors import DomainError
 
 
@@ -26,6 +28,21 @@ class InsufficientCredits(AccountsError):
 
     def details(self) -> dict[str, Any]:
         return {"balance": self.balance, "cost": self.cost}
+
+
+class EmailNotVerified(AccountsError):
+    """403: the account's e-mail address is not confirmed yet, so it cannot run jobs (not even free ones)."""
+
+    status_code = 403
+    code = "email_not_verified"
+
+    def __init__(self) -> None:
+        super().__init__(
+            _(
+                "Confirm your e-mail address first: follow the link we sent you, "
+                "or send a new one from your account page."
+            )
+        )
 
 
 class TooManyJobs(AccountsError):

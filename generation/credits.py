@@ -14,7 +14,7 @@ from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.db.models import Count
 
-from accounts.exceptions import TooManyJobs
+from accounts.exceptions import EmailNotVerified, TooManyJobs
 from accounts.models import CreditEntry, EntryKind
 from accounts.selectors import tier_limits
 from accounts.services import lock_account, write_ledger_entry
@@ -46,9 +46,11 @@ def check_job_size(*, user: User, job: GenerationJob, limits: TierLimits | None 
 def admit_job(*, user: User, job: GenerationJob) -> CreditEntry | None:
     """Called by submit_job inside its transaction, right after creating the job: enforce the plan, reserve.
 
-    Raises ValidationError, InsufficientCredits or TooManyJobs; the caller's transaction then rolls the job
-    back with everything else (hence no savepoint of its own).
+    Raises EmailNotVerified, ValidationError, InsufficientCredits or TooManyJobs; the caller's transaction then
+    rolls the job back with everything else (hence no savepoint of its own).
     """
+    if not user.is_email_verified:  # the sign-up credits wait for it, and so does the GPU, free templates included
+        raise EmailNotVerified
     limits = tier_limits(user.tier)
     check_job_size(user=user, job=job, limits=limits)
     with transaction.atomic(savepoint=False):

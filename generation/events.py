@@ -13,9 +13,12 @@ import logging
 import os
 import threading
 import time
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from django.conf import settings
+
+if TYPE_CHECKING:
+    from gallery.models import GeneratedImage
 
 logger = logging.getLogger(__name__)
 
@@ -172,3 +175,17 @@ def publish(job: Any, event_type: str, *, new_job: bool = False, **data: Any) ->
     except Exception:  # a broken publisher (closed loop, no thread) must never fail the job
         logger.warning("could not queue job event", exc_info=True, extra={"job_id": job.pk, "event": event_type})
         return False
+
+
+def image_event_payload(image: GeneratedImage) -> dict[str, Any]:
+    """One finished image as `job.image`, `job.succeeded` and the snapshot describe it."""
+    from gallery.selectors import image_urls
+
+    return {
+        "id": str(image.uuid),
+        "index": image.index,
+        "width": image.width,
+        "height": image.height,
+        "seed": image.seed,
+        **image_urls(image),
+    }

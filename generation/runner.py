@@ -153,20 +153,7 @@ class ProgressReporter:
 
     def on_image(self, image: GeneratedImage) -> None:
         self.stored[image.index] = image
-        events.publish(self.job, "job.image", image=image_event_payload(image))
-
-
-def image_event_payload(image: GeneratedImage) -> dict[str, Any]:
-    from gallery.selectors import image_urls
-
-    return {
-        "id": str(image.uuid),
-        "index": image.index,
-        "width": image.width,
-        "height": image.height,
-        "seed": image.seed,
-        **image_urls(image),
-    }
+        events.publish(self.job, "job.image", image=events.image_event_payload(image))
 
 
 def _check_runnable(job: GenerationJob) -> None:
@@ -277,7 +264,7 @@ def _run_claimed(job: GenerationJob, worker_id: str) -> RunOutcome:
     images = reporter.stored
     if len(images) < job.num_images:
         images = {image.index: image for image in job.images.all()}
-    events.publish(job, "job.succeeded", images=[image_event_payload(images[index]) for index in sorted(images)])
+    events.publish(job, "job.succeeded", images=[events.image_event_payload(images[index]) for index in sorted(images)])
     settle_job_credits(job=job)
     return RunOutcome.SUCCEEDED
 

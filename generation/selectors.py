@@ -80,7 +80,7 @@ def job_snapshot(user, *, job_id: int | None = None) -> list[dict[str, Any]]:
     The counters are read before the rows: an event is numbered after the write it announces, so the
     row read afterwards includes everything up to `seq`, and a client can drop events numbered <= seq.
     """
-    from .services import image_event_payload
+    from .events import image_event_payload
 
     job_ids = snapshot_job_ids(user, job_id=job_id)
     sequences = event_sequences(job_ids)
