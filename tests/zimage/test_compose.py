@@ -291,3 +291,12 @@ def test_the_readme_documents_exactly_the_settings_read_from_the_environment():
         f"README configuration table misses {sorted(settings_env_vars() - documented)}, "
         f"lists unread {sorted(documented - settings_env_vars())}"
     )
+
+
+def test_the_readme_operations_section_names_every_variable_compose_reads():
+    compose_vars = set(re.findall(r"(?<!\$)\$\{(\w+)", (ROOT / "docker-compose.yml").read_text()))
+    readme = (ROOT / "README.md").read_text()
+    operations = readme[readme.index("## Operations") :]
+    missing = {name for name in compose_vars if f"`{name}`" not in operations}
+    assert {"SECRET_KEY", "METRICS_TOKEN", "FLOWER_BASIC_AUTH"} <= compose_vars
+    assert not missing, f"README's Operations section does not name {sorted(missing)}"
