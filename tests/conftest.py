@@ -1,12 +1,13 @@
 import pytest
 import redis
 from django.conf import settings
+from django.core.exceptions import ValidationError
 from rest_framework.test import APIClient
 
 from accounts import throttling
 from accounts.selectors import clear_tier_cache
 
-from .factories import UserFactory
+from .factories import JOB_REQUEST, UserFactory
 from .processes import WorkerProcess
 
 
@@ -52,11 +53,70 @@ def other_user(db):
     return UserFactory()
 
 
-@pytest.fixture
-def api_client(user):
+def client_for(user) -> APIClient:
+    """An API client signed in as `user` (no key, no session: the API's own authentication is tested apart)."""
     client = APIClient()
     client.force_authenticate(user)
     return client
+
+
+def errors_of(call) -> dict[str, list[str]]:
+    """The field errors of the ValidationError that `call()` must raise."""
+    with pytest.raises(ValidationError) as error:
+        call()
+    return error.value.message_dict
+
+
+@pytest.fixture
+def api_client(user):
+    return client_for(user)
+
+
+@pytest.fixture
+def staff(db):
+    return UserFactory(is_staff=True, is_superuser=True, credits=0)
+
+
+@pytest.fixture
+def staff_client(client, staff):
+    client.force_login(staff)
+    return client
+
+
+@pytest.fixture
+def broker():
+    """The real broker's Redis, with the job queues emptied before and after the test."""
+    from generation.ops.monitoring import queue_names
+
+    client = redis.Redis.from_url(settings.CELERY_BROKER_URL)
+    client.delete(*queue_names())
+    yield client
+    client.delete(*queue_names())
+
+
+@pytest.fixture
+def submit():
+    """`submit(user, **fields)`: generation.services.submit_job as the API calls it, JOB_REQUEST's fields
+    under `fields`. Validated, stored queued, credits reserved; dispatched only once its transaction commits."""
+    from generation.services import submit_job
+
+    def submit(user, **fields):
+        return submit_job(user=user, **(JOB_REQUEST | fields))
+
+    return submit
+
+
+@pytest.fixture
+def submit_api():
+    """`submit_api(client, **fields)`: POST /api/v1/jobs with JOB_REQUEST's fields under `fields`; the accepted
+    job's body (a refusal fails the test)."""
+
+    def submit(client, **fields) -> dict:
+        response = client.post("/api/v1/jobs", JOB_REQUEST | fields, format="json")
+        assert response.status_code == 202, response.content
+        return response.json()
+
+    return submit
 
 
 @pytest.fixture

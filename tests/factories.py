@@ -1,9 +1,20 @@
+"""The one place tests build rows: users, templates, jobs, images and stories, made as the services make them."""
+
+from __future__ import annotations
+
 import uuid
+from datetime import datetime, timedelta
 
 import factory
 from django.utils import timezone
+from PIL import Image
 
 from accounts.models import User
+from gallery.models import GeneratedImage
+from gallery.services import store_generated_image
+from generation.engine.paths import get_path
+from generation.models import GenerationJob, JobStatus
+from scenes.models import Chapter, Character, Scene, Story
 from templates_app.models import Template
 
 
@@ -53,3 +64,198 @@ class TemplateFactory(factory.django.DjangoModelFactory):
             ],
         }
     )
+
+
+# The small fashion request tests submit by default (the `submit` and `submit_api` fixtures): fast on the tiny
+# pipeline, inside every plan's limits. GenerationJobFactory's defaults are the job it makes.
+JOB_REQUEST = {"prompt": "a linen summer dress", "production_path": "fashion", "width": 256, "height": 256, "steps": 2}
+
+
+class GenerationJobFactory(factory.django.DjangoModelFactory):
+    """A job as `generation.services.submit_job` stores it for a small fashion request (the `submit` fixture's
+    defaults), without its validation or plan checks: for rows in a given state. Traits: `running`,
+    `succeeded`, `failed`, `canceled` (queued by default); `with_reservation=True` reserves its credits."""
+
+    class Meta:
+        model = GenerationJob
+        skip_postgeneration_save = True
+
+    owner = factory.SubFactory(UserFactory)
+    template = None
+    production_path = "fashion"
+    prompt = "a linen summer dress"
+    model = "Tongyi-MAI/Z-Image-Turbo"
+    scheduler = "FlowMatchEulerDiscrete"
+    steps = 2
+    guidance = 0.0
+    width = 256
+    height = 256
+    num_images = 1
+    seed = 1
+    workflow = factory.LazyAttribute(
+        lambda job: get_path(job.production_path).build_pipeline(
+            job.template.config.get("pipeline", []) if job.template else []
+        )
+    )
+    credit_cost = factory.LazyAttribute(lambda job: (job.template.credit_cost if job.template else 1) * job.num_images)
+    progress_total = factory.LazyAttribute(lambda job: job.steps * job.num_images)
+    status = JobStatus.QUEUED
+
+    class Params:
+        running = factory.Trait(
+            status=JobStatus.RUNNING,
+            worker_id="test-worker:1",
+            deliveries=1,
+            started_at=factory.LazyFunction(timezone.now),
+            heartbeat_at=factory.LazyFunction(timezone.now),
+        )
+        succeeded = factory.Trait(
+            status=JobStatus.SUCCEEDED,
+            deliveries=1,
+            started_at=factory.LazyFunction(timezone.now),
+            finished_at=factory.LazyFunction(timezone.now),
+            progress_step=factory.SelfAttribute("progress_total"),
+            images_done=factory.SelfAttribute("num_images"),
+        )
+        failed = factory.Trait(
+            status=JobStatus.FAILED,
+            deliveries=1,
+            started_at=factory.LazyFunction(timezone.now),
+            finished_at=factory.LazyFunction(timezone.now),
+            last_error="The worker failed.",
+        )
+        canceled = factory.Trait(
+            status=JobStatus.CANCELED,
+            canceled_at=factory.LazyFunction(timezone.now),
+            finished_at=factory.LazyFunction(timezone.now),
+        )
+
+    @factory.post_generation
+    def with_reservation(self, create, extracted, **kwargs):
+        """Reserve the job's credits through the real admission (plan limits included), as a submit does."""
+        if create and extracted:
+            from generation.credits import admit_job
+
+            admit_job(user=self.owner, job=self)
+
+
+class GeneratedImageFactory(factory.django.DjangoModelFactory):
+    """An image row with no file behind it: for lists, filters and sweepers. Give `owner` or `job` (or both);
+    stored_image() stores a real one."""
+
+    class Meta:
+        model = GeneratedImage
+
+    owner = factory.LazyAttribute(lambda image: image.job.owner)
+    job = factory.SubFactory(GenerationJobFactory, succeeded=True, owner=factory.SelfAttribute("..owner"))
+    index = factory.LazyAttribute(lambda image: image.job.images.count())
+    file = factory.LazyAttribute(lambda image: f"images/{image.owner.pk}/{image.job.pk}/{uuid.uuid4().hex}.png")
+    thumbnail = factory.LazyAttribute(lambda image: f"{image.file.removesuffix('.png')}.thumb.webp")
+    width = factory.SelfAttribute("job.width")
+    height = factory.SelfAttribute("job.height")
+    seed = factory.LazyAttribute(lambda image: image.job.seed + image.index)
+    model = factory.SelfAttribute("job.model")
+    backend = "tiny"
+    steps = factory.SelfAttribute("job.steps")
+    guidance = factory.SelfAttribute("job.guidance")
+    prompt_used = factory.SelfAttribute("job.prompt")
+    generation_seconds = 0.1
+    production_path = factory.SelfAttribute("job.production_path")
+    template = factory.SelfAttribute("job.template")
+
+
+def stored_image(
+    owner: User | None = None,
+    *,
+    job: GenerationJob | None = None,
+    index: int = 0,
+    color: tuple[int, int, int] = (200, 40, 40),
+    **job_fields,
+) -> GeneratedImage:
+    """A real image (PNG + thumbnail) stored through the worker's own service, of `job` or of a new
+    succeeded job of `owner`'s built from `job_fields`."""
+    job = job or GenerationJobFactory(owner=owner, succeeded=True, **job_fields)
+    return store_generated_image(
+        job=job,
+        index=index,
+        image=Image.new("RGB", (job.width, job.height), color),
+        prompt_used=job.prompt,
+        negative_prompt_used="blurry",
+        seed=job.seed + index,
+        backend="tiny",
+        generation_seconds=0.5,
+    )
+
+
+def timed_job(
+    owner: User,
+    *,
+    status: str,
+    created: datetime | None = None,
+    wait: float | None = None,
+    processing: float | None = None,
+    **fields,
+) -> GenerationJob:
+    """A reserved job created at `created`, started `wait` s later, finished `processing` s after that, and
+    settled if final: for statistics over known durations."""
+    from generation.credits import settle_job_credits
+
+    created = created or timezone.now() - timedelta(hours=2)
+    started = created + timedelta(seconds=wait) if wait is not None else None
+    finished = started + timedelta(seconds=processing) if started and processing is not None else None
+    if status in (JobStatus.FAILED, JobStatus.CANCELED) and finished is None:
+        finished = (started or created) + timedelta(seconds=1)
+    job = GenerationJobFactory(owner=owner, created_at=created, with_reservation=True, **fields)
+    GenerationJob.objects.filter(pk=job.pk).update(
+        status=status,
+        started_at=started,
+        finished_at=finished,
+        images_done=job.num_images if status == JobStatus.SUCCEEDED else 0,
+    )
+    job.refresh_from_db()
+    if job.is_final:
+        settle_job_credits(job=job)
+    return job
+
+
+# --- scenes -----------------------------------------------------------------------------------
+
+
+class StoryFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = Story
+
+    owner = factory.SubFactory(UserFactory)
+    title = factory.Sequence(lambda n: f"Story {n}")
+
+
+class ChapterFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = Chapter
+
+    story = factory.SubFactory(StoryFactory)
+    number = factory.Sequence(lambda n: n + 1)
+
+
+class CharacterFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = Character
+
+    story = factory.SubFactory(StoryFactory)
+    name = factory.Sequence(lambda n: f"Character {n}")
+    description = "short, curly red hair, green raincoat"
+
+
+class SceneFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = Scene
+        skip_postgeneration_save = True
+
+    chapter = factory.SubFactory(ChapterFactory)
+    scene_number = factory.Sequence(lambda n: n + 1)
+    description = "a lighthouse on a cliff at dusk"
+
+    @factory.post_generation
+    def characters(self, create, extracted, **kwargs):
+        if create and extracted:
+            self.characters.set(extracted)

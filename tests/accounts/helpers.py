@@ -1,14 +1,8 @@
+"""Ledger assertions: the credit ledger's rows against the balances cached on the user."""
+
 from django.db.models import Sum
 
 from accounts.models import CreditEntry
-from generation import services as generation
-
-JOB = dict(prompt="a linen summer dress", production_path="fashion", width=256, height=256, steps=2)
-JOB_BODY = JOB | {"seed": 7}
-
-
-def submit(user, **fields):
-    return generation.submit_job(user=user, **(JOB | fields))
 
 
 def ledger_totals(user) -> tuple[int, int]:

@@ -7,22 +7,16 @@ from rest_framework.test import APIClient
 from accounts.models import CreditEntry, EntryKind, User
 from generation.models import GenerationJob
 
-from ..factories import UserFactory
-from .helpers import JOB_BODY
+from ..conftest import client_for
+from ..factories import JOB_REQUEST, UserFactory
 
 pytestmark = pytest.mark.django_db
-
-
-def client_for(user) -> APIClient:
-    client = APIClient()
-    client.force_authenticate(user)
-    return client
 
 
 class TestSubmitAnswers:
     def test_a_submit_without_enough_credits_is_402_with_balance_and_cost(self):
         user = UserFactory(credits=1)
-        response = client_for(user).post("/api/v1/jobs", JOB_BODY | {"num_images": 3}, format="json")
+        response = client_for(user).post("/api/v1/jobs", JOB_REQUEST | {"num_images": 3}, format="json")
         assert response.status_code == 402
         error = response.json()["error"]
         assert (error["code"], error["balance"], error["cost"]) == ("insufficient_credits", 1, 3)
@@ -31,21 +25,21 @@ class TestSubmitAnswers:
     def test_a_submit_past_the_queue_limit_is_429_with_retry_after(self, set_tier):
         set_tier("free", max_queued_jobs=1, max_running_jobs=1)
         client = client_for(UserFactory())
-        assert client.post("/api/v1/jobs", JOB_BODY, format="json").status_code == 202
-        response = client.post("/api/v1/jobs", JOB_BODY, format="json")
+        assert client.post("/api/v1/jobs", JOB_REQUEST, format="json").status_code == 202
+        response = client.post("/api/v1/jobs", JOB_REQUEST, format="json")
         assert response.status_code == 429
         assert int(response["Retry-After"]) > 0
         assert response.json()["error"]["code"] == "too_many_jobs"
 
     def test_more_images_than_the_plan_allows_is_400_on_the_field(self, set_tier):
         set_tier("free", max_images_per_job=1)
-        response = client_for(UserFactory()).post("/api/v1/jobs", JOB_BODY | {"num_images": 2}, format="json")
+        response = client_for(UserFactory()).post("/api/v1/jobs", JOB_REQUEST | {"num_images": 2}, format="json")
         assert response.status_code == 400
         assert "num_images" in response.json()["error"]["fields"]
 
     def test_the_accepted_job_reports_its_cost_and_the_balance_drops(self):
         user = UserFactory(credits=10)
-        response = client_for(user).post("/api/v1/jobs", JOB_BODY | {"num_images": 2}, format="json")
+        response = client_for(user).post("/api/v1/jobs", JOB_REQUEST | {"num_images": 2}, format="json")
         assert response.status_code == 202
         assert response.json()["credit_cost"] == 2
         user.refresh_from_db()
@@ -56,7 +50,7 @@ class TestMe:
     def test_me_shows_balance_reserved_tier_and_limits(self):
         user = UserFactory(credits=10)
         client = client_for(user)
-        client.post("/api/v1/jobs", JOB_BODY | {"num_images": 2}, format="json")
+        client.post("/api/v1/jobs", JOB_REQUEST | {"num_images": 2}, format="json")
         body = client.get("/api/v1/me").json()
         assert (body["email"], body["tier"], body["balance"], body["reserved"]) == (user.email, "free", 8, 2)
         assert set(body["limits"]) >= {"monthly_credits", "max_queued_jobs", "submit_rate", "max_side"}
@@ -115,17 +109,17 @@ class TestThrottling:
     def test_submits_past_the_plans_rate_get_429_with_retry_after(self, set_tier):
         set_tier("free", submit_rate="3/min")
         client = client_for(UserFactory())
-        codes = [client.post("/api/v1/jobs", JOB_BODY, format="json").status_code for _ in range(4)]
+        codes = [client.post("/api/v1/jobs", JOB_REQUEST, format="json").status_code for _ in range(4)]
         assert codes == [202, 202, 202, 429]
-        response = client.post("/api/v1/jobs", JOB_BODY, format="json")
+        response = client.post("/api/v1/jobs", JOB_REQUEST, format="json")
         assert response.status_code == 429 and int(response["Retry-After"]) > 0
         assert response.json()["error"]["code"] == "throttled"
 
     def test_reads_have_their_own_rate(self, set_tier):
         set_tier("free", submit_rate="1/min", read_rate="100/min")
         client = client_for(UserFactory())
-        client.post("/api/v1/jobs", JOB_BODY, format="json")
-        assert client.post("/api/v1/jobs", JOB_BODY, format="json").status_code == 429
+        client.post("/api/v1/jobs", JOB_REQUEST, format="json")
+        assert client.post("/api/v1/jobs", JOB_REQUEST, format="json").status_code == 429
         assert client.get("/api/v1/jobs").status_code == 200
 
     def test_a_rate_store_that_does_not_answer_lets_requests_through(self, set_tier, settings):
@@ -138,4 +132,4 @@ class TestThrottling:
         set_tier("free", submit_rate="1/min")
         set_tier("pro", submit_rate="100/min")
         client = client_for(UserFactory(tier="pro"))
-        assert [client.post("/api/v1/jobs", JOB_BODY, format="json").status_code for _ in range(2)] == [202, 202]
+        assert [client.post("/api/v1/jobs", JOB_REQUEST, format="json").status_code for _ in range(2)] == [202, 202]

@@ -11,8 +11,8 @@ from accounts.exceptions import InsufficientCredits
 from accounts.models import CreditEntry, EntryKind
 from generation.models import GenerationJob
 
-from ..factories import UserFactory
-from .helpers import JOB_BODY, assert_ledger_matches_cache, submit
+from ..factories import JOB_REQUEST, UserFactory
+from .helpers import assert_ledger_matches_cache
 
 THREADS = 20
 
@@ -41,7 +41,7 @@ def in_threads(work, n=THREADS):
     return results
 
 
-def test_twenty_concurrent_submits_on_a_balance_worth_ten_accept_exactly_ten(transactional_db):
+def test_twenty_concurrent_submits_on_a_balance_worth_ten_accept_exactly_ten(transactional_db, submit):
     user = UserFactory(credits=10, tier="enterprise")  # its queue limit is not what this test is about
 
     results = in_threads(lambda i: submit(user, seed=i))
@@ -62,7 +62,7 @@ def test_twenty_concurrent_requests_with_one_idempotency_key_make_one_job(transa
     def post(i):
         client = APIClient()
         client.force_authenticate(user)
-        return client.post("/api/v1/jobs", JOB_BODY, format="json", HTTP_IDEMPOTENCY_KEY="order-42")
+        return client.post("/api/v1/jobs", JOB_REQUEST, format="json", HTTP_IDEMPOTENCY_KEY="order-42")
 
     responses = in_threads(post)
 
@@ -75,7 +75,7 @@ def test_twenty_concurrent_requests_with_one_idempotency_key_make_one_job(transa
     assert (user.credit_balance, user.credits_reserved) == (99, 1)
 
 
-def test_settling_one_job_from_many_threads_charges_once(transactional_db):
+def test_settling_one_job_from_many_threads_charges_once(transactional_db, submit):
     from accounts.services import settle_job_credits
     from generation.models import JobStatus
 

@@ -1,30 +1,20 @@
 """End-to-end: submit through the API, a real worker process runs the job, the ledger settles once."""
 
-import time
-
 import pytest
 from rest_framework.test import APIClient
 
 from accounts.models import CreditEntry, EntryKind
-from generation.models import GenerationJob, JobStatus
+from generation.models import JobStatus
 
-from ..factories import UserFactory
-from .helpers import JOB_BODY, assert_ledger_matches_cache
+from ..factories import JOB_REQUEST, UserFactory
+from ..waiting import job_when
+from .helpers import assert_ledger_matches_cache
 
 pytestmark = pytest.mark.e2e
 
 
-def wait_for_settlement(job_id, timeout=60):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        job = GenerationJob.objects.get(pk=job_id)
-        if (
-            job.is_final
-            and CreditEntry.objects.filter(job=job, kind__in=[EntryKind.CHARGE, EntryKind.RELEASE]).exists()
-        ):
-            return job
-        time.sleep(0.05)
-    raise AssertionError(f"job {job_id} is {job.status} and unsettled after {timeout}s ({job.last_error})")
+def settled(job) -> bool:
+    return job.is_final and CreditEntry.objects.filter(job=job, kind__in=[EntryKind.CHARGE, EntryKind.RELEASE]).exists()
 
 
 def test_a_job_run_by_a_worker_is_charged_exactly_its_cost(worker):
@@ -32,11 +22,11 @@ def test_a_job_run_by_a_worker_is_charged_exactly_its_cost(worker):
     client = APIClient()
     client.force_authenticate(user)
 
-    response = client.post("/api/v1/jobs", JOB_BODY | {"num_images": 2}, format="json")
+    response = client.post("/api/v1/jobs", JOB_REQUEST | {"num_images": 2}, format="json")
     assert response.status_code == 202, response.content
     assert client.get("/api/v1/me").json()["reserved"] == 2
 
-    job = wait_for_settlement(response.json()["id"])
+    job = job_when(response.json()["id"], settled, timeout=60)
     assert job.status == JobStatus.SUCCEEDED, job.last_error
     user.refresh_from_db()
     assert (user.credit_balance, user.credits_reserved) == (8, 0)

@@ -7,11 +7,12 @@ from django.db import IntegrityError, transaction
 from accounts import services
 from accounts.exceptions import InsufficientCredits, TooManyJobs
 from accounts.models import CreditEntry, EntryKind, User
+from generation import credits
 from generation import services as generation
 from generation.models import GenerationJob, JobStatus
 
 from ..factories import TemplateFactory, UserFactory
-from .helpers import assert_ledger_matches_cache, entries, submit
+from .helpers import assert_ledger_matches_cache, entries
 
 pytestmark = pytest.mark.django_db
 
@@ -34,7 +35,7 @@ def run_to(job, status, *, images_done=0):
 
 
 class TestSubmitReserves:
-    def test_submit_moves_the_cost_from_available_to_reserved(self):
+    def test_submit_moves_the_cost_from_available_to_reserved(self, submit):
         user = UserFactory(credits=10)
         job = submit(user, num_images=3)
         user.refresh_from_db()
@@ -43,7 +44,7 @@ class TestSubmitReserves:
         assert entries(job) == [(EntryKind.RESERVATION, -3, 3)]
         assert_ledger_matches_cache(user)
 
-    def test_a_job_costing_more_than_the_balance_is_refused_and_nothing_is_written(self):
+    def test_a_job_costing_more_than_the_balance_is_refused_and_nothing_is_written(self, submit):
         user = UserFactory(credits=2)
         with pytest.raises(InsufficientCredits) as refused:
             submit(user, num_images=3)
@@ -53,17 +54,17 @@ class TestSubmitReserves:
         assert (user.credit_balance, user.credits_reserved) == (2, 0)
         assert CreditEntry.objects.filter(user=user).count() == 1  # the grant only
 
-    def test_reserving_the_same_job_twice_reserves_once(self):
+    def test_reserving_the_same_job_twice_reserves_once(self, submit):
         user = UserFactory(credits=10)
         job = submit(user, num_images=2)
-        services.reserve_credits(user=user, job=job)
+        credits.reserve_credits(user=user, job=job)
         user.refresh_from_db()
         assert (user.credit_balance, user.credits_reserved) == (8, 2)
         assert entries(job) == [(EntryKind.RESERVATION, -2, 2)]
 
 
 class TestSettlement:
-    def test_success_charges_the_whole_reservation(self):
+    def test_success_charges_the_whole_reservation(self, submit):
         user = UserFactory(credits=10)
         job = run_to(submit(user, num_images=2), JobStatus.SUCCEEDED)
         user.refresh_from_db()
@@ -71,16 +72,16 @@ class TestSettlement:
         assert entries(job) == [(EntryKind.CHARGE, 0, -2), (EntryKind.RESERVATION, -2, 2)]
         assert_ledger_matches_cache(user)
 
-    def test_settling_twice_charges_once(self):
+    def test_settling_twice_charges_once(self, submit):
         user = UserFactory(credits=10)
         job = run_to(submit(user, num_images=2), JobStatus.SUCCEEDED)
-        assert services.settle_job_credits(job=job) == []
+        assert credits.settle_job_credits(job=job) == []
         generation.on_job_finished(job)
         assert CreditEntry.objects.filter(job=job, kind=EntryKind.CHARGE).count() == 1
         user.refresh_from_db()
         assert (user.credit_balance, user.credits_reserved) == (8, 0)
 
-    def test_a_failed_job_releases_all_its_credits(self):
+    def test_a_failed_job_releases_all_its_credits(self, submit):
         user = UserFactory(credits=10)
         job = run_to(submit(user, num_images=4), JobStatus.FAILED)
         user.refresh_from_db()
@@ -88,13 +89,13 @@ class TestSettlement:
         assert entries(job) == [(EntryKind.RELEASE, 4, -4), (EntryKind.RESERVATION, -4, 4)]
         assert_ledger_matches_cache(user)
 
-    def test_a_job_failing_after_some_images_is_charged_for_those_only(self):
+    def test_a_job_failing_after_some_images_is_charged_for_those_only(self, submit):
         user = UserFactory(credits=10)
         run_to(submit(user, num_images=4), JobStatus.FAILED, images_done=1)
         user.refresh_from_db()
         assert (user.credit_balance, user.credits_reserved) == (9, 0)
 
-    def test_cancel_after_k_of_n_images_charges_k(self):
+    def test_cancel_after_k_of_n_images_charges_k(self, submit):
         user = UserFactory(credits=10)
         job = run_to(submit(user, num_images=4), JobStatus.CANCELED, images_done=3)
         assert job.status == JobStatus.CANCELED
@@ -103,7 +104,7 @@ class TestSettlement:
         assert entries(job) == [(EntryKind.CHARGE, 0, -3), (EntryKind.RELEASE, 1, -1), (EntryKind.RESERVATION, -4, 4)]
         assert_ledger_matches_cache(user)
 
-    def test_canceling_a_queued_job_releases_everything(self):
+    def test_canceling_a_queued_job_releases_everything(self, submit):
         user = UserFactory(credits=10)
         job = generation.cancel_job(job=submit(user, num_images=2))
         assert job.status == JobStatus.CANCELED
@@ -118,23 +119,23 @@ class TestSettlement:
         user.refresh_from_db()
         assert (user.credit_balance, user.credits_reserved) == (17, 0)
 
-    def test_an_unfinished_job_is_not_settled(self):
+    def test_an_unfinished_job_is_not_settled(self, submit):
         user = UserFactory(credits=10)
         job = submit(user)
         with pytest.raises(ValueError, match="only a finished job"):
-            services.settle_job_credits(job=job)
+            credits.settle_job_credits(job=job)
 
-    def test_the_sweeper_settles_a_finished_job_whose_settlement_was_lost(self):
+    def test_the_sweeper_settles_a_finished_job_whose_settlement_was_lost(self, submit):
         user = UserFactory(credits=10)
         job = submit(user, num_images=2)
         job.transition(JobStatus.RUNNING, worker_id="test:1")
         job.transition(JobStatus.SUCCEEDED, images_done=2)  # the process died before on_job_finished
-        assert services.settle_finished_jobs() == 1
-        assert services.settle_finished_jobs() == 0
+        assert credits.settle_finished_jobs() == 1
+        assert credits.settle_finished_jobs() == 0
         user.refresh_from_db()
         assert (user.credit_balance, user.credits_reserved) == (8, 0)
 
-    def test_the_database_refuses_a_second_charge_for_a_job(self):
+    def test_the_database_refuses_a_second_charge_for_a_job(self, submit):
         user = UserFactory(credits=10)
         job = run_to(submit(user), JobStatus.SUCCEEDED)
         with pytest.raises(IntegrityError), transaction.atomic():
@@ -197,7 +198,7 @@ class TestGrants:
 
 
 class TestPlanLimits:
-    def test_more_images_than_the_plan_allows_is_refused(self, set_tier):
+    def test_more_images_than_the_plan_allows_is_refused(self, set_tier, submit):
         set_tier("free", max_images_per_job=2)
         user = UserFactory()
         with pytest.raises(ValidationError) as refused:
@@ -205,20 +206,20 @@ class TestPlanLimits:
         assert "num_images" in refused.value.message_dict
         assert not GenerationJob.objects.filter(owner=user).exists()
 
-    def test_a_side_larger_than_the_plan_allows_is_refused(self, set_tier):
+    def test_a_side_larger_than_the_plan_allows_is_refused(self, set_tier, submit):
         set_tier("free", max_side=512)
         user = UserFactory()
         with pytest.raises(ValidationError) as refused:
             submit(user, width=768)
         assert "width" in refused.value.message_dict
 
-    def test_a_better_plan_lifts_the_limit(self, set_tier):
+    def test_a_better_plan_lifts_the_limit(self, set_tier, submit):
         set_tier("free", max_side=512)
         set_tier("pro", max_side=2048)
         job = submit(UserFactory(tier="pro"), width=768)
         assert job.width == 768
 
-    def test_past_the_queued_limit_a_submit_is_refused_with_a_retry_time(self, set_tier):
+    def test_past_the_queued_limit_a_submit_is_refused_with_a_retry_time(self, set_tier, submit):
         set_tier("free", max_queued_jobs=2, max_running_jobs=1)
         user = UserFactory()
         submit(user)
@@ -230,7 +231,7 @@ class TestPlanLimits:
         assert GenerationJob.objects.filter(owner=user).count() == 2
         assert user.credits_reserved == 2
 
-    def test_running_jobs_count_toward_the_limit(self, set_tier):
+    def test_running_jobs_count_toward_the_limit(self, set_tier, submit):
         set_tier("free", max_queued_jobs=1, max_running_jobs=1)
         user = UserFactory()
         first = submit(user)
@@ -239,7 +240,7 @@ class TestPlanLimits:
         with pytest.raises(TooManyJobs):
             submit(user)
 
-    def test_finished_jobs_free_their_slot(self, set_tier):
+    def test_finished_jobs_free_their_slot(self, set_tier, submit):
         set_tier("free", max_queued_jobs=1, max_running_jobs=1)
         user = UserFactory()
         generation.cancel_job(job=submit(user))

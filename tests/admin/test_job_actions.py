@@ -4,11 +4,10 @@ import pytest
 from django.core.exceptions import ValidationError
 
 from accounts.models import CreditEntry, EntryKind
-from generation import services
+from generation import runner, services
 from generation.models import GenerationJob, JobStatus
 
 from ..factories import TemplateFactory, UserFactory
-from .helpers import submit
 
 pytestmark = pytest.mark.django_db
 
@@ -24,7 +23,7 @@ def messages_of(response) -> list[str]:
 
 
 class TestCancel:
-    def test_queued_jobs_are_canceled_and_their_reservation_released_once(self, staff_client, user):
+    def test_queued_jobs_are_canceled_and_their_reservation_released_once(self, staff_client, user, submit):
         queued, done = submit(user), submit(user)
         done.transition(JobStatus.RUNNING)
         done.transition(JobStatus.SUCCEEDED, images_done=1)
@@ -40,13 +39,19 @@ class TestCancel:
 
 
 class TestRetry:
-    def failed(self, user, **fields):
-        job = submit(user, **fields)
-        services.fail_job(job, "CUDA out of memory")
-        return job
+    @pytest.fixture
+    def failed(self, submit):
+        """`failed(user, **fields)`: a submitted job that the worker failed."""
 
-    def test_a_failed_job_is_retried_once_as_a_new_job_with_the_same_inputs(self, staff_client, user):
-        job = self.failed(user, seed=42, num_images=2, negative_prompt="text")
+        def fail(user, **fields):
+            job = submit(user, **fields)
+            runner.fail_job(job, "CUDA out of memory")
+            return job
+
+        return fail
+
+    def test_a_failed_job_is_retried_once_as_a_new_job_with_the_same_inputs(self, staff_client, user, failed):
+        job = failed(user, seed=42, num_images=2, negative_prompt="text")
         response = run_action(staff_client, "retry_failed_jobs", job, follow=True)
         retry = GenerationJob.objects.get(retry_of=job)
         assert f"as job(s) {retry.pk}" in messages_of(response)[0]
@@ -55,8 +60,8 @@ class TestRetry:
         assert [getattr(retry, name) for name in same] == [getattr(job, name) for name in same]
         assert CreditEntry.objects.filter(job=retry, kind=EntryKind.RESERVATION).get().reserved_change == 2
 
-    def test_retrying_twice_makes_one_job_and_one_reservation(self, staff_client, user):
-        job = self.failed(user)
+    def test_retrying_twice_makes_one_job_and_one_reservation(self, staff_client, user, failed):
+        job = failed(user)
         run_action(staff_client, "retry_failed_jobs", job)
         run_action(staff_client, "retry_failed_jobs", job)
         assert GenerationJob.objects.filter(owner=user).count() == 2
@@ -64,31 +69,31 @@ class TestRetry:
         user.refresh_from_db()
         assert (user.credit_balance, user.credits_reserved) == (999, 1)
 
-    def test_a_template_job_takes_what_the_template_fixes_from_the_template(self, user):
+    def test_a_template_job_takes_what_the_template_fixes_from_the_template(self, user, submit):
         template = TemplateFactory(overridable=["seed"])
         job = submit(user, production_path=None, template=template, seed=9, width=None, height=None, steps=None)
-        services.fail_job(job, "boom")
+        runner.fail_job(job, "boom")
         retry = services.retry_job(job=job)
         assert (retry.template, retry.seed, retry.width, retry.steps) == (template, 9, 256, 4)
 
-    def test_only_failed_jobs_are_retried(self, staff_client, user):
+    def test_only_failed_jobs_are_retried(self, staff_client, user, submit):
         queued = submit(user)
         response = run_action(staff_client, "retry_failed_jobs", queued, follow=True)
         assert messages_of(response) == ["No failed job was selected."]
         assert not GenerationJob.objects.filter(retry_of=queued).exists()
 
-    def test_a_job_whose_template_was_retired_is_reported_not_retried(self, staff_client, user):
+    def test_a_job_whose_template_was_retired_is_reported_not_retried(self, staff_client, user, submit):
         template = TemplateFactory()
         job = submit(user, production_path=None, template=template, width=None, height=None, steps=None)
-        services.fail_job(job, "boom")
+        runner.fail_job(job, "boom")
         template.is_active = False
         template.save()
         response = run_action(staff_client, "retry_failed_jobs", job, follow=True)
         assert "not available" in messages_of(response)[0]
         assert GenerationJob.objects.filter(owner=user).count() == 1
 
-    def test_a_suspended_owners_job_is_not_retried(self, user):
-        job = self.failed(user)
+    def test_a_suspended_owners_job_is_not_retried(self, user, failed):
+        job = failed(user)
         user.is_active = False
         user.save()
         with pytest.raises(ValidationError, match="suspended"):
@@ -96,7 +101,7 @@ class TestRetry:
 
 
 class TestRedispatch:
-    def test_a_stuck_queued_job_is_sent_again_under_a_new_token(self, staff_client, user, broker):
+    def test_a_stuck_queued_job_is_sent_again_under_a_new_token(self, staff_client, user, broker, submit):
         job = submit(user)
         running = submit(UserFactory())
         running.transition(JobStatus.RUNNING, worker_id="w:1")
@@ -106,5 +111,5 @@ class TestRedispatch:
         assert fresh.dispatch_token != job.dispatch_token and fresh.dispatched_at is not None
         assert broker.llen("gen.fashion") == 1
         # The earlier message (had there been one) is now stale: a worker receiving it does nothing.
-        assert services.execute_job(job_id=job.pk, dispatch_token=str(job.dispatch_token)) == "stale"
+        assert runner.execute_job(job_id=job.pk, dispatch_token=str(job.dispatch_token)) == "stale"
         assert GenerationJob.objects.get(pk=running.pk).dispatch_token == running.dispatch_token

@@ -14,16 +14,19 @@ from accounts.tiers import DEFAULT_TIERS
 from gallery import services as gallery
 from templates_app import services as templates
 
-from ..factories import TemplateFactory, UserFactory
-from .helpers import image_row, job_row, submit
+from ..factories import (
+    ChapterFactory,
+    GeneratedImageFactory,
+    GenerationJobFactory,
+    SceneFactory,
+    StoryFactory,
+    TemplateFactory,
+    UserFactory,
+)
 
 pytestmark = pytest.mark.django_db
 
 REGISTERED = sorted(model._meta.label for model in admin.site._registry)
-
-
-def image(owner):
-    return image_row(owner)
 
 
 def tier(_):
@@ -59,11 +62,9 @@ def _instances():
     # Imported here: the scenes app is younger than this test, and a model it does not register is not looped over.
     from scenes.models import StoryImageRequest
 
-    from ..scenes.factories import ChapterFactory, SceneFactory, StoryFactory
-
     def story_request(owner):
         scene = SceneFactory(chapter=ChapterFactory(story=StoryFactory(owner=owner)))
-        job = job_row(owner, image_type="scene")
+        job = GenerationJobFactory(owner=owner, image_type="scene", with_reservation=True)
         return StoryImageRequest.objects.create(scene=scene, job=job, image_type="scene")
 
     return {
@@ -84,11 +85,13 @@ def _instances():
         "templates_app.PromptPreset": lambda owner: templates.create_prompt_preset(
             owner=owner, name="Dress", text="a linen dress"
         ),
-        "generation.GenerationJob": lambda owner: submit(owner),
-        "gallery.GeneratedImage": image,
+        "generation.GenerationJob": lambda owner: GenerationJobFactory(owner=owner, with_reservation=True),
+        "gallery.GeneratedImage": lambda owner: GeneratedImageFactory(owner=owner),
         "gallery.Folder": lambda owner: gallery.create_folder(owner=owner, name="Spring"),
         "gallery.Tag": lambda owner: gallery.create_tag(owner=owner, name="summer"),
-        "gallery.ShareLink": lambda owner: gallery.create_share_link(owner=owner, image=image(owner)),
+        "gallery.ShareLink": lambda owner: gallery.create_share_link(
+            owner=owner, image=GeneratedImageFactory(owner=owner)
+        ),
         "scenes.Story": lambda owner: StoryFactory(owner=owner),
         "scenes.Chapter": lambda owner: ChapterFactory(story=StoryFactory(owner=owner)),
         "scenes.StoryImageRequest": story_request,
@@ -135,8 +138,8 @@ def test_the_statistics_page_is_closed_to_users_who_are_not_staff(client):
 
 
 def test_a_job_page_shows_its_images_and_its_ledger(staff_client):
-    owner = UserFactory()
-    picture = image(owner)
+    job = GenerationJobFactory(succeeded=True, with_reservation=True)
+    picture = GeneratedImageFactory(job=job)
     response = staff_client.get(admin_url("generation.GenerationJob", "change", picture.job_id))
     body = response.content.decode()
     assert str(picture.uuid) in body
@@ -144,8 +147,6 @@ def test_a_job_page_shows_its_images_and_its_ledger(staff_client):
 
 
 def test_a_story_page_lists_its_chapters_and_a_chapter_page_its_scenes(staff_client):
-    from ..scenes.factories import SceneFactory
-
     scene = SceneFactory(description="a lighthouse on a cliff at dusk")
     story_page = staff_client.get(admin_url("scenes.Story", "change", scene.chapter.story_id))
     assert str(scene.chapter) in story_page.content.decode()

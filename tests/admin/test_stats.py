@@ -13,8 +13,7 @@ from generation.models import JobStatus
 from generation.ops import admin_stats
 from generation.services import dispatch_job
 
-from ..factories import TemplateFactory, UserFactory
-from .helpers import timed_job
+from ..factories import TemplateFactory, UserFactory, timed_job
 
 pytestmark = pytest.mark.django_db
 

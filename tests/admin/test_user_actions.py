@@ -7,7 +7,6 @@ from accounts.models import CreditEntry, EntryKind
 from generation.models import GenerationJob, JobStatus
 
 from ..factories import UserFactory
-from .helpers import submit
 
 pytestmark = pytest.mark.django_db
 
@@ -45,7 +44,7 @@ class TestGrantOrRefund:
 
 
 class TestSuspend:
-    def test_a_suspended_user_is_inactive_and_their_queued_jobs_are_canceled_and_refunded(self, staff_client):
+    def test_a_suspended_user_is_inactive_and_their_queued_jobs_are_canceled_and_refunded(self, staff_client, submit):
         user = UserFactory()
         queued = submit(user, num_images=2)
         running = submit(user)

@@ -10,8 +10,6 @@ from typing import Any
 
 import pytest
 from django.urls import URLPattern, URLResolver, get_resolver, reverse
-from PIL import Image
-from rest_framework.test import APIClient
 
 from accounts.models import Tier
 from accounts.services import create_api_key
@@ -20,7 +18,7 @@ from gallery import services as gallery_services
 from generation.models import GenerationJob
 from templates_app.services import create_prompt_preset
 
-from ..factories import TemplateFactory, UserFactory
+from ..factories import GenerationJobFactory, TemplateFactory, UserFactory, stored_image
 
 API_PREFIX = "api/v1/"
 
@@ -76,50 +74,13 @@ def unthrottled(set_tier):
     return set_tier("free", submit_rate="100000/min", read_rate="100000/min", max_queued_jobs=10000)
 
 
-def client_for(user) -> APIClient:
-    client = APIClient()
-    client.force_authenticate(user)
-    return client
-
-
-def make_job(owner, **fields: Any) -> GenerationJob:
-    values = dict(
-        prompt="a linen summer dress",
-        production_path="fashion",
-        model="Tongyi-MAI/Z-Image-Turbo",
-        scheduler="FlowMatchEulerDiscrete",
-        steps=4,
-        guidance=0.0,
-        width=64,
-        height=48,
-        seed=1,
-        num_images=1,
-        status="succeeded",
-    )
-    return GenerationJob.objects.create(owner=owner, **(values | fields))
-
-
-def store_image(owner, job: GenerationJob | None = None, index: int = 0):
-    job = job or make_job(owner)
-    return gallery_services.store_generated_image(
-        job=job,
-        index=index,
-        image=Image.new("RGB", (job.width, job.height), (200, 40, 40)),
-        prompt_used=job.prompt,
-        negative_prompt_used="blurry",
-        seed=job.seed + index,
-        backend="tiny",
-        generation_seconds=0.1,
-    )
-
-
 def make_world(owner) -> SimpleNamespace:
     """One object of every kind the API serves, all the owner's."""
     from scenes.models import Chapter, Character, Scene, Story, StoryImageRequest
 
-    job = make_job(owner)
-    image = store_image(owner, job)
-    trashed_image = store_image(owner)
+    job = GenerationJobFactory(owner=owner, succeeded=True)
+    image = stored_image(job=job)
+    trashed_image = stored_image(owner)
     gallery_services.trash_image(image=trashed_image)
     folder = gallery_services.create_folder(owner=owner, name="Campaigns")
     story = Story.objects.create(owner=owner, title="The lighthouse")
@@ -127,7 +88,11 @@ def make_world(owner) -> SimpleNamespace:
     character = Character.objects.create(story=story, name="Mara", description="red raincoat")
     scene = Scene.objects.create(chapter=chapter, scene_number=1, description="a lighthouse at dusk")
     StoryImageRequest.objects.create(  # so the scene has a status to report
-        scene=scene, job=make_job(owner), image_type="scene", chapter_number=1, scene_number=1
+        scene=scene,
+        job=GenerationJobFactory(owner=owner, succeeded=True),
+        image_type="scene",
+        chapter_number=1,
+        scene_number=1,
     )
     return SimpleNamespace(
         owner=owner,

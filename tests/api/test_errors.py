@@ -11,8 +11,9 @@ from rest_framework.test import APIClient
 from accounts.services import create_api_key
 from generation.models import GenerationJob
 
-from ..factories import TemplateFactory, UserFactory
-from .conftest import client_for, fill_path, json_body_schema, make_job, make_world, object_routes, operations
+from ..conftest import client_for
+from ..factories import JOB_REQUEST, GenerationJobFactory, TemplateFactory, UserFactory
+from .conftest import fill_path, json_body_schema, make_world, object_routes, operations
 
 BODY_OPERATIONS = [(path, method) for path, method, operation in operations() if "requestBody" in operation]
 QUERY_OPERATIONS = [
@@ -20,7 +21,6 @@ QUERY_OPERATIONS = [
     for path, method, operation in operations()
     if method == "GET" and any(p["in"] == "query" for p in operation.get("parameters", []))
 ]
-JOB = {"prompt": "a linen summer dress, white studio", "production_path": "fashion", "width": 256, "height": 256}
 
 
 def error_of(response, status: int, code: str | None = None) -> dict:
@@ -40,7 +40,7 @@ def error_of(response, status: int, code: str | None = None) -> dict:
 
 
 def test_400_names_the_field_and_its_message(api_client):
-    error = error_of(api_client.post("/api/v1/jobs", {**JOB, "num_images": 9}, format="json"), 400, "invalid")
+    error = error_of(api_client.post("/api/v1/jobs", {**JOB_REQUEST, "num_images": 9}, format="json"), 400, "invalid")
     assert error["fields"] == {"num_images": ["Ensure this value is less than or equal to 4."]}
     assert error["message"].startswith("num_images: ")
 
@@ -61,14 +61,14 @@ def test_400_names_the_field_and_its_message(api_client):
     ],
 )
 def test_job_limits_are_enforced_with_clear_messages(api_client, field, value, message):
-    error = error_of(api_client.post("/api/v1/jobs", {**JOB, field: value}, format="json"), 400, "invalid")
+    error = error_of(api_client.post("/api/v1/jobs", {**JOB_REQUEST, field: value}, format="json"), 400, "invalid")
     assert message in error["fields"][field][0]
     assert not GenerationJob.objects.exists()
 
 
 def test_the_models_own_limit_is_a_field_error(api_client):
     """The serializer takes any model's range (SDXL: 100 steps); the job's model is checked at submit, by field."""
-    error = error_of(api_client.post("/api/v1/jobs", {**JOB, "steps": 80}, format="json"), 400, "invalid")
+    error = error_of(api_client.post("/api/v1/jobs", {**JOB_REQUEST, "steps": 80}, format="json"), 400, "invalid")
     assert error["fields"] == {"steps": ["Must be between 1 and 50."]}
 
 
@@ -96,7 +96,10 @@ def test_403_for_staff_only_and_for_a_session_write_without_csrf(user, api_clien
     error_of(response, 403, "permission_denied")
     session = APIClient(enforce_csrf_checks=True)
     session.force_login(user)
-    assert "CSRF" in error_of(session.post("/api/v1/jobs", JOB, format="json"), 403, "permission_denied")["message"]
+    assert (
+        "CSRF"
+        in error_of(session.post("/api/v1/jobs", JOB_REQUEST, format="json"), 403, "permission_denied")["message"]
+    )
 
 
 def test_404_from_a_lookup_and_from_an_unknown_path(api_client):
@@ -122,7 +125,7 @@ def test_404_for_ids_out_of_any_range(route, api_client):
 
 
 def test_405_for_a_method_the_endpoint_does_not_have(api_client):
-    error_of(api_client.put("/api/v1/jobs", JOB, format="json"), 405, "method_not_allowed")
+    error_of(api_client.put("/api/v1/jobs", JOB_REQUEST, format="json"), 405, "method_not_allowed")
 
 
 def test_415_for_an_unsupported_content_type(api_client):
@@ -132,40 +135,40 @@ def test_415_for_an_unsupported_content_type(api_client):
 
 def test_413_for_a_body_over_the_upload_limit(api_client, settings):
     settings.DATA_UPLOAD_MAX_MEMORY_SIZE = 1000
-    response = api_client.post("/api/v1/jobs", {**JOB, "prompt": "x" * 2000}, format="json")
+    response = api_client.post("/api/v1/jobs", {**JOB_REQUEST, "prompt": "x" * 2000}, format="json")
     error_of(response, 413, "payload_too_large")
 
 
 def test_402_carries_balance_and_cost(db):
     broke = UserFactory(credits=0)
-    error = error_of(client_for(broke).post("/api/v1/jobs", {**JOB, "num_images": 2}, format="json"), 402)
+    error = error_of(client_for(broke).post("/api/v1/jobs", {**JOB_REQUEST, "num_images": 2}, format="json"), 402)
     assert error["code"] == "insufficient_credits" and error["balance"] == 0 and error["cost"] == 2
 
 
 def test_409_for_retrying_a_job_that_did_not_fail(user, api_client):
-    job = make_job(user, status="succeeded")
+    job = GenerationJobFactory(owner=user, succeeded=True)
     assert "is succeeded" in error_of(api_client.post(f"/api/v1/jobs/{job.pk}/retry"), 409, "conflict")["message"]
 
 
 def test_409_for_an_idempotency_key_reused_with_another_body(api_client):
-    first = api_client.post("/api/v1/jobs", JOB, format="json", HTTP_IDEMPOTENCY_KEY="k1")
+    first = api_client.post("/api/v1/jobs", JOB_REQUEST, format="json", HTTP_IDEMPOTENCY_KEY="k1")
     assert first.status_code == 202
-    again = api_client.post("/api/v1/jobs", {**JOB, "seed": 3}, format="json", HTTP_IDEMPOTENCY_KEY="k1")
+    again = api_client.post("/api/v1/jobs", {**JOB_REQUEST, "seed": 3}, format="json", HTTP_IDEMPOTENCY_KEY="k1")
     error_of(again, 409, "idempotency_key_reused")
 
 
 def test_429_for_the_rate_limit_with_retry_after(api_client, set_tier):
     set_tier("free", submit_rate="1/min")
-    assert api_client.post("/api/v1/jobs", JOB, format="json").status_code == 202
-    response = api_client.post("/api/v1/jobs", JOB, format="json")
+    assert api_client.post("/api/v1/jobs", JOB_REQUEST, format="json").status_code == 202
+    response = api_client.post("/api/v1/jobs", JOB_REQUEST, format="json")
     error_of(response, 429, "throttled")
     assert int(response["Retry-After"]) > 0
 
 
 def test_429_for_the_plans_job_limit_with_retry_after(api_client, set_tier):
     set_tier("free", max_queued_jobs=1)
-    assert api_client.post("/api/v1/jobs", JOB, format="json").status_code == 202
-    response = api_client.post("/api/v1/jobs", JOB, format="json")
+    assert api_client.post("/api/v1/jobs", JOB_REQUEST, format="json").status_code == 202
+    response = api_client.post("/api/v1/jobs", JOB_REQUEST, format="json")
     error_of(response, 429, "too_many_jobs")
     assert response["Retry-After"]
 

@@ -10,7 +10,8 @@ import pytest
 
 from generation.models import GenerationJob
 
-from .conftest import NOT_OWNED_ROUTES, api_routes, client_for, make_world, object_routes, owned_rows
+from ..conftest import client_for
+from .conftest import NOT_OWNED_ROUTES, api_routes, make_world, object_routes, owned_rows
 
 ROUTES = object_routes()
 FIRST_METHOD = ("GET", "POST", "PATCH", "PUT", "DELETE")

@@ -9,7 +9,9 @@ from core.pagination import MAX_PAGE_SIZE, stable_order
 from generation.models import GenerationJob
 from templates_app.models import Template
 
-from .conftest import client_for, fill_path, make_job, make_world, operations, resolve_ref
+from ..conftest import client_for
+from ..factories import GenerationJobFactory
+from .conftest import fill_path, make_world, operations, resolve_ref
 
 # Fixed catalogues, small by construction, answered whole.
 UNPAGINATED_LISTS = {"/api/v1/paths", "/api/v1/size-presets"}
@@ -40,7 +42,7 @@ def test_lists_answer_the_same_envelope(path, user, unthrottled):
 
 
 def test_paging_through_ties_sees_every_job_once(api_client, user):
-    jobs = [make_job(user) for _ in range(7)]
+    jobs = GenerationJobFactory.create_batch(7, owner=user)
     GenerationJob.objects.update(created_at=timezone.now())  # all tie on created_at
     seen = []
     for page in (1, 2, 3):
@@ -50,8 +52,7 @@ def test_paging_through_ties_sees_every_job_once(api_client, user):
 
 
 def test_page_size_is_capped(api_client, user):
-    for _ in range(MAX_PAGE_SIZE + 3):
-        make_job(user)
+    GenerationJobFactory.create_batch(MAX_PAGE_SIZE + 3, owner=user)
     body = api_client.get("/api/v1/jobs", {"page_size": 1000}).json()
     assert body["count"] == MAX_PAGE_SIZE + 3 and len(body["results"]) == MAX_PAGE_SIZE
 

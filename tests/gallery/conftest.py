@@ -1,5 +1,5 @@
 """Gallery fixtures: a real S3 HTTP server (moto's standalone server in its own process), local storage in a
-temporary folder, and helpers that store real images through gallery.services."""
+temporary folder."""
 
 from __future__ import annotations
 
@@ -14,12 +14,6 @@ from pathlib import Path
 import boto3
 import httpx
 import pytest
-from django.utils import timezone
-from PIL import Image
-
-from gallery.models import GeneratedImage
-from gallery.services import store_generated_image
-from generation.models import GenerationJob
 
 from ..processes import free_port
 
@@ -135,70 +129,3 @@ def local_storage(settings, tmp_path) -> StorageUnderTest:
 def storage(request) -> StorageUnderTest:
     """Each test using this runs twice: on local files and on the S3 server."""
     return request.getfixturevalue(f"{request.param}_storage")
-
-
-def make_job(owner, **fields) -> GenerationJob:
-    values = dict(
-        prompt="a linen summer dress",
-        model="Tongyi-MAI/Z-Image-Turbo",
-        scheduler="FlowMatchEulerDiscrete",
-        steps=4,
-        guidance=0.0,
-        width=64,
-        height=48,
-        seed=1,
-        status="succeeded",
-    )
-    return GenerationJob.objects.create(owner=owner, **(values | fields))
-
-
-@pytest.fixture
-def store_image():
-    """Store a real image (PNG + thumbnail) through the worker's own service; returns the row."""
-
-    def store(owner, *, job=None, index=0, prompt="a linen summer dress", color=(200, 40, 40), **job_fields):
-        job = job or make_job(owner, prompt=prompt, **job_fields)
-        return store_generated_image(
-            job=job,
-            index=index,
-            image=Image.new("RGB", (job.width, job.height), color),
-            prompt_used=prompt,
-            negative_prompt_used="blurry",
-            seed=job.seed + index,
-            backend="tiny",
-            generation_seconds=0.5,
-        )
-
-    return store
-
-
-@pytest.fixture
-def add_image():
-    """A row only (no stored files): fast, for selectors and the API's bookkeeping."""
-    counter = iter(range(10**6))
-
-    def add(owner, *, job=None, prompt="a linen summer dress", created_at=None, **fields):
-        job = job or make_job(owner, prompt=prompt)
-        index = next(counter) % 1000
-        values = dict(
-            owner=owner,
-            job=job,
-            index=job.images.count(),
-            file=f"images/{owner.pk}/{job.pk}/{index}-{uuid.uuid4().hex}.png",
-            thumbnail=f"images/{owner.pk}/{job.pk}/{index}-{uuid.uuid4().hex}.thumb.webp",
-            width=64,
-            height=48,
-            seed=1,
-            model=job.model,
-            backend="tiny",
-            steps=job.steps,
-            guidance=job.guidance,
-            prompt_used=prompt,
-            generation_seconds=0.1,
-            production_path=job.production_path,
-            template=job.template,
-            created_at=created_at or timezone.now(),
-        )
-        return GeneratedImage.objects.create(**(values | fields))
-
-    return add

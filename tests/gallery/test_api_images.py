@@ -12,8 +12,7 @@ from PIL import Image
 
 from gallery.models import Folder, GeneratedImage, Tag
 
-from ..factories import TemplateFactory
-from .conftest import make_job
+from ..factories import GeneratedImageFactory, GenerationJobFactory, TemplateFactory, stored_image
 
 
 def ids(response) -> list[str]:
@@ -21,11 +20,11 @@ def ids(response) -> list[str]:
 
 
 class TestBrowse:
-    def test_lists_only_the_users_live_images_newest_first(self, api_client, user, other_user, add_image):
-        older = add_image(user, created_at=timezone.now() - dt.timedelta(hours=1))
-        newer = add_image(user)
-        trashed = add_image(user, deleted_at=timezone.now())
-        add_image(other_user)
+    def test_lists_only_the_users_live_images_newest_first(self, api_client, user, other_user):
+        older = GeneratedImageFactory(owner=user, created_at=timezone.now() - dt.timedelta(hours=1))
+        newer = GeneratedImageFactory(owner=user)
+        trashed = GeneratedImageFactory(owner=user, deleted_at=timezone.now())
+        GeneratedImageFactory(owner=other_user)
 
         response = api_client.get("/api/v1/images")
 
@@ -33,9 +32,9 @@ class TestBrowse:
         assert ids(response) == [str(newer.uuid), str(older.uuid)]
         assert str(trashed.uuid) not in ids(response)
 
-    def test_pages_are_stable_when_images_share_a_timestamp(self, api_client, user, add_image):
+    def test_pages_are_stable_when_images_share_a_timestamp(self, api_client, user):
         moment = timezone.now()
-        images = [add_image(user, created_at=moment) for _ in range(7)]
+        images = [GeneratedImageFactory(owner=user, created_at=moment) for _ in range(7)]
 
         seen = []
         for page in (1, 2, 3):
@@ -43,8 +42,8 @@ class TestBrowse:
 
         assert seen == [str(image.uuid) for image in sorted(images, key=lambda image: -image.pk)]
 
-    def test_an_image_carries_its_parameters_and_signed_urls(self, api_client, user, add_image):
-        image = add_image(user, prompt="a red <b>dress</b>")
+    def test_an_image_carries_its_parameters_and_signed_urls(self, api_client, user):
+        image = GeneratedImageFactory(owner=user, job__prompt="a red <b>dress</b>")
 
         item = api_client.get(f"/api/v1/images/{image.uuid}").json()
 
@@ -69,22 +68,22 @@ class TestBrowse:
             ({"created_after": "2026-03-02T12:00:00Z", "created_before": "2026-03-02"}, ["lipstick"]),
         ],
     )
-    def test_filters(self, api_client, user, add_image, query, expected):
+    def test_filters(self, api_client, user, query, expected):
         template = TemplateFactory(slug="summer-lookbook")
         folder = Folder.objects.create(owner=user, name="Lookbook")
         campaign = Tag.objects.create(owner=user, name="Campaign")
         day = dt.datetime(2026, 3, 1, tzinfo=dt.UTC)
         fixtures = {
-            "sneakers": dict(prompt="red sneakers", created_at=day + dt.timedelta(days=3), is_favourite=True),
+            "sneakers": dict(prompt_used="red sneakers", created_at=day + dt.timedelta(days=3), is_favourite=True),
             "lipstick": dict(
-                prompt="pink lipstick", created_at=day + dt.timedelta(days=1, hours=13), production_path="beauty"
+                prompt_used="pink lipstick", created_at=day + dt.timedelta(days=1, hours=13), production_path="beauty"
             ),
-            "dress": dict(prompt="a red linen dress", created_at=day + dt.timedelta(hours=5), folder=folder),
-            "burger": dict(prompt="a burger", created_at=day),
+            "dress": dict(prompt_used="a red linen dress", created_at=day + dt.timedelta(hours=5), folder=folder),
+            "burger": dict(prompt_used="a burger", created_at=day),
         }
         by_name = {}
         for name, fields in fixtures.items():
-            image = add_image(user, **fields)
+            image = GeneratedImageFactory(owner=user, **fields)
             by_name[str(image.uuid)] = name
         GeneratedImage.objects.filter(prompt_used="a red linen dress").update(template=template)
         for image in GeneratedImage.objects.filter(prompt_used__in=["a red linen dress", "a burger"]):
@@ -97,16 +96,16 @@ class TestBrowse:
         assert response.status_code == 200, response.content
         assert [by_name[image_id] for image_id in ids(response)] == expected
 
-    def test_filter_by_folder_id(self, api_client, user, add_image):
+    def test_filter_by_folder_id(self, api_client, user):
         folder = Folder.objects.create(owner=user, name="Shoes")
-        inside = add_image(user, folder=folder)
-        add_image(user)
+        inside = GeneratedImageFactory(owner=user, folder=folder)
+        GeneratedImageFactory(owner=user)
 
         assert ids(api_client.get("/api/v1/images", {"folder": folder.pk})) == [str(inside.uuid)]
 
-    def test_another_users_folder_filter_finds_nothing(self, api_client, user, other_user, add_image):
+    def test_another_users_folder_filter_finds_nothing(self, api_client, user, other_user):
         theirs = Folder.objects.create(owner=other_user, name="Theirs")
-        add_image(other_user, folder=theirs)
+        GeneratedImageFactory(owner=other_user, folder=theirs)
 
         assert ids(api_client.get("/api/v1/images", {"folder": theirs.pk})) == []
 
@@ -127,8 +126,8 @@ class TestBrowse:
 
 
 class TestOrganise:
-    def test_favourite_flag_is_set_and_cleared(self, api_client, user, add_image):
-        image = add_image(user)
+    def test_favourite_flag_is_set_and_cleared(self, api_client, user):
+        image = GeneratedImageFactory(owner=user)
 
         assert api_client.patch(f"/api/v1/images/{image.uuid}", {"is_favourite": True}, format="json").json()[
             "is_favourite"
@@ -139,9 +138,9 @@ class TestOrganise:
         image.refresh_from_db()
         assert not image.is_favourite
 
-    def test_tags_are_replaced_by_name_and_created_when_new(self, api_client, user, add_image):
+    def test_tags_are_replaced_by_name_and_created_when_new(self, api_client, user):
         existing = Tag.objects.create(owner=user, name="Campaign")
-        image = add_image(user)
+        image = GeneratedImageFactory(owner=user)
 
         response = api_client.patch(
             f"/api/v1/images/{image.uuid}", {"tags": ["campaign", "  Summer   2026 ", "summer 2026"]}, format="json"
@@ -152,18 +151,18 @@ class TestOrganise:
         assert set(image.tags.all()) == {existing, Tag.objects.get(owner=user, name="Summer 2026")}
         assert api_client.patch(f"/api/v1/images/{image.uuid}", {"tags": []}, format="json").json()["tags"] == []
 
-    def test_move_into_and_out_of_a_folder(self, api_client, user, add_image):
+    def test_move_into_and_out_of_a_folder(self, api_client, user):
         folder = Folder.objects.create(owner=user, name="Shoes")
-        image = add_image(user)
+        image = GeneratedImageFactory(owner=user)
 
         url = f"/api/v1/images/{image.uuid}"
 
         assert api_client.patch(url, {"folder": folder.pk}, format="json").json()["folder"] == folder.pk
         assert api_client.patch(url, {"folder": None}, format="json").json()["folder"] is None
 
-    def test_another_users_folder_cannot_be_used(self, api_client, user, other_user, add_image):
+    def test_another_users_folder_cannot_be_used(self, api_client, user, other_user):
         theirs = Folder.objects.create(owner=other_user, name="Theirs")
-        image = add_image(user)
+        image = GeneratedImageFactory(owner=user)
 
         response = api_client.patch(f"/api/v1/images/{image.uuid}", {"folder": theirs.pk}, format="json")
 
@@ -172,8 +171,8 @@ class TestOrganise:
         image.refresh_from_db()
         assert image.folder_id is None
 
-    def test_unknown_body_fields_are_rejected(self, api_client, user, add_image):
-        image = add_image(user)
+    def test_unknown_body_fields_are_rejected(self, api_client, user):
+        image = GeneratedImageFactory(owner=user)
 
         response = api_client.patch(f"/api/v1/images/{image.uuid}", {"prompt_used": "hacked"}, format="json")
 
@@ -182,8 +181,8 @@ class TestOrganise:
 
 
 class TestTrash:
-    def test_delete_moves_to_trash_and_restore_brings_it_back(self, api_client, user, add_image):
-        image = add_image(user)
+    def test_delete_moves_to_trash_and_restore_brings_it_back(self, api_client, user):
+        image = GeneratedImageFactory(owner=user)
 
         assert api_client.delete(f"/api/v1/images/{image.uuid}").status_code == 204
         assert ids(api_client.get("/api/v1/images")) == []
@@ -198,9 +197,9 @@ class TestTrash:
         assert ids(api_client.get("/api/v1/trash")) == []
 
     def test_emptying_the_trash_removes_rows_and_files(
-        self, api_client, user, local_storage, store_image, django_capture_on_commit_callbacks
+        self, api_client, user, local_storage, django_capture_on_commit_callbacks
     ):
-        trashed, kept = store_image(user), store_image(user)
+        trashed, kept = stored_image(user), stored_image(user)
         api_client.delete(f"/api/v1/images/{trashed.uuid}")
 
         with django_capture_on_commit_callbacks(execute=True):
@@ -210,9 +209,9 @@ class TestTrash:
         assert list(GeneratedImage.objects.values_list("pk", flat=True)) == [kept.pk]
         assert local_storage.keys() == {kept.file.name, kept.thumbnail.name}
 
-    def test_one_trashed_image_can_be_deleted_for_good(self, api_client, user, add_image):
-        image = add_image(user)
-        live = add_image(user)
+    def test_one_trashed_image_can_be_deleted_for_good(self, api_client, user):
+        image = GeneratedImageFactory(owner=user)
+        live = GeneratedImageFactory(owner=user)
         api_client.delete(f"/api/v1/images/{image.uuid}")
 
         assert api_client.delete(f"/api/v1/trash/{live.uuid}").status_code == 404
@@ -221,8 +220,8 @@ class TestTrash:
 
 
 class TestDownload:
-    def test_download_redirects_to_a_signed_url_of_the_original(self, api_client, user, local_storage, store_image):
-        image = store_image(user, prompt="blue jacket")
+    def test_download_redirects_to_a_signed_url_of_the_original(self, api_client, user, local_storage):
+        image = stored_image(user, prompt="blue jacket")
 
         response = api_client.get(f"/api/v1/images/{image.uuid}/download")
 
@@ -233,16 +232,16 @@ class TestDownload:
         png = Image.open(io.BytesIO(b"".join(file_response.streaming_content)))
         assert png.text["prompt"] == "blue jacket"
 
-    def test_download_can_answer_the_url_as_json(self, api_client, user, add_image, settings):
-        image = add_image(user)
+    def test_download_can_answer_the_url_as_json(self, api_client, user, settings):
+        image = GeneratedImageFactory(owner=user)
 
         body = api_client.get(f"/api/v1/images/{image.uuid}/download", {"redirect": "false"}).json()
 
         assert body["url"].startswith("/media/files/")
         assert body["expires_in"] == settings.SIGNED_URL_EXPIRY
 
-    def test_a_selection_downloads_as_a_zip_of_the_originals(self, api_client, user, storage, store_image):
-        images = [store_image(user, prompt=f"look {n}", color=(n * 40, 10, 10)) for n in range(3)]
+    def test_a_selection_downloads_as_a_zip_of_the_originals(self, api_client, user, storage):
+        images = [stored_image(user, prompt=f"look {n}", color=(n * 40, 10, 10)) for n in range(3)]
 
         response = api_client.post(
             "/api/v1/images/download", {"ids": [str(image.uuid) for image in images]}, format="json"
@@ -259,8 +258,8 @@ class TestDownload:
                 assert archive.read(name) == stored.read()
             assert Image.open(io.BytesIO(archive.read(name))).text["prompt"] == image.prompt_used
 
-    def test_a_zip_with_an_unknown_or_foreign_image_is_a_404(self, api_client, user, other_user, add_image):
-        mine, theirs = add_image(user), add_image(other_user)
+    def test_a_zip_with_an_unknown_or_foreign_image_is_a_404(self, api_client, user, other_user):
+        mine, theirs = GeneratedImageFactory(owner=user), GeneratedImageFactory(owner=other_user)
 
         response = api_client.post(
             "/api/v1/images/download", {"ids": [str(mine.uuid), str(theirs.uuid)]}, format="json"
@@ -275,9 +274,9 @@ class TestDownload:
         assert api_client.post("/api/v1/images/download", {"ids": many}, format="json").status_code == 400
 
 
-def test_the_jobs_api_no_longer_shows_trashed_images(api_client, user, add_image):
-    job = make_job(user)
-    kept, trashed = add_image(user, job=job), add_image(user, job=job)
+def test_the_jobs_api_no_longer_shows_trashed_images(api_client, user):
+    job = GenerationJobFactory(owner=user, succeeded=True)
+    kept, trashed = GeneratedImageFactory(owner=user, job=job), GeneratedImageFactory(owner=user, job=job)
     api_client.delete(f"/api/v1/images/{trashed.uuid}")
 
     images = api_client.get(f"/api/v1/jobs/{job.pk}").json()["images"]

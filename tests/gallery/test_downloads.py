@@ -12,6 +12,8 @@ from django.test import AsyncClient
 
 from gallery import downloads
 
+from ..factories import stored_image
+
 
 def test_zip_chunks_stay_small_however_large_the_members(local_storage, monkeypatch):
     monkeypatch.setattr(downloads, "CHUNK_SIZE", 4096)
@@ -27,9 +29,9 @@ def test_zip_chunks_stay_small_however_large_the_members(local_storage, monkeypa
     assert all(archive.read(name) == payload for name in archive.namelist())
 
 
-def test_under_asgi_the_zip_streams_from_an_async_iterator(local_storage, user, store_image):
+def test_under_asgi_the_zip_streams_from_an_async_iterator(local_storage, user):
     """A sync iterator would be read whole into a list by Django's ASGI handler before sending a byte."""
-    images = [store_image(user, prompt=f"look {n}") for n in range(2)]
+    images = [stored_image(user, prompt=f"look {n}") for n in range(2)]
     client = AsyncClient()
     client.force_login(user)
 

@@ -9,6 +9,8 @@ from django.db import IntegrityError
 from gallery import services
 from gallery.models import Folder, GeneratedImage, Tag
 
+from ..factories import GeneratedImageFactory
+
 
 class TestFolderRules:
     def test_a_subfolder_of_a_subfolder_is_refused(self, user):
@@ -99,10 +101,10 @@ class TestFolderApi:
         assert response.status_code == 400
         assert "parent" in response.json()["error"]["fields"]
 
-    def test_deleting_a_folder_keeps_its_images_and_drops_its_subfolders(self, api_client, user, add_image):
+    def test_deleting_a_folder_keeps_its_images_and_drops_its_subfolders(self, api_client, user):
         top = Folder.objects.create(owner=user, name="Top")
         sub = Folder.objects.create(owner=user, name="Sub", parent=top)
-        in_top, in_sub = add_image(user, folder=top), add_image(user, folder=sub)
+        in_top, in_sub = GeneratedImageFactory(owner=user, folder=top), GeneratedImageFactory(owner=user, folder=sub)
 
         assert api_client.delete(f"/api/v1/folders/{top.pk}").status_code == 204
 
@@ -114,9 +116,9 @@ class TestFolderApi:
 
 
 class TestTagApi:
-    def test_crud(self, api_client, user, add_image):
+    def test_crud(self, api_client, user):
         tag = api_client.post("/api/v1/tags", {"name": "Campaign"}, format="json").json()
-        image = add_image(user)
+        image = GeneratedImageFactory(owner=user)
         image.tags.add(tag["id"])
 
         assert api_client.patch(f"/api/v1/tags/{tag['id']}", {"name": "Launch"}, format="json").json()["name"] == (

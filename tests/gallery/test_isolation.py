@@ -8,6 +8,8 @@ from django.utils import timezone
 from gallery import services
 from gallery.models import Folder, GeneratedImage, ShareLink, Tag
 
+from ..factories import GeneratedImageFactory
+
 ENDPOINTS = [
     ("get", "/api/v1/images/{image}", None),
     ("patch", "/api/v1/images/{image}", {"is_favourite": True}),
@@ -28,9 +30,9 @@ ENDPOINTS = [
 
 
 @pytest.fixture
-def theirs(other_user, add_image) -> dict[str, str]:
-    image = add_image(other_user, is_favourite=False)
-    trashed = add_image(other_user, deleted_at=timezone.now())
+def theirs(other_user) -> dict[str, str]:
+    image = GeneratedImageFactory(owner=other_user, is_favourite=False)
+    trashed = GeneratedImageFactory(owner=other_user, deleted_at=timezone.now())
     folder = Folder.objects.create(owner=other_user, name="Theirs")
     tag = Tag.objects.create(owner=other_user, name="theirs")
     link = services.create_share_link(owner=other_user, image=image)
@@ -73,8 +75,8 @@ def test_another_users_object_is_a_404(api_client, theirs, method, url, body):
     assert snapshot() == before
 
 
-def test_lists_hold_none_of_another_users_rows(api_client, theirs, other_user, add_image):
-    add_image(other_user, deleted_at=timezone.now())
+def test_lists_hold_none_of_another_users_rows(api_client, theirs, other_user):
+    GeneratedImageFactory(owner=other_user, deleted_at=timezone.now())
 
     for url in ("/api/v1/images", "/api/v1/trash", "/api/v1/share-links", "/api/v1/folders", "/api/v1/tags"):
         assert api_client.get(url).json()["results"] == [], url

@@ -17,6 +17,8 @@ from rest_framework.test import APIClient
 from gallery import services, tasks
 from gallery.models import Folder, ShareLink
 
+from ..factories import GeneratedImageFactory, stored_image
+
 
 def public_json(token: str):
     return APIClient().get(f"/api/v1/shares/{token}")
@@ -26,8 +28,8 @@ def public_page(token: str):
     return Client().get(f"/s/{token}")
 
 
-def test_share_link_lifecycle(api_client, user, storage, store_image):
-    image = store_image(user, prompt="private prompt")
+def test_share_link_lifecycle(api_client, user, storage):
+    image = stored_image(user, prompt="private prompt")
 
     created = api_client.post("/api/v1/share-links", {"image": str(image.uuid)}, format="json")
 
@@ -70,9 +72,9 @@ def fetch(storage, url: str) -> tuple[int, bytes]:
     return response.status_code, b"".join(response.streaming_content) if response.status_code == 200 else b""
 
 
-def test_an_expired_link_is_a_404(user, add_image):
+def test_an_expired_link_is_a_404(user):
     link = services.create_share_link(
-        owner=user, image=add_image(user), expires_at=timezone.now() + dt.timedelta(hours=1)
+        owner=user, image=GeneratedImageFactory(owner=user), expires_at=timezone.now() + dt.timedelta(hours=1)
     )
     assert public_json(link.token).status_code == 200
 
@@ -82,8 +84,8 @@ def test_an_expired_link_is_a_404(user, add_image):
     assert public_page(link.token).status_code == 404
 
 
-def test_a_trashed_image_is_no_longer_shared(user, add_image):
-    image = add_image(user)
+def test_a_trashed_image_is_no_longer_shared(user):
+    image = GeneratedImageFactory(owner=user)
     link = services.create_share_link(owner=user, image=image)
 
     services.trash_image(image=image)
@@ -99,12 +101,12 @@ def test_unknown_tokens_are_a_404(token, db):
     assert public_page(token).status_code == 404
 
 
-def test_a_folder_share_shows_its_live_images_and_its_subfolders(user, other_user, add_image):
+def test_a_folder_share_shows_its_live_images_and_its_subfolders(user, other_user):
     folder = Folder.objects.create(owner=user, name="Lookbook <script>alert(1)</script>")
     sub = Folder.objects.create(owner=user, name="Details", parent=folder)
-    inside, nested = add_image(user, folder=folder), add_image(user, folder=sub)
-    add_image(user, folder=folder, deleted_at=timezone.now())
-    add_image(user)  # not in the folder
+    inside, nested = GeneratedImageFactory(owner=user, folder=folder), GeneratedImageFactory(owner=user, folder=sub)
+    GeneratedImageFactory(owner=user, folder=folder, deleted_at=timezone.now())
+    GeneratedImageFactory(owner=user)  # not in the folder
     link = services.create_share_link(owner=user, folder=folder)
 
     body = public_json(link.token).json()
@@ -117,10 +119,10 @@ def test_a_folder_share_shows_its_live_images_and_its_subfolders(user, other_use
     assert "&lt;script&gt;" in page
 
 
-def test_links_are_created_only_for_the_users_own_live_objects(api_client, user, other_user, add_image):
-    theirs = add_image(other_user)
+def test_links_are_created_only_for_the_users_own_live_objects(api_client, user, other_user):
+    theirs = GeneratedImageFactory(owner=other_user)
     their_folder = Folder.objects.create(owner=other_user, name="Theirs")
-    trashed = add_image(user, deleted_at=timezone.now())
+    trashed = GeneratedImageFactory(owner=user, deleted_at=timezone.now())
 
     for body in (
         {"image": str(theirs.uuid)},
@@ -139,8 +141,8 @@ def test_links_are_created_only_for_the_users_own_live_objects(api_client, user,
     [{}, "both", {"expires_at": "2001-01-01T00:00:00Z", "image": None}],
     ids=["neither", "both", "past-expiry"],
 )
-def test_a_link_needs_one_target_and_a_future_expiry(api_client, user, add_image, body):
-    image = add_image(user)
+def test_a_link_needs_one_target_and_a_future_expiry(api_client, user, body):
+    image = GeneratedImageFactory(owner=user)
     folder = Folder.objects.create(owner=user, name="F")
     if body == "both":
         body = {"image": str(image.uuid), "folder": folder.pk}
@@ -153,15 +155,15 @@ def test_a_link_needs_one_target_and_a_future_expiry(api_client, user, add_image
     assert response.json()["error"]["code"] == "invalid"
 
 
-def test_tokens_are_random_and_unguessable(user, add_image):
-    image = add_image(user)
+def test_tokens_are_random_and_unguessable(user):
+    image = GeneratedImageFactory(owner=user)
     tokens = {services.create_share_link(owner=user, image=image).token for _ in range(20)}
     assert len(tokens) == 20
     assert all(len(token) >= 43 for token in tokens)
 
 
-def test_the_cleanup_task_deletes_expired_and_revoked_links_only(user, add_image):
-    image = add_image(user)
+def test_the_cleanup_task_deletes_expired_and_revoked_links_only(user):
+    image = GeneratedImageFactory(owner=user)
     now = timezone.now()
     active = services.create_share_link(owner=user, image=image)
     later = services.create_share_link(owner=user, image=image, expires_at=now + dt.timedelta(days=1))

@@ -20,7 +20,8 @@ from PIL import Image
 from gallery import selectors, services
 from gallery.models import GeneratedImage
 
-from .conftest import make_job, s3_storage_settings
+from ..factories import GenerationJobFactory, stored_image
+from .conftest import s3_storage_settings
 
 
 def fetch(storage, url: str) -> tuple[int, bytes, dict]:
@@ -33,8 +34,8 @@ def fetch(storage, url: str) -> tuple[int, bytes, dict]:
     return response.status_code, body, dict(response.headers)
 
 
-def test_a_stored_image_downloads_through_its_signed_url_with_its_metadata(storage, user, store_image):
-    image = store_image(user, prompt="red sneakers on a plinth")
+def test_a_stored_image_downloads_through_its_signed_url_with_its_metadata(storage, user):
+    image = stored_image(user, prompt="red sneakers on a plinth")
 
     assert image.file.name.startswith(f"images/{user.pk}/{image.job_id}/")
     assert storage.keys() == {image.file.name, image.thumbnail.name}
@@ -48,8 +49,8 @@ def test_a_stored_image_downloads_through_its_signed_url_with_its_metadata(stora
     assert Image.open(io.BytesIO(body)).format == "WEBP"
 
 
-def test_the_download_url_saves_the_original_under_a_readable_name(storage, user, store_image):
-    image = store_image(user)
+def test_the_download_url_saves_the_original_under_a_readable_name(storage, user):
+    image = stored_image(user)
 
     status, body, headers = fetch(storage, selectors.download_url(image))
 
@@ -60,8 +61,8 @@ def test_the_download_url_saves_the_original_under_a_readable_name(storage, user
     assert selectors.download_name(image) in disposition
 
 
-def test_the_raw_object_url_without_a_signature_is_refused_by_s3(s3_storage, user, store_image):
-    image = store_image(user)
+def test_the_raw_object_url_without_a_signature_is_refused_by_s3(s3_storage, user):
+    image = stored_image(user)
     signed = selectors.image_urls(image)["url"]
     assert "X-Amz-Signature=" in signed
 
@@ -70,10 +71,8 @@ def test_the_raw_object_url_without_a_signature_is_refused_by_s3(s3_storage, use
     assert httpx.get(signed, timeout=10).status_code == 200
 
 
-def test_signed_urls_point_at_the_public_endpoint_and_work_through_a_host_keeping_proxy(
-    s3_storage, settings, user, store_image
-):
-    image = store_image(user)
+def test_signed_urls_point_at_the_public_endpoint_and_work_through_a_host_keeping_proxy(s3_storage, settings, user):
+    image = stored_image(user)
     public = "http://localhost:8123"  # a host moto reads path-style, as MinIO reads every host
     settings.STORAGES = {
         **settings.STORAGES,
@@ -89,17 +88,17 @@ def test_signed_urls_point_at_the_public_endpoint_and_work_through_a_host_keepin
     assert relayed.status_code == 200 and relayed.content.startswith(b"\x89PNG")
 
 
-def test_local_media_is_not_served_as_a_public_folder(local_storage, user, store_image):
-    image = store_image(user)
+def test_local_media_is_not_served_as_a_public_folder(local_storage, user):
+    image = stored_image(user)
     assert (local_storage.root / image.file.name).exists()
 
     assert Client().get(f"/media/{image.file.name}").status_code == 404
 
 
-def test_presigned_urls_expire_after_signed_url_expiry(s3_storage, settings, user, store_image):
+def test_presigned_urls_expire_after_signed_url_expiry(s3_storage, settings, user):
     """Expiry itself is enforced by S3 (MinIO/AWS; moto does not check it): we sign for SIGNED_URL_EXPIRY."""
     settings.SIGNED_URL_EXPIRY = 600
-    image = store_image(user)
+    image = stored_image(user)
 
     query = parse_qs(urlsplit(selectors.image_urls(image)["url"]).query)
 
@@ -107,8 +106,8 @@ def test_presigned_urls_expire_after_signed_url_expiry(s3_storage, settings, use
     assert query["X-Amz-Algorithm"] == ["AWS4-HMAC-SHA256"]
 
 
-def test_an_expired_local_signed_url_is_refused(local_storage, settings, user, store_image):
-    image = store_image(user)
+def test_an_expired_local_signed_url_is_refused(local_storage, settings, user):
+    image = stored_image(user)
     issued = time.time() - settings.SIGNED_URL_EXPIRY - 5
     with mock.patch("time.time", return_value=issued):
         stale = selectors.image_urls(image)["url"]
@@ -118,18 +117,18 @@ def test_an_expired_local_signed_url_is_refused(local_storage, settings, user, s
     assert Client().get(fresh).status_code == 200
 
 
-def test_a_tampered_local_token_is_refused(local_storage, user, store_image):
-    image = store_image(user)
+def test_a_tampered_local_token_is_refused(local_storage, user):
+    image = stored_image(user)
     url = selectors.image_urls(image)["url"]
 
     assert Client().get(url[:-2] + ("AA" if not url.endswith("AA") else "BB")).status_code == 404
 
 
-def test_deleting_a_job_removes_its_stored_objects(storage, user, store_image, django_capture_on_commit_callbacks):
-    job = make_job(user, num_images=2)
-    store_image(user, job=job, index=0)
-    store_image(user, job=job, index=1)
-    kept = store_image(user)
+def test_deleting_a_job_removes_its_stored_objects(storage, user, django_capture_on_commit_callbacks):
+    job = GenerationJobFactory(owner=user, succeeded=True, num_images=2)
+    stored_image(user, job=job, index=0)
+    stored_image(user, job=job, index=1)
+    kept = stored_image(user)
     assert len(storage.keys()) == 6
 
     with django_capture_on_commit_callbacks(execute=True):
@@ -139,8 +138,8 @@ def test_deleting_a_job_removes_its_stored_objects(storage, user, store_image, d
     assert storage.keys() == {kept.file.name, kept.thumbnail.name}
 
 
-def test_purging_images_leaves_no_orphans(storage, user, store_image, django_capture_on_commit_callbacks):
-    images = [store_image(user, prompt=f"image {n}") for n in range(3)]
+def test_purging_images_leaves_no_orphans(storage, user, django_capture_on_commit_callbacks):
+    images = [stored_image(user, prompt=f"image {n}") for n in range(3)]
     for image in images:
         services.trash_image(image=image)
 
@@ -151,8 +150,8 @@ def test_purging_images_leaves_no_orphans(storage, user, store_image, django_cap
 
 
 @pytest.mark.django_db(transaction=True)
-def test_a_rolled_back_delete_keeps_the_stored_objects(storage, user, store_image):
-    image = store_image(user)
+def test_a_rolled_back_delete_keeps_the_stored_objects(storage, user):
+    image = stored_image(user)
 
     with pytest.raises(RuntimeError), transaction.atomic():
         GeneratedImage.objects.filter(pk=image.pk).delete()
@@ -162,10 +161,10 @@ def test_a_rolled_back_delete_keeps_the_stored_objects(storage, user, store_imag
     assert storage.keys() == {image.file.name, image.thumbnail.name}
 
 
-def test_storing_the_same_index_twice_keeps_one_copy(storage, user, store_image):
-    job = make_job(user)
-    first = store_image(user, job=job, index=0)
-    again = store_image(user, job=job, index=0)
+def test_storing_the_same_index_twice_keeps_one_copy(storage, user):
+    job = GenerationJobFactory(owner=user, succeeded=True)
+    first = stored_image(user, job=job, index=0)
+    again = stored_image(user, job=job, index=0)
 
     assert again.pk == first.pk
     assert storage.keys() == {first.file.name, first.thumbnail.name}

@@ -11,6 +11,8 @@ from gallery import services, tasks
 from gallery.models import GeneratedImage
 from zimage.celery import app
 
+from ..factories import GeneratedImageFactory, stored_image
+
 
 def test_beat_runs_the_gallery_housekeeping():
     app.loader.import_default_modules()
@@ -21,16 +23,16 @@ def test_beat_runs_the_gallery_housekeeping():
 
 
 def test_only_images_trashed_over_30_days_ago_are_purged_with_their_files(
-    storage, user, other_user, store_image, add_image, django_capture_on_commit_callbacks
+    storage, user, other_user, django_capture_on_commit_callbacks
 ):
     now = timezone.now()
-    old = store_image(user, prompt="old")
+    old = stored_image(user, prompt="old")
     services.trash_image(image=old)
     GeneratedImage.objects.filter(pk=old.pk).update(deleted_at=now - dt.timedelta(days=30, minutes=1))
-    theirs_old = add_image(other_user, deleted_at=now - dt.timedelta(days=45))
-    recent = store_image(user, prompt="recent")
+    theirs_old = GeneratedImageFactory(owner=other_user, deleted_at=now - dt.timedelta(days=45))
+    recent = stored_image(user, prompt="recent")
     services.trash_image(image=recent)
-    live = store_image(user, prompt="live")
+    live = stored_image(user, prompt="live")
 
     with django_capture_on_commit_callbacks(execute=True):
         assert tasks.empty_trash() == 2
@@ -42,17 +44,17 @@ def test_only_images_trashed_over_30_days_ago_are_purged_with_their_files(
     assert storage.keys() == {recent.file.name, recent.thumbnail.name, live.file.name, live.thumbnail.name}
 
 
-def test_trashing_twice_keeps_the_first_deletion_time(user, add_image):
-    image = add_image(user)
+def test_trashing_twice_keeps_the_first_deletion_time(user):
+    image = GeneratedImageFactory(owner=user)
     first = services.trash_image(image=image).deleted_at
 
     assert services.trash_image(image=image).deleted_at == first
 
 
-def test_purging_works_in_batches(user, add_image, monkeypatch):
+def test_purging_works_in_batches(user, monkeypatch):
     monkeypatch.setattr(services, "PURGE_BATCH", 3)
     for _ in range(7):
-        add_image(user, deleted_at=timezone.now() - dt.timedelta(days=31))
+        GeneratedImageFactory(owner=user, deleted_at=timezone.now() - dt.timedelta(days=31))
 
     assert services.empty_trash() == 7
     assert not GeneratedImage.objects.exists()

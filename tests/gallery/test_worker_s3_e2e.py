@@ -4,7 +4,6 @@ presigned URLs that download; purging an image and deleting the job leave the bu
 from __future__ import annotations
 
 import io
-import time
 
 import httpx
 import pytest
@@ -12,35 +11,21 @@ from PIL import Image
 
 from generation.models import GenerationJob, JobStatus
 
+from ..waiting import finished_job
 from .conftest import S3_ACCESS_KEY, S3_SECRET_KEY
 
 pytestmark = pytest.mark.e2e
 
 
-def wait_for(job_id: int, statuses: set[str], timeout: float = 90) -> GenerationJob:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        job = GenerationJob.objects.get(pk=job_id)
-        if job.status in statuses:
-            return job
-        time.sleep(0.05)
-    raise AssertionError(f"job {job_id} still {job.status} after {timeout}s (last error: {job.last_error})")
-
-
-def test_a_worker_stores_in_s3_and_nothing_outlives_the_job(s3_storage, start_worker, api_client):
+def test_a_worker_stores_in_s3_and_nothing_outlives_the_job(s3_storage, start_worker, api_client, submit_api):
     start_worker(
         AWS_STORAGE_BUCKET_NAME=s3_storage.bucket,
         AWS_S3_ENDPOINT_URL=s3_storage.server.endpoint,
         AWS_ACCESS_KEY_ID=S3_ACCESS_KEY,
         AWS_SECRET_ACCESS_KEY=S3_SECRET_KEY,
     )
-    submitted = api_client.post(
-        "/api/v1/jobs",
-        {"prompt": "a green raincoat", "width": 256, "height": 256, "steps": 2, "num_images": 2, "seed": 3},
-        format="json",
-    )
-    assert submitted.status_code == 202, submitted.content
-    job = wait_for(submitted.json()["id"], {JobStatus.SUCCEEDED, JobStatus.FAILED})
+    submitted = submit_api(api_client, prompt="a green raincoat", num_images=2, seed=3)
+    job = finished_job(submitted["id"])
     assert job.status == JobStatus.SUCCEEDED, job.last_error
 
     images = list(job.images.order_by("index"))

@@ -16,54 +16,18 @@ from django.test import Client
 
 from accounts.services import create_api_key, revoke_api_key
 from accounts.tokens import AccessToken
-from gallery.models import GeneratedImage
 from generation import events
 from generation.models import GenerationJob, JobStatus
 from generation.selectors import event_sequences
 from generation.services import submit_job
 from zimage.asgi import application
 
-from ..factories import UserFactory
+from ..factories import GeneratedImageFactory, GenerationJobFactory, UserFactory
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
 ORIGIN = "http://testserver"
 TIMEOUT = 5
-
-
-def make_job(owner, **fields) -> GenerationJob:
-    values = dict(
-        prompt="a linen summer dress",
-        model="Tongyi-MAI/Z-Image-Turbo",
-        scheduler="FlowMatchEulerDiscrete",
-        steps=4,
-        guidance=0.0,
-        width=256,
-        height=256,
-        seed=1,
-        progress_total=4,
-    )
-    return GenerationJob.objects.create(owner=owner, **(values | fields))
-
-
-def add_image(job, index=0) -> GeneratedImage:
-    return GeneratedImage.objects.create(
-        owner=job.owner,
-        job=job,
-        index=index,
-        file=f"images/{job.owner_id}/{job.pk}/{index}.png",
-        thumbnail=f"images/{job.owner_id}/{job.pk}/{index}.webp",
-        width=job.width,
-        height=job.height,
-        seed=job.seed + index,
-        model=job.model,
-        backend="tiny",
-        steps=job.steps,
-        guidance=job.guidance,
-        prompt_used=job.prompt,
-        generation_seconds=0.1,
-        production_path=job.production_path,
-    )
 
 
 def session_cookie(user) -> str:
@@ -133,7 +97,7 @@ class TestRefused:
         async_to_sync(run)()
 
     def test_another_users_job_is_refused_with_4404(self, user, other_user):
-        job = make_job(other_user)
+        job = GenerationJobFactory(owner=other_user)
 
         async def run():
             assert await closed_with(await socket(f"/ws/jobs/{job.pk}/", user=user)) == 4404
@@ -151,10 +115,10 @@ class TestRefused:
 
 class TestSnapshot:
     def test_a_job_socket_first_sends_where_the_job_stands(self, user):
-        job = make_job(user, status=JobStatus.RUNNING, num_images=2, progress_total=8)
+        job = GenerationJobFactory(owner=user, running=True, num_images=2, progress_total=8)
         publish(job, "job.started", total=8)
         GenerationJob.objects.filter(pk=job.pk).update(progress_step=6, images_done=1)
-        image = add_image(job)
+        image = GeneratedImageFactory(job=job)
         publish(job, "job.image", image={"id": str(image.uuid)})
 
         async def run():
@@ -178,9 +142,9 @@ class TestSnapshot:
         assert shown["url"].startswith("/media/files/") and shown["thumbnail_url"].startswith("/media/files/")
 
     def test_the_user_snapshot_holds_unfinished_jobs_and_the_latest_twenty(self, user, other_user):
-        waiting = make_job(user)
-        finished = [make_job(user, status=JobStatus.SUCCEEDED) for _ in range(25)]
-        make_job(other_user)
+        waiting = GenerationJobFactory(owner=user)
+        finished = [GenerationJobFactory(owner=user, succeeded=True) for _ in range(25)]
+        GenerationJobFactory(owner=other_user)
 
         async def run():
             communicator = await socket("/ws/jobs/", user=user)
@@ -192,7 +156,7 @@ class TestSnapshot:
         assert shown == [job.pk for job in reversed(finished[-20:])] + [waiting.pk]
 
     def test_a_failed_job_shows_its_error(self, user):
-        job = make_job(user, status=JobStatus.FAILED, last_error="Timed out after 120 s.")
+        job = GenerationJobFactory(owner=user, failed=True, last_error="Timed out after 120 s.")
 
         async def run():
             communicator = await socket(f"/ws/jobs/{job.pk}/", user=user)
@@ -206,7 +170,7 @@ class TestSnapshot:
 
 class TestEvents:
     def test_events_follow_the_snapshot_in_order_each_with_job_status_and_seq(self, user):
-        job = make_job(user)
+        job = GenerationJobFactory(owner=user)
 
         async def run():
             communicator = await socket("/ws/jobs/", user=user)
@@ -232,7 +196,7 @@ class TestEvents:
         assert all(e["job"] == job.pk and e["status"] == "running" and "ts" in e for e in received)
 
     def test_events_already_in_the_snapshot_are_not_sent_again(self, user):
-        job = make_job(user, status=JobStatus.RUNNING)
+        job = GenerationJobFactory(owner=user, running=True)
         publish(job, "job.started", total=4)
         publish(job, "job.progress", step=1, total=4, percent=25, eta_seconds=3.0)
 
@@ -254,7 +218,7 @@ class TestEvents:
         assert (received["type"], received["step"], received["seq"]) == ("job.progress", 2, 3)
 
     def test_a_user_never_receives_another_users_events(self, user, other_user):
-        mine, theirs = make_job(user), make_job(other_user)
+        mine, theirs = GenerationJobFactory(owner=user), GenerationJobFactory(owner=other_user)
 
         async def run():
             my_socket, their_socket = await socket("/ws/jobs/", user=user), await socket("/ws/jobs/", user=other_user)
@@ -278,7 +242,7 @@ class TestEvents:
         assert {event["job"] for event in theirs_received} == {theirs.pk}
 
     def test_a_job_socket_streams_only_that_job(self, user):
-        followed, other = make_job(user), make_job(user)
+        followed, other = GenerationJobFactory(owner=user), GenerationJobFactory(owner=user)
 
         async def run():
             communicator = await socket(f"/ws/jobs/{followed.pk}/", user=user)
@@ -293,7 +257,7 @@ class TestEvents:
         assert async_to_sync(run)()["job"] == followed.pk
 
     def test_previews_0_strips_the_preview_from_progress_events(self, user):
-        job = make_job(user, status=JobStatus.RUNNING)
+        job = GenerationJobFactory(owner=user, running=True)
         preview = "data:image/webp;base64,UklGRg=="
 
         async def run():
@@ -332,7 +296,7 @@ class TestNewJobs:
 
 class TestCancel:
     def test_the_socket_cancels_the_users_own_job(self, user):
-        job = make_job(user)
+        job = GenerationJobFactory(owner=user)
 
         async def run():
             communicator = await socket("/ws/jobs/", user=user)
@@ -347,7 +311,7 @@ class TestCancel:
         assert GenerationJob.objects.get(pk=job.pk).status == JobStatus.CANCELED
 
     def test_another_users_job_is_not_found_and_not_canceled(self, user, other_user):
-        theirs = make_job(other_user)
+        theirs = GenerationJobFactory(owner=other_user)
 
         async def run():
             communicator = await socket("/ws/jobs/", user=user)
@@ -365,7 +329,7 @@ class TestCancel:
         [{"type": "job.delete", "job": 1}, {"type": "job.cancel", "job": "1"}, {"type": "job.cancel"}, [], "{not json"],
     )
     def test_a_malformed_message_gets_an_error_and_the_socket_stays_open(self, user, message):
-        job = make_job(user)
+        job = GenerationJobFactory(owner=user)
 
         async def run():
             communicator = await socket(f"/ws/jobs/{job.pk}/", user=user)
@@ -395,7 +359,7 @@ class TestTokenAuth:
 
     @pytest.mark.parametrize("make_token", [api_key, jwt_access_token])
     def test_an_api_token_in_the_query_string_authenticates_the_socket(self, user, make_token):
-        job = make_job(user)
+        job = GenerationJobFactory(owner=user)
         token = make_token(user)
 
         async def run():
@@ -427,7 +391,7 @@ class TestTokenAuth:
         async_to_sync(run)()
 
     def test_a_token_only_opens_its_own_users_jobs(self, user, other_user):
-        theirs = make_job(other_user)
+        theirs = GenerationJobFactory(owner=other_user)
         token = api_key(user)
 
         async def run():

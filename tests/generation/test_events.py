@@ -8,8 +8,10 @@ import time
 import pytest
 import torch
 
-from generation import events, services
+from generation import events, runner
 from generation.models import GenerationJob, JobStatus
+
+from ..factories import GenerationJobFactory
 
 
 def closed_port() -> int:
@@ -50,27 +52,18 @@ class BrokenPublisher:
         raise RuntimeError("Event loop is closed")
 
 
-def running_job(user, **fields) -> GenerationJob:
-    values = dict(
-        prompt="a linen summer dress",
-        model="Tongyi-MAI/Z-Image-Turbo",
-        scheduler="FlowMatchEulerDiscrete",
-        steps=6,
-        guidance=0.0,
-        width=256,
-        height=256,
-        seed=1,
-        progress_total=6,
-        status=JobStatus.RUNNING,
-        worker_id="test-host:1",
-    )
-    return GenerationJob.objects.create(owner=user, **(values | fields))
+@pytest.fixture
+def running_job(user) -> GenerationJob:
+    """A job of six steps, claimed by the worker "test-host:1" that the reporters below speak for."""
+    return GenerationJobFactory(owner=user, running=True, steps=6, worker_id="test-host:1")
 
 
 @pytest.mark.django_db
 class TestPublisher:
-    def test_an_unreachable_channel_layer_costs_log_lines_not_errors(self, user, unreachable_events, caplog):
-        job = running_job(user)
+    def test_an_unreachable_channel_layer_costs_log_lines_not_errors(
+        self, user, unreachable_events, caplog, running_job
+    ):
+        job = running_job
         assert events.publish(job, "job.started", total=6)
         assert events.publish(job, "job.progress", step=1, total=6, percent=17, eta_seconds=1.0)
         publisher = events.get_publisher()
@@ -78,16 +71,18 @@ class TestPublisher:
         assert publisher._thread.is_alive()
         assert "could not publish job event" in caplog.text
 
-    def test_publishing_returns_at_once_while_the_channel_layer_hangs(self, user, hung_events):
-        job = running_job(user)
+    def test_publishing_returns_at_once_while_the_channel_layer_hangs(self, user, hung_events, running_job):
+        job = running_job
         started = time.perf_counter()
         for step in range(200):
             events.publish(job, "job.progress", step=step, total=200, percent=0, eta_seconds=None)
         assert time.perf_counter() - started < 0.5
 
-    def test_a_full_queue_drops_events_instead_of_growing_or_blocking(self, user, hung_events, monkeypatch):
+    def test_a_full_queue_drops_events_instead_of_growing_or_blocking(
+        self, user, hung_events, monkeypatch, running_job
+    ):
         monkeypatch.setattr(events, "MAX_PENDING_EVENTS", 5)
-        job = running_job(user)
+        job = running_job
         sent = [
             events.publish(job, "job.progress", step=step, total=9, percent=0, eta_seconds=None) for step in range(9)
         ]
@@ -107,13 +102,13 @@ class TestPublisher:
         for job in range(40):
             assert [event["seq"] for event in sent if event["job"] == base + job] == [1, 2, 3, 4, 5]
 
-    def test_publish_never_raises_when_the_publisher_itself_is_broken(self, user, monkeypatch):
+    def test_publish_never_raises_when_the_publisher_itself_is_broken(self, user, monkeypatch, running_job):
         monkeypatch.setattr(events, "get_publisher", BrokenPublisher)
-        assert events.publish(running_job(user), "job.started", total=6) is False
+        assert events.publish(running_job, "job.started", total=6) is False
 
-    def test_an_unknown_event_type_is_a_programming_error(self, user):
+    def test_an_unknown_event_type_is_a_programming_error(self, user, running_job):
         with pytest.raises(ValueError, match=r"job\.exploded"):
-            events.publish(running_job(user), "job.exploded")
+            events.publish(running_job, "job.exploded")
 
 
 @pytest.mark.django_db
@@ -124,18 +119,18 @@ class TestProgressReporter:
         monkeypatch.setattr(events, "publish", lambda job, event_type, **data: sent.append((event_type, data)))
         return sent
 
-    def test_publish_failures_never_reach_the_denoising_loop(self, user, monkeypatch):
+    def test_publish_failures_never_reach_the_denoising_loop(self, user, monkeypatch, running_job):
         monkeypatch.setattr(events, "get_publisher", BrokenPublisher)
-        job = running_job(user)
-        reporter = services.ProgressReporter(job, "test-host:1", publish_interval=0)
+        job = running_job
+        reporter = runner.ProgressReporter(job, "test-host:1", publish_interval=0)
         for step in range(1, 7):
             reporter.on_step(step, 6, torch.randn(1, 16, 8, 8))
         job.refresh_from_db()
         assert (job.progress_step, job.status) == (6, JobStatus.RUNNING)
 
-    def test_a_preview_rides_along_every_n_steps(self, user, settings, published):
+    def test_a_preview_rides_along_every_n_steps(self, user, settings, published, running_job):
         settings.WS_PREVIEW_EVERY_STEPS = 2
-        reporter = services.ProgressReporter(running_job(user), "test-host:1", publish_interval=0)
+        reporter = runner.ProgressReporter(running_job, "test-host:1", publish_interval=0)
         for step in range(1, 7):
             reporter.on_step(step, 6, torch.randn(1, 16, 8, 8))
         with_preview = [data["step"] for _, data in published if "preview" in data]
@@ -143,40 +138,40 @@ class TestProgressReporter:
         assert all(data["preview"].startswith("data:image/webp;base64,") for _, data in published if "preview" in data)
         assert [data["step"] for _, data in published] == [1, 2, 3, 4, 5, 6]
 
-    def test_previews_are_drawn_only_for_events_that_are_sent(self, user, settings, published, monkeypatch):
+    def test_previews_are_drawn_only_for_events_that_are_sent(
+        self, user, settings, published, monkeypatch, running_job
+    ):
         settings.WS_PREVIEW_EVERY_STEPS = 1
         drawn = []
         monkeypatch.setattr(
             "generation.engine.latent_previews.preview_from_latents", lambda latents: drawn.append(1) or "data:,"
         )
-        reporter = services.ProgressReporter(running_job(user), "test-host:1", publish_interval=60)
+        reporter = runner.ProgressReporter(running_job, "test-host:1", publish_interval=60)
         reporter.last_publish = time.monotonic()
         for step in range(1, 7):
             reporter.on_step(step, 6, torch.randn(1, 16, 8, 8))
         assert [data["step"] for _, data in published] == [6]  # rate-limited: only the last step goes out
         assert len(drawn) == 1
 
-    def test_no_preview_when_disabled_or_without_latents(self, user, settings, published):
-        reporter = services.ProgressReporter(running_job(user), "test-host:1", publish_interval=0)
+    def test_no_preview_when_disabled_or_without_latents(self, user, settings, published, running_job):
+        reporter = runner.ProgressReporter(running_job, "test-host:1", publish_interval=0)
         settings.WS_PREVIEW_EVERY_STEPS = 0
         reporter.on_step(2, 6, torch.randn(1, 16, 8, 8))
         settings.WS_PREVIEW_EVERY_STEPS = 1
         reporter.on_step(4, 6, None)
         assert all("preview" not in data for _, data in published) and len(published) == 2
 
-    def test_a_preview_that_cannot_be_drawn_leaves_the_event_without_one(self, user, settings, published):
+    def test_a_preview_that_cannot_be_drawn_leaves_the_event_without_one(self, user, settings, published, running_job):
         settings.WS_PREVIEW_EVERY_STEPS = 1
-        reporter = services.ProgressReporter(running_job(user), "test-host:1", publish_interval=0)
+        reporter = runner.ProgressReporter(running_job, "test-host:1", publish_interval=0)
         reporter.on_step(1, 6, torch.randn(1, 7, 8, 8))
         ((event_type, data),) = published
         assert event_type == "job.progress" and "preview" not in data and data["percent"] == 17
 
 
 @pytest.mark.django_db(transaction=True)
-def test_a_job_succeeds_when_the_event_layer_is_unreachable(user, unreachable_events):
-    job = services.submit_job(
-        user=user, prompt="a linen summer dress", production_path="fashion", width=256, height=256, steps=3
-    )
-    assert services.execute_job(job_id=job.pk, dispatch_token=str(job.dispatch_token)) == "succeeded"
+def test_a_job_succeeds_when_the_event_layer_is_unreachable(user, unreachable_events, submit):
+    job = submit(user, steps=3)
+    assert runner.execute_job(job_id=job.pk, dispatch_token=str(job.dispatch_token)) == "succeeded"
     job.refresh_from_db()
     assert (job.status, job.images.count(), job.progress_step) == (JobStatus.SUCCEEDED, 1, 3)

@@ -2,27 +2,12 @@ import pytest
 
 from generation.models import GenerationJob, IllegalTransition, JobStatus
 
-from ..factories import UserFactory
-
-
-def make_job(**fields):
-    values = dict(
-        owner=UserFactory(),
-        prompt="p",
-        model="Tongyi-MAI/Z-Image-Turbo",
-        scheduler="FlowMatchEulerDiscrete",
-        steps=2,
-        guidance=0.0,
-        width=256,
-        height=256,
-        seed=1,
-    )
-    return GenerationJob.objects.create(**(values | fields))
+from ..factories import GenerationJobFactory
 
 
 @pytest.mark.django_db
 def test_a_job_moves_queued_running_succeeded_and_records_each_timestamp():
-    job = make_job()
+    job = GenerationJobFactory()
     assert job.transition(JobStatus.RUNNING)
     assert job.transition(JobStatus.SUCCEEDED)
     job.refresh_from_db()
@@ -41,14 +26,14 @@ def test_a_job_moves_queued_running_succeeded_and_records_each_timestamp():
     ],
 )
 def test_illegal_transitions_are_refused(start, target):
-    job = make_job(status=start)
+    job = GenerationJobFactory(status=start)
     with pytest.raises(IllegalTransition):
         job.transition(target)
 
 
 @pytest.mark.django_db
 def test_only_one_of_two_racing_claims_wins():
-    job = make_job()
+    job = GenerationJobFactory()
     first, second = GenerationJob.objects.get(pk=job.pk), GenerationJob.objects.get(pk=job.pk)
     assert first.transition(JobStatus.RUNNING, worker_id="a:1")
     assert not second.transition(JobStatus.RUNNING, worker_id="b:2")
@@ -61,4 +46,4 @@ def test_a_database_constraint_keeps_num_images_between_one_and_four():
     from django.db import IntegrityError, transaction
 
     with pytest.raises(IntegrityError), transaction.atomic():
-        make_job(num_images=5)
+        GenerationJobFactory(num_images=5)

@@ -7,11 +7,11 @@ import time
 import pytest
 from django_celery_results.models import TaskResult
 
-from generation import services
+from generation import runner
 from generation.models import GenerationJob, JobStatus
 from generation.tasks import run_generation_job
 
-from ..waiting import wait_until
+from ..waiting import job_when, wait_until
 
 pytestmark = pytest.mark.e2e
 
@@ -27,26 +27,12 @@ LONG_JOB = {
 FINAL = {JobStatus.SUCCEEDED, JobStatus.FAILED, JobStatus.CANCELED}
 
 
-def job_when(job_id, predicate, timeout=90):
-    def check():
-        job = GenerationJob.objects.get(pk=job_id)
-        return job if predicate(job) else None
-
-    return wait_until(check, timeout, f"job {job_id}")
-
-
-def submit(api_client, **fields):
-    response = api_client.post("/api/v1/jobs", LONG_JOB | fields, format="json")
-    assert response.status_code == 202, response.content
-    return response.json()
-
-
 def assert_each_image_stored_once(job):
     assert sorted(job.images.values_list("index", flat=True)) == list(range(job.num_images))
 
 
-def test_killing_the_pool_process_mid_job_retries_it_to_success(worker, api_client):
-    job_id = submit(api_client)["id"]
+def test_killing_the_pool_process_mid_job_retries_it_to_success(worker, api_client, submit_api):
+    job_id = submit_api(api_client, **LONG_JOB)["id"]
     job = job_when(job_id, lambda j: j.status == JobStatus.RUNNING and j.progress_step >= 3)
     (child,) = worker.pool_pids()
     os.kill(child, signal.SIGKILL)
@@ -56,16 +42,18 @@ def test_killing_the_pool_process_mid_job_retries_it_to_success(worker, api_clie
     assert_each_image_stored_once(job)
 
 
-def test_a_worker_killed_whole_is_reaped_and_its_job_finishes_on_another(start_worker, api_client, settings):
+def test_a_worker_killed_whole_is_reaped_and_its_job_finishes_on_another(
+    start_worker, api_client, settings, submit_api
+):
     first = start_worker()
-    job_id = submit(api_client)["id"]
+    job_id = submit_api(api_client, **LONG_JOB)["id"]
     job_when(job_id, lambda j: j.status == JobStatus.RUNNING and j.progress_step >= 3)
     first.kill()
     assert GenerationJob.objects.get(pk=job_id).status == JobStatus.RUNNING  # nobody else knows yet
 
     settings.JOB_HEARTBEAT_TIMEOUT = 1
     time.sleep(1.5)
-    assert services.reap_stale_jobs() == 1
+    assert runner.reap_stale_jobs() == 1
     job = GenerationJob.objects.get(pk=job_id)
     assert (job.status, job.retry_count) == (JobStatus.QUEUED, 1)
 
@@ -75,8 +63,8 @@ def test_a_worker_killed_whole_is_reaped_and_its_job_finishes_on_another(start_w
     assert_each_image_stored_once(job)
 
 
-def test_a_task_delivered_twice_runs_once(worker, api_client):
-    body = submit(api_client, width=256, height=256, steps=4)
+def test_a_task_delivered_twice_runs_once(worker, api_client, submit_api):
+    body = submit_api(api_client, **(LONG_JOB | {"width": 256, "height": 256, "steps": 4}))
     job = GenerationJob.objects.get(pk=body["id"])
     duplicate = run_generation_job.apply_async(args=(job.pk, str(job.dispatch_token)), queue="gen.fashion")
     wait_until(
@@ -94,8 +82,8 @@ def test_a_task_delivered_twice_runs_once(worker, api_client):
     assert_each_image_stored_once(job)
 
 
-def test_cancelling_a_running_job_stops_the_worker_at_its_next_step(worker, api_client):
-    job_id = submit(api_client)["id"]
+def test_cancelling_a_running_job_stops_the_worker_at_its_next_step(worker, api_client, submit_api):
+    job_id = submit_api(api_client, **LONG_JOB)["id"]
     job_when(job_id, lambda j: j.status == JobStatus.RUNNING and j.progress_step >= 2)
     response = api_client.post(f"/api/v1/jobs/{job_id}/cancel")
     assert response.status_code == 200 and response.json()["status"] == "canceled"
@@ -120,6 +108,6 @@ def test_broker_down_at_submit_answers_202_and_the_job_runs_once_it_is_back(priv
 
     private_broker.start()
     start_worker(CELERY_BROKER_URL=private_broker.url)
-    assert services.redispatch_queued_jobs(older_than=0) == 1
+    assert runner.redispatch_queued_jobs(older_than=0) == 1
     job = job_when(body["id"], lambda j: j.status in FINAL)
     assert job.status == JobStatus.SUCCEEDED and job.deliveries == 1

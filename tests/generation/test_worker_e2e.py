@@ -1,41 +1,20 @@
 """End-to-end: the API submits, a real Celery worker process runs the tiny diffusers pipeline."""
 
-import time
-
 import pytest
 from PIL import Image
 
-from generation.models import GenerationJob, JobStatus
+from generation.models import JobStatus
+
+from ..waiting import finished_job
 
 pytestmark = pytest.mark.e2e
 
 
-def wait_for(job_id, statuses, timeout=60):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        job = GenerationJob.objects.get(pk=job_id)
-        if job.status in statuses:
-            return job
-        time.sleep(0.05)
-    raise AssertionError(f"job {job_id} still {job.status} after {timeout}s (last error: {job.last_error})")
-
-
-def test_a_job_submitted_through_the_api_is_generated_by_a_worker(worker, api_client):
-    response = api_client.post(
-        "/api/v1/jobs",
-        {
-            "prompt": "red sneakers on a plinth",
-            "production_path": "fashion",
-            "width": 256,
-            "height": 256,
-            "steps": 3,
-            "num_images": 2,
-            "seed": 7,
-        },
-        format="json",
+def test_a_job_submitted_through_the_api_is_generated_by_a_worker(worker, api_client, submit_api):
+    body = submit_api(
+        api_client, prompt="red sneakers on a plinth", width=256, height=256, steps=3, num_images=2, seed=7
     )
-    assert response.status_code == 202, response.content
-    job = wait_for(response.json()["id"], {JobStatus.SUCCEEDED, JobStatus.FAILED})
+    job = finished_job(body["id"], timeout=60)
     assert job.status == JobStatus.SUCCEEDED, job.last_error
     assert job.deliveries == 1
     assert job.progress_step == job.progress_total == 6

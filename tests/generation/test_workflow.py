@@ -12,36 +12,10 @@ from generation.engine.workflow import (
     validate_pipeline,
     validate_workflow_config,
 )
+from templates_app.seed_templates import CURATED_TEMPLATES
 
-THREE_D_RENDER = {
-    "model": "stabilityai/stable-diffusion-xl-base-1.0",
-    "scheduler": "DPMSolverMultistep",
-    "steps": 35,
-    "cfg_scale": 9.0,
-    "width": 1024,
-    "height": 1024,
-    "pipeline": [
-        {
-            "node_type": "prompt_enhancement",
-            "parameters": {
-                "style_prompts": [
-                    "3d render",
-                    "octane render",
-                    "blender",
-                    "high quality",
-                    "professional lighting",
-                ]
-            },
-        },
-        {
-            "node_type": "generation",
-            "parameters": {
-                "model_type": "diffusion",
-                "negative_prompt": "2d, flat, painting, sketch, low quality, pixelated",
-            },
-        },
-    ],
-}
+# The source documents' example, as the curated catalogue seeds it.
+THREE_D_RENDER = next(entry["config"] for entry in CURATED_TEMPLATES if entry["slug"] == "3d-render")
 
 
 def context(**overrides):

@@ -12,8 +12,7 @@ from gallery.models import GeneratedImage, ShareLink
 from generation.models import GenerationJob, JobStatus
 from zimage.celery import app
 
-from ..admin.helpers import image_row, job_row
-from ..factories import UserFactory
+from ..factories import GeneratedImageFactory, GenerationJobFactory, UserFactory
 
 pytestmark = pytest.mark.django_db
 
@@ -50,7 +49,9 @@ def test_every_scheduled_task_is_registered_and_tested_here():
 
 
 def redispatch_queued_jobs(user, broker):
-    job = job_row(user, created_at=timezone.now() - timedelta(minutes=5))  # never sent: the broker was down
+    job = GenerationJobFactory(
+        owner=user, with_reservation=True, created_at=timezone.now() - timedelta(minutes=5)
+    )  # never sent: the broker was down
     state = job_state(job)
     status, _, _, dispatched_at, _, waiting = run_twice(
         "generation.redispatch_queued_jobs", lambda: (*state(), broker.llen("gen.fashion"))
@@ -59,7 +60,7 @@ def redispatch_queued_jobs(user, broker):
 
 
 def reap_stale_jobs(user, broker):
-    job = job_row(user)
+    job = GenerationJobFactory(owner=user, with_reservation=True)
     job.transition(JobStatus.RUNNING, worker_id="gone-host:1", heartbeat_at=timezone.now() - timedelta(minutes=5))
     status, retries, *_ = run_twice("generation.reap_stale_jobs", job_state(job))
     assert (status, retries) == (JobStatus.QUEUED, 1)
@@ -68,7 +69,7 @@ def reap_stale_jobs(user, broker):
 
 def fail_overrunning_jobs(user, broker):
     """Heart-beating all along, so the heartbeat reaper leaves it; running past 2 x JOB_TIME_LIMIT fails it."""
-    job = job_row(user, num_images=2)
+    job = GenerationJobFactory(owner=user, with_reservation=True, num_images=2)
     long_ago = timezone.now() - timedelta(seconds=2 * django_settings.JOB_TIME_LIMIT + 5)
     job.transition(JobStatus.RUNNING, worker_id="busy-host:1", started_at=long_ago, heartbeat_at=timezone.now())
     GenerationJob.objects.filter(pk=job.pk).update(images_done=1)
@@ -94,9 +95,11 @@ def grant_monthly_credits(user, broker):
 
 
 def settle_finished_jobs(user, broker):
-    job = job_row(user)  # reserved, then its process died between finishing and settling
+    job = GenerationJobFactory(
+        owner=user, with_reservation=True
+    )  # reserved, then its process died between finishing and settling
     GenerationJob.objects.filter(pk=job.pk).update(status=JobStatus.FAILED, finished_at=timezone.now())
-    *_, entries = run_twice("accounts.settle_finished_jobs", job_state(job))
+    *_, entries = run_twice("generation.settle_finished_jobs", job_state(job))
     assert entries == sorted([("reservation", -1, 1), ("release", 1, -1)])
 
 
@@ -111,14 +114,16 @@ def purge_idempotency_keys(user, broker):
 
 
 def empty_trash(user, broker):
-    expired = image_row(user, deleted_at=timezone.now() - timedelta(days=django_settings.GALLERY_TRASH_DAYS + 1))
-    recent = image_row(user, deleted_at=timezone.now())
+    expired = GeneratedImageFactory(
+        owner=user, deleted_at=timezone.now() - timedelta(days=django_settings.GALLERY_TRASH_DAYS + 1)
+    )
+    recent = GeneratedImageFactory(owner=user, deleted_at=timezone.now())
     kept = run_twice("gallery.empty_trash", lambda: sorted(GeneratedImage.objects.values_list("pk", flat=True)))
     assert expired.pk not in kept and recent.pk in kept
 
 
 def clean_expired_share_links(user, broker):
-    image = image_row(user)
+    image = GeneratedImageFactory(owner=user)
     expired = ShareLink.objects.create(owner=user, image=image, expires_at=timezone.now() - timedelta(minutes=1))
     live = ShareLink.objects.create(owner=user, image=image, expires_at=timezone.now() + timedelta(days=1))
     links = run_twice(
@@ -146,7 +151,7 @@ CASES = {
     "generation.reap_stale_jobs": reap_stale_jobs,
     "generation.fail_overrunning_jobs": fail_overrunning_jobs,
     "accounts.grant_monthly_credits": grant_monthly_credits,
-    "accounts.settle_finished_jobs": settle_finished_jobs,
+    "generation.settle_finished_jobs": settle_finished_jobs,
     "accounts.purge_idempotency_keys": purge_idempotency_keys,
     "accounts.flush_expired_tokens": flush_expired_tokens,
     "gallery.empty_trash": empty_trash,

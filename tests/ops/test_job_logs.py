@@ -9,11 +9,9 @@ import time
 import pytest
 from django.conf import settings
 
-from generation import services
+from generation import runner
 from generation.engine.workflow import NODE_TYPES, Node, register_node
 from generation.models import GenerationJob, JobStatus
-
-from ..admin.helpers import submit
 
 JOB_FIELDS = ("job_id", "user_id", "path", "model")
 # Loggers of the code a job runs through (a worker's own startup lines and Celery's are not part of a job).
@@ -35,7 +33,7 @@ def job_lines(text: str) -> list[dict]:
 
 
 @pytest.mark.django_db
-def test_each_jobs_lines_carry_its_own_fields_whether_it_fails_or_succeeds(user, other_user, caplog):
+def test_each_jobs_lines_carry_its_own_fields_whether_it_fails_or_succeeds(user, other_user, caplog, submit):
     stream = io.StringIO()
     handler = console_handler(stream)
     root = logging.getLogger()
@@ -51,8 +49,8 @@ def test_each_jobs_lines_carry_its_own_fields_whether_it_fails_or_succeeds(user,
     try:
         broken, fine = submit(user), submit(other_user, production_path="eats")
         GenerationJob.objects.filter(pk=broken.pk).update(workflow=[{"node_type": "test_broken_model"}])
-        assert services.execute_job(job_id=broken.pk, dispatch_token=str(broken.dispatch_token)) == "failed"
-        assert services.execute_job(job_id=fine.pk, dispatch_token=str(fine.dispatch_token)) == "succeeded"
+        assert runner.execute_job(job_id=broken.pk, dispatch_token=str(broken.dispatch_token)) == "failed"
+        assert runner.execute_job(job_id=fine.pk, dispatch_token=str(fine.dispatch_token)) == "succeeded"
     finally:
         root.removeHandler(handler)
         del NODE_TYPES["test_broken_model"]
@@ -70,7 +68,7 @@ def test_each_jobs_lines_carry_its_own_fields_whether_it_fails_or_succeeds(user,
 
 
 @pytest.mark.e2e
-def test_a_real_workers_output_carries_the_fields_on_every_line_of_the_job(start_worker, user):
+def test_a_real_workers_output_carries_the_fields_on_every_line_of_the_job(start_worker, user, submit):
     worker = start_worker(LOG_LEVEL="INFO")
     job = submit(user)  # committed (transactional test), so it is dispatched at once
     deadline = time.monotonic() + 60

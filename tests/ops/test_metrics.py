@@ -12,7 +12,7 @@ from generation import worker
 from generation.models import JobStatus
 from generation.services import dispatch_job
 
-from ..admin.helpers import timed_job
+from ..factories import timed_job
 
 pytestmark = pytest.mark.django_db
 

@@ -12,12 +12,13 @@ from pathlib import Path
 
 import pytest
 from django.db import connection
-from django.db.models import Count, Sum
+from django.db.models import Count
 
 from accounts.models import CreditEntry, EntryKind
-from generation import services
+from generation import runner
 from generation.models import FINAL_STATUSES, GenerationJob, JobStatus
 
+from ..accounts.helpers import assert_ledger_matches_cache
 from ..factories import UserFactory
 from ..waiting import wait_until
 
@@ -26,11 +27,6 @@ pytestmark = pytest.mark.e2e
 postgres_only = pytest.mark.skipif(
     not os.environ.get("DATABASE_URL", "").startswith("postgres"), reason="needs the real PostgreSQL"
 )
-
-
-def submit(user, **fields):
-    values = dict(prompt="fault test", production_path="fashion", width=256, height=256, steps=2, num_images=1)
-    return services.submit_job(user=user, **(values | fields))
 
 
 def assert_invariants(users, jobs):
@@ -50,13 +46,11 @@ def assert_invariants(users, jobs):
             timeout=30,
             message="every finished job to be settled",
         )
-        user.refresh_from_db()
-        sums = CreditEntry.objects.filter(user=user).aggregate(available=Sum("amount"), reserved=Sum("reserved_change"))
-        assert (sums["available"], sums["reserved"]) == (user.credit_balance, user.credits_reserved)
+        assert_ledger_matches_cache(user)
 
 
 @pytest.mark.timeout(1200)  # twenty kill-and-recover cycles, each restarting a pool process that loads the model
-def test_sigkill_of_the_pool_process_mid_job_twenty_times(worker, user):
+def test_sigkill_of_the_pool_process_mid_job_twenty_times(worker, user, submit):
     jobs = []
     for index in range(20):
         job = submit(user, width=512, height=512, steps=12, seed=index)
@@ -79,7 +73,9 @@ def test_sigkill_of_the_pool_process_mid_job_twenty_times(worker, user):
     assert all(job.deliveries >= 2 for job in killed), "every job was killed once and delivered again"
 
 
-def test_redis_restarted_with_fifty_jobs_in_flight_loses_none_and_charges_once(private_broker, start_worker, settings):
+def test_redis_restarted_with_fifty_jobs_in_flight_loses_none_and_charges_once(
+    private_broker, start_worker, settings, submit
+):
     user = UserFactory(tier="enterprise")
     worker = start_worker(CELERY_BROKER_URL=private_broker.url)
     jobs = [submit(user, seed=index) for index in range(50)]
@@ -94,8 +90,8 @@ def test_redis_restarted_with_fifty_jobs_in_flight_loses_none_and_charges_once(p
     settings.JOB_HEARTBEAT_TIMEOUT = 3
 
     def sweep():  # what beat does every few seconds
-        services.reap_stale_jobs()
-        services.redispatch_queued_jobs(older_than=2)
+        runner.reap_stale_jobs()
+        runner.redispatch_queued_jobs(older_than=2)
 
     wait_until(
         lambda: all(
@@ -113,7 +109,7 @@ def test_redis_restarted_with_fifty_jobs_in_flight_loses_none_and_charges_once(p
 
 
 @postgres_only
-def test_a_dropped_database_connection_under_the_worker_is_retried_to_success(worker, user):
+def test_a_dropped_database_connection_under_the_worker_is_retried_to_success(worker, user, submit):
     job = submit(user, width=512, height=512, steps=20, seed=3)
     wait_until(
         lambda: GenerationJob.objects.filter(pk=job.pk, status=JobStatus.RUNNING, progress_step__gte=2).exists(),
@@ -135,7 +131,7 @@ def test_a_dropped_database_connection_under_the_worker_is_retried_to_success(wo
 
 
 @postgres_only
-def test_a_storage_write_failure_fails_the_job_cleanly_and_releases_its_credits(start_worker, user, tmp_path):
+def test_a_storage_write_failure_fails_the_job_cleanly_and_releases_its_credits(start_worker, user, tmp_path, submit):
     broken = tmp_path / "data"
     broken.mkdir()
     (broken / "media").write_text("a file where the media folder should be")

@@ -12,8 +12,7 @@ from gallery.models import GeneratedImage, ImageType
 from generation.models import GenerationJob
 from scenes.models import Character, Scene, Story, StoryImageRequest
 
-from ..factories import TemplateFactory
-from .factories import ChapterFactory, CharacterFactory, SceneFactory, StoryFactory
+from ..factories import ChapterFactory, CharacterFactory, SceneFactory, StoryFactory, TemplateFactory
 
 pytestmark = pytest.mark.django_db
 

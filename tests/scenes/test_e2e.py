@@ -9,7 +9,7 @@ from PIL import Image
 from gallery.models import ImageType
 from scenes.models import StoryImageRequest
 
-from .factories import ChapterFactory, CharacterFactory, SceneFactory
+from ..factories import ChapterFactory, CharacterFactory, SceneFactory
 
 pytestmark = pytest.mark.e2e
 

@@ -9,8 +9,7 @@ from scenes import services
 from scenes.models import StoryImageRequest
 from templates_app.services import revise_template
 
-from ..factories import TemplateFactory
-from .factories import ChapterFactory, CharacterFactory, SceneFactory, StoryFactory
+from ..factories import ChapterFactory, CharacterFactory, SceneFactory, StoryFactory, TemplateFactory
 
 pytestmark = pytest.mark.django_db
 

@@ -6,15 +6,9 @@ import pytest
 
 from templates_app.models import Template
 
-from ..factories import TemplateFactory, UserFactory
+from ..factories import TemplateFactory
 
 pytestmark = pytest.mark.django_db
-
-
-@pytest.fixture
-def staff_client(client):
-    client.force_login(UserFactory(is_staff=True, is_superuser=True))
-    return client
 
 
 def form_data(template: Template, **changes):

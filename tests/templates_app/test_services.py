@@ -1,22 +1,16 @@
 """Template versioning, seeding, and the template's bounds enforced when a job is submitted."""
 
 import pytest
-from django.core.exceptions import ValidationError
 
 from generation.services import submit_job
 from templates_app.models import Template
 from templates_app.seed_templates import CURATED_TEMPLATES
 from templates_app.services import revise_template, seed_curated_templates
 
+from ..conftest import errors_of
 from ..factories import TemplateFactory
 
 pytestmark = pytest.mark.django_db
-
-
-def errors_of(call):
-    with pytest.raises(ValidationError) as error:
-        call()
-    return error.value.message_dict
 
 
 class TestRevise:

@@ -1,19 +1,16 @@
-"""Website fixtures: logged-in browsers (Django's test client), and jobs, images and stories made through the
-services the workers and pages use."""
+"""Website fixtures: logged-in browsers (Django's test client), an image and a story made through the services
+the workers and pages use."""
 
 from __future__ import annotations
 
 import pytest
 from django.core.cache import cache
 from django.test import Client
-from PIL import Image
 
 from core.context_processors import NOTICE_CACHE_KEY
-from gallery.services import store_generated_image
-from generation.models import GenerationJob
 from scenes import services as story_services
 
-from ..factories import TemplateFactory
+from ..factories import TemplateFactory, stored_image
 
 XSS_PROMPT = '<script>alert(1)</script> dress" onmouseover="alert(2)'
 
@@ -46,42 +43,9 @@ def template(db):
     return TemplateFactory(slug="lookbook", name="Lookbook", bounds={"steps": [2, 8]})
 
 
-def make_job(owner, **fields) -> GenerationJob:
-    values = dict(
-        prompt="a linen summer dress",
-        model="Tongyi-MAI/Z-Image-Turbo",
-        scheduler="FlowMatchEulerDiscrete",
-        steps=4,
-        guidance=0.0,
-        width=64,
-        height=48,
-        seed=7,
-        status="succeeded",
-        progress_step=4,
-        progress_total=4,
-        workflow=[{"node_type": "generation", "parameters": {}}],
-    )
-    return GenerationJob.objects.create(owner=owner, **(values | fields))
-
-
-def store_image(owner, *, job=None, index=0, prompt="a linen summer dress", **job_fields):
-    """A real stored image (PNG + thumbnail) through the worker's own service."""
-    job = job or make_job(owner, prompt=prompt, **job_fields)
-    return store_generated_image(
-        job=job,
-        index=index,
-        image=Image.new("RGB", (job.width, job.height), (200, 40, 40)),
-        prompt_used=prompt,
-        negative_prompt_used="blurry",
-        seed=job.seed + index,
-        backend="tiny",
-        generation_seconds=0.5,
-    )
-
-
 @pytest.fixture
 def image(user):
-    return store_image(user)
+    return stored_image(user)
 
 
 @pytest.fixture

@@ -18,8 +18,8 @@ from django.urls import reverse
 
 from scenes import services as story_services
 
-from ..factories import UserFactory
-from .conftest import XSS_PROMPT, make_job, store_image
+from ..factories import GenerationJobFactory, UserFactory, stored_image
+from .conftest import XSS_PROMPT
 
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser") or shutil.which("google-chrome")
 
@@ -130,8 +130,8 @@ def browser(tmp_path):
 
 def test_xss_payloads_in_prompts_never_run_in_a_real_browser(live_server, browser):
     user = UserFactory()
-    job = make_job(user, prompt=XSS_PROMPT, negative_prompt=XSS_PROMPT)
-    image = store_image(user, prompt=XSS_PROMPT)
+    job = GenerationJobFactory(owner=user, succeeded=True, prompt=XSS_PROMPT, negative_prompt=XSS_PROMPT)
+    image = stored_image(user, prompt=XSS_PROMPT)
     story = story_services.create_story(owner=user, title=XSS_PROMPT)
     chapter = story_services.create_chapter(story=story, number=1, title=XSS_PROMPT, script=XSS_PROMPT)
     story_services.create_scene(chapter=chapter, scene_number=1, description=XSS_PROMPT)

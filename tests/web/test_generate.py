@@ -8,8 +8,8 @@ from django.urls import reverse
 
 from generation.models import GenerationJob
 
-from ..factories import TemplateFactory, UserFactory
-from .conftest import login, make_job, store_image
+from ..factories import GenerationJobFactory, TemplateFactory, UserFactory, stored_image
+from .conftest import login
 
 pytestmark = pytest.mark.django_db
 
@@ -114,8 +114,10 @@ def test_the_form_starts_from_a_template(owner_client, template):
 
 
 def test_use_these_settings_again_prefills_the_form_from_an_image(owner_client, user, template):
-    job = make_job(user, template=template, prompt="red coat", negative_prompt="rain", steps=6, seed=100)
-    image = store_image(user, job=job, index=1)
+    job = GenerationJobFactory(
+        owner=user, succeeded=True, template=template, prompt="red coat", negative_prompt="rain", steps=6, seed=100
+    )
+    image = stored_image(user, job=job, index=1)
     response = owner_client.get(GENERATE + f"?from_image={image.uuid}")
     initial = response.context["form"].initial
     assert initial["prompt"] == "red coat"
@@ -129,7 +131,9 @@ def test_use_these_settings_again_prefills_the_form_from_an_image(owner_client, 
 
 
 def test_retry_submits_the_same_request_again(owner_client, user, template):
-    job = make_job(user, template=template, prompt="red coat", status="failed", steps=6, seed=100, num_images=2)
+    job = GenerationJobFactory(
+        owner=user, template=template, prompt="red coat", failed=True, steps=6, seed=100, num_images=2
+    )
     response = owner_client.post(reverse("generation:job-retry", args=[job.pk]))
     retried = GenerationJob.objects.exclude(pk=job.pk).get()
     assert response.status_code == 302 and response.url == reverse("generation:job", args=[retried.pk])
@@ -145,7 +149,7 @@ def test_retry_submits_the_same_request_again(owner_client, user, template):
 def test_a_retry_that_is_refused_goes_back_to_the_form_with_the_reason(db):
     user = UserFactory(credits=0)
     client = login(user)
-    job = make_job(user, status="failed")
+    job = GenerationJobFactory(owner=user, failed=True)
     response = client.post(reverse("generation:job-retry", args=[job.pk]), follow=True)
     assert response.redirect_chain[-1][0] == f"{GENERATE}?from_job={job.pk}"
     assert "you have 0 available" in response.content.decode()
@@ -153,7 +157,7 @@ def test_a_retry_that_is_refused_goes_back_to_the_form_with_the_reason(db):
 
 
 def test_cancel_stops_a_queued_job(owner_client, user):
-    job = make_job(user, status="queued", progress_step=0)
+    job = GenerationJobFactory(owner=user, status="queued", progress_step=0)
     response = owner_client.post(reverse("generation:job-cancel", args=[job.pk]), {"next": reverse("generation:jobs")})
     assert response.status_code == 302 and response.url == reverse("generation:jobs")
     job.refresh_from_db()
@@ -161,13 +165,13 @@ def test_cancel_stops_a_queued_job(owner_client, user):
 
 
 def test_cancel_never_redirects_off_site(owner_client, user):
-    job = make_job(user, status="queued", progress_step=0)
+    job = GenerationJobFactory(owner=user, status="queued", progress_step=0)
     response = owner_client.post(reverse("generation:job-cancel", args=[job.pk]), {"next": "https://evil.example/"})
     assert response.url == reverse("generation:job", args=[job.pk])
 
 
 def test_history_filters_by_status_and_search(owner_client, user):
-    make_job(user, prompt="blue scarf", status="failed")
-    make_job(user, prompt="red scarf", status="succeeded")
+    GenerationJobFactory(owner=user, prompt="blue scarf", failed=True)
+    GenerationJobFactory(owner=user, prompt="red scarf", succeeded=True)
     body = owner_client.get(reverse("generation:jobs") + "?status=failed&q=scarf").content.decode()
     assert "blue scarf" in body and "red scarf" not in body

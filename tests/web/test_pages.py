@@ -13,7 +13,7 @@ from accounts.services import create_api_key
 from core import context_processors
 from gallery.services import create_folder, create_share_link
 
-from .conftest import make_job, store_image
+from ..factories import GenerationJobFactory, stored_image
 
 pytestmark = pytest.mark.django_db
 
@@ -56,8 +56,8 @@ def test_private_pages_render_empty_for_a_new_user(owner_client, name):
 
 
 def test_owner_sees_every_page_about_their_objects(owner_client, user, template, story):
-    job = make_job(user, template=template, status="running", progress_step=2)
-    image = store_image(user)
+    job = GenerationJobFactory(owner=user, template=template, running=True, progress_step=2)
+    image = stored_image(user)
     folder = create_folder(owner=user, name="Campaign")
     chapter = story.chapters.get()
     pages = [
@@ -79,8 +79,8 @@ def test_owner_sees_every_page_about_their_objects(owner_client, user, template,
 
 
 def test_dashboard_shows_balance_running_jobs_and_recent_images(owner_client, user):
-    make_job(user, prompt="still drawing", status="running")
-    store_image(user, prompt="a finished picture")
+    GenerationJobFactory(owner=user, prompt="still drawing", running=True)
+    stored_image(user, prompt="a finished picture")
     body = owner_client.get(reverse("generation:dashboard")).content.decode()
     assert str(user.credit_balance) in body
     assert "still drawing" in body
@@ -88,8 +88,8 @@ def test_dashboard_shows_balance_running_jobs_and_recent_images(owner_client, us
 
 
 def test_another_users_objects_are_not_found(other_client, user, template, story):
-    job = make_job(user)
-    image = store_image(user)
+    job = GenerationJobFactory(owner=user, succeeded=True)
+    image = stored_image(user)
     folder = create_folder(owner=user, name="Private")
     link = create_share_link(owner=user, image=image)
     key, _ = create_api_key(user=user, name="ci")
@@ -141,7 +141,7 @@ def test_another_users_objects_are_not_found(other_client, user, template, story
 
 
 def test_bulk_actions_ignore_another_users_images(other_client, user):
-    image = store_image(user)
+    image = stored_image(user)
     response = other_client.post(reverse("gallery:bulk"), {"ids": [str(image.uuid)], "action": "trash"})
     assert response.status_code == 302
     image.refresh_from_db()
@@ -149,15 +149,15 @@ def test_bulk_actions_ignore_another_users_images(other_client, user):
 
 
 def test_another_users_jobs_and_images_are_not_listed(other_client, user):
-    make_job(user, prompt="my secret brief")
-    store_image(user, prompt="my secret picture")
+    GenerationJobFactory(owner=user, succeeded=True, prompt="my secret brief")
+    stored_image(user, prompt="my secret picture")
     for name in ("generation:dashboard", "generation:jobs", "gallery:list"):
         body = other_client.get(reverse(name)).content.decode()
         assert "my secret" not in body, name
 
 
 def test_share_page_stays_public(client, user):
-    image = store_image(user)
+    image = stored_image(user)
     link = create_share_link(owner=user, image=image)
     assert client.get(reverse("gallery:share", args=[link.token])).status_code == 200
 

@@ -17,7 +17,8 @@ from gallery.services import create_share_link
 from generation.models import GenerationJob
 from scenes import services as story_services
 
-from .conftest import XSS_PROMPT, make_job, store_image
+from ..factories import GenerationJobFactory, stored_image
+from .conftest import XSS_PROMPT
 
 pytestmark = pytest.mark.django_db
 
@@ -47,10 +48,12 @@ def event_handlers(body: str) -> set[str]:
 
 @pytest.fixture
 def xss_objects(user, template):
-    job = make_job(user, prompt=XSS_PROMPT, negative_prompt=XSS_PROMPT, template=template, status="failed")
+    job = GenerationJobFactory(
+        owner=user, prompt=XSS_PROMPT, negative_prompt=XSS_PROMPT, template=template, failed=True
+    )
     GenerationJob.objects.filter(pk=job.pk).update(last_error=XSS_PROMPT)
-    running = make_job(user, prompt=XSS_PROMPT, status="running")
-    image = store_image(user, prompt=XSS_PROMPT)
+    running = GenerationJobFactory(owner=user, prompt=XSS_PROMPT, running=True)
+    image = stored_image(user, prompt=XSS_PROMPT)
     story = story_services.create_story(owner=user, title=XSS_PROMPT, description=XSS_PROMPT, style="ink")
     character = story_services.create_character(story=story, name="Mara <i>", description=XSS_PROMPT)
     chapter = story_services.create_chapter(story=story, number=1, title=XSS_PROMPT, script=XSS_PROMPT)
@@ -126,7 +129,7 @@ def test_pages_have_no_inline_scripts_handlers_or_style_attributes(owner_client,
 
 
 def test_the_public_share_page_keeps_its_own_stricter_policy(client, user):
-    link = create_share_link(owner=user, image=store_image(user))
+    link = create_share_link(owner=user, image=stored_image(user))
     response = client.get(reverse("gallery:share", args=[link.token]))
     assert response["Content-Security-Policy"].startswith("default-src 'none'")
 
@@ -145,7 +148,7 @@ def test_forms_refuse_a_post_without_the_csrf_token(user):
 
 
 def test_bulk_download_returns_a_zip_of_the_selected_originals(owner_client, user):
-    first, second = store_image(user), store_image(user)
+    first, second = stored_image(user), stored_image(user)
     response = owner_client.post(
         reverse("gallery:bulk"), {"ids": [str(first.uuid), str(second.uuid)], "action": "download"}
     )
@@ -159,7 +162,7 @@ def test_bulk_move_favourite_and_trash(owner_client, user):
     from gallery.services import create_folder
 
     folder = create_folder(owner=user, name="Picks")
-    image = store_image(user)
+    image = stored_image(user)
     url = reverse("gallery:bulk")
     owner_client.post(url, {"ids": [str(image.uuid)], "action": "move", "folder": str(folder.pk)})
     owner_client.post(url, {"ids": [str(image.uuid)], "action": "favourite"})

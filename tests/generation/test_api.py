@@ -1,18 +1,14 @@
-"""Jobs through the API: submit, filter, detail with progress and images, cancel, retry; health."""
+"""Jobs through the API: submit, filter, detail with progress and images, cancel, retry."""
 
 from __future__ import annotations
 
 import datetime as dt
 
 from django.utils import timezone
-from rest_framework.test import APIClient
 
 from generation.models import GenerationJob, JobStatus
 
-from ..factories import TemplateFactory
-from .conftest import make_job, store_image
-
-JOB = {"prompt": "a linen summer dress, white studio", "production_path": "fashion", "width": 256, "height": 256}
+from ..factories import JOB_REQUEST, GenerationJobFactory, TemplateFactory, stored_image
 
 
 def ids(response) -> list[int]:
@@ -21,7 +17,7 @@ def ids(response) -> list[int]:
 
 
 def test_submit_answers_202_with_the_queued_job_and_an_estimate(api_client, user):
-    response = api_client.post("/api/v1/jobs", {**JOB, "num_images": 2, "seed": 7}, format="json")
+    response = api_client.post("/api/v1/jobs", JOB_REQUEST | {"num_images": 2, "seed": 7}, format="json")
     assert response.status_code == 202, response.content
     body = response.json()
     job = GenerationJob.objects.get(pk=body["id"])
@@ -31,10 +27,10 @@ def test_submit_answers_202_with_the_queued_job_and_an_estimate(api_client, user
 
 def test_the_list_filters_by_status_path_template_and_dates(api_client, user):
     template = TemplateFactory(production_path="eats")
-    old = make_job(user, status="failed")
+    old = GenerationJobFactory(owner=user, failed=True)
     GenerationJob.objects.filter(pk=old.pk).update(created_at=timezone.now() - dt.timedelta(days=10))
-    eats = make_job(user, production_path="eats", template=template)
-    queued = make_job(user, status="queued")
+    eats = GenerationJobFactory(owner=user, succeeded=True, production_path="eats", template=template)
+    queued = GenerationJobFactory(owner=user, status="queued")
     assert ids(api_client.get("/api/v1/jobs", {"status": "queued"})) == [queued.pk]
     assert ids(api_client.get("/api/v1/jobs", {"path": "eats"})) == [eats.pk]
     assert ids(api_client.get("/api/v1/jobs", {"template": template.slug})) == [eats.pk]
@@ -56,24 +52,22 @@ def test_a_bad_filter_is_a_400_naming_it(api_client):
 
 
 def test_detail_has_progress_and_images(api_client, user):
-    job = make_job(user, status="running", num_images=2, progress_step=3, progress_total=8)
-    image = store_image(user, job)
+    job = GenerationJobFactory(owner=user, running=True, num_images=2, progress_step=3, progress_total=8)
+    image = stored_image(job=job)
     body = api_client.get(f"/api/v1/jobs/{job.pk}").json()
     assert (body["progress_step"], body["progress_total"], body["percent"]) == (3, 8, 38)
     assert [item["id"] for item in body["images"]] == [str(image.uuid)]
     assert set(body["images"][0]["urls"]) == {"url", "thumbnail_url"}
 
 
-def test_cancel_a_queued_job(api_client, user):
-    job = api_client.post("/api/v1/jobs", JOB, format="json").json()
+def test_cancel_a_queued_job(api_client, submit_api):
+    job = submit_api(api_client)
     response = api_client.post(f"/api/v1/jobs/{job['id']}/cancel")
     assert response.status_code == 200 and response.json()["status"] == "canceled"
 
 
-def test_retry_a_failed_job_submits_the_same_inputs_as_a_new_job(api_client, user):
-    failed = GenerationJob.objects.get(
-        pk=api_client.post("/api/v1/jobs", {**JOB, "seed": 11}, format="json").json()["id"]
-    )
+def test_retry_a_failed_job_submits_the_same_inputs_as_a_new_job(api_client, submit_api):
+    failed = GenerationJob.objects.get(pk=submit_api(api_client, seed=11)["id"])
     GenerationJob.objects.filter(pk=failed.pk).update(status=JobStatus.FAILED, last_error="CUDA out of memory")
     response = api_client.post(f"/api/v1/jobs/{failed.pk}/retry")
     assert response.status_code == 202, response.content
@@ -86,15 +80,27 @@ def test_retry_a_failed_job_submits_the_same_inputs_as_a_new_job(api_client, use
 
 def test_retry_of_a_job_that_did_not_fail_is_a_409(api_client, user):
     for status in ("queued", "running", "succeeded", "canceled"):
-        job = make_job(user, status=status)
+        job = GenerationJobFactory(owner=user, status=status)
         error = api_client.post(f"/api/v1/jobs/{job.pk}/retry").json()["error"]
         assert error["code"] == "conflict" and status in error["message"]
     assert GenerationJob.objects.count() == 4
 
 
-def test_health_is_the_readiness_payload_without_login(client, db):
-    api = APIClient().get("/api/v1/health")
-    probe = client.get("/readyz")
-    assert api.status_code == probe.status_code
-    assert set(api.json()) == set(probe.json()) == {"status", "down", "checks"}
-    assert set(api.json()["checks"]) == {"database", "redis", "storage", "workers"}
+def test_an_unconfirmed_account_cannot_run_jobs_not_even_free_ones(db):
+    """The sign-up credits wait for the e-mail confirmation, and so does the GPU: a free template is no way round."""
+    from accounts.models import User
+    from rest_framework.test import APIClient
+
+    from ..factories import TemplateFactory
+
+    user = User.objects.create_user(email="new@example.com", password="correct horse battery staple")
+    assert not user.is_email_verified
+    client = APIClient()
+    client.force_authenticate(user)
+    free = TemplateFactory(credit_cost=0)
+
+    response = client.post("/api/v1/jobs", {"prompt": "a red sneaker", "template": free.slug}, format="json")
+
+    assert response.status_code == 403, response.content
+    assert response.json()["error"]["code"] == "email_not_verified"
+    assert not user.jobs.exists()

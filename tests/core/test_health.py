@@ -5,15 +5,16 @@ import time
 import pytest
 import redis
 from django.conf import settings
+from rest_framework.test import APIClient
 
-from core.health import WORKER_KEY_PATTERN
+from generation.worker import HEARTBEAT_KEY_PREFIX
 
 CLOSED_REDIS_URL = "redis://127.0.0.1:1/0"
 
 
 def forget_worker_heartbeats() -> None:
     client = redis.Redis.from_url(settings.REDIS_URL)
-    keys = list(client.scan_iter(WORKER_KEY_PATTERN))
+    keys = list(client.scan_iter(f"{HEARTBEAT_KEY_PREFIX}*"))
     if keys:
         client.delete(*keys)
 
@@ -71,3 +72,11 @@ def test_readyz_names_redis_with_a_503_not_a_500_when_redis_is_unreachable(clien
     assert "ConnectionError" in body["checks"]["redis"]["error"]
     assert body["checks"]["database"]["ok"] is True
     assert elapsed < 5, f"readiness took {elapsed:.1f}s with Redis down"
+
+
+def test_health_is_the_readiness_payload_without_login(client, db):
+    api = APIClient().get("/api/v1/health")
+    probe = client.get("/readyz")
+    assert api.status_code == probe.status_code
+    assert set(api.json()) == set(probe.json()) == {"status", "down", "checks"}
+    assert set(api.json()["checks"]) == {"database", "redis", "storage", "workers"}

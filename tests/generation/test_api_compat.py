@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from generation.models import GenerationJob, JobStatus
+from generation.models import GenerationJob
 
-from .conftest import make_job, store_image
+from ..factories import GenerationJobFactory, stored_image
 
 
 def test_generate_answers_202_with_the_job_id_and_status(api_client, user):
@@ -25,7 +25,7 @@ def test_generate_validates_like_jobs(api_client):
 
 
 def test_status_reports_progress_images_and_error(api_client, user):
-    running = make_job(user, status="running", progress_step=2, progress_total=4)
+    running = GenerationJobFactory(owner=user, running=True, progress_step=2, progress_total=4)
     assert api_client.get(f"/api/v1/status/{running.pk}").json() == {
         "job_id": running.pk,
         "status": "running",
@@ -33,17 +33,17 @@ def test_status_reports_progress_images_and_error(api_client, user):
         "images": [],
         "error": None,
     }
-    done = make_job(user)
-    image = store_image(user, done)
+    done = GenerationJobFactory(owner=user, succeeded=True)
+    image = stored_image(job=done)
     body = api_client.get(f"/api/v1/status/{done.pk}").json()
     assert body["status"] == "succeeded" and body["images"][0]["id"] == str(image.uuid)
     assert body["images"][0]["url"] and body["images"][0]["thumbnail_url"]
-    failed = make_job(user, status=JobStatus.FAILED, last_error="Worker lost")
+    failed = GenerationJobFactory(owner=user, failed=True, last_error="Worker lost")
     assert api_client.get(f"/api/v1/status/{failed.pk}").json()["error"] == "Worker lost"
 
 
 def test_jobs_skip_and_limit_page_like_page_numbers(api_client, user):
-    jobs = [make_job(user) for _ in range(5)]
+    jobs = GenerationJobFactory.create_batch(5, owner=user)
     newest_first = [job.pk for job in reversed(jobs)]
     body = api_client.get("/api/v1/jobs", {"skip": 1, "limit": 2}).json()
     assert [job["id"] for job in body["results"]] == newest_first[1:3]
