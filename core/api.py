@@ -6,18 +6,14 @@ Errors: every 4xx answers `{"error": {"code", "message", "fields"}}`, produced h
 from __future__ import annotations
 
 import copy
-import datetime as dt
 from typing import Any
 
 from django.core.exceptions import RequestDataTooBig, SuspiciousOperation
 from django.core.exceptions import ValidationError as DjangoValidationError
-from django.db.models import QuerySet
 from django.http import Http404, HttpResponseRedirect
 from django.urls import Resolver404, ResolverMatch, resolve
-from django.utils.dateparse import parse_date, parse_datetime
-from drf_spectacular.types import OpenApiTypes
-from drf_spectacular.utils import extend_schema, extend_schema_field
-from rest_framework import exceptions, generics, serializers, status
+from drf_spectacular.utils import extend_schema
+from rest_framework import exceptions, serializers, status
 from rest_framework.decorators import api_view, authentication_classes, permission_classes, throttle_classes
 from rest_framework.permissions import AllowAny
 from rest_framework.response import Response
@@ -25,7 +21,7 @@ from rest_framework.views import exception_handler as drf_exception_handler
 from rest_framework.views import set_rollback
 
 from .errors import DomainError
-from .pagination import MAX_PAGE_SIZE, Pagination, SkipLimitPagination, stable_order
+from .pagination import Pagination, SkipLimitPagination, stable_order
 from .parsers import PayloadTooLarge
 
 # --- errors ------------------------------------------------------------------------------------
@@ -183,69 +179,9 @@ class ModelSerializer(serializers.ModelSerializer):
         return copy.deepcopy(built)
 
 
-class QueryParamsSerializer(StrictSerializer):
-    """Query parameters of a list: its filters, plus the pagination parameters every list takes."""
-
-    IGNORED = frozenset({"format"})  # DRF's renderer switch (?format=api: the browsable API), not a filter
-
-    page = serializers.IntegerField(required=False, min_value=1, max_value=10**9)
-    page_size = serializers.IntegerField(
-        required=False, min_value=1, max_value=10**9, help_text=f"At most {MAX_PAGE_SIZE}; more is capped."
-    )
-
-    def to_internal_value(self, data: Any) -> Any:
-        return super().to_internal_value({key: value for key, value in data.items() if key not in self.IGNORED})
-
-
-class FilteredListView(generics.ListAPIView):
-    """A list whose query parameters `filter_class` validates (a bad one is a 400 naming it) and documents
-    (core.openapi adds its fields to the operation); `filtered_queryset` turns the valid ones into rows."""
-
-    filter_class: type[QueryParamsSerializer]
-
-    def get_queryset(self) -> QuerySet:
-        filters = self.filter_class(data=self.request.query_params.dict())
-        filters.is_valid(raise_exception=True)
-        return self.filtered_queryset(filters)
-
-    def filtered_queryset(self, filters: QueryParamsSerializer) -> QuerySet:
-        raise NotImplementedError
-
-
-@extend_schema_field(OpenApiTypes.STR)
-class DateOrDateTimeField(serializers.Field):
-    """An ISO date-time, or a plain date meaning its start (or, with `end_of_day`, the start of the next day)."""
-
-    def __init__(self, *, end_of_day: bool = False, **kwargs: Any):
-        self.end_of_day = end_of_day
-        super().__init__(**kwargs)
-
-    def to_internal_value(self, value: Any) -> dt.datetime:
-        text = str(value).strip()
-        try:
-            day = parse_date(text)  # first: parse_datetime would also read a bare date, as midnight
-            moment = None if day else parse_datetime(text)
-        except ValueError:
-            day = moment = None
-        if moment is not None:
-            return moment if moment.tzinfo else moment.replace(tzinfo=dt.UTC)
-        if day is None:
-            raise serializers.ValidationError("Use a date (2026-01-31) or an ISO 8601 date-time.")
-        try:
-            start = dt.datetime.combine(day, dt.time.min, tzinfo=dt.UTC)
-            return start + dt.timedelta(days=1) if self.end_of_day else start
-        except OverflowError:
-            raise serializers.ValidationError("Date out of range.") from None
-
-    def to_representation(self, value: dt.datetime) -> str:
-        return value.isoformat()
-
-
 __all__ = [
     "Conflict",
-    "DateOrDateTimeField",
     "Pagination",
-    "QueryParamsSerializer",
     "SkipLimitPagination",
     "StrictSerializer",
     "StrictSerializerMixin",

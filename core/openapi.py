@@ -7,10 +7,16 @@ from __future__ import annotations
 
 from typing import Any
 
+from django import forms
 from drf_spectacular import openapi
-from drf_spectacular.utils import OpenApiExample, OpenApiResponse
+from drf_spectacular.extensions import OpenApiFilterExtension
+from drf_spectacular.plumbing import build_parameter_type
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import OpenApiExample, OpenApiParameter, OpenApiResponse, extend_schema_field
 from rest_framework import serializers
 from rest_framework_simplejwt.views import TokenViewBase
+
+from . import filters
 
 # --- the error shape ----------------------------------------------------------------------------
 
@@ -120,6 +126,59 @@ def error_response(code: int | str, description: str | None = None) -> OpenApiRe
     )
 
 
+# --- list filters -------------------------------------------------------------------------------
+
+
+def _serializer_field_for(form_field: forms.Field) -> serializers.Field:
+    """The DRF field that validates as `form_field` does, so the parameter reads as the form checks it."""
+    common: dict[str, Any] = {"required": form_field.required, "help_text": form_field.help_text or None}
+    if isinstance(form_field, forms.ChoiceField):
+        choices = [(value, label) for value, label in form_field.choices if value != ""]
+        return serializers.ChoiceField(choices=choices, **common)
+    if isinstance(form_field, forms.SlugField):
+        return serializers.SlugField(max_length=form_field.max_length, **common)
+    if isinstance(form_field, forms.RegexField):
+        return serializers.RegexField(form_field.regex, max_length=form_field.max_length, **common)
+    if isinstance(form_field, forms.CharField):
+        return serializers.CharField(max_length=form_field.max_length, **common)
+    if isinstance(form_field, forms.IntegerField):
+        return serializers.IntegerField(min_value=form_field.min_value, max_value=form_field.max_value, **common)
+    if isinstance(form_field, filters.BooleanField | forms.NullBooleanField):
+        return serializers.BooleanField(**common)
+    return _TextParameter(**common)  # dates and other text the form parses itself
+
+
+@extend_schema_field(OpenApiTypes.STR)
+class _TextParameter(serializers.Field):
+    pass
+
+
+class FilterSetExtension(OpenApiFilterExtension):
+    """A list's FilterSet (core.filters) as its query parameters, each described by the form field that checks it."""
+
+    target_class = "core.filters.FilterBackend"
+    priority = 1  # before drf-spectacular's own django-filter extension, which guesses from model fields
+
+    def get_schema_operation_parameters(self, auto_schema: AutoSchema, *args: Any, **kwargs: Any) -> list[dict]:
+        filterset_class = getattr(auto_schema.view, "filterset_class", None)
+        if filterset_class is None:
+            return []
+        fields = {name: _serializer_field_for(f.field) for name, f in filterset_class.base_filters.items()}
+        parameters = type(f"{filterset_class.__name__}Parameters", (serializers.Serializer,), fields)()
+        mapped = auto_schema._map_serializer(parameters, "request")
+        return [
+            build_parameter_type(
+                name=name,
+                schema=schema,
+                description=schema.pop("description", None),
+                location=OpenApiParameter.QUERY,
+                allow_blank=getattr(parameters.fields[name], "allow_blank", True),
+                required=name in mapped.get("required", []),
+            )
+            for name, schema in mapped["properties"].items()
+        ]
+
+
 # --- the schema class ---------------------------------------------------------------------------
 
 # The tag of a path is its first segment (after /api/v1/), renamed here, or the nested resource it names.
@@ -141,11 +200,10 @@ class AutoSchema(openapi.AutoSchema):
                 resource = nested
         return [TAG_ALIASES.get(resource, resource)]
 
-    def get_override_parameters(self) -> list[Any]:
-        """A FilteredListView's filters are its GET operation's query parameters."""
-        filter_class = getattr(self.view, "filter_class", None)
-        extra = [filter_class] if filter_class is not None and self.method == "GET" else []
-        return [*super().get_override_parameters(), *extra]
+    def _get_pagination_parameters(self) -> list[dict[str, Any]]:
+        """The paginator's parameters, unless the list's FilterSet documents them (with their bounds) already."""
+        documented = {parameter["name"] for parameter in self._get_filter_parameters()}
+        return [p for p in super()._get_pagination_parameters() if p["name"] not in documented]
 
     def _error_codes(self, operation: dict[str, Any]) -> list[str]:
         """The 4xx answers this operation can give, judged from its view and its documented inputs."""

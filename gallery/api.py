@@ -17,18 +17,11 @@ from rest_framework.permissions import AllowAny
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from core.api import (
-    DateOrDateTimeField,
-    FilteredListView,
-    ModelSerializer,
-    Pagination,
-    QueryParamsSerializer,
-    StrictSerializer,
-)
-from generation.engine.paths import PATH_CHOICES
+from core.api import ModelSerializer, Pagination, StrictSerializer
 
 from . import selectors, services
 from .downloads import zip_response
+from .filters import ImageFilter
 from .models import Folder, GeneratedImage, ShareLink, Tag
 
 ZIP_MAX_IMAGES = 200
@@ -46,31 +39,6 @@ class OwnedPrimaryKeyField(serializers.PrimaryKeyRelatedField):
 
 
 # --- Images -------------------------------------------------------------------------------------
-
-
-class ImageFilterSerializer(QueryParamsSerializer):
-    path = serializers.ChoiceField(choices=PATH_CHOICES, required=False)
-    template = serializers.SlugField(required=False)
-    folder = serializers.RegexField(r"^(\d+|none)$", required=False, help_text="A folder id, or none (unfiled).")
-    tag = serializers.CharField(required=False, max_length=50)
-    favourite = serializers.BooleanField(required=False)
-    created_after = DateOrDateTimeField(required=False)
-    created_before = DateOrDateTimeField(required=False, end_of_day=True)
-    q = serializers.CharField(required=False, max_length=200, help_text="Words that must all appear in the prompt.")
-
-    def to_browse_kwargs(self) -> dict:
-        data = self.validated_data
-        folder = data.get("folder")
-        return {
-            "production_path": data.get("path"),
-            "template": data.get("template"),
-            "folder": int(folder) if folder and folder != selectors.UNFILED else folder,
-            "tag": data.get("tag"),
-            "favourite": data.get("favourite"),
-            "created_after": data.get("created_after"),
-            "created_before": data.get("created_before"),
-            "search": data.get("q"),
-        }
 
 
 class GalleryImageSerializer(ModelSerializer):
@@ -129,14 +97,14 @@ def _image_response(user, uuid, status_code: int = status.HTTP_200_OK) -> Respon
     return Response(GalleryImageSerializer(image).data, status=status_code)
 
 
-class ImageListView(FilteredListView):
+class ImageListView(generics.ListAPIView):
     """The user's images (trash excluded), newest first, with optional filters."""
 
     serializer_class = GalleryImageSerializer
-    filter_class = ImageFilterSerializer
+    filterset_class = ImageFilter
 
-    def filtered_queryset(self, filters):
-        return selectors.browse_images(self.request.user, **filters.to_browse_kwargs())
+    def get_queryset(self):
+        return selectors.live_images_for(self.request.user)
 
 
 class ImageDetailView(APIView):

@@ -18,8 +18,6 @@ from .models import Folder, GeneratedImage, ShareLink, Tag
 
 SIGNING_SALT = "zimage.gallery.file"
 
-UNFILED = "none"
-
 
 def signed_url(name: str, *, download_as: str | None = None) -> str:
     """S3 gives a presigned URL; local storage a token for our own view. Both expire after SIGNED_URL_EXPIRY.
@@ -75,45 +73,6 @@ def trashed_images_for(user) -> QuerySet[GeneratedImage]:
         .prefetch_related("tags")
         .order_by("-deleted_at", "-id")
     )
-
-
-def browse_images(
-    user,
-    *,
-    production_path: str | None = None,
-    template: str | None = None,
-    folder: int | str | None = None,
-    tag: str | None = None,
-    favourite: bool | None = None,
-    created_after: dt.datetime | None = None,
-    created_before: dt.datetime | None = None,
-    search: str | None = None,
-) -> QuerySet[GeneratedImage]:
-    """The user's live images, newest first (ties broken by id so pages never overlap), narrowed by each filter.
-
-    `folder` is a folder id, or "none" for images in no folder; `tag` is a tag name (any case);
-    `search` matches every word somewhere in the prompt.
-    """
-    images = live_images_for(user)
-    if production_path:
-        images = images.filter(production_path=production_path)
-    if template:
-        images = images.filter(template__slug=template)
-    if folder == UNFILED:
-        images = images.filter(folder__isnull=True)
-    elif folder is not None:
-        images = images.filter(folder_id=folder)
-    if tag:
-        images = images.filter(tags__name__iexact=tag)
-    if favourite is not None:
-        images = images.filter(is_favourite=favourite)
-    if created_after is not None:
-        images = images.filter(created_at__gte=created_after)
-    if created_before is not None:
-        images = images.filter(created_at__lt=created_before)
-    for word in (search or "").split():
-        images = images.filter(prompt_used__icontains=word)
-    return images
 
 
 def folders_for(user) -> QuerySet[Folder]:

@@ -24,13 +24,15 @@ from django.urls import reverse
 from django.utils import timezone
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.utils.text import get_valid_filename
+from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET, require_POST
 
-from generation.engine.paths import PATH_CHOICES, PATH_NAMES
+from generation.engine.paths import PATH_CHOICES
 
 from . import selectors, services
 from .api import ZIP_MAX_IMAGES
 from .downloads import zip_response
+from .filters import UNFILED, ImageFilter
 from .models import Folder, GeneratedImage, ShareLink
 
 SHARE_PAGE_SIZE = 60
@@ -191,25 +193,21 @@ def _parent_for_new_folder(folder: Folder | None) -> int | str:
 @login_required
 @require_GET
 def gallery(request: HttpRequest) -> HttpResponse:
+    """The grid, narrowed by the same filters as the images API (gallery.filters); unreadable ones are ignored."""
     user = request.user
-    params = request.GET
-    folder_param = params.get("folder", "")
-    folder = None
-    if folder_param and folder_param != selectors.UNFILED:
-        folder = _owned_folder(user, folder_param)
-    path = params.get("path", "")
-    favourite = params.get("favourite") == "1"
-    tag = params.get("tag", "").strip()
-    query = params.get("q", "").strip()
-    images = selectors.browse_images(
-        user,
-        production_path=path if path in PATH_NAMES else None,
-        folder=folder.pk if folder else (selectors.UNFILED if folder_param == selectors.UNFILED else None),
-        tag=tag or None,
-        favourite=True if favourite else None,
-        search=query or None,
-    ).select_related("job")
-    page = Paginator(images, GALLERY_PAGE_SIZE).get_page(params.get("page"))
+    filters = ImageFilter(request.GET, queryset=selectors.live_images_for(user).select_related("job"))
+    page = Paginator(filters.qs, GALLERY_PAGE_SIZE).get_page(request.GET.get("page"))
+    if ignored := filters.filter_names_with_errors():
+        messages.warning(
+            request, _("These filters could not be read and were ignored: %(names)s.") % {"names": ", ".join(ignored)}
+        )
+    values = filters.form.cleaned_data
+    folder = _owned_folder(user, values["folder"]) if isinstance(values.get("folder"), int) else None
+    folder_param = str(folder.pk) if folder else (UNFILED if values.get("folder") == UNFILED else "")
+    path = values.get("path") or ""
+    favourite = values.get("favourite") is True
+    tag = values.get("tag") or ""
+    query = values.get("q") or ""
     folders = list(selectors.folders_for(user))
     roots = [f for f in folders if f.parent_id is None]
     children = {root.pk: [f for f in folders if f.parent_id == root.pk] for root in roots}

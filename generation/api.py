@@ -9,15 +9,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from accounts import idempotency
-from core.api import (
-    Conflict,
-    DateOrDateTimeField,
-    FilteredListView,
-    ModelSerializer,
-    QueryParamsSerializer,
-    SkipLimitPagination,
-    StrictSerializer,
-)
+from core.api import Conflict, ModelSerializer, SkipLimitPagination, StrictSerializer
 from core.openapi import error_response
 from gallery.models import GeneratedImage
 from gallery.selectors import image_urls
@@ -25,7 +17,7 @@ from templates_app.api import TemplateSlugField
 
 from . import selectors, services
 from .engine.models_catalog import MAX_IMAGES_PER_JOB, MAX_PROMPT_LENGTH, MODELS, SIZE_PRESETS
-from .engine.paths import PATH_CHOICES
+from .filters import JobFilter
 from .models import GenerationJob, JobStatus
 
 # The widest limits over all models; the job's own model narrows them at submit (with a message naming it).
@@ -58,30 +50,6 @@ class JobCreateSerializer(StrictSerializer):
     )
     steps = serializers.IntegerField(required=False, min_value=1, max_value=MAX_STEPS)
     guidance = serializers.FloatField(required=False, min_value=0, max_value=MAX_GUIDANCE)
-
-
-class JobFilterSerializer(QueryParamsSerializer):
-    status = serializers.ChoiceField(choices=JobStatus.choices, required=False)
-    path = serializers.ChoiceField(choices=PATH_CHOICES, required=False, help_text="A production path.")
-    template = serializers.SlugField(required=False, max_length=100, help_text="A template's slug.")
-    created_after = DateOrDateTimeField(required=False, help_text="A date or date-time; inclusive.")
-    created_before = DateOrDateTimeField(
-        required=False, end_of_day=True, help_text="A date (that whole day included) or date-time (exclusive)."
-    )
-    skip = serializers.IntegerField(required=False, min_value=0, max_value=10**9, help_text="Rows to skip.")
-    limit = serializers.IntegerField(
-        required=False, min_value=1, max_value=10**9, help_text="Rows to return: at most 100; more is capped."
-    )
-
-    def to_browse_kwargs(self) -> dict:
-        data = self.validated_data
-        return {
-            "status": data.get("status"),
-            "production_path": data.get("path"),
-            "template": data.get("template"),
-            "created_after": data.get("created_after"),
-            "created_before": data.get("created_before"),
-        }
 
 
 class ImageSerializer(serializers.Serializer):
@@ -242,19 +210,19 @@ def _accepted(job: GenerationJob) -> dict:
     return body
 
 
-class JobListCreateView(FilteredListView):
+class JobListCreateView(generics.ListAPIView):
     """Your jobs, newest first; `?skip=&limit=` works as well as `?page=&page_size=`."""
 
     serializer_class = JobSerializer
     pagination_class = SkipLimitPagination
-    filter_class = JobFilterSerializer
+    filterset_class = JobFilter
 
     @extend_schema(summary="List your jobs")
     def get(self, request, *args, **kwargs):
         return super().get(request, *args, **kwargs)
 
-    def filtered_queryset(self, filters):
-        return selectors.browse_jobs(self.request.user, **filters.to_browse_kwargs())
+    def get_queryset(self):
+        return selectors.browse_jobs(self.request.user)
 
     @extend_schema(
         summary="Submit a job",

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import datetime as dt
 from collections.abc import Sequence
 from typing import Any
 
@@ -29,31 +28,12 @@ def jobs_for(user) -> QuerySet[GenerationJob]:
     )
 
 
-def browse_jobs(
-    user,
-    *,
-    status: str | None = None,
-    production_path: str | None = None,
-    template: str | None = None,
-    created_after: dt.datetime | None = None,
-    created_before: dt.datetime | None = None,
-) -> QuerySet[GenerationJob]:
-    """The user's jobs, newest first (ties by id, so pages never overlap), narrowed by each filter given.
+def browse_jobs(user) -> QuerySet[GenerationJob]:
+    """The user's jobs as their list shows them: newest first, ties by id so pages never overlap.
 
-    `template` is a slug (any of its versions); `created_before` is exclusive.
+    generation.filters.JobFilter narrows it by the list's query.
     """
-    jobs = jobs_for(user).order_by("-created_at", "-id")
-    if status:
-        jobs = jobs.filter(status=status)
-    if production_path:
-        jobs = jobs.filter(production_path=production_path)
-    if template:
-        jobs = jobs.filter(template__slug=template)
-    if created_after is not None:
-        jobs = jobs.filter(created_at__gte=created_after)
-    if created_before is not None:
-        jobs = jobs.filter(created_at__lt=created_before)
-    return jobs
+    return jobs_for(user).order_by("-created_at", "-id")
 
 
 def event_sequences(job_ids: Sequence[int]) -> dict[int, int]:

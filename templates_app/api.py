@@ -5,18 +5,19 @@ from __future__ import annotations
 from typing import Any
 
 from django.http import Http404
-from drf_spectacular.utils import extend_schema, extend_schema_view, inline_serializer
-from rest_framework import permissions, serializers, status, viewsets
+from drf_spectacular.utils import extend_schema, inline_serializer
+from rest_framework import generics, permissions, serializers, status, viewsets
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from core.api import FilteredListView, ModelSerializer, QueryParamsSerializer, StrictSerializer, StrictSerializerMixin
+from core.api import ModelSerializer, StrictSerializer, StrictSerializerMixin
 from gallery.selectors import signed_url
 from generation.engine.models_catalog import SIZE_PRESETS
 from generation.engine.paths import PATH_CHOICES, PATHS
 
 from . import selectors, services
-from .models import PromptKind, PromptPreset, Template
+from .filters import PromptPresetFilter, TemplateFilter
+from .models import PromptPreset, Template
 
 
 class TemplateSlugField(serializers.SlugRelatedField):
@@ -99,27 +100,14 @@ class TemplateRevisionSerializer(StrictSerializer):
         return attrs
 
 
-def _path_choice(help_text: str) -> serializers.ChoiceField:
-    message = f"Unknown production path {{input!r}}; choose one of: {', '.join(PATHS)}."
-    return serializers.ChoiceField(
-        choices=list(PATHS), required=False, help_text=help_text, error_messages={"invalid_choice": message}
-    )
-
-
-class TemplateFilterSerializer(QueryParamsSerializer):
-    path = _path_choice("Only this production path's templates.")
-    production_path = _path_choice("The same as `path` (its first name).")
-
-
-class TemplateListView(FilteredListView):
+class TemplateListView(generics.ListAPIView):
     """The listed templates (each slug's latest active version), by production path, then name."""
 
     serializer_class = TemplateSerializer
-    filter_class = TemplateFilterSerializer
+    filterset_class = TemplateFilter
 
-    def filtered_queryset(self, filters):
-        path = filters.validated_data.get("path") or filters.validated_data.get("production_path")
-        return selectors.listed_templates(production_path=path)
+    def get_queryset(self):
+        return selectors.listed_templates()
 
 
 class TemplateDetailView(APIView):
@@ -207,24 +195,16 @@ class PromptPresetSerializer(StrictSerializerMixin, serializers.ModelSerializer)
         read_only_fields = ("id", "created_at", "updated_at")
 
 
-class PromptPresetFilterSerializer(QueryParamsSerializer):
-    kind = serializers.ChoiceField(choices=PromptKind.choices, required=False)
-
-
-@extend_schema_view(list=extend_schema(parameters=[PromptPresetFilterSerializer]))
 class PromptPresetViewSet(viewsets.ModelViewSet):
     """The user's own saved prompt fragments; another user's preset is not found."""
 
     serializer_class = PromptPresetSerializer
+    filterset_class = PromptPresetFilter
 
     def get_queryset(self):
         if getattr(self, "swagger_fake_view", False):  # schema generation has no user
             return PromptPreset.objects.none()
-        filters = PromptPresetFilterSerializer(data=self.request.query_params.dict())
-        filters.is_valid(raise_exception=True)
-        presets = selectors.prompt_presets_for(self.request.user)
-        kind = filters.validated_data.get("kind")
-        return presets.filter(kind=kind) if kind else presets
+        return selectors.prompt_presets_for(self.request.user)
 
     def create(self, request, *args, **kwargs):
         serializer = self.get_serializer(data=request.data)

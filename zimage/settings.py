@@ -34,6 +34,7 @@ INSTALLED_APPS = [
     "django.contrib.staticfiles",
     "rest_framework",
     "rest_framework_simplejwt.token_blacklist",  # refresh tokens are used once (accounts.tokens)
+    "django_filters",
     "drf_spectacular",
     "drf_spectacular_sidecar",
     "django_celery_results",
@@ -322,6 +323,7 @@ REST_FRAMEWORK = {
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
     "DEFAULT_SCHEMA_CLASS": "core.openapi.AutoSchema",  # + the shared error responses and tags
     "DEFAULT_PAGINATION_CLASS": "core.pagination.Pagination",  # ?page=&page_size= (<= 100), stable order
+    "DEFAULT_FILTER_BACKENDS": ["core.filters.FilterBackend"],  # a list view's `filterset_class` (core/filters.py)
     "DEFAULT_PARSER_CLASSES": [
         "core.parsers.JSONParser",  # refuses a body over DATA_UPLOAD_MAX_MEMORY_SIZE (413) before reading it
         "rest_framework.parsers.FormParser",

@@ -1,0 +1,35 @@
+"""The jobs list's filters (`GET /api/v1/jobs`)."""
+
+from __future__ import annotations
+
+import django_filters
+
+from core.filters import DateOrDateTimeFilter, FilterSet, PageParameter, SlugFilter
+
+from .engine.paths import PATH_CHOICES
+from .models import GenerationJob, JobStatus
+
+
+class JobFilter(FilterSet):
+    """Narrows the owner's jobs (selectors.browse_jobs); `skip`/`limit` page it as the first API did."""
+
+    status = django_filters.ChoiceFilter(choices=JobStatus.choices)
+    path = django_filters.ChoiceFilter(
+        field_name="production_path", choices=PATH_CHOICES, help_text="A production path."
+    )
+    template = SlugFilter(field_name="template__slug", max_length=100, help_text="A template's slug.")
+    created_after = DateOrDateTimeFilter(
+        field_name="created_at", lookup_expr="gte", help_text="A date or date-time; inclusive."
+    )
+    created_before = DateOrDateTimeFilter(
+        field_name="created_at",
+        lookup_expr="lt",
+        end_of_day=True,
+        help_text="A date (that whole day included) or date-time (exclusive).",
+    )
+    skip = PageParameter(min_value=0, help_text="Rows to skip.")
+    limit = PageParameter(min_value=1, help_text="Rows to return: at most 100; more is capped.")
+
+    class Meta:
+        model = GenerationJob
+        fields: list[str] = []
