@@ -413,7 +413,8 @@ class SharedImageSerializer(ModelSerializer):
         read_only_fields = fields
 
     def get_urls(self, image) -> dict[str, str]:
-        return {**selectors.image_urls(image), "download": selectors.download_url(image)}
+        """Signed and expiring, to copies without the generation metadata (services.share_copies)."""
+        return selectors.shared_image_urls(image)
 
 
 class SharedLinkPageSerializer(serializers.Serializer):
@@ -440,7 +441,10 @@ class PublicShareView(APIView):
         if link is None:
             raise exceptions.NotFound("This link does not exist, has expired or was revoked.")
         paginator = Pagination()
-        page = paginator.paginate_queryset(selectors.shared_images(link), request, view=self)
+        page = [
+            services.share_copies(image=image)
+            for image in paginator.paginate_queryset(selectors.shared_images(link), request, view=self)
+        ]
         response = paginator.get_paginated_response(SharedImageSerializer(page, many=True).data)
         response.data = {
             "type": "image" if link.image_id else "folder",

@@ -80,6 +80,10 @@ class GeneratedImage(models.Model):
     image_type = models.CharField(max_length=16, choices=ImageType, default=ImageType.GENERAL)
     file = models.FileField(max_length=255)
     thumbnail = models.FileField(max_length=255)
+    # What a share link serves: the PNG without its generation metadata and a copy of the thumbnail, under keys
+    # that name no owner or job (the originals' do). Made on the first view of a share (services.share_copies).
+    shared_file = models.FileField(max_length=255, blank=True)
+    shared_thumbnail = models.FileField(max_length=255, blank=True)
     width = models.PositiveIntegerField()
     height = models.PositiveIntegerField()
     seed = models.BigIntegerField()

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Iterable
-from urllib.parse import urlencode
 
 from django.conf import settings
 from django.core import signing
@@ -22,24 +21,36 @@ SIGNING_SALT = "zimage.gallery.file"
 def signed_url(name: str, *, download_as: str | None = None) -> str:
     """S3 gives a presigned URL; local storage a token for our own view. Both expire after SIGNED_URL_EXPIRY.
 
-    `download_as` asks the browser to save the file under that name instead of showing it.
+    `download_as` asks the browser to save the file under that name instead of showing it. It is signed with
+    the key (into the token, or S3's signature), never read from the link, so no link can rename a file.
     """
     if isinstance(default_storage, FileSystemStorage):
-        token = signing.dumps(name, salt=SIGNING_SALT, compress=True)
-        url = reverse("gallery:signed-file", kwargs={"token": token})
-        return f"{url}?{urlencode({'download': download_as})}" if download_as else url
+        payload = {"key": name, "download": download_as} if download_as else name
+        token = signing.dumps(payload, salt=SIGNING_SALT, compress=True)
+        return reverse("gallery:signed-file", kwargs={"token": token})
     parameters = {"ResponseContentDisposition": f'attachment; filename="{download_as}"'} if download_as else None
     signer = storages["signed_urls"] if "signed_urls" in settings.STORAGES else default_storage
     return signer.url(name, parameters=parameters, expire=settings.SIGNED_URL_EXPIRY)
 
 
-def key_from_token(token: str) -> str:
-    """The storage key a signed token grants; raises signing.BadSignature (or its SignatureExpired)."""
-    return signing.loads(token, salt=SIGNING_SALT, max_age=settings.SIGNED_URL_EXPIRY)
+def file_from_token(token: str) -> tuple[str, str | None]:
+    """The storage key a signed token grants and the download name signed with it (None: shown inline).
+
+    Raises signing.BadSignature (or its SignatureExpired).
+    """
+    payload = signing.loads(token, salt=SIGNING_SALT, max_age=settings.SIGNED_URL_EXPIRY)
+    if isinstance(payload, dict):
+        return str(payload["key"]), (str(payload["download"]) if payload.get("download") else None)
+    return str(payload), None
 
 
 def download_name(image: GeneratedImage) -> str:
     return f"zimage-{image.job_id}-{image.index}-{image.uuid.hex[:8]}.png"
+
+
+def shared_download_name(image: GeneratedImage) -> str:
+    """What a shared image saves as: nothing about its job, only a piece of its own random id."""
+    return f"zimage-{image.uuid.hex[:12]}.png"
 
 
 def image_urls(image: GeneratedImage) -> dict[str, str]:
@@ -48,6 +59,20 @@ def image_urls(image: GeneratedImage) -> dict[str, str]:
 
 def download_url(image: GeneratedImage) -> str:
     return signed_url(image.file.name, download_as=download_name(image))
+
+
+def shared_image_urls(image: GeneratedImage) -> dict[str, str]:
+    """A shared image's URLs: its metadata-free copies (services.share_copies made them), never the originals.
+
+    Empty while there are no copies (the stored image could not be read).
+    """
+    if not (image.shared_file and image.shared_thumbnail):
+        return {"url": "", "thumbnail_url": "", "download": ""}
+    return {
+        "url": signed_url(image.shared_file.name),
+        "thumbnail_url": signed_url(image.shared_thumbnail.name),
+        "download": signed_url(image.shared_file.name, download_as=shared_download_name(image)),
+    }
 
 
 def images_for(user) -> QuerySet[GeneratedImage]:

@@ -14,6 +14,7 @@ import uuid
 from collections.abc import Iterable
 from typing import TYPE_CHECKING
 
+from botocore.exceptions import BotoCoreError, ClientError
 from django.core.exceptions import ValidationError
 from django.core.files.base import ContentFile
 from django.core.files.storage import default_storage
@@ -59,6 +60,34 @@ def encode_thumbnail(image: Image.Image) -> bytes:
     # 5.8 vs 12.8 ms), and the encode runs on the GPU worker between images.
     thumb.save(buffer, format="WEBP", quality=80, method=2)
     return buffer.getvalue()
+
+
+PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
+# The chunks that draw the picture (and its colour space); everything else is dropped from a shared copy:
+# tEXt/zTXt/iTXt (the prompt, negative prompt, seed, job id), tIME, eXIf and any private chunk.
+PICTURE_CHUNKS = frozenset(
+    {b"IHDR", b"PLTE", b"tRNS", b"cHRM", b"gAMA", b"iCCP", b"sBIT", b"sRGB", b"pHYs", b"IDAT", b"IEND"}
+)
+
+
+def strip_png_metadata(data: bytes) -> bytes:
+    """The same PNG, byte for byte in its picture chunks, without its metadata: lossless, no re-encode."""
+    if not data.startswith(PNG_SIGNATURE):
+        raise ValueError("Not a PNG.")
+    kept = [PNG_SIGNATURE]
+    position = len(PNG_SIGNATURE)
+    while position + 8 <= len(data):
+        length = int.from_bytes(data[position : position + 4], "big")
+        kind = data[position + 4 : position + 8]
+        end = position + 12 + length  # length, type, data, CRC
+        if end > len(data):
+            raise ValueError("Truncated PNG.")
+        if kind in PICTURE_CHUNKS:
+            kept.append(data[position:end])
+        position = end
+        if kind == b"IEND":
+            break
+    return b"".join(kept)
 
 
 def delete_stored(*names: str) -> None:
@@ -314,6 +343,41 @@ def empty_trash(*, owner: User | None = None, now: dt.datetime | None = None, ev
 
 
 # --- Share links --------------------------------------------------------------------------------
+
+
+def share_copies(*, image: GeneratedImage) -> GeneratedImage:
+    """Make (once) what a share link serves of `image`: its PNG without the generation metadata and a copy of
+    its thumbnail, under random keys (shared/<hex>...) that name neither owner nor job, as the originals' do.
+
+    Called when a share shows the image, so folder shares cover images filed later and links made before
+    these copies existed; the owner's own downloads keep the original with its metadata. Concurrent calls
+    keep the first copies stored and delete the others.
+    """
+    if image.shared_file and image.shared_thumbnail:
+        return image
+    try:
+        with default_storage.open(str(image.file.name), "rb") as original:
+            picture = strip_png_metadata(original.read())
+        with default_storage.open(str(image.thumbnail.name), "rb") as thumbnail:
+            preview = thumbnail.read()  # encode_thumbnail writes a bare WebP: no text, EXIF or XMP to strip
+    except (OSError, ValueError, BotoCoreError, ClientError):
+        # Missing or unreadable in storage: the share shows it as unavailable, and tries again next time.
+        logger.warning("cannot make shared copies", extra={"image": str(image.uuid), "key": image.file.name})
+        return image
+    name = uuid.uuid4().hex
+    file_key = default_storage.save(f"shared/{name}.png", ContentFile(picture))
+    try:
+        thumbnail_key = default_storage.save(f"shared/{name}.thumb.webp", ContentFile(preview))
+    except Exception:
+        delete_stored(file_key)
+        raise
+    won = GeneratedImage.objects.filter(pk=image.pk, shared_file="").update(
+        shared_file=file_key, shared_thumbnail=thumbnail_key
+    )
+    if not won:  # another request stored its copies first (or the image is gone)
+        delete_stored(file_key, thumbnail_key)
+    image.refresh_from_db(fields=["shared_file", "shared_thumbnail"])
+    return image
 
 
 def create_share_link(

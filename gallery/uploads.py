@@ -13,6 +13,7 @@ from typing import IO
 
 from django.conf import settings
 from django.core.exceptions import ValidationError
+from django.utils.translation import gettext as _
 from PIL import Image, ImageOps, UnidentifiedImageError
 from rest_framework import serializers
 
@@ -55,7 +56,11 @@ def clean_uploaded_image(
                     raise ValidationError(
                         f"Unsupported image format {image_format}; use PNG, JPEG or WebP.", code="format"
                     )
-                if width * height > max_pixels or frames > 1:
+                if frames > 1:
+                    raise ValidationError(
+                        _("Animated images are not accepted: upload a single still image."), code="animated"
+                    )
+                if width * height > max_pixels:
                     raise ValidationError(
                         f"The image is too large: {width}x{height} pixels (at most {max_pixels} in one frame).",
                         code="too_many_pixels",

@@ -8,6 +8,7 @@ from __future__ import annotations
 import datetime as dt
 import mimetypes
 import uuid
+from pathlib import Path
 
 from django import forms
 from django.conf import settings
@@ -45,23 +46,28 @@ SHARE_PAGE_CSP = (
 
 @require_GET
 def signed_file(request: HttpRequest, token: str) -> FileResponse:
-    """Local storage's stand-in for a presigned URL: the token names the file and expires."""
+    """Local storage's stand-in for a presigned URL: the token names the file, its download name, and expires."""
     try:
-        name = selectors.key_from_token(token)
+        name, download_as = selectors.file_from_token(token)
     except signing.BadSignature:
         raise Http404("This link is invalid or has expired.") from None
     if not default_storage.exists(name):
         raise Http404("No such file.")
     content_type = mimetypes.guess_type(name)[0] or "application/octet-stream"
-    download_as = request.GET.get("download")
     response = FileResponse(
         default_storage.open(name, "rb"),
         content_type=content_type,
         as_attachment=bool(download_as),
-        filename=get_valid_filename(download_as) if download_as else "",
+        filename=_download_filename(download_as, name) if download_as else "",
     )
     response["Cache-Control"] = "private, max-age=3600"
     return response
+
+
+def _download_filename(signed_name: str, key: str) -> str:
+    """The signed name, made safe, always with the stored file's own extension (a .png stays a .png)."""
+    stem = Path(get_valid_filename(signed_name) or "zimage").stem or "zimage"
+    return f"{stem}{Path(key).suffix}"
 
 
 @require_GET
@@ -71,9 +77,7 @@ def shared(request: HttpRequest, token: str) -> HttpResponse:
     if link is None:
         raise Http404("This link does not exist, has expired or was revoked.")
     page = Paginator(selectors.shared_images(link), SHARE_PAGE_SIZE).get_page(request.GET.get("page"))
-    items = [
-        {"image": image, **selectors.image_urls(image), "download": selectors.download_url(image)} for image in page
-    ]
+    items = [{"image": image, **selectors.shared_image_urls(services.share_copies(image=image))} for image in page]
     response = render(request, "gallery/share.html", {"link": link, "page": page, "items": items})
     response["Content-Security-Policy"] = SHARE_PAGE_CSP
     response["Referrer-Policy"] = "no-referrer"  # the token must not leak to the storage host

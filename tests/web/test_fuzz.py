@@ -70,3 +70,23 @@ def test_the_generate_form_never_errors_and_never_renders_a_prompt_unescaped(db,
         assert_escaped(page.content.decode(), job.prompt + job.negative_prompt)
     if "<script>alert" in job.prompt[:200]:  # the prompt is on its page, escaped: the check above is not vacuous
         assert "&lt;script&gt;alert" in client.get(pages[0]).content.decode()
+
+
+GALLERY_PARAMETERS = ["folder", "path", "favourite", "tag", "q", "created_after", "created_before", "page", "utm"]
+GALLERY_VALUES = st.one_of(
+    st.text(alphabet=st.characters(exclude_categories=("Cs",)), max_size=40),
+    st.integers(-(2**80), 2**80).map(str),  # past the 64-bit range of ids, either way
+    st.sampled_from(["none", "true", "9223372036854775808", "\x00", "2026-13-45", "9999-12-31"]),
+)
+
+
+@settings(
+    max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow]
+)
+@given(query=st.dictionaries(st.sampled_from(GALLERY_PARAMETERS), GALLERY_VALUES, max_size=4))
+def test_the_gallery_grid_never_errors_on_any_query(db, query):
+    client = login(UserFactory())
+
+    response = client.get(reverse("gallery:list"), query)
+
+    assert response.status_code in (200, 404), (query, response.status_code)  # 404: a folder id not theirs
