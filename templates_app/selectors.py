@@ -7,11 +7,9 @@ from django.db.models import QuerySet
 from .models import PromptPreset, Template
 
 
-def listed_templates(*, production_path: str | None = None) -> QuerySet[Template]:
-    templates = Template.objects.listed()
-    if production_path:
-        templates = templates.filter(production_path=production_path)
-    return templates.order_by("production_path", "name")
+def listed_templates() -> QuerySet[Template]:
+    """The catalogue (each slug's latest active version) by production path, then name; TemplateFilter narrows it."""
+    return Template.objects.listed().order_by("production_path", "name")
 
 
 def template_for_jobs(slug: str) -> Template | None:

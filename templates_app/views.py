@@ -8,9 +8,10 @@ from django.shortcuts import render
 from django.views.decorators.http import require_GET
 
 from generation.engine.models_catalog import DEFAULT_MODEL, MODELS
-from generation.engine.paths import PATH_CHOICES, PATH_NAMES
+from generation.engine.paths import PATH_CHOICES
 
 from . import selectors
+from .filters import TemplateFilter
 
 PARAMETER_LABELS = {
     "width": "width",
@@ -33,10 +34,10 @@ def style_prompts(template) -> list[str]:
 @login_required
 @require_GET
 def template_list(request: HttpRequest) -> HttpResponse:
-    path = request.GET.get("path", "")
-    if path not in PATH_NAMES:
-        path = ""
-    templates = selectors.listed_templates(production_path=path or None)
+    """The catalogue, narrowed by the templates API's own filters (templates_app.filters); a bad path is ignored."""
+    filters = TemplateFilter(request.GET, queryset=selectors.listed_templates())
+    templates = filters.qs
+    path = filters.form.cleaned_data.get("path") or ""
     return render(
         request,
         "templates_app/list.html",
