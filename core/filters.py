@@ -125,8 +125,9 @@ class FilterSet(django_filters.FilterSet):
         return found
 
     def filter_names_with_errors(self) -> list[str]:
-        """The website's view of a bad query: the known filters whose value was refused (pages excluded)."""
-        return [name for name in self.form.errors if name not in {"page", "page_size"}]
+        """The website's view of a bad query: the known filters whose value was refused (its paginator copes
+        with a bad page number on its own)."""
+        return [name for name in self.form.errors if not isinstance(self.filters.get(name), PageParameter)]
 
 
 class FilterBackend(DjangoFilterBackend):

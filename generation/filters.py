@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import django_filters
+from django.db.models import QuerySet
 
 from core.filters import DateOrDateTimeFilter, FilterSet, PageParameter, SlugFilter
 
@@ -33,3 +34,14 @@ class JobFilter(FilterSet):
     class Meta:
         model = GenerationJob
         fields: list[str] = []
+
+
+class JobPageFilter(JobFilter):
+    """The website's jobs page: the API's filters, plus words that must all appear in the prompt."""
+
+    q = django_filters.CharFilter(method="filter_words", max_length=200)
+
+    def filter_words(self, queryset: QuerySet, name: str, value: str) -> QuerySet:
+        for word in value.split():
+            queryset = queryset.filter(prompt__icontains=word)
+        return queryset

@@ -20,6 +20,7 @@ from templates_app.selectors import listed_templates
 
 from . import selectors, services
 from .engine.paths import PATH_CHOICES, PATH_NAMES
+from .filters import JobPageFilter
 from .forms import GenerateForm, generate_page_data, initial_from_image, initial_from_job
 from .models import FINAL_STATUSES, JobStatus
 
@@ -102,17 +103,11 @@ def job_detail(request: HttpRequest, pk: int) -> HttpResponse:
 @login_required
 @require_GET
 def job_list(request: HttpRequest) -> HttpResponse:
-    jobs = selectors.jobs_for(request.user)
-    status = request.GET.get("status", "")
-    path = request.GET.get("path", "")
-    query = request.GET.get("q", "").strip()
-    if status in JobStatus.values:
-        jobs = jobs.filter(status=status)
-    if path in PATH_NAMES:
-        jobs = jobs.filter(production_path=path)
-    for word in query.split():
-        jobs = jobs.filter(prompt__icontains=word)
-    page = Paginator(jobs, JOBS_PAGE_SIZE).get_page(request.GET.get("page"))
+    """The user's jobs, narrowed by the jobs API's own filters (generation.filters); a bad value is ignored."""
+    filters = JobPageFilter(request.GET, queryset=selectors.browse_jobs(request.user))
+    page = Paginator(filters.qs, JOBS_PAGE_SIZE).get_page(request.GET.get("page"))
+    values = filters.form.cleaned_data
+    status, path, query = values.get("status") or "", values.get("path") or "", values.get("q") or ""
     return render(
         request,
         "pages/job_list.html",
