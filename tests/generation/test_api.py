@@ -88,8 +88,9 @@ def test_retry_of_a_job_that_did_not_fail_is_a_409(api_client, user):
 
 def test_an_unconfirmed_account_cannot_run_jobs_not_even_free_ones(db):
     """The sign-up credits wait for the e-mail confirmation, and so does the GPU: a free template is no way round."""
-    from accounts.models import User
     from rest_framework.test import APIClient
+
+    from accounts.models import User
 
     from ..factories import TemplateFactory
 
