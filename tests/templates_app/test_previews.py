@@ -8,6 +8,7 @@ import redis
 from django.conf import settings
 from django.core.files.storage import default_storage
 from django.core.management import call_command
+from django.urls import reverse
 from PIL import Image
 
 from generation.engine import diffusion
@@ -91,3 +92,15 @@ def test_the_worker_task_draws_the_missing_previews_and_keeps_its_warm_backend()
     assert missing.preview.name.startswith(f"templates/previews/{missing.slug}-v")
     assert diffusion._backend is not None  # a worker's next job must not load the model again
     diffusion.reset_backend()
+
+
+def test_the_site_shows_a_placeholder_until_the_worker_has_drawn_the_sample_image(client, user):
+    template = TemplateFactory()
+    client.force_login(user)
+    page = client.get(reverse("templates_app:detail", args=[template.slug])).content.decode()
+    assert "No preview yet" in page and "Preview drawn from the sample prompt" not in page
+
+    assert render_missing_previews_task() == 1
+    diffusion.reset_backend()
+    page = client.get(reverse("templates_app:detail", args=[template.slug])).content.decode()
+    assert "No preview yet" not in page and "Preview drawn from the sample prompt" in page
