@@ -374,9 +374,16 @@ LOGGING = {
             "fmt": "%(asctime)s %(levelname)s %(name)s %(message)s",
         },
     },
-    "filters": {"job_context": {"()": "generation.joblog.JobContextFilter"}},
+    "filters": {
+        "job_context": {"()": "generation.joblog.JobContextFilter"},
+        "request_path_only": {"()": "core.logs.RequestPathOnlyFilter"},  # no query strings (tokens) in logs
+    },
     "handlers": {
-        "console": {"class": "logging.StreamHandler", "formatter": "json", "filters": ["job_context"]},
+        "console": {
+            "class": "logging.StreamHandler",
+            "formatter": "json",
+            "filters": ["job_context", "request_path_only"],
+        },
     },
     "root": {"handlers": ["console"], "level": LOG_LEVEL},
     "loggers": {

@@ -529,6 +529,12 @@ async def watch_a_job(stack: Stack, browser: httpx.Client, key: str) -> list[dic
 def test_no_token_or_api_key_lands_in_any_access_log(healthy):
     stack = healthy
     assert stack.secrets_sent, "the sign-up test sent no token"
+    key = stack.secrets_sent[0]
+    with stack.browser() as browser:
+        # Plain HTTP with ?token= as well: one request for gunicorn (web), one for daphne (ws) behind the proxy.
+        assert browser.get("/healthz", params={"token": key}).status_code == 200
+        browser.get("/ws/jobs/", params={"token": key})
+    time.sleep(0.5)  # nginx writes its log line as the response ends
     logs = {"proxy": stack.nginx.access_log.read_text()}
     logs |= {name: stack.services[name].output() for name in ("web", "ws")}
     assert "/ws/jobs/" in logs["proxy"]  # the socket's connect was logged, without its query string
