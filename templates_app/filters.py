@@ -11,10 +11,11 @@ from .models import PromptKind, PromptPreset, Template
 
 
 def _path_filter(help_text: str) -> django_filters.ChoiceFilter:
-    message = f"Unknown production path %(value)r; choose one of: {', '.join(PATHS)}."
+    names = sorted(PATHS)  # alphabetical, as this filter has always listed and documented them
+    message = f"Unknown production path %(value)r; choose one of: {', '.join(names)}."
     return django_filters.ChoiceFilter(
         field_name="production_path",
-        choices=[(name, name) for name in PATHS],
+        choices=[(name, name) for name in names],
         help_text=help_text,
         error_messages={"invalid_choice": message},
     )
