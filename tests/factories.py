@@ -149,6 +149,7 @@ class GeneratedImageFactory(factory.django.DjangoModelFactory):
     owner = factory.LazyAttribute(lambda image: image.job.owner)
     job = factory.SubFactory(GenerationJobFactory, succeeded=True, owner=factory.SelfAttribute("..owner"))
     index = factory.LazyAttribute(lambda image: image.job.images.count())
+    image_type = factory.SelfAttribute("job.image_type")
     file = factory.LazyAttribute(lambda image: f"images/{image.owner.pk}/{image.job.pk}/{uuid.uuid4().hex}.png")
     thumbnail = factory.LazyAttribute(lambda image: f"{image.file.removesuffix('.png')}.thumb.webp")
     width = factory.SelfAttribute("job.width")

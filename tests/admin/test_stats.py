@@ -22,6 +22,16 @@ S, F, C, Q = JobStatus.SUCCEEDED, JobStatus.FAILED, JobStatus.CANCELED, JobStatu
 on_postgres = pytest.mark.skipif(connection.vendor != "postgresql", reason="percentile_cont runs on PostgreSQL only")
 
 
+@pytest.fixture(params=["database", "python"])
+def engine(request, monkeypatch) -> str:
+    """Each statistics test runs on both: the grouping in PostgreSQL and its pure-Python fallback."""
+    if request.param == "database" and connection.vendor != "postgresql":
+        pytest.skip("percentile_cont runs on PostgreSQL only")
+    if request.param == "python":
+        monkeypatch.setattr(admin_stats, "_grouped", admin_stats._grouped_python)
+    return request.param
+
+
 @pytest.fixture
 def template(db):
     return TemplateFactory(name="Lookbook", slug="lookbook")
@@ -58,12 +68,7 @@ def test_percentile_interpolates_like_percentile_cont():
     assert admin_stats.percentile([], 0.5) is None
 
 
-@pytest.mark.parametrize("engine", ["database", "python"])
-def test_per_path_numbers_over_the_last_24_hours(data_set, engine, monkeypatch):
-    if engine == "database" and connection.vendor != "postgresql":
-        pytest.skip("percentile_cont runs on PostgreSQL only")
-    if engine == "python":
-        monkeypatch.setattr(admin_stats, "_grouped", admin_stats._grouped_python)
+def test_per_path_numbers_over_the_last_24_hours(data_set, engine):
     fashion, beauty = admin_stats.stats_by_path(*last(hours=24))
     assert (fashion.label, beauty.label) == ("Fashion", "Beauty")
     assert fashion.counts == {"queued": 1, "running": 0, "succeeded": 5, "failed": 1, "canceled": 1}
@@ -76,12 +81,7 @@ def test_per_path_numbers_over_the_last_24_hours(data_set, engine, monkeypatch):
     assert (beauty.processing_p50, beauty.processing_p95) == (pytest.approx(3), pytest.approx(3.9))
 
 
-@pytest.mark.parametrize("engine", ["database", "python"])
-def test_per_template_numbers(data_set, engine, monkeypatch):
-    if engine == "database" and connection.vendor != "postgresql":
-        pytest.skip("percentile_cont runs on PostgreSQL only")
-    if engine == "python":
-        monkeypatch.setattr(admin_stats, "_grouped", admin_stats._grouped_python)
+def test_per_template_numbers(data_set, engine):
     groups = admin_stats.stats_by_template(*last(hours=24))
     assert [group.label for group in groups] == ["Lookbook v1", "No template"]
     lookbook, rest = groups

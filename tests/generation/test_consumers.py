@@ -72,6 +72,24 @@ async def closed_with(communicator: WebsocketCommunicator) -> int:
     return message["code"]
 
 
+async def snapshot_of(path: str, user) -> dict:
+    """The snapshot a socket of `user`'s on `path` opens with."""
+    communicator = await socket(path, user=user)
+    snapshot = await open_socket(communicator)
+    await communicator.disconnect()
+    return snapshot
+
+
+async def reply_to(user, message: dict) -> dict:
+    """The job-list socket's answer to one message of `user`'s, sent after the snapshot."""
+    communicator = await socket("/ws/jobs/", user=user)
+    await open_socket(communicator)
+    await communicator.send_json_to(message)
+    received = await communicator.receive_json_from(timeout=TIMEOUT)
+    await communicator.disconnect()
+    return received
+
+
 async def receive_until(communicator: WebsocketCommunicator, final_type: str) -> list[dict]:
     received = []
     while not received or received[-1]["type"] != final_type:
@@ -121,13 +139,7 @@ class TestSnapshot:
         image = GeneratedImageFactory(job=job)
         publish(job, "job.image", image={"id": str(image.uuid)})
 
-        async def run():
-            communicator = await socket(f"/ws/jobs/{job.pk}/", user=user)
-            snapshot = await open_socket(communicator)
-            await communicator.disconnect()
-            return snapshot
-
-        (entry,) = async_to_sync(run)()["jobs"]
+        (entry,) = async_to_sync(snapshot_of)(f"/ws/jobs/{job.pk}/", user)["jobs"]
         assert {key: entry[key] for key in ("job", "status", "step", "total", "percent", "num_images", "seq")} == {
             "job": job.pk,
             "status": "running",
@@ -146,25 +158,13 @@ class TestSnapshot:
         finished = [GenerationJobFactory(owner=user, succeeded=True) for _ in range(25)]
         GenerationJobFactory(owner=other_user)
 
-        async def run():
-            communicator = await socket("/ws/jobs/", user=user)
-            snapshot = await open_socket(communicator)
-            await communicator.disconnect()
-            return snapshot
-
-        shown = [entry["job"] for entry in async_to_sync(run)()["jobs"]]
+        shown = [entry["job"] for entry in async_to_sync(snapshot_of)("/ws/jobs/", user)["jobs"]]
         assert shown == [job.pk for job in reversed(finished[-20:])] + [waiting.pk]
 
     def test_a_failed_job_shows_its_error(self, user):
         job = GenerationJobFactory(owner=user, failed=True, last_error="Timed out after 120 s.")
 
-        async def run():
-            communicator = await socket(f"/ws/jobs/{job.pk}/", user=user)
-            snapshot = await open_socket(communicator)
-            await communicator.disconnect()
-            return snapshot
-
-        (entry,) = async_to_sync(run)()["jobs"]
+        (entry,) = async_to_sync(snapshot_of)(f"/ws/jobs/{job.pk}/", user)["jobs"]
         assert (entry["status"], entry["error"], entry["seq"]) == ("failed", "Timed out after 120 s.", 0)
 
 
@@ -298,30 +298,15 @@ class TestCancel:
     def test_the_socket_cancels_the_users_own_job(self, user):
         job = GenerationJobFactory(owner=user)
 
-        async def run():
-            communicator = await socket("/ws/jobs/", user=user)
-            await open_socket(communicator)
-            await communicator.send_json_to({"type": "job.cancel", "job": job.pk})
-            received = await communicator.receive_json_from(timeout=TIMEOUT)
-            await communicator.disconnect()
-            return received
-
-        received = async_to_sync(run)()
+        received = async_to_sync(reply_to)(user, {"type": "job.cancel", "job": job.pk})
         assert (received["type"], received["job"], received["status"]) == ("job.canceled", job.pk, "canceled")
         assert GenerationJob.objects.get(pk=job.pk).status == JobStatus.CANCELED
 
     def test_another_users_job_is_not_found_and_not_canceled(self, user, other_user):
         theirs = GenerationJobFactory(owner=other_user)
 
-        async def run():
-            communicator = await socket("/ws/jobs/", user=user)
-            await open_socket(communicator)
-            await communicator.send_json_to({"type": "job.cancel", "job": theirs.pk})
-            received = await communicator.receive_json_from(timeout=TIMEOUT)
-            await communicator.disconnect()
-            return received
-
-        assert async_to_sync(run)() == {"type": "error", "code": "not_found", "job": theirs.pk}
+        reply = async_to_sync(reply_to)(user, {"type": "job.cancel", "job": theirs.pk})
+        assert reply == {"type": "error", "code": "not_found", "job": theirs.pk}
         assert GenerationJob.objects.get(pk=theirs.pk).status == JobStatus.QUEUED
 
     @pytest.mark.parametrize(

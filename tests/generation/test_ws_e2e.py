@@ -24,6 +24,7 @@ from websockets.exceptions import InvalidStatus
 from generation.events import sequence_key
 from generation.models import GenerationJob, JobStatus
 
+from ..factories import GenerationJobFactory
 from ..processes import DaphneProcess
 
 pytestmark = pytest.mark.e2e
@@ -202,17 +203,7 @@ def test_a_client_that_reconnects_mid_job_gets_the_current_state_then_the_rest(w
 
 def test_the_server_refuses_anonymous_foreign_and_other_users_sockets(daphne, user, other_user):
     browser, owner = Browser(daphne, user), Browser(daphne, other_user)
-    theirs = GenerationJob.objects.create(
-        owner=other_user,
-        prompt="x",
-        model="Tongyi-MAI/Z-Image-Turbo",
-        scheduler="FlowMatchEulerDiscrete",
-        steps=2,
-        guidance=0.0,
-        width=256,
-        height=256,
-        seed=1,
-    )
+    theirs = GenerationJobFactory(owner=other_user)
 
     async def refused(opening) -> int:
         """A foreign origin fails the handshake (its HTTP status); the consumer's refusals are close codes."""

@@ -8,11 +8,18 @@ from django.core.files.uploadedfile import SimpleUploadedFile
 from PIL import Image
 from rest_framework.test import APIClient
 
-from gallery.models import GeneratedImage, ImageType
+from gallery.models import ImageType
 from generation.models import GenerationJob
 from scenes.models import Character, Scene, Story, StoryImageRequest
 
-from ..factories import ChapterFactory, CharacterFactory, SceneFactory, StoryFactory, TemplateFactory
+from ..factories import (
+    ChapterFactory,
+    CharacterFactory,
+    GeneratedImageFactory,
+    SceneFactory,
+    StoryFactory,
+    TemplateFactory,
+)
 
 pytestmark = pytest.mark.django_db
 
@@ -30,27 +37,6 @@ def png_upload(name="ref.png"):
     buffer = io.BytesIO()
     Image.new("RGB", (32, 24), "purple").save(buffer, format="PNG")
     return SimpleUploadedFile(name, buffer.getvalue(), content_type="image/png")
-
-
-def fake_image(job, index=0):
-    return GeneratedImage.objects.create(
-        owner=job.owner,
-        job=job,
-        index=index,
-        image_type=job.image_type,
-        file=f"images/{job.owner_id}/{job.pk}/{index}.png",
-        thumbnail=f"images/{job.owner_id}/{job.pk}/{index}.thumb.webp",
-        width=256,
-        height=256,
-        seed=job.seed,
-        model=job.model,
-        backend="tiny",
-        steps=job.steps,
-        guidance=job.guidance,
-        prompt_used=job.prompt,
-        generation_seconds=0.1,
-        production_path=job.production_path,
-    )
 
 
 class TestStoryTree:
@@ -193,7 +179,7 @@ class TestSceneImages:
     def test_one_of_the_scenes_images_can_be_chosen(self, api_client, chapter):
         SceneFactory(chapter=chapter, scene_number=1)
         first = GenerationJob.objects.get(pk=api_client.post(scene_url(chapter, 1, "/images")).json()["job_id"])
-        image = fake_image(first)
+        image = GeneratedImageFactory(job=first)
         response = api_client.post(scene_url(chapter, 1, "/chosen-image"), {"image": str(image.uuid)}, format="json")
         assert response.status_code == 200, response.content
         assert response.json()["chosen_image"]["id"] == str(image.uuid)
@@ -206,7 +192,7 @@ class TestSceneImages:
         SceneFactory(chapter=chapter, scene_number=2)
         other = GenerationJob.objects.get(pk=api_client.post(scene_url(chapter, 2, "/images")).json()["job_id"])
         response = api_client.post(
-            scene_url(chapter, 1, "/chosen-image"), {"image": str(fake_image(other).uuid)}, format="json"
+            scene_url(chapter, 1, "/chosen-image"), {"image": str(GeneratedImageFactory(job=other).uuid)}, format="json"
         )
         assert response.status_code == 400
         assert response.json()["error"]["fields"] == {"image": ["This image was not generated for this scene."]}
