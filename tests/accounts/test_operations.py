@@ -62,7 +62,7 @@ class TestMonthlyGrant:
         tasks_scheduled = {entry["task"] for entry in settings.CELERY_BEAT_SCHEDULE.values()}
         assert {
             "accounts.grant_monthly_credits",
-            "accounts.settle_finished_jobs",
+            "generation.settle_finished_jobs",
             "accounts.purge_idempotency_keys",
         } <= tasks_scheduled
 

@@ -3,13 +3,14 @@
 import pytest
 from django.core.exceptions import ValidationError
 
+from accounts.exceptions import InsufficientCredits
 from gallery.models import ImageType
 from generation.models import GenerationJob
 from scenes import services
 from scenes.models import StoryImageRequest
 from templates_app.services import revise_template
 
-from ..factories import ChapterFactory, CharacterFactory, SceneFactory, StoryFactory, TemplateFactory
+from ..factories import ChapterFactory, CharacterFactory, SceneFactory, StoryFactory, TemplateFactory, UserFactory
 
 pytestmark = pytest.mark.django_db
 
@@ -132,14 +133,23 @@ def test_generate_all_queues_one_job_per_scene_in_scene_order(chapter):
     assert (result.not_queued, result.error) == ([], None)
 
 
-def test_generate_all_stops_at_the_first_refusal_and_says_what_was_queued(chapter):
+def test_generate_all_stops_at_the_first_refusal_and_says_what_was_queued():
+    chapter = ChapterFactory(story__owner=UserFactory(credits=1))  # credits for one scene's job
     for number in (1, 2, 3):
-        SceneFactory(chapter=chapter, scene_number=number, description="x" * (3000 if number == 2 else 5))
+        SceneFactory(chapter=chapter, scene_number=number, description=f"scene {number}")
     result = services.generate_chapter_images(chapter=chapter)
     assert [request.scene_number for request in result.queued] == [1]
     assert [scene.scene_number for scene in result.not_queued] == [2, 3]
-    assert "prompt" in result.error.message_dict
+    assert isinstance(result.error, InsufficientCredits)
     assert StoryImageRequest.objects.count() == GenerationJob.objects.count() == 1
+
+
+def test_a_scene_too_long_for_one_prompt_is_queued_with_its_prompt_cut_and_marked(chapter):
+    SceneFactory(chapter=chapter, scene_number=1, description="a long quiet street at night " * 200)
+    job = services.generate_chapter_images(chapter=chapter).queued[0].job
+    assert job.prompt_truncated and len(job.prompt) <= 2000
+    assert job.prompt.startswith("a long quiet street at night")
+    assert GenerationJob.objects.get(pk=job.pk).prompt_truncated
 
 
 def test_a_characters_seed_is_not_among_the_fields_an_update_takes(story):
