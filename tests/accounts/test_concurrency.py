@@ -76,7 +76,7 @@ def test_twenty_concurrent_requests_with_one_idempotency_key_make_one_job(transa
 
 
 def test_settling_one_job_from_many_threads_charges_once(transactional_db, submit):
-    from accounts.services import settle_job_credits
+    from generation.credits import settle_job_credits
     from generation.models import JobStatus
 
     user = UserFactory(credits=10)

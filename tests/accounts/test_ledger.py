@@ -7,7 +7,7 @@ from django.db import IntegrityError, transaction
 from accounts import services
 from accounts.exceptions import InsufficientCredits, TooManyJobs
 from accounts.models import CreditEntry, EntryKind, User
-from generation import credits
+from generation import credits, runner
 from generation import services as generation
 from generation.models import GenerationJob, JobStatus
 
@@ -25,9 +25,9 @@ def run_to(job, status, *, images_done=0):
     job.refresh_from_db()
     if status == JobStatus.SUCCEEDED:
         assert job.transition(JobStatus.SUCCEEDED, images_done=job.num_images)
-        generation.on_job_finished(job)
+        credits.settle_job_credits(job=job)
     elif status == JobStatus.FAILED:
-        assert generation.fail_job(job, "boom")
+        assert runner.fail_job(job, "boom")
     elif status == JobStatus.CANCELED:
         generation.cancel_job(job=job)
     job.refresh_from_db()
@@ -57,7 +57,8 @@ class TestSubmitReserves:
     def test_reserving_the_same_job_twice_reserves_once(self, submit):
         user = UserFactory(credits=10)
         job = submit(user, num_images=2)
-        credits.reserve_credits(user=user, job=job)
+        with pytest.raises(IntegrityError), transaction.atomic():
+            credits.admit_job(user=user, job=job)  # the ledger keeps one reservation per job
         user.refresh_from_db()
         assert (user.credit_balance, user.credits_reserved) == (8, 2)
         assert entries(job) == [(EntryKind.RESERVATION, -2, 2)]
@@ -76,7 +77,7 @@ class TestSettlement:
         user = UserFactory(credits=10)
         job = run_to(submit(user, num_images=2), JobStatus.SUCCEEDED)
         assert credits.settle_job_credits(job=job) == []
-        generation.on_job_finished(job)
+        assert credits.settle_job_credits(job=job) == []
         assert CreditEntry.objects.filter(job=job, kind=EntryKind.CHARGE).count() == 1
         user.refresh_from_db()
         assert (user.credit_balance, user.credits_reserved) == (8, 0)
@@ -129,7 +130,7 @@ class TestSettlement:
         user = UserFactory(credits=10)
         job = submit(user, num_images=2)
         job.transition(JobStatus.RUNNING, worker_id="test:1")
-        job.transition(JobStatus.SUCCEEDED, images_done=2)  # the process died before on_job_finished
+        job.transition(JobStatus.SUCCEEDED, images_done=2)  # the process died before settling
         assert credits.settle_finished_jobs() == 1
         assert credits.settle_finished_jobs() == 0
         user.refresh_from_db()

@@ -4,7 +4,7 @@ import pytest
 from django.core.exceptions import ValidationError
 
 from accounts.models import CreditEntry, EntryKind
-from generation import runner, services
+from generation import credits, runner, services
 from generation.models import GenerationJob, JobStatus
 
 from ..factories import TemplateFactory, UserFactory
@@ -27,7 +27,7 @@ class TestCancel:
         queued, done = submit(user), submit(user)
         done.transition(JobStatus.RUNNING)
         done.transition(JobStatus.SUCCEEDED, images_done=1)
-        services.on_job_finished(done)
+        credits.settle_job_credits(job=done)
         for _ in range(2):
             assert run_action(staff_client, "cancel_jobs", queued, done).status_code == 302
         queued.refresh_from_db()

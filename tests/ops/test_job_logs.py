@@ -15,7 +15,14 @@ from generation.models import GenerationJob, JobStatus
 
 JOB_FIELDS = ("job_id", "user_id", "path", "model")
 # Loggers of the code a job runs through (a worker's own startup lines and Celery's are not part of a job).
-JOB_LOGGERS = ("generation.services", "accounts.services", "gallery.services", "generation.engine.workflow")
+JOB_LOGGERS = (
+    "generation.services",
+    "generation.runner",
+    "generation.credits",
+    "accounts.services",
+    "gallery.services",
+    "generation.engine.workflow",
+)
 
 
 def console_handler(stream) -> logging.Handler:

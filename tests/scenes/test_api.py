@@ -12,6 +12,7 @@ from gallery.models import ImageType
 from generation.models import GenerationJob
 from scenes.models import Character, Scene, Story, StoryImageRequest
 
+from ..conftest import client_for
 from ..factories import (
     ChapterFactory,
     CharacterFactory,
@@ -19,6 +20,7 @@ from ..factories import (
     SceneFactory,
     StoryFactory,
     TemplateFactory,
+    UserFactory,
 )
 
 pytestmark = pytest.mark.django_db
@@ -229,11 +231,13 @@ class TestGenerateAll:
         assert body["error"]["code"] == "too_many_jobs"
         assert GenerationJob.objects.count() == len(queued) == StoryImageRequest.objects.count()
 
-    def test_when_nothing_can_be_queued_the_refusal_is_the_answer(self, api_client, chapter):
-        SceneFactory(chapter=chapter, scene_number=1, description="x" * 3000)
-        response = api_client.post(f"/api/v1/chapters/{chapter.pk}/images")
-        assert response.status_code == 400
-        assert "prompt" in response.json()["error"]["fields"]
+    def test_when_nothing_can_be_queued_the_refusal_is_the_answer(self):
+        broke = UserFactory(credits=0)
+        chapter = ChapterFactory(story__owner=broke, number=1)
+        SceneFactory(chapter=chapter, scene_number=1, description="a kite over the dunes")
+        response = client_for(broke).post(f"/api/v1/chapters/{chapter.pk}/images")
+        assert response.status_code == 402
+        assert response.json()["error"]["code"] == "insufficient_credits"
 
     def test_a_chapter_without_scenes_is_a_400(self, api_client, chapter):
         assert api_client.post(f"/api/v1/chapters/{chapter.pk}/images").status_code == 400
