@@ -62,6 +62,16 @@ def _instances():
     # Imported here: the scenes app is younger than this test, and a model it does not register is not looped over.
     from scenes.models import StoryImageRequest
 
+    def refresh_token_row(owner, *, blacklisted: bool):
+        from rest_framework_simplejwt.token_blacklist.models import OutstandingToken
+
+        from accounts.tokens import RefreshToken
+
+        token = RefreshToken.for_user(owner)  # records its OutstandingToken row
+        if blacklisted:
+            return token.blacklist()[0]  # (row, created)
+        return OutstandingToken.objects.get(jti=token["jti"])
+
     def story_request(owner):
         scene = SceneFactory(chapter=ChapterFactory(story=StoryFactory(owner=owner)))
         job = GenerationJobFactory(owner=owner, image_type="scene", with_reservation=True)
@@ -95,6 +105,8 @@ def _instances():
         "scenes.Story": lambda owner: StoryFactory(owner=owner),
         "scenes.Chapter": lambda owner: ChapterFactory(story=StoryFactory(owner=owner)),
         "scenes.StoryImageRequest": story_request,
+        "token_blacklist.OutstandingToken": lambda owner: refresh_token_row(owner, blacklisted=False),
+        "token_blacklist.BlacklistedToken": lambda owner: refresh_token_row(owner, blacklisted=True),
     }
 
 
