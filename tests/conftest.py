@@ -60,6 +60,13 @@ def client_for(user) -> APIClient:
     return client
 
 
+def bearer(token: str) -> APIClient:
+    """An API client that sends `token` as `Authorization: Bearer` (a JWT or an API key)."""
+    client = APIClient()
+    client.credentials(HTTP_AUTHORIZATION=f"Bearer {token}")
+    return client
+
+
 def errors_of(call) -> dict[str, list[str]]:
     """The field errors of the ValidationError that `call()` must raise."""
     with pytest.raises(ValidationError) as error:

@@ -17,6 +17,8 @@ from generation.models import GenerationJob, JobStatus
 from scenes.models import Chapter, Character, Scene, Story
 from templates_app.models import Template
 
+PASSWORD = "correct horse battery staple"  # every UserFactory user's
+
 
 class UserFactory(factory.django.DjangoModelFactory):
     class Meta:
@@ -25,7 +27,7 @@ class UserFactory(factory.django.DjangoModelFactory):
 
     email = factory.Sequence(lambda n: f"user{n}@example.com")
     email_verified_at = factory.LazyFunction(timezone.now)  # a confirmed address; `email_verified_at=None`: not yet
-    password = factory.PostGenerationMethodCall("set_password", "correct horse battery staple")
+    password = factory.PostGenerationMethodCall("set_password", PASSWORD)
 
     @factory.post_generation
     def save_password(self, create, extracted, **kwargs):

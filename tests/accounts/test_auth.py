@@ -11,17 +11,10 @@ from rest_framework.test import APIClient
 from accounts import services
 from accounts.models import ApiKey
 
-from ..factories import UserFactory
+from ..conftest import bearer
+from ..factories import PASSWORD, UserFactory
 
 pytestmark = pytest.mark.django_db
-
-PASSWORD = "correct horse battery staple"  # tests/factories.py
-
-
-def bearer(token: str) -> APIClient:
-    client = APIClient()
-    client.credentials(HTTP_AUTHORIZATION=f"Bearer {token}")
-    return client
 
 
 class TestJwt:

@@ -11,6 +11,7 @@ from rest_framework.test import APIClient
 from accounts import services
 from accounts.models import CreditEntry, User
 
+from ..factories import PASSWORD as FACTORY_PASSWORD
 from ..factories import UserFactory
 
 pytestmark = pytest.mark.django_db
@@ -88,7 +89,7 @@ class TestSameAnswer:
         owner = UserFactory(email="taken@example.com")
         assert api_sign_up("taken@example.com", "an attacker's passphrase 9").status_code == 202
         owner.refresh_from_db()
-        assert owner.check_password("correct horse battery staple")
+        assert owner.check_password(FACTORY_PASSWORD)
         assert "/accounts/login/" in mail.outbox[0].body and "/accounts/verify/" not in mail.outbox[0].body
 
 
@@ -150,4 +151,4 @@ class TestWeakPasswords:
         response = client.post(form.redirect_chain[-1][0], {"new_password1": password, "new_password2": password})
         assert response.status_code == 200 and response.context["form"].errors
         user.refresh_from_db()
-        assert user.check_password("correct horse battery staple")
+        assert user.check_password(FACTORY_PASSWORD)

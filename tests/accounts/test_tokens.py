@@ -5,17 +5,10 @@ import pytest
 from rest_framework.test import APIClient
 from rest_framework_simplejwt.token_blacklist.models import OutstandingToken
 
-from ..factories import UserFactory
+from ..conftest import bearer
+from ..factories import PASSWORD, UserFactory
 
 pytestmark = pytest.mark.django_db
-
-PASSWORD = "correct horse battery staple"  # tests/factories.py
-
-
-def bearer(token: str) -> APIClient:
-    client = APIClient()
-    client.credentials(HTTP_AUTHORIZATION=f"Bearer {token}")
-    return client
 
 
 def sign_in(user) -> dict:

@@ -7,11 +7,9 @@ from django.core import mail
 
 from accounts.models import User
 
-from ..factories import UserFactory
+from ..factories import PASSWORD, UserFactory
 
 pytestmark = pytest.mark.django_db
-
-PASSWORD = "correct horse battery staple"
 
 
 def test_sign_up_mails_a_link_that_confirms_the_address_and_grants_the_credits(client):

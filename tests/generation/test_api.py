@@ -92,9 +92,9 @@ def test_an_unconfirmed_account_cannot_run_jobs_not_even_free_ones(db):
 
     from accounts.models import User
 
-    from ..factories import TemplateFactory
+    from ..factories import PASSWORD, TemplateFactory
 
-    user = User.objects.create_user(email="new@example.com", password="correct horse battery staple")
+    user = User.objects.create_user(email="new@example.com", password=PASSWORD)
     assert not user.is_email_verified
     client = APIClient()
     client.force_authenticate(user)
