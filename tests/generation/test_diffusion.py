@@ -27,10 +27,51 @@ def request(**fields):
     return DiffusionRequest(**(values | fields))
 
 
-def test_tiny_runs_the_real_z_image_pipeline_class(tiny):
-    from diffusers import ZImagePipeline
+def test_tiny_runs_each_models_own_pipeline_class(tiny):
+    from diffusers import StableDiffusionXLPipeline, ZImagePipeline
 
-    assert all(isinstance(pipeline, ZImagePipeline) for pipeline in tiny._pipelines.values())
+    assert isinstance(tiny._pipeline(Z_IMAGE_TURBO), ZImagePipeline)
+    assert isinstance(tiny._pipeline(SDXL), StableDiffusionXLPipeline)
+
+
+def sdxl(**fields):
+    """The 3D-render template's settings (SDXL, DPM-Solver, guidance 9), small and short."""
+    values = dict(
+        model=SDXL,
+        scheduler="DPMSolverMultistep",
+        guidance=9.0,
+        negative_prompt="2d, flat, painting, sketch, low quality, pixelated",
+        steps=3,
+        width=256,
+        height=256,
+    )
+    return request(**(values | fields))
+
+
+def test_sdxl_draws_with_the_templates_scheduler_negative_prompt_and_guidance(tiny):
+    latents = []
+    image = tiny.generate(sdxl(), lambda step, total, tensor: latents.append(tuple(tensor.shape)))
+    assert image.size == (256, 256)
+    assert type(tiny._pipeline(SDXL).scheduler).__name__ == "DPMSolverMultistepScheduler"
+    assert latents == [(1, 4, 32, 32)] * 3  # SDXL's 4-channel latents at 1/8 of the size
+    assert tiny.generate(sdxl(scheduler="EulerDiscrete"), lambda *_: None).size == (256, 256)
+    assert type(tiny._pipeline(SDXL).scheduler).__name__ == "EulerDiscreteScheduler"
+
+
+def test_sdxl_images_follow_the_seed_the_negative_prompt_and_the_guidance(tiny):
+    def pixels(**fields):
+        return tiny.generate(sdxl(**fields), lambda *_: None).tobytes()
+
+    first = pixels()
+    assert pixels() == first
+    assert pixels(seed=6) != first
+    assert pixels(negative_prompt="") != first
+    assert pixels(guidance=1.0) != first  # no classifier-free guidance: the negative prompt plays no part
+
+
+def test_an_sdxl_prompt_past_clips_77_tokens_is_flagged(tiny):
+    assert tiny.prompt_is_cut(sdxl(prompt="a teapot " * 10))
+    assert not tiny.prompt_is_cut(sdxl(prompt="a teapot"))
 
 
 def test_every_denoising_step_is_reported(tiny):

@@ -91,3 +91,27 @@ def test_images_stored_before_a_cancel_are_kept_and_charged_the_rest_released(us
         EntryKind.CHARGE: -half,
         EntryKind.RELEASE: -(job.credit_cost - half),
     }
+
+
+def test_an_sdxl_template_job_runs_on_sdxls_own_pipeline_with_its_scheduler(user):
+    """The 3D-render template's settings, on the tiny SDXL: the worker path the real SDXL takes."""
+    from diffusers import StableDiffusionXLPipeline
+
+    from generation.engine.diffusion import get_backend
+    from templates_app.seed_templates import CURATED_TEMPLATES
+
+    from ..factories import TemplateFactory
+
+    config = next(entry["config"] for entry in CURATED_TEMPLATES if entry["slug"] == "3d-render")
+    template = TemplateFactory(production_path="cartoon", config=config | {"steps": 20, "width": 256, "height": 256})
+    job = services.submit_job(user=user, prompt="modern futuristic car in a cyberpunk city", template=template)
+    assert (job.model, job.scheduler, job.guidance) == (config["model"], "DPMSolverMultistep", 9.0)
+
+    assert run(job) == runner.RunOutcome.SUCCEEDED
+
+    image = GeneratedImage.objects.get(job=job)
+    assert (image.model, image.width, image.height) == (config["model"], 256, 256)
+    assert image.negative_prompt_used.startswith("2d, flat, painting")
+    pipeline = get_backend()._pipeline(config["model"])
+    assert isinstance(pipeline, StableDiffusionXLPipeline)
+    assert type(pipeline.scheduler).__name__ == "DPMSolverMultistepScheduler"

@@ -160,21 +160,18 @@ class DiffusersBackend:
 
 
 def tiny_factory(model: str, device: str) -> Any:
-    from .tiny import build_tiny_pipeline
+    """Each model's own pipeline class with tiny random-weight parts; images record backend "tiny"."""
+    from .tiny import build_tiny_sdxl, build_tiny_z_image
 
-    # Every model name runs on the same tiny Z-Image pipeline; images record backend "tiny".
-    return build_tiny_pipeline().to(device)
+    builders = {Z_IMAGE_TURBO: build_tiny_z_image, SDXL: build_tiny_sdxl}
+    return builders[model]().to(device)
 
 
 class TinyBackend(DiffusersBackend):
-    def __init__(self) -> None:
-        super().__init__("tiny", "cpu", factory=tiny_factory)
-        tiny = tiny_factory("tiny", "cpu")
-        self._pipelines = {model: tiny for model in MODELS}
+    """Z-Image is built at start, as a worker preloads its default model; SDXL on its first job."""
 
-    def _with_scheduler(self, pipeline: Any, scheduler: str) -> Any:
-        """Every model runs on the one tiny Z-Image pipeline, whose flow-matching scheduler stays."""
-        return pipeline
+    def __init__(self) -> None:
+        super().__init__("tiny", "cpu", factory=tiny_factory, preload=(Z_IMAGE_TURBO,))
 
 
 def build_backend(choice: str | None = None) -> DiffusersBackend:

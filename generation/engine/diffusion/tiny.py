@@ -1,17 +1,35 @@
-"""A Z-Image pipeline built in code from tiny random-weight components, as diffusers' own tests do.
+"""Each model's own diffusers pipeline, built in code from tiny random-weight components, as diffusers' tests do.
 
-It runs the real `ZImagePipeline` code (text encoder, transformer, scheduler, VAE decode) on the CPU
-in milliseconds, so tests and the embedded default exercise the same path as a GPU worker. Nothing
-is read from a model hub: the tokenizer is a byte-level BPE built here with a Qwen-style chat template.
-The pictures are what random weights draw: structured noise, not a likeness of the prompt.
+`ZImagePipeline` (Qwen3 text encoder, Z-Image transformer, flow-matching scheduler, VAE) and
+`StableDiffusionXLPipeline` (two CLIP text encoders, a UNet with SDXL's added time conditioning, Euler
+scheduler, VAE) run their real code on the CPU in a fraction of a second, so tests and the embedded
+default exercise the same path as a GPU worker: scheduler swaps, negative prompts, guidance. Nothing is
+read from a model hub: the tokenizers are byte-level BPEs built here (a Qwen-style chat template for
+Z-Image, CLIP's start/end tokens and 77-token context for SDXL). The pictures are what random weights
+draw: structured noise, not a likeness of the prompt.
 """
 
 from __future__ import annotations
 
 import torch
-from diffusers import AutoencoderKL, FlowMatchEulerDiscreteScheduler, ZImagePipeline, ZImageTransformer2DModel
-from tokenizers import Tokenizer, decoders, models, pre_tokenizers
-from transformers import PreTrainedTokenizerFast, Qwen3Config, Qwen3Model
+from diffusers import (
+    AutoencoderKL,
+    EulerDiscreteScheduler,
+    FlowMatchEulerDiscreteScheduler,
+    StableDiffusionXLPipeline,
+    UNet2DConditionModel,
+    ZImagePipeline,
+    ZImageTransformer2DModel,
+)
+from tokenizers import Tokenizer, decoders, models, pre_tokenizers, processors
+from transformers import (
+    CLIPTextConfig,
+    CLIPTextModel,
+    CLIPTextModelWithProjection,
+    PreTrainedTokenizerFast,
+    Qwen3Config,
+    Qwen3Model,
+)
 
 CHAT_TEMPLATE = (
     "{% for message in messages %}<|im_start|>{{ message['role'] }}\n{{ message['content'] }}<|im_end|>\n"
@@ -20,14 +38,24 @@ CHAT_TEMPLATE = (
 SPECIAL_TOKENS = ["<|endoftext|>", "<|im_start|>", "<|im_end|>"]
 
 
-def build_tokenizer() -> PreTrainedTokenizerFast:
+CLIP_SPECIAL_TOKENS = ["<|startoftext|>", "<|endoftext|>"]
+CLIP_CONTEXT = 77  # CLIP's context length: SDXL reads this many tokens of a prompt
+
+
+def _byte_level_bpe(special_tokens: list[str]) -> Tokenizer:
     """Byte-level BPE without merges: every UTF-8 byte is a token, so any prompt encodes."""
     alphabet = sorted(pre_tokenizers.ByteLevel.alphabet())
-    vocab = {token: index for index, token in enumerate(SPECIAL_TOKENS + alphabet)}
+    vocab = {token: index for index, token in enumerate(special_tokens + alphabet)}
     backend = Tokenizer(models.BPE(vocab=vocab, merges=[]))
     backend.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False)
     backend.decoder = decoders.ByteLevel()
-    backend.add_special_tokens(SPECIAL_TOKENS)
+    backend.add_special_tokens(special_tokens)
+    return backend
+
+
+def build_tokenizer() -> PreTrainedTokenizerFast:
+    """Z-Image's: Qwen's special tokens and chat template."""
+    backend = _byte_level_bpe(SPECIAL_TOKENS)
     tokenizer = PreTrainedTokenizerFast(
         tokenizer_object=backend, pad_token=SPECIAL_TOKENS[0], eos_token=SPECIAL_TOKENS[2], model_max_length=512
     )
@@ -35,7 +63,7 @@ def build_tokenizer() -> PreTrainedTokenizerFast:
     return tokenizer
 
 
-def build_tiny_pipeline(seed: int = 0) -> ZImagePipeline:
+def build_tiny_z_image(seed: int = 0) -> ZImagePipeline:
     """Same component classes as Tongyi-MAI/Z-Image-Turbo, with widths of a few dozen."""
     torch.manual_seed(seed)
     transformer = ZImageTransformer2DModel(
@@ -92,6 +120,87 @@ def build_tiny_pipeline(seed: int = 0) -> ZImagePipeline:
         text_encoder=text_encoder,
         tokenizer=tokenizer,
         transformer=transformer,
+    )
+    pipeline.set_progress_bar_config(disable=True)
+    return pipeline
+
+
+def build_clip_tokenizer() -> PreTrainedTokenizerFast:
+    """SDXL's (both of its tokenizers): each prompt wrapped in CLIP's start and end tokens, 77 at most."""
+    backend = _byte_level_bpe(CLIP_SPECIAL_TOKENS)
+    start, end = CLIP_SPECIAL_TOKENS
+    backend.post_processor = processors.TemplateProcessing(
+        single=f"{start} $A {end}", special_tokens=[(start, 0), (end, 1)]
+    )
+    return PreTrainedTokenizerFast(
+        tokenizer_object=backend, bos_token=start, eos_token=end, pad_token=end, model_max_length=CLIP_CONTEXT
+    )
+
+
+def build_tiny_sdxl(seed: int = 0) -> StableDiffusionXLPipeline:
+    """Same component classes as stabilityai/stable-diffusion-xl-base-1.0, with widths of a few dozen."""
+    torch.manual_seed(seed)
+    tokenizer = build_clip_tokenizer()
+    text_config = CLIPTextConfig(
+        bos_token_id=0,
+        eos_token_id=1,
+        pad_token_id=1,
+        hidden_size=32,
+        intermediate_size=37,
+        num_attention_heads=4,
+        num_hidden_layers=2,
+        vocab_size=len(tokenizer),
+        projection_dim=32,
+        max_position_embeddings=CLIP_CONTEXT,
+        hidden_act="gelu",
+    )
+    # SDXL base's block layout (a plain block, then two with cross-attention), at widths of 16-32: about
+    # 40 ms a step at 512 px on one CPU thread, a quarter of diffusers' two-block test UNet at that size.
+    unet = UNet2DConditionModel(
+        block_out_channels=(16, 32, 32),
+        layers_per_block=1,
+        sample_size=32,
+        in_channels=4,
+        out_channels=4,
+        down_block_types=("DownBlock2D", "CrossAttnDownBlock2D", "CrossAttnDownBlock2D"),
+        up_block_types=("CrossAttnUpBlock2D", "CrossAttnUpBlock2D", "UpBlock2D"),
+        attention_head_dim=(2, 2, 4),
+        use_linear_projection=True,
+        addition_embed_type="text_time",  # SDXL's size and crop conditioning
+        addition_time_embed_dim=8,
+        transformer_layers_per_block=(1, 1, 1),
+        projection_class_embeddings_input_dim=6 * 8 + 32,  # six time ids, then the pooled text embedding
+        cross_attention_dim=64,  # both encoders' hidden states side by side
+        norm_num_groups=1,
+    )
+    # Four blocks: the real VAE's 8x down-sampling, so latents and sizes behave like the real model.
+    vae = AutoencoderKL(
+        in_channels=3,
+        out_channels=3,
+        down_block_types=["DownEncoderBlock2D"] * 4,
+        up_block_types=["UpDecoderBlock2D"] * 4,
+        block_out_channels=[8, 8, 16, 16],
+        layers_per_block=1,
+        latent_channels=4,
+        norm_num_groups=4,
+        sample_size=64,
+        scaling_factor=0.13025,
+    )
+    scheduler = EulerDiscreteScheduler(  # SDXL base's own scheduler configuration
+        beta_start=0.00085,
+        beta_end=0.012,
+        beta_schedule="scaled_linear",
+        steps_offset=1,
+        timestep_spacing="leading",
+    )
+    pipeline = StableDiffusionXLPipeline(
+        vae=vae,
+        text_encoder=CLIPTextModel(text_config),
+        text_encoder_2=CLIPTextModelWithProjection(text_config),
+        tokenizer=tokenizer,
+        tokenizer_2=build_clip_tokenizer(),
+        unet=unet,
+        scheduler=scheduler,
     )
     pipeline.set_progress_bar_config(disable=True)
     return pipeline
