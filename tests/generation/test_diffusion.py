@@ -127,3 +127,26 @@ def test_a_prompt_longer_than_the_model_reads_is_flagged_and_still_drawn(tiny):
     assert tiny.prompt_is_cut(long)
     assert tiny.generate(long, lambda *_: None).size == (256, 256)
     assert not tiny.prompt_is_cut(request(prompt="a teapot"))
+
+
+@pytest.mark.parametrize(
+    "fields", [{}, {"model": SDXL, "scheduler": "EulerDiscrete", "guidance": 7.0, "negative_prompt": "flat"}]
+)
+def test_an_image_from_the_kept_embeddings_is_the_one_the_prompt_draws(tiny, fields):
+    """The backend hands the pipeline embeddings it computed once; the pipeline itself from the prompt agrees."""
+    import torch
+
+    asked = request(**fields)
+    from_embeddings = tiny.generate(asked, lambda *_: None)
+    pipeline = tiny._pipeline(asked.model)
+    with torch.inference_mode():
+        from_prompt = pipeline(
+            prompt=asked.prompt,
+            negative_prompt=asked.negative_prompt or None,
+            width=asked.width,
+            height=asked.height,
+            num_inference_steps=asked.steps,
+            guidance_scale=asked.guidance,
+            generator=torch.Generator(device="cpu").manual_seed(asked.seed),
+        ).images[0]
+    assert from_embeddings.tobytes() == from_prompt.tobytes()

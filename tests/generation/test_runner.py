@@ -115,3 +115,58 @@ def test_an_sdxl_template_job_runs_on_sdxls_own_pipeline_with_its_scheduler(user
     pipeline = get_backend()._pipeline(config["model"])
     assert isinstance(pipeline, StableDiffusionXLPipeline)
     assert type(pipeline.scheduler).__name__ == "DPMSolverMultistepScheduler"
+
+
+@pytest.fixture
+def text_encoder_calls():
+    """`calls(model)`: how often that model's text encoders have run since the test began (forward hooks)."""
+    from generation.engine.diffusion import get_backend
+
+    counts: dict[str, int] = {}
+    handles = []
+
+    def watch(model: str) -> None:
+        pipeline = get_backend()._pipeline(model)
+        for name in ("text_encoder", "text_encoder_2"):
+            encoder = getattr(pipeline, name, None)
+            if encoder is not None:
+                counts.setdefault(model, 0)
+                handles.append(encoder.register_forward_hook(lambda *_, m=model: counts.__setitem__(m, counts[m] + 1)))
+
+    yield lambda model: (watch(model) if model not in counts else None) or counts[model]
+    for handle in handles:
+        handle.remove()
+
+
+def test_a_jobs_prompt_is_encoded_once_for_all_its_images(user, submit, text_encoder_calls):
+    job = submit(user, prompt="a linen dress on a windy pier, encoded once", num_images=3)
+    assert text_encoder_calls(job.model) == 0
+
+    assert run(job) == runner.RunOutcome.SUCCEEDED
+
+    assert GeneratedImage.objects.filter(job=job).count() == 3
+    assert text_encoder_calls(job.model) == 1  # Turbo runs without guidance: no negative embedding either
+
+
+def test_an_sdxl_job_encodes_its_prompt_and_negative_prompt_once_per_encoder(user, text_encoder_calls):
+    from ..factories import TemplateFactory
+
+    config = {
+        "model": "stabilityai/stable-diffusion-xl-base-1.0",
+        "scheduler": "EulerDiscrete",
+        "steps": 2,
+        "cfg_scale": 7.0,
+        "width": 256,
+        "height": 256,
+        "pipeline": [{"node_type": "generation", "parameters": {"negative_prompt": "blurry, flat"}}],
+    }
+    template = TemplateFactory(production_path="cartoon", config=config, max_images=2)
+    job = services.submit_job(
+        user=user, prompt="a tin robot, encoded once per encoder", template=template, num_images=2
+    )
+    assert text_encoder_calls(job.model) == 0
+
+    assert run(job) == runner.RunOutcome.SUCCEEDED
+
+    assert GeneratedImage.objects.filter(job=job).count() == 2
+    assert text_encoder_calls(job.model) == 4  # two encoders x (prompt, negative prompt), for both images

@@ -88,6 +88,8 @@ class DiffusersBackend:
         self.device = device
         self._factory = factory
         self._pipelines: dict[str, Any] = {}
+        self._conditioning_key: tuple[str, str, str, bool] | None = None
+        self._conditioning_inputs: dict[str, Any] = {}
         for model in preload:
             self._pipeline(model)
 
@@ -126,27 +128,65 @@ class DiffusersBackend:
             )
         return len(pipeline.tokenizer(prompt).input_ids) > MODELS[request.model].max_prompt_tokens
 
+    def _conditioning(self, pipeline: Any, request: DiffusionRequest) -> dict[str, Any]:
+        """The prompt's (and negative prompt's) embeddings as pipeline inputs, computed once for a job's images.
+
+        Every image of a job has the same prompts, so the text encoders run for its first image only: the last
+        embeddings are kept, keyed by what they depend on.
+        """
+        import diffusers
+
+        z_image = isinstance(pipeline, diffusers.ZImagePipeline)
+        # Classifier-free guidance (and so a negative embedding) as each pipeline decides it.
+        guided = request.guidance > 0 if z_image else request.guidance > 1
+        key = (request.model, request.prompt, request.negative_prompt, guided)
+        if self._conditioning_key != key:
+            negative = request.negative_prompt or None
+            device = pipeline._execution_device
+            with torch.inference_mode():
+                if z_image:
+                    positive, negatives = pipeline.encode_prompt(
+                        prompt=request.prompt,
+                        device=device,
+                        do_classifier_free_guidance=guided,
+                        negative_prompt=negative,
+                        max_sequence_length=MODELS[request.model].max_prompt_tokens,
+                    )
+                    embeddings = {"prompt_embeds": positive, "negative_prompt_embeds": negatives}
+                else:
+                    positive, negatives, pooled, negative_pooled = pipeline.encode_prompt(
+                        prompt=request.prompt,
+                        device=device,
+                        num_images_per_prompt=1,
+                        do_classifier_free_guidance=guided,
+                        negative_prompt=negative,
+                    )
+                    embeddings = {
+                        "prompt_embeds": positive,
+                        "negative_prompt_embeds": negatives,
+                        "pooled_prompt_embeds": pooled,
+                        "negative_pooled_prompt_embeds": negative_pooled,
+                    }
+            self._conditioning_key, self._conditioning_inputs = key, embeddings
+        # Z-Image takes lists of tensors: hand each call its own list, never the kept one.
+        return {
+            name: list(value) if isinstance(value, list) else value for name, value in self._conditioning_inputs.items()
+        }
+
     def generate(self, request: DiffusionRequest, on_step: StepCallback) -> Image.Image:
         spec = MODELS[request.model]
         pipeline = self._pipeline(request.model)
         pipeline = self._with_scheduler(pipeline, request.scheduler)
+        conditioning = self._conditioning(pipeline, request)
         generator = torch.Generator(device="cpu").manual_seed(request.seed)
 
         def callback(pipe: Any, index: int, timestep: Any, tensors: dict[str, Any]) -> dict[str, Any]:
             on_step(index + 1, request.steps, tensors.get("latents"))
             return tensors
 
-        import diffusers
-
-        # Z-Image cuts the prompt at max_sequence_length tokens; SDXL's CLIP tokenizers at their own 77.
-        limits = (
-            {"max_sequence_length": spec.max_prompt_tokens} if isinstance(pipeline, diffusers.ZImagePipeline) else {}
-        )
         with torch.inference_mode():
             output = pipeline(
-                **limits,
-                prompt=request.prompt,
-                negative_prompt=request.negative_prompt or None,
+                **conditioning,
                 width=spec.snap(request.width),
                 height=spec.snap(request.height),
                 num_inference_steps=request.steps,
