@@ -9,6 +9,8 @@ from pathlib import Path
 import pytest
 import yaml
 
+from generation.engine.paths import QUEUE_NAMES
+
 ROOT = Path(__file__).resolve().parents[2]
 SETTINGS_SOURCES = [ROOT / "zimage" / "settings.py", ROOT / "zimage" / "production.py"]
 
@@ -17,7 +19,6 @@ LONG_RUNNING = {"proxy", "web", "ws", "worker", "beat", "postgres", "redis", "mi
 REQUIRED_APP_VARS = {"DATABASE_URL", "REDIS_URL", "SECRET_KEY", "ALLOWED_HOSTS", "AWS_STORAGE_BUCKET_NAME"}
 # Read by Django itself rather than by our settings modules.
 FRAMEWORK_VARS = {"DJANGO_SETTINGS_MODULE"}
-PATH_QUEUES = {"default", "gen.fashion", "gen.beauty", "gen.eats", "gen.cinema", "gen.cartoon"}
 
 
 def env_vars_read_by(source: str) -> set[str]:
@@ -181,7 +182,7 @@ def test_the_worker_reserves_an_nvidia_gpu(services):
 def test_the_worker_consumes_every_path_queue_one_job_at_a_time(services):
     command = services["worker"]["command"]
     assert command[:4] == ["celery", "-A", "zimage", "worker"]
-    assert set(command[command.index("-Q") + 1].split(",")) == PATH_QUEUES
+    assert command[command.index("-Q") + 1].split(",") == list(QUEUE_NAMES)  # the paths table's queues
     assert command[command.index("--concurrency") + 1] == "1"
 
 
