@@ -69,6 +69,9 @@ async def closed_with(communicator: WebsocketCommunicator) -> int:
     assert connected, f"refused at the handshake ({code}), so a client sees HTTP 403, not a close code"
     message = await communicator.receive_output(timeout=TIMEOUT)
     assert message["type"] == "websocket.close", message
+    # As a server does once the close handshake is done: the consumer then ends, instead of waiting on its
+    # channel until the event loop is torn down around it (which once hung a test for its whole timeout).
+    await communicator.disconnect(code=message["code"], timeout=TIMEOUT)
     return message["code"]
 
 
