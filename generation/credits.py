@@ -30,9 +30,8 @@ logger = logging.getLogger(__name__)
 JOB_SLOT_RETRY_AFTER = 15  # seconds a client at its plan's job limit is told to wait (429 Retry-After)
 
 
-def check_job_size(*, user: User, job: GenerationJob, limits: TierLimits | None = None) -> None:
+def _check_job_size(user: User, job: GenerationJob, limits: TierLimits) -> None:
     """The plan's per-job limits: images per job and the largest side."""
-    limits = limits or tier_limits(user.tier)
     plan = user.get_tier_display()
     if job.num_images > limits.max_images_per_job:
         raise ValidationError(
@@ -52,7 +51,7 @@ def admit_job(*, user: User, job: GenerationJob) -> CreditEntry | None:
     if not user.is_email_verified:  # the sign-up credits wait for it, and so does the GPU, free templates included
         raise EmailNotVerified
     limits = tier_limits(user.tier)
-    check_job_size(user=user, job=job, limits=limits)
+    _check_job_size(user, job, limits)
     with transaction.atomic(savepoint=False):
         # The reservation's UPDATE locks the user's row, so concurrent submits of one user reach the count
         # below one after the other. The job was created in this transaction: it has no reservation yet.

@@ -90,12 +90,14 @@ class ProgressReporter:
         self.last_preview_step = 0
         self.stored: dict[int, GeneratedImage] = {}  # index -> image stored by this run
 
+    def _still_ours(self, **changes: Any) -> bool:
+        """Apply `changes` only while the job runs on this worker: the heartbeat and the cancel check in one."""
+        rows = GenerationJob.objects.filter(pk=self.job.pk, status=JobStatus.RUNNING, worker_id=self.worker_id)
+        return rows.update(heartbeat_at=timezone.now(), **changes) == 1
+
     def on_step(self, step: int, total: int, latents: Any) -> None:
         # One conditional UPDATE per step is the heartbeat, the progress and the cancel check.
-        still_ours = GenerationJob.objects.filter(
-            pk=self.job.pk, status=JobStatus.RUNNING, worker_id=self.worker_id
-        ).update(progress_step=step, progress_total=total, heartbeat_at=timezone.now())
-        if not still_ours:
+        if not self._still_ours(progress_step=step, progress_total=total):
             raise JobInterrupted
         now = time.monotonic()
         if step == total or now - self.last_publish >= self.publish_interval:
@@ -134,10 +136,7 @@ class ProgressReporter:
         from gallery.services import store_generated_image
 
         with transaction.atomic():
-            still_ours = GenerationJob.objects.filter(
-                pk=self.job.pk, status=JobStatus.RUNNING, worker_id=self.worker_id
-            ).update(images_done=F("images_done") + 1, heartbeat_at=timezone.now())
-            if not still_ours:
+            if not self._still_ours(images_done=F("images_done") + 1):
                 raise JobInterrupted
             return store_generated_image(
                 job=self.job,

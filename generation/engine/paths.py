@@ -17,7 +17,6 @@ logger = logging.getLogger(__name__)
 
 DEFAULT_PATH = "fashion"
 DEFAULT_QUEUE = "default"  # beat's sweepers and every task that is not a job
-GENERIC_NEGATIVE_PROMPT = "low quality, blurry, distorted, watermark, text artifacts"
 
 
 @dataclass(frozen=True)
@@ -27,7 +26,7 @@ class PathSpec:
     name: str
     label: str
     style_prompts: tuple[str, ...]
-    negative_prompt: str = GENERIC_NEGATIVE_PROMPT
+    negative_prompt: str
     default_size: tuple[int, int] = (1024, 1024)
     # How many of this path's jobs run at once across all workers; a worker leaves the next one queued.
     concurrency: int = 3

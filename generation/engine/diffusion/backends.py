@@ -74,6 +74,13 @@ def fit_to_size(image: Image.Image, width: int, height: int) -> Image.Image:
     return ImageOps.fit(image, (width, height), method=Image.Resampling.LANCZOS)
 
 
+def _is_z_image(pipeline: Any) -> bool:
+    """Z-Image reads a prompt inside its chat template and guides at any guidance above 0; SDXL differs in both."""
+    import diffusers
+
+    return isinstance(pipeline, diffusers.ZImagePipeline)
+
+
 class DiffusersBackend:
     """Pipelines loaded once per worker process and kept warm, one per model."""
 
@@ -117,11 +124,9 @@ class DiffusersBackend:
 
     def prompt_is_cut(self, request: DiffusionRequest) -> bool:
         """Counted as the pipeline tokenizes: Z-Image reads the prompt inside its chat template."""
-        import diffusers
-
         pipeline = self._pipeline(request.model)
         prompt = request.prompt
-        if isinstance(pipeline, diffusers.ZImagePipeline):
+        if _is_z_image(pipeline):
             messages = [{"role": "user", "content": prompt}]
             prompt = pipeline.tokenizer.apply_chat_template(
                 messages, tokenize=False, add_generation_prompt=True, enable_thinking=True
@@ -134,9 +139,7 @@ class DiffusersBackend:
         Every image of a job has the same prompts, so the text encoders run for its first image only: the last
         embeddings are kept, keyed by what they depend on.
         """
-        import diffusers
-
-        z_image = isinstance(pipeline, diffusers.ZImagePipeline)
+        z_image = _is_z_image(pipeline)
         # Classifier-free guidance (and so a negative embedding) as each pipeline decides it.
         guided = request.guidance > 0 if z_image else request.guidance > 1
         key = (request.model, request.prompt, request.negative_prompt, guided)

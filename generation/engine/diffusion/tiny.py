@@ -63,6 +63,23 @@ def build_tokenizer() -> PreTrainedTokenizerFast:
     return tokenizer
 
 
+def _tiny_vae(*, latent_channels: int, scaling_factor: float, shift_factor: float | None = None) -> AutoencoderKL:
+    """Four blocks: the real VAEs' 8x down-sampling, so latents and sizes behave like the real models'."""
+    return AutoencoderKL(
+        in_channels=3,
+        out_channels=3,
+        down_block_types=["DownEncoderBlock2D"] * 4,
+        up_block_types=["UpDecoderBlock2D"] * 4,
+        block_out_channels=[8, 8, 16, 16],
+        layers_per_block=1,
+        latent_channels=latent_channels,
+        norm_num_groups=4,
+        sample_size=64,
+        scaling_factor=scaling_factor,
+        shift_factor=shift_factor,
+    )
+
+
 def build_tiny_z_image(seed: int = 0) -> ZImagePipeline:
     """Same component classes as Tongyi-MAI/Z-Image-Turbo, with widths of a few dozen."""
     torch.manual_seed(seed)
@@ -87,20 +104,7 @@ def build_tiny_z_image(seed: int = 0) -> ZImagePipeline:
     with torch.no_grad():  # created with torch.empty upstream; fix them so no NaN sneaks in
         transformer.x_pad_token.copy_(torch.ones_like(transformer.x_pad_token))
         transformer.cap_pad_token.copy_(torch.ones_like(transformer.cap_pad_token))
-    # Four blocks: the real VAE's 8x down-sampling, so latents and sizes behave like the real model.
-    vae = AutoencoderKL(
-        in_channels=3,
-        out_channels=3,
-        down_block_types=["DownEncoderBlock2D"] * 4,
-        up_block_types=["UpDecoderBlock2D"] * 4,
-        block_out_channels=[8, 8, 16, 16],
-        layers_per_block=1,
-        latent_channels=16,
-        norm_num_groups=4,
-        sample_size=64,
-        scaling_factor=0.3611,
-        shift_factor=0.1159,
-    )
+    vae = _tiny_vae(latent_channels=16, scaling_factor=0.3611, shift_factor=0.1159)  # Z-Image's (Flux's) latents
     tokenizer = build_tokenizer()
     text_encoder = Qwen3Model(
         Qwen3Config(
@@ -173,19 +177,7 @@ def build_tiny_sdxl(seed: int = 0) -> StableDiffusionXLPipeline:
         cross_attention_dim=64,  # both encoders' hidden states side by side
         norm_num_groups=1,
     )
-    # Four blocks: the real VAE's 8x down-sampling, so latents and sizes behave like the real model.
-    vae = AutoencoderKL(
-        in_channels=3,
-        out_channels=3,
-        down_block_types=["DownEncoderBlock2D"] * 4,
-        up_block_types=["UpDecoderBlock2D"] * 4,
-        block_out_channels=[8, 8, 16, 16],
-        layers_per_block=1,
-        latent_channels=4,
-        norm_num_groups=4,
-        sample_size=64,
-        scaling_factor=0.13025,
-    )
+    vae = _tiny_vae(latent_channels=4, scaling_factor=0.13025)  # SDXL's latents
     scheduler = EulerDiscreteScheduler(  # SDXL base's own scheduler configuration
         beta_start=0.00085,
         beta_end=0.012,
