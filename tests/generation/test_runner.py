@@ -119,21 +119,25 @@ def test_an_sdxl_template_job_runs_on_sdxls_own_pipeline_with_its_scheduler(user
 
 @pytest.fixture
 def text_encoder_calls():
-    """`calls(model)`: how often that model's text encoders have run since the test began (forward hooks)."""
+    """`calls(model)`: how often that model's text encoders have run since the first call for it (forward hooks)."""
     from generation.engine.diffusion import get_backend
 
     counts: dict[str, int] = {}
     handles = []
 
-    def watch(model: str) -> None:
-        pipeline = get_backend()._pipeline(model)
-        for name in ("text_encoder", "text_encoder_2"):
-            encoder = getattr(pipeline, name, None)
-            if encoder is not None:
-                counts.setdefault(model, 0)
-                handles.append(encoder.register_forward_hook(lambda *_, m=model: counts.__setitem__(m, counts[m] + 1)))
+    def count(model: str) -> None:
+        counts[model] += 1
 
-    yield lambda model: (watch(model) if model not in counts else None) or counts[model]
+    def calls(model: str) -> int:
+        if model not in counts:
+            counts[model] = 0
+            pipeline = get_backend()._pipeline(model)
+            for encoder in (pipeline.text_encoder, getattr(pipeline, "text_encoder_2", None)):
+                if encoder is not None:
+                    handles.append(encoder.register_forward_hook(lambda *_: count(model)))
+        return counts[model]
+
+    yield calls
     for handle in handles:
         handle.remove()
 
