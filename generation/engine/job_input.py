@@ -2,12 +2,23 @@
 
 from __future__ import annotations
 
+import enum
 from dataclasses import asdict, dataclass
 from typing import Any
 
 from django.core.exceptions import ValidationError
 
 from .models_catalog import MAX_PROMPT_LENGTH
+
+
+class JobMode(enum.StrEnum):
+    """What a job starts from: text alone, or the customer's image (redrawn, repainted in a mask, extended, enlarged)."""
+
+    TEXT = "text"
+    IMAGE = "image"
+    INPAINT = "inpaint"
+    OUTPAINT = "outpaint"
+    UPSCALE = "upscale"
 
 
 @dataclass(frozen=True)
@@ -27,10 +38,20 @@ class JobInput:
     seed: int
     workflow: list[dict[str, Any]]  # the node list the job runs, resolved at submit
     credit_cost: int
+    # Image input (#18). width/height are always the output's size: for outpaint the larger canvas, for upscale
+    # exactly upscale_factor x the source.
+    mode: str = JobMode.TEXT
+    source_key: str = ""  # storage name of the source PNG; "" for a text job
+    mask_key: str = ""  # storage name of the mask PNG (white = repaint); inpaint only
+    strength: float = 0.0  # how far from the source the model may go (image, inpaint, upscale refinement)
+    outpaint_anchor: str = ""  # where the source sits on the larger canvas: center, left, right, top, bottom
+    upscale_factor: int = 0
 
     def as_fields(self) -> dict[str, Any]:
-        """The job row's fields of the same names."""
-        return asdict(self)
+        """The job row's fields of the same names (the source and mask are rows the job links to, not keys)."""
+        fields = asdict(self)
+        del fields["source_key"], fields["mask_key"]
+        return fields
 
 
 def fit_prompt(value: str) -> tuple[str, bool]:

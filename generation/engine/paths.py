@@ -35,8 +35,11 @@ class PathSpec:
     def queue(self) -> str:
         return f"gen.{self.name}"
 
-    def build_pipeline(self, template_pipeline: list[dict[str, Any]]) -> list[dict[str, Any]]:
-        """The node list this path runs: the template's nodes, completed with the path's own defaults."""
+    def build_pipeline(self, template_pipeline: list[dict[str, Any]], *, mode: str = "text") -> list[dict[str, Any]]:
+        """The node list this path runs: the template's nodes, completed with the path's own defaults.
+
+        `mode` is the job's (engine.job_input.JobMode); the engine helper adds its load_image / upscale nodes.
+        """
         nodes = [dict(node) for node in template_pipeline]
         types = [node["node_type"] for node in nodes]
         if "prompt_enhancement" not in types:

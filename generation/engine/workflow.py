@@ -132,6 +132,11 @@ def validate_pipeline(pipeline: Any, path: str = "pipeline") -> list[dict[str, A
     return normalised
 
 
+def pipeline_requires_source(pipeline: list[dict[str, Any]]) -> bool:
+    """A template whose nodes load an image asks the customer for one."""
+    return any(node.get("node_type") == "load_image" for node in pipeline)
+
+
 def run_pipeline(pipeline: list[dict[str, Any]], context: WorkflowContext) -> WorkflowContext:
     """Run the nodes in order; each reads and extends the shared context."""
     from . import nodes  # noqa: F401
