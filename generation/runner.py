@@ -172,7 +172,7 @@ def _check_runnable(job: GenerationJob) -> None:
 def execute_job(*, job_id: int, dispatch_token: str, worker_id: str | None = None) -> RunOutcome:
     """Run one delivery of a job. Returns what happened; safe to call for every (re)delivery."""
     worker_id = worker_id or worker_identity()
-    job = GenerationJob.objects.select_related("owner").filter(pk=job_id).first()
+    job = GenerationJob.objects.select_related("owner", "source_upload", "source_image", "mask").filter(pk=job_id).first()
     if job is None:
         return RunOutcome.MISSING
     with job_log_context(job):
@@ -222,12 +222,15 @@ def execute_job(*, job_id: int, dispatch_token: str, worker_id: str | None = Non
 def _run_claimed(job: GenerationJob, worker_id: str) -> RunOutcome:
     from celery.exceptions import SoftTimeLimitExceeded
 
+    from gallery.services import open_stored_image
+
     reporter = ProgressReporter(job, worker_id)
     context = WorkflowContext(
         job=job.job_input(),
         on_step=reporter.on_step,
         on_image=reporter.on_image,
         store_image=reporter.store_image,
+        load_image=open_stored_image,
         # Only a job claimed before can have stored images already: skip the query on a first delivery.
         done_indexes=set(job.images.values_list("index", flat=True)) if job.deliveries > 1 else set(),
     )

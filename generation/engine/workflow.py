@@ -40,6 +40,8 @@ class WorkflowContext:
     on_step: Callable[[int, int, Any], None] = lambda step, total, latents: None
     on_image: Callable[[Any], None] = lambda image: None
     store_image: Callable[[WorkflowContext, int, Image], Any] | None = None
+    # The worker's: opens a stored image (the job's source or mask) by its storage key.
+    load_image: Callable[[str], Image] | None = None
     # (index, image) pairs; the generation node makes it a lazy iterator so each image is saved
     # (and announced) as soon as it is drawn.
     images: Iterable[tuple[int, Image]] = field(default_factory=list)
