@@ -30,9 +30,26 @@ class DiffusionRequest:
     width: int
     height: int
     seed: int
+    # text: from noise; image: from `image`, `strength` of the way back to noise; inpaint: `image` redrawn where
+    # `mask` is white (the caller pastes the rest back). The image and mask come at the request's size.
+    mode: str = "text"
+    image: Image | None = None
+    mask: Image | None = None
+    strength: float = 1.0
 
     @classmethod
-    def for_image(cls, job: JobInput, *, prompt: str, negative_prompt: str, index: int) -> DiffusionRequest:
+    def for_image(
+        cls,
+        job: JobInput,
+        *,
+        prompt: str,
+        negative_prompt: str,
+        index: int,
+        mode: str = "text",
+        image: Image | None = None,
+        mask: Image | None = None,
+        strength: float = 1.0,
+    ) -> DiffusionRequest:
         """The request for the job's `index`-th image: the prompts as the workflow shaped them, seed + index."""
         return cls(
             prompt=prompt,
@@ -44,6 +61,10 @@ class DiffusionRequest:
             width=job.width,
             height=job.height,
             seed=job.seed + index,
+            mode=mode,
+            image=image,
+            mask=mask,
+            strength=strength,
         )
 
 

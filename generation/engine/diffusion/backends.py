@@ -13,6 +13,7 @@ import torch
 from django.conf import settings
 from PIL import Image, ImageOps
 
+from ..image_ops import pipeline_strength, steps_from_strength
 from ..models_catalog import MODELS, SDXL, Z_IMAGE_TURBO, get_model
 from . import DiffusionRequest, StepCallback, WeightsUnavailable
 
@@ -25,6 +26,14 @@ SCHEDULER_CLASSES = {
     "DPMSolverMultistep": "DPMSolverMultistepScheduler",
     "DDIM": "DDIMScheduler",
     "UniPCMultistep": "UniPCMultistepScheduler",
+}
+
+
+# The pipelines derived from each model's text-to-image one (DiffusionPipeline.from_pipe: the same modules,
+# no second copy of the weights), by request mode.
+DERIVED_PIPELINES = {
+    Z_IMAGE_TURBO: {"image": "ZImageImg2ImgPipeline", "inpaint": "ZImageInpaintPipeline"},
+    SDXL: {"image": "StableDiffusionXLImg2ImgPipeline", "inpaint": "StableDiffusionXLInpaintPipeline"},
 }
 
 
@@ -95,6 +104,9 @@ class DiffusersBackend:
         self.device = device
         self._factory = factory
         self._pipelines: dict[str, Any] = {}
+        # model -> mode -> the img2img / inpaint pipeline sharing self._pipelines[model]'s modules. Dropping a
+        # model means dropping both entries (forget_model), or the derived ones keep its weights alive.
+        self._derived: dict[str, dict[str, Any]] = {}
         self._conditioning_key: tuple[str, str, str, bool] | None = None
         self._conditioning_inputs: dict[str, Any] = {}
         for model in preload:
@@ -113,6 +125,29 @@ class DiffusersBackend:
                 },
             )
         return self._pipelines[model]
+
+    def _pipeline_for(self, model: str, mode: str) -> Any:
+        """The model's pipeline for a request mode: text-to-image itself, or one derived from it once and kept."""
+        base = self._pipeline(model)
+        if mode == "text":
+            return base
+        derived = self._derived.setdefault(model, {})
+        if mode not in derived:
+            import diffusers
+
+            cls = getattr(diffusers, DERIVED_PIPELINES[model][mode])
+            # from_pipe hands over the base's scheduler object; a swap later replaces it on the one in use only.
+            pipeline = cls.from_pipe(base)
+            pipeline.set_progress_bar_config(disable=True)
+            derived[mode] = pipeline
+        return derived[mode]
+
+    def forget_model(self, model: str) -> None:
+        """Drop a model's pipelines, the derived ones with it, so its weights can be freed."""
+        self._pipelines.pop(model, None)
+        self._derived.pop(model, None)
+        if self._conditioning_key and self._conditioning_key[0] == model:
+            self._conditioning_key, self._conditioning_inputs = None, {}
 
     def _with_scheduler(self, pipeline: Any, scheduler: str) -> Any:
         import diffusers
@@ -178,20 +213,25 @@ class DiffusersBackend:
 
     def generate(self, request: DiffusionRequest, on_step: StepCallback) -> Image.Image:
         spec = MODELS[request.model]
-        pipeline = self._pipeline(request.model)
+        pipeline = self._pipeline_for(request.model, request.mode)
         pipeline = self._with_scheduler(pipeline, request.scheduler)
-        conditioning = self._conditioning(pipeline, request)
+        conditioning = self._conditioning(self._pipeline(request.model), request)
         generator = torch.Generator(device="cpu").manual_seed(request.seed)
+        width, height = spec.snap(request.width), spec.snap(request.height)
+        steps, inputs = request.steps, self._image_inputs(request, width, height)
+        if request.mode != "text":
+            steps = steps_from_strength(request.steps, request.strength, model=request.model)
 
         def callback(pipe: Any, index: int, timestep: Any, tensors: dict[str, Any]) -> dict[str, Any]:
-            on_step(index + 1, request.steps, tensors.get("latents"))
+            on_step(index + 1, steps, tensors.get("latents"))
             return tensors
 
         with torch.inference_mode():
             output = pipeline(
                 **conditioning,
-                width=spec.snap(request.width),
-                height=spec.snap(request.height),
+                **inputs,
+                width=width,
+                height=height,
                 num_inference_steps=request.steps,
                 guidance_scale=request.guidance,
                 num_images_per_prompt=1,
@@ -199,7 +239,28 @@ class DiffusersBackend:
                 callback_on_step_end=callback,
                 callback_on_step_end_tensor_inputs=["latents"],
             )
-        return fit_to_size(output.images[0], request.width, request.height)
+        image = output.images[0]
+        if request.mode == "text":
+            return fit_to_size(image, request.width, request.height)
+        # Stretched to the snapped size and back, never cropped: the output lines up with the source pixel for pixel.
+        return image if image.size == (request.width, request.height) else image.resize((request.width, request.height))
+
+    @staticmethod
+    def _image_inputs(request: DiffusionRequest, width: int, height: int) -> dict[str, Any]:
+        """The source (and mask) as the derived pipeline takes them, at the size the model renders."""
+        if request.mode == "text":
+            return {}
+        if request.image is None:
+            raise ValueError(f"A {request.mode} request needs its image.")
+        inputs: dict[str, Any] = {
+            "image": request.image.convert("RGB").resize((width, height), Image.Resampling.LANCZOS),
+            "strength": pipeline_strength(request.steps, request.strength, model=request.model),
+        }
+        if request.mode == "inpaint":
+            if request.mask is None:
+                raise ValueError("An inpaint request needs its mask.")
+            inputs["mask_image"] = request.mask.convert("L").resize((width, height), Image.Resampling.NEAREST)
+        return inputs
 
 
 def tiny_factory(model: str, device: str) -> Any:
