@@ -11,7 +11,7 @@ import io
 import json
 import logging
 import uuid
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from typing import TYPE_CHECKING
 
 from botocore.exceptions import BotoCoreError, ClientError
@@ -109,8 +109,13 @@ def store_generated_image(
     backend: str,
     generation_seconds: float,
     image_type: str = ImageType.GENERAL,
-) -> GeneratedImage:
-    """Store one finished image. Idempotent per (job, index): a re-run returns the existing row."""
+    claim: Callable[[], bool] | None = None,
+) -> GeneratedImage | None:
+    """Store one finished image. Idempotent per (job, index): a re-run returns the existing row.
+
+    `claim()` runs in the row's transaction, after the encode and upload (which hold no lock): False records
+    nothing, deletes the uploads and returns None (the worker's job was canceled meanwhile).
+    """
     existing = GeneratedImage.objects.filter(job=job, index=index).first()
     if existing is not None:
         return existing
@@ -136,6 +141,9 @@ def store_generated_image(
         raise
     try:
         with transaction.atomic():
+            if claim is not None and not claim():
+                delete_stored(original_key, thumbnail_key)
+                return None
             return GeneratedImage.objects.create(
                 owner_id=job.owner_id,
                 job=job,

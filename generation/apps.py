@@ -6,14 +6,23 @@ class GenerationConfig(AppConfig):
     default_auto_field = "django.db.models.BigAutoField"
 
     def ready(self) -> None:
-        from celery.signals import task_postrun, task_prerun, worker_process_init, worker_process_shutdown
+        from celery.signals import (
+            task_postrun,
+            task_prerun,
+            worker_process_init,
+            worker_process_shutdown,
+            worker_shutdown,
+        )
 
         from accounts.signals import user_suspended
 
-        from . import credits, worker
+        from . import credits, store_queue, worker
 
         # Worker processes: warm the model and heart-beat; harmless in the web process, where they never fire.
         worker_process_init.connect(worker.warm_up, dispatch_uid="generation.warm_up", weak=False)
+        # Images already drawn are stored, and their jobs finished, before a pool process (or a solo worker) exits.
+        for shutdown in (worker_process_shutdown, worker_shutdown):
+            shutdown.connect(store_queue.shutdown_store_queue, dispatch_uid="generation.store_queue", weak=False)
         worker_process_shutdown.connect(worker.stop_heartbeat, dispatch_uid="generation.stop_heartbeat", weak=False)
         task_prerun.connect(worker.remember_job, dispatch_uid="generation.remember_job", weak=False)
         task_postrun.connect(worker.forget_job, dispatch_uid="generation.forget_job", weak=False)

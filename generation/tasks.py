@@ -9,7 +9,8 @@ from . import credits, runner
 @shared_task(bind=True, name="generation.run_job", acks_late=True, reject_on_worker_lost=True, max_retries=None)
 def run_generation_job(self, job_id: int, dispatch_token: str) -> str:
     try:
-        return runner.execute_job(job_id=job_id, dispatch_token=dispatch_token)
+        # The images are stored on the process's store thread while this worker draws the next job.
+        return runner.execute_job(job_id=job_id, dispatch_token=dispatch_token, in_background=True)
     except runner.ClaimHeldByLiveWorker:
         # Another delivery is running it right now: look again once its heartbeat would be stale.
         raise self.retry(countdown=settings.JOB_HEARTBEAT_TIMEOUT) from None

@@ -146,6 +146,9 @@ JOB_MAX_DELIVERIES = env.int("JOB_MAX_DELIVERIES", default=5)
 JOB_RETRY_BACKOFF_BASE = env.float("JOB_RETRY_BACKOFF_BASE", default=5.0)
 JOB_HEARTBEAT_TIMEOUT = env.int("JOB_HEARTBEAT_TIMEOUT", default=30)
 JOB_REDISPATCH_AFTER = env.int("JOB_REDISPATCH_AFTER", default=60)
+# Images a worker process may hold drawn but not yet stored (its store thread encodes and uploads them while the
+# pipeline draws the next): a 1024² image is 3 MB; more waiting means the store is the bottleneck anyway.
+WORKER_STORE_MAX_WAITING = env.int("WORKER_STORE_MAX_WAITING", default=4)
 CELERY_VISIBILITY_TIMEOUT = env.int("CELERY_VISIBILITY_TIMEOUT", default=JOB_TIME_LIMIT * 2)
 
 CELERY_BROKER_URL = env.str("CELERY_BROKER_URL", default=REDIS_URL)
