@@ -38,17 +38,26 @@ class PathSpec:
     def build_pipeline(self, template_pipeline: list[dict[str, Any]], *, mode: str = "text") -> list[dict[str, Any]]:
         """The node list this path runs: the template's nodes, completed with the path's own defaults.
 
-        `mode` is the job's (engine.job_input.JobMode); the engine helper adds its load_image / upscale nodes.
+        `mode` is the job's (engine.job_input.JobMode): a job with a source image gets a load_image node before its
+        drawing node, and an upscale draws with an upscale node instead of the template's generation.
         """
         nodes = [dict(node) for node in template_pipeline]
+        drawer = "upscale" if mode == "upscale" else "generation"
+        if mode == "upscale":
+            nodes = [node for node in nodes if node["node_type"] != "generation"]
         types = [node["node_type"] for node in nodes]
         if "prompt_enhancement" not in types:
             parameters: dict[str, Any] = {"style_prompts": list(self.style_prompts)}
             if self.negative_prompt:
                 parameters["negative_prompt"] = self.negative_prompt
             nodes.insert(0, {"node_type": "prompt_enhancement", "parameters": parameters})
-        if "generation" not in types:
-            nodes.append({"node_type": "generation", "parameters": {"model_type": "diffusion"}})
+        if drawer not in types:
+            saves = [index for index, node in enumerate(nodes) if node["node_type"] == "save_image"]
+            parameters = {"model_type": "diffusion"} if drawer == "generation" else {}
+            nodes.insert(saves[0] if saves else len(nodes), {"node_type": drawer, "parameters": parameters})
+        if mode != "text" and "load_image" not in types:
+            at = next(index for index, node in enumerate(nodes) if node["node_type"] == drawer)
+            nodes.insert(at, {"node_type": "load_image", "parameters": {}})
         if "save_image" not in types:
             nodes.append({"node_type": "save_image", "parameters": {}})
         return nodes

@@ -42,6 +42,10 @@ class WorkflowContext:
     store_image: Callable[[WorkflowContext, int, Image], Any] | None = None
     # The worker's: opens a stored image (the job's source or mask) by its storage key.
     load_image: Callable[[str], Image] | None = None
+    # Set by the load_image node: the image to start from (for outpaint, the canvas with the source placed on it)
+    # and, for inpaint and outpaint, the "L" mask of what to redraw (white), both at the job's output size.
+    source: Image | None = None
+    mask: Image | None = None
     # (index, image) pairs; the generation node makes it a lazy iterator so each image is saved
     # (and announced) as soon as it is drawn.
     images: Iterable[tuple[int, Image]] = field(default_factory=list)
@@ -128,10 +132,25 @@ def validate_pipeline(pipeline: Any, path: str = "pipeline") -> list[dict[str, A
             raise WorkflowConfigError(f"{where}.node_type", f"Unknown node type {node_type!r} (known: {known}).")
         params = NODE_TYPES[node_type].validate(spec.get("parameters", {}), f"{where}.parameters")
         normalised.append({"node_type": node_type, "parameters": params})
-    order = [spec["node_type"] for spec in normalised]
-    if "save_image" in order and ("generation" not in order or order.index("save_image") < order.index("generation")):
-        raise WorkflowConfigError(path, "save_image must come after a generation node.")
+    _check_order(normalised, path)
     return normalised
+
+
+DRAWING_NODES = ("generation", "upscale")
+
+
+def _check_order(pipeline: list[dict[str, Any]], path: str) -> None:
+    """save_image after a node that draws; an upscale, or a generation from an image, after load_image."""
+    order = [spec["node_type"] for spec in pipeline]
+    drawing = [index for index, node_type in enumerate(order) if node_type in DRAWING_NODES]
+    if "save_image" in order and (not drawing or order.index("save_image") < drawing[0]):
+        raise WorkflowConfigError(path, "save_image must come after a generation or upscale node.")
+    loaded = order.index("load_image") if "load_image" in order else len(order)
+    for index in drawing:
+        spec = pipeline[index]
+        needs_source = spec["node_type"] == "upscale" or spec["parameters"].get("mode", "text") != "text"
+        if needs_source and index < loaded:
+            raise WorkflowConfigError(f"{path}[{index}]", f"{spec['node_type']} needs a load_image node before it.")
 
 
 def pipeline_requires_source(pipeline: list[dict[str, Any]]) -> bool:

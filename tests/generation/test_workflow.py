@@ -67,7 +67,7 @@ def test_enhance_prompt_ignores_trailing_commas_and_blank_styles():
 @pytest.mark.parametrize(
     ("pipeline", "path"),
     [
-        ([{"node_type": "upscale"}], "pipeline[0].node_type"),
+        ([{"node_type": "controlnet"}], "pipeline[0].node_type"),
         ([{"node_type": "generation", "parameters": {"steps": 3}}], "pipeline[0].parameters.steps"),
         (
             [{"node_type": "prompt_enhancement", "parameters": {"style_prompts": "3d"}}],

@@ -47,9 +47,9 @@ class TestRevise:
 
     def test_an_invalid_revision_names_the_bad_config_field_and_changes_nothing(self):
         original = TemplateFactory(slug="poster")
-        bad = {**original.config, "pipeline": [{"node_type": "upscale", "parameters": {}}]}
+        bad = {**original.config, "pipeline": [{"node_type": "controlnet", "parameters": {}}]}
         errors = errors_of(lambda: revise_template(template=original, config=bad))
-        assert errors["config"][0].startswith("pipeline[0].node_type: Unknown node type 'upscale'")
+        assert errors["config"][0].startswith("pipeline[0].node_type: Unknown node type 'controlnet'")
         assert list(Template.objects.filter(slug="poster").values_list("version", "is_active")) == [(1, True)]
 
     def test_only_editable_fields_can_be_revised(self):

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import logging
 import os
-import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -16,6 +15,8 @@ from PIL import Image, ImageOps
 from ..image_ops import pipeline_strength, steps_from_strength
 from ..models_catalog import MODELS, SDXL, Z_IMAGE_TURBO, get_model
 from . import DiffusionRequest, StepCallback, WeightsUnavailable
+from .fastpaths import prepare_pipeline
+from .pool import REAL_COMPONENT_BYTES, ModelPool, budget_from_settings
 
 logger = logging.getLogger(__name__)
 
@@ -73,7 +74,7 @@ def load_pipeline(model: str, device: str) -> Any:
             f"(`hf download {model}`) on a machine with network access. ({error})"
         ) from error
     pipeline.set_progress_bar_config(disable=True)
-    return pipeline.to(device)
+    return pipeline  # the model pool places it: on the device, or CPU offload
 
 
 def fit_to_size(image: Image.Image, width: int, height: int) -> Image.Image:
@@ -91,7 +92,7 @@ def _is_z_image(pipeline: Any) -> bool:
 
 
 class DiffusersBackend:
-    """Pipelines loaded once per worker process and kept warm, one per model."""
+    """Pipelines loaded once per worker process and kept warm in a model pool (pool.py) within the memory budget."""
 
     def __init__(
         self,
@@ -103,35 +104,31 @@ class DiffusersBackend:
         self.name = name
         self.device = device
         self._factory = factory
-        self._pipelines: dict[str, Any] = {}
-        # model -> mode -> the img2img / inpaint pipeline sharing self._pipelines[model]'s modules. Dropping a
-        # model means dropping both entries (forget_model), or the derived ones keep its weights alive.
-        self._derived: dict[str, dict[str, Any]] = {}
+        # Each entry: a model's text-to-image pipeline and its derived img2img / inpaint ones (`variants`,
+        # sharing its modules); releasing the model drops them together, so nothing keeps its weights alive.
+        self.pool = ModelPool(
+            load=lambda model: factory(model, device),
+            device=device,
+            budget_bytes=budget_from_settings(device),
+            offload=settings.DIFFUSION_MODEL_CPU_OFFLOAD,
+            known_sizes=None if name == "tiny" else REAL_COMPONENT_BYTES,
+            prepare=prepare_pipeline,
+            on_release=self._forget_conditioning,
+        )
         self._conditioning_key: tuple[str, str, str, bool] | None = None
         self._conditioning_inputs: dict[str, Any] = {}
         for model in preload:
             self._pipeline(model)
 
     def _pipeline(self, model: str) -> Any:
-        if model not in self._pipelines:
-            started = time.perf_counter()
-            self._pipelines[model] = self._factory(model, self.device)
-            logger.info(
-                "pipeline loaded",
-                extra={
-                    "model": model,
-                    "backend": self.name,
-                    "seconds": round(time.perf_counter() - started, 2),
-                },
-            )
-        return self._pipelines[model]
+        return self.pool.get(model).pipeline
 
     def _pipeline_for(self, model: str, mode: str) -> Any:
         """The model's pipeline for a request mode: text-to-image itself, or one derived from it once and kept."""
         base = self._pipeline(model)
         if mode == "text":
             return base
-        derived = self._derived.setdefault(model, {})
+        derived = self.pool.get(model).variants
         if mode not in derived:
             import diffusers
 
@@ -144,8 +141,10 @@ class DiffusersBackend:
 
     def forget_model(self, model: str) -> None:
         """Drop a model's pipelines, the derived ones with it, so its weights can be freed."""
-        self._pipelines.pop(model, None)
-        self._derived.pop(model, None)
+        self.pool.release(model)
+
+    def _forget_conditioning(self, model: str) -> None:
+        """The kept prompt embeddings sit on the device too: they go with their model."""
         if self._conditioning_key and self._conditioning_key[0] == model:
             self._conditioning_key, self._conditioning_inputs = None, {}
 
@@ -239,7 +238,7 @@ class DiffusersBackend:
                 callback_on_step_end=callback,
                 callback_on_step_end_tensor_inputs=["latents"],
             )
-        image = output.images[0]
+        image: Image.Image = output.images[0]
         if request.mode == "text":
             return fit_to_size(image, request.width, request.height)
         # Stretched to the snapped size and back, never cropped: the output lines up with the source pixel for pixel.
