@@ -13,6 +13,8 @@ from typing import Any
 
 def bench_users(count: int, *, credits: int) -> list[tuple[Any, str]]:
     """Enterprise users with room for bursts (limits raised in this database only) and an API key each."""
+    from django.utils import timezone
+
     from accounts.models import Tier, User
     from accounts.services import create_api_key, grant_credits
     from accounts.tiers import DEFAULT_TIERS
@@ -30,7 +32,9 @@ def bench_users(count: int, *, credits: int) -> list[tuple[Any, str]]:
     )
     users = []
     for index in range(count):
-        user = User.objects.create_user(email=f"bench{index}@example.com", password=None, tier="enterprise")
+        user = User.objects.create_user(
+            email=f"bench{index}@example.com", password=None, tier="enterprise", email_verified_at=timezone.now()
+        )
         grant_credits(user=user, amount=credits, reason="benchmark", idempotency_key=f"bench:{index}")
         users.append((user, create_api_key(user=user, name="bench")[1]))
     return users
