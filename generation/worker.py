@@ -27,6 +27,7 @@ if TYPE_CHECKING:
     import redis
     from celery import Task
 
+    from .engine.diffusion import DiffusionBackend
     from .models import GenerationJob
 
 logger = logging.getLogger(__name__)
@@ -88,8 +89,15 @@ def gpu_memory_mb() -> float | None:
     return None if torch is None else round(torch.cuda.memory_reserved() / 2**20, 1)
 
 
+def resident_models() -> list[dict[str, Any]]:
+    """The models this process holds loaded (its model pool), least recently used first; never imports torch."""
+    pool = sys.modules.get("generation.engine.diffusion.pool")
+    return (pool.resident_models() or []) if pool is not None else []
+
+
 def _beat_once(client: redis.Redis) -> None:
     payload = {"host": socket.gethostname(), "pid": os.getpid(), "ts": time.time(), **_state}
+    payload["models"] = resident_models()
     if (gpu := gpu_memory_mb()) is not None:
         payload["gpu_memory_mb"] = gpu
     client.set(heartbeat_key(), json.dumps(payload), ex=HEARTBEAT_TTL)
@@ -116,8 +124,19 @@ def warm_up(**_: object) -> None:
     threading.Thread(target=_heartbeat_loop, name="zimage-heartbeat", daemon=True).start()
     backend = get_backend()
     watch_cuda()
+    warm_up_models(backend)
     _state["backend"] = backend.name
     logger.info("diffusion backend ready", extra={"backend": backend.name})
+
+
+def warm_up_models(backend: DiffusionBackend) -> None:
+    """With torch.compile on, draw one image per loaded model now, so the first user's job is not the one
+    that waits for compilation (fastpaths.py)."""
+    from .engine.diffusion import fastpaths
+
+    if fastpaths.warm_up_wanted():
+        _state["backend"] = "warming up"
+        fastpaths.warm_up(backend, models=[entry["model"] for entry in resident_models()])
 
 
 def stop_heartbeat(**_: object) -> None:

@@ -200,6 +200,18 @@ METRICS_TOKEN = env.str("METRICS_TOKEN", default="")
 DIFFUSION_BACKEND = env.str("DIFFUSION_BACKEND", default="auto")
 DIFFUSION_WEIGHTS_DIR = env.str("DIFFUSION_WEIGHTS_DIR", default="")
 TORCH_CPU_THREADS = env.int("TORCH_CPU_THREADS", default=1)  # intra-op threads per worker process
+# Models a worker keeps loaded (generation/engine/diffusion/pool.py): bytes of weights on the device at most;
+# 0 = the card's memory less the reserve (no limit on CPU). The least recently used model is released first.
+DIFFUSION_VRAM_BUDGET_GB = env.float("DIFFUSION_VRAM_BUDGET_GB", default=0.0)
+DIFFUSION_VRAM_RESERVE_GB = env.float("DIFFUSION_VRAM_RESERVE_GB", default=3.0)  # activations, CUDA context
+DIFFUSION_MODEL_CPU_OFFLOAD = env.bool("DIFFUSION_MODEL_CPU_OFFLOAD", default=False)  # small cards: slower
+# Fast paths (generation/engine/diffusion/fastpaths.py; README "GPU workers" has what each gave).
+DIFFUSION_COMPILE = env.str("DIFFUSION_COMPILE", default="off")  # off, blocks or full
+DIFFUSION_COMPILE_MODE = env.str("DIFFUSION_COMPILE_MODE", default="")  # torch.compile mode; "" its default
+DIFFUSION_CHANNELS_LAST_VAE = env.bool("DIFFUSION_CHANNELS_LAST_VAE", default=False)
+DIFFUSION_ATTENTION_BACKEND = env.str("DIFFUSION_ATTENTION_BACKEND", default="")  # "" torch SDPA; flash, sage..
+DIFFUSION_WARMUP = env.bool("DIFFUSION_WARMUP", default=False)  # always on while DIFFUSION_COMPILE is not off
+DIFFUSION_WARMUP_SIZE = env.int("DIFFUSION_WARMUP_SIZE", default=1024)
 UNKNOWN_PATH_POLICY = env.str("UNKNOWN_PATH_POLICY", default="reject")  # or "use_default"
 # A small latent preview rides on a job.progress event at most every this many steps (0: never).
 WS_PREVIEW_EVERY_STEPS = env.int("WS_PREVIEW_EVERY_STEPS", default=2)
