@@ -95,12 +95,20 @@ def worker_metrics() -> Iterator[Metric]:
     gpu = GaugeMetricFamily(
         "zimage_worker_gpu_memory_bytes", "GPU memory held by the worker process (CUDA only).", labels=["worker"]
     )
+    resident = GaugeMetricFamily(
+        "zimage_worker_model_bytes",
+        "Bytes of weights each model the worker holds loaded keeps on its device (the model pool's charge).",
+        labels=["worker", "model", "offloaded"],
+    )
     for worker in workers:
         age.add_metric([worker.name], round(worker.heartbeat_age, 3))
         busy.add_metric([worker.name], int(worker.job_id is not None))
         if worker.gpu_memory_mb is not None:
             gpu.add_metric([worker.name], worker.gpu_memory_mb * 2**20)
-    yield from (age, busy, gpu)
+        for model in worker.models:
+            offloaded = str(bool(model.get("offloaded"))).lower()
+            resident.add_metric([worker.name, str(model["model"]), offloaded], float(model.get("bytes") or 0))
+    yield from (age, busy, gpu, resident)
     connections = monitoring.websocket_connections()
     if connections is not None:
         yield GaugeMetricFamily("zimage_websocket_connections", "Open job-event WebSockets.", value=connections)

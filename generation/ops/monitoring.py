@@ -48,6 +48,8 @@ class WorkerStatus:
     job_id: int | None
     heartbeat_age: float
     gpu_memory_mb: float | None
+    # The models the worker holds loaded, least recently used first: {"model", "bytes", "offloaded"} each.
+    models: tuple[dict[str, Any], ...] = ()
 
 
 def workers_online() -> list[WorkerStatus] | None:
@@ -73,6 +75,7 @@ def _worker_status(beat: dict[str, Any], now: float) -> WorkerStatus:
         job_id=int(job) if isinstance(job, int | str) and str(job).isdigit() else None,
         heartbeat_age=max(0.0, now - float(beat.get("ts") or now)),
         gpu_memory_mb=float(gpu) if isinstance(gpu, int | float) else None,
+        models=tuple(model for model in beat.get("models") or () if isinstance(model, dict) and "model" in model),
     )
 
 

@@ -101,6 +101,24 @@ class TestContent:
         assert samples["zimage_worker_busy"][name] == 1
         assert samples["zimage_worker_gpu_memory_bytes"][name] == 1536 * 2**20
 
+    def test_the_models_each_worker_holds_loaded(self, client, metrics_token, redis_client):
+        key = "zimage:worker:gpu-box:4243"
+        models = [
+            {"model": "stabilityai/stable-diffusion-xl-base-1.0", "bytes": 6_937_676_966, "offloaded": False},
+            {"model": "Tongyi-MAI/Z-Image-Turbo", "bytes": 12_309_817_472, "offloaded": True},
+        ]
+        beat = {"host": "gpu-box", "pid": 4243, "ts": time.time(), "backend": "diffusers", "job": None}
+        redis_client.set(key, json.dumps(beat | {"models": models}), ex=60)
+        try:
+            samples = scrape(client)["zimage_worker_model_bytes"]
+        finally:
+            redis_client.delete(key)
+        mine = {dict(labels)["model"]: (dict(labels)["offloaded"], value) for labels, value in samples.items()}
+        assert mine == {
+            "stabilityai/stable-diffusion-xl-base-1.0": ("false", 6_937_676_966),
+            "Tongyi-MAI/Z-Image-Turbo": ("true", 12_309_817_472),
+        }
+
     def test_a_worker_without_cuda_reports_no_gpu_memory(self, client, metrics_token, redis_client):
         worker._beat_once(redis_client)
         try:

@@ -64,6 +64,24 @@ def test_a_heartbeat_while_the_backend_is_still_importing_torch_does_not_touch_i
     assert "gpu_memory_mb" not in heartbeat_payload()
 
 
+def test_the_heartbeat_lists_the_models_the_process_holds_loaded(monkeypatch, settings):
+    from generation.engine.diffusion import pool
+    from generation.engine.diffusion.backends import TinyBackend
+    from generation.engine.models_catalog import SDXL, Z_IMAGE_TURBO
+
+    monkeypatch.setattr(pool, "_current", None)
+    assert heartbeat_payload()["models"] == []  # before the backend is built
+    backend = TinyBackend()
+    backend._pipeline(SDXL)
+    beat = heartbeat_payload()["models"]
+    assert [entry["model"] for entry in beat] == [Z_IMAGE_TURBO, SDXL]  # least recently used first
+    assert all(entry["bytes"] > 0 and entry["offloaded"] is False for entry in beat)
+    backend.forget_model(Z_IMAGE_TURBO)
+    assert [entry["model"] for entry in heartbeat_payload()["models"]] == [SDXL]
+    status = monitoring._worker_status(heartbeat_payload(), now=0)
+    assert [entry["model"] for entry in status.models] == [SDXL]
+
+
 @pytest.mark.django_db(transaction=True)
 def test_open_websockets_are_counted_and_closing_uncounts_them(user, redis_client):
     client = Client()
