@@ -6,6 +6,7 @@ import weakref
 
 import pytest
 import torch
+from PIL import Image
 
 from generation import worker
 from generation.engine.diffusion import DiffusionRequest, fastpaths
@@ -116,8 +117,6 @@ def tiny_request(**fields):
 
 
 def test_the_backend_releases_a_model_with_its_img2img_pipeline_and_embeddings(settings):
-    from PIL import Image
-
     settings.DIFFUSION_VRAM_BUDGET_GB = (max(Z_BYTES, XL_BYTES) + 1) / GIB  # one tiny model at a time
     backend = TinyBackend()
     source = Image.new("RGB", (64, 64), (200, 30, 30))
@@ -144,6 +143,10 @@ def test_cpu_offload_setting_runs_the_pipeline_through_offload_hooks_and_charges
     assert entry.bytes == max(entry.components.values()) < sum(entry.components.values())
     image = offloaded.generate(tiny_request(), lambda *_: None)
     assert image.tobytes() == plain.generate(tiny_request(), lambda *_: None).tobytes()
+    # An img2img pipeline derived from the offloaded one runs through the same hooks.
+    source = Image.new("RGB", (64, 64), (20, 160, 90))
+    img2img = tiny_request(mode="image", image=source, strength=0.5)
+    assert offloaded.generate(img2img, lambda *_: None).tobytes() == plain.generate(img2img, lambda *_: None).tobytes()
 
 
 def test_budget_setting():
