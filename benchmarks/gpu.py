@@ -25,6 +25,7 @@ import statistics
 import subprocess
 import threading
 import time
+import traceback
 from typing import Any
 
 from _setup import configure, machine
@@ -235,9 +236,18 @@ def main() -> None:
     backend = build_backend(args, device)
     wanted = {"z-image": Z_IMAGE_TURBO, "sdxl": SDXL}
     rows: list[dict[str, Any]] = []
+    failed = []
     for name in args.models.split(","):
         model = wanted[name]
-        for row in run_model(args, backend, user, model, torch):
+        try:
+            measured = run_model(args, backend, user, model, torch)
+        except Exception:  # one model's failure (out of memory, a compile error) still reports the other
+            traceback.print_exc()
+            print(f"{MODELS[model].label}: failed, see the traceback above")
+            failed.append(model)
+            measured = []
+            settings.DIFFUSION_COMPILE = "off"
+        for row in measured:
             rows.append(row)
             gpu = "n/a" if row["gpu_util_product_pct"] is None else f"{row['gpu_util_product_pct']:.0f} %"
             vram = "n/a" if row["peak_vram_gib"] is None else f"{row['peak_vram_gib']:.1f} GiB"
@@ -255,6 +265,8 @@ def main() -> None:
     if args.json:
         with open(args.json, "w") as handle:
             json.dump({"device": device, "real_sizes_gib": sizes, "rows": rows, "seconds": round(total, 1)}, handle)
+    if failed:
+        raise SystemExit(1)
 
 
 if __name__ == "__main__":

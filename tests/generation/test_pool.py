@@ -149,7 +149,7 @@ def test_cpu_offload_setting_runs_the_pipeline_through_offload_hooks_and_charges
     assert offloaded.generate(img2img, lambda *_: None).tobytes() == plain.generate(img2img, lambda *_: None).tobytes()
 
 
-def test_budget_setting():
+def test_a_model_is_charged_all_its_parts_or_with_offload_its_largest():
     assert expected_bytes({"a": 3, "b": 5}, offload=False) == 8
     assert expected_bytes({"a": 3, "b": 5}, offload=True) == 5
 
