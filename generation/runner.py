@@ -193,24 +193,30 @@ class ProgressReporter:
             return self.stopped
         job = self.job
         with job_log_context(job):
-            finished = job.transition(
-                JobStatus.SUCCEEDED,
-                enhanced_prompt=context.prompt,
-                prompt_truncated=job.prompt_truncated or context.prompt_truncated,
-                progress_step=job.progress_total,
-                images_done=job.num_images,
-                last_error="",
-            )
+            try:
+                finished = job.transition(
+                    JobStatus.SUCCEEDED,
+                    enhanced_prompt=context.prompt,
+                    prompt_truncated=job.prompt_truncated or context.prompt_truncated,
+                    progress_step=job.progress_total,
+                    images_done=job.num_images,
+                    last_error="",
+                )
+            except Exception as error:  # on the store thread nobody else would see it: retried, or failed
+                return end_with_error(job, error)
             if not finished:
                 return RunOutcome.INTERRUPTED
             logger.info("job succeeded: %s image(s)", job.num_images)
-            # Usually every image was stored by this run; after a retry, some were stored by an earlier one.
-            images = self.stored
-            if len(images) < job.num_images:
-                images = {image.index: image for image in job.images.all()}
-            payloads = [events.image_event_payload(images[index]) for index in sorted(images)]
-            events.publish(job, "job.succeeded", images=payloads)
-            settle_job_credits(job=job)
+            try:
+                # Usually every image was stored by this run; after a retry, some were stored by an earlier one.
+                images = self.stored
+                if len(images) < job.num_images:
+                    images = {image.index: image for image in job.images.all()}
+                payloads = [events.image_event_payload(images[index]) for index in sorted(images)]
+                events.publish(job, "job.succeeded", images=payloads)
+                settle_job_credits(job=job)
+            except Exception:  # succeeded and stored: beat's settle sweeper settles what this could not
+                logger.exception("job succeeded, but its announcement or settlement failed")
             return RunOutcome.SUCCEEDED
 
 

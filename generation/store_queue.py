@@ -11,6 +11,7 @@ from __future__ import annotations
 import logging
 import os
 import threading
+import time
 from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
 from typing import Any, TypeVar
@@ -87,8 +88,22 @@ class StoreQueue:
 
 
 def _run_item(fn: Callable[..., T], *args: Any) -> T:
-    close_old_connections()  # as Celery's Django fixup does around a task: a dead or old connection is replaced
-    return fn(*args)
+    # As Celery's Django fixup does around a task, a dead or old connection is replaced, but only after the
+    # thread sat idle: with CONN_HEALTH_CHECKS each check is a `SELECT 1`, two more round trips per job.
+    now = time.monotonic()
+    if now - getattr(_thread, "idle_since", 0.0) > IDLE_BEFORE_CHECK:
+        close_old_connections()
+    try:
+        return fn(*args)
+    except BaseException:  # a background item's caller has returned: the log is where its error is seen
+        logger.exception("store thread item failed")
+        raise
+    finally:
+        _thread.idle_since = time.monotonic()
+
+
+IDLE_BEFORE_CHECK = 1.0  # seconds
+_thread = threading.local()  # the store thread's own: when it finished its last item
 
 
 _queue: StoreQueue | None = None
