@@ -56,6 +56,7 @@ def test_image_to_image_reports_exactly_the_steps_submit_counted(backend, model,
     job = image_job(model, "image", steps=steps, strength=strength, num_images=2)
     _, images, reported = run(job, {"src": photo(256, 192)})
     assert [image.size for image in images] == [(256, 192)] * 2
+    assert images[0].tobytes() != images[1].tobytes()  # a variation each: seed + index
     total = denoising_steps(job)
     assert [(step, of) for step, of, _ in reported] == [(step, total) for step in range(1, total + 1)]
 
