@@ -130,6 +130,8 @@ class TierAdmin(admin.ModelAdmin):
         "read_rate",
         "max_images_per_job",
         "max_side",
+        "max_source_pixels",
+        "max_upscale_factor",
     )
 
 

@@ -37,6 +37,8 @@ class LimitsSerializer(serializers.Serializer):
     read_rate = serializers.CharField()
     max_images_per_job = serializers.IntegerField()
     max_side = serializers.IntegerField()
+    max_source_pixels = serializers.IntegerField()
+    max_upscale_factor = serializers.IntegerField()
 
 
 class MeSerializer(serializers.Serializer):

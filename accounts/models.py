@@ -109,6 +109,14 @@ class Tier(models.Model):
     max_side = models.PositiveIntegerField(
         validators=[MinValueValidator(256)], help_text="Largest width or height in pixels."
     )
+    max_source_pixels = models.PositiveIntegerField(
+        default=4 * 1024 * 1024,
+        validators=[MinValueValidator(256 * 256)],
+        help_text="Largest source image a job may start from, in pixels (width x height).",
+    )
+    max_upscale_factor = models.PositiveSmallIntegerField(
+        default=2, choices=[(2, "2x"), (4, "4x")], help_text="Largest upscale factor."
+    )
 
     class Meta:
         ordering = ("monthly_credits",)
@@ -126,6 +134,8 @@ class Tier(models.Model):
             read_rate=self.read_rate,
             max_images_per_job=self.max_images_per_job,
             max_side=self.max_side,
+            max_source_pixels=self.max_source_pixels,
+            max_upscale_factor=self.max_upscale_factor,
         )
 
 

@@ -23,6 +23,8 @@ class TierLimits:
     read_rate: str
     max_images_per_job: int
     max_side: int
+    max_source_pixels: int  # the largest source image (width x height) a job may start from
+    max_upscale_factor: int  # 2, or 4
 
 
 DEFAULT_TIERS: dict[str, TierLimits] = {
@@ -35,6 +37,8 @@ DEFAULT_TIERS: dict[str, TierLimits] = {
         read_rate="1200/min",
         max_images_per_job=4,
         max_side=1536,
+        max_source_pixels=4 * 1024 * 1024,
+        max_upscale_factor=2,
     ),
     TierName.PRO: TierLimits(
         name=TierName.PRO,
@@ -45,6 +49,8 @@ DEFAULT_TIERS: dict[str, TierLimits] = {
         read_rate="6000/min",
         max_images_per_job=4,
         max_side=2048,
+        max_source_pixels=16 * 1024 * 1024,
+        max_upscale_factor=4,
     ),
     TierName.ENTERPRISE: TierLimits(
         name=TierName.ENTERPRISE,
@@ -55,5 +61,7 @@ DEFAULT_TIERS: dict[str, TierLimits] = {
         read_rate="30000/min",
         max_images_per_job=4,
         max_side=2048,
+        max_source_pixels=16 * 1024 * 1024,
+        max_upscale_factor=4,
     ),
 }

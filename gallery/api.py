@@ -18,11 +18,12 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from core.api import ModelSerializer, Pagination, StrictSerializer
+from core.openapi import error_response
 
 from . import selectors, services
 from .downloads import zip_response
 from .filters import ImageFilter
-from .models import Folder, GeneratedImage, ShareLink, Tag
+from .models import Folder, GeneratedImage, ShareLink, SourceImage, SourceKind, Tag
 
 ZIP_MAX_IMAGES = 200
 
@@ -185,6 +186,60 @@ class ImageZipView(APIView):
             filename=f"zimage-{len(entries)}-images.zip",
             asynchronous=isinstance(request._request, ASGIRequest),
         )
+
+
+# --- Uploads (source images and masks for jobs) ----------------------------------------------------
+
+
+class SourceImageSerializer(ModelSerializer):
+    id = serializers.UUIDField(source="uuid", read_only=True)
+    url = serializers.SerializerMethodField(help_text="Signed; expires.")
+
+    class Meta:
+        model = SourceImage
+        fields = ("id", "kind", "width", "height", "sha256", "byte_size", "created_at", "url")
+        read_only_fields = fields
+
+    def get_url(self, source: SourceImage) -> str:
+        return selectors.source_image_urls(source)["url"]
+
+
+class UploadSerializer(StrictSerializer):
+    file = serializers.FileField(help_text="PNG, JPEG or WebP; re-encoded to PNG, metadata dropped.")
+    kind = serializers.ChoiceField(choices=SourceKind.choices, default=SourceKind.IMAGE)
+
+
+class UploadListView(generics.ListCreateAPIView):
+    """Images you uploaded to start jobs from (and masks), newest first."""
+
+    serializer_class = SourceImageSerializer
+
+    def get_queryset(self):
+        return selectors.source_images_for(self.request.user)
+
+    @extend_schema(request={"multipart/form-data": UploadSerializer}, responses={201: SourceImageSerializer})
+    def post(self, request):
+        """Upload an image (multipart field `file`): checked, re-encoded and stored privately."""
+        serializer = UploadSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        data = serializer.validated_data
+        source = services.store_source_image(owner=request.user, file=data["file"], kind=data["kind"])
+        return Response(SourceImageSerializer(source).data, status=status.HTTP_201_CREATED)
+
+
+class UploadDetailView(APIView):
+    def get_object(self, request, pk) -> SourceImage:
+        return get_object_or_404(selectors.source_images_for(request.user), uuid=pk)
+
+    @extend_schema(responses={200: SourceImageSerializer})
+    def get(self, request, pk):
+        return Response(SourceImageSerializer(self.get_object(request, pk)).data)
+
+    @extend_schema(request=None, responses={204: None, 409: error_response(409)})
+    def delete(self, request, pk):
+        """Delete the upload and its file; 409 while a queued or running job still reads it."""
+        services.delete_source_image(source=self.get_object(request, pk))
+        return Response(status=status.HTTP_204_NO_CONTENT)
 
 
 class TrashListView(generics.ListAPIView):

@@ -6,6 +6,7 @@ from django.core.exceptions import ValidationError
 from django.db import models
 from django.db.models.functions import Lower
 from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
 
 
 class ImageType(models.TextChoices):
@@ -120,6 +121,36 @@ class GeneratedImage(models.Model):
 
     def __str__(self) -> str:
         return f"Image {self.uuid} of job {self.job_id}"
+
+
+class SourceKind(models.TextChoices):
+    IMAGE = "image", _("Image")
+    MASK = "mask", _("Mask")
+
+
+class SourceImage(models.Model):
+    """An image the customer brought as a job's input (a product shot, a painted mask): private and re-encoded.
+
+    Only the re-encoded PNG is kept (gallery.uploads), so nothing of the uploaded bytes survives; `sha256` is of
+    that PNG, so the same picture uploaded twice has the same digest.
+    """
+
+    uuid = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
+    owner = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="source_images")
+    kind = models.CharField(max_length=8, choices=SourceKind, default=SourceKind.IMAGE)
+    file = models.FileField(max_length=255)
+    width = models.PositiveIntegerField()
+    height = models.PositiveIntegerField()
+    sha256 = models.CharField(max_length=64)
+    byte_size = models.PositiveIntegerField()
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ("-created_at", "-id")
+        indexes = [models.Index(fields=["owner", "-created_at"], name="source_owner_created")]
+
+    def __str__(self) -> str:
+        return f"{self.get_kind_display()} {self.uuid}"
 
 
 def new_share_token() -> str:

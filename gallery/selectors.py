@@ -13,7 +13,7 @@ from django.db.models.functions import Coalesce, Lower
 from django.urls import reverse
 from django.utils import timezone
 
-from .models import Folder, GeneratedImage, ShareLink, Tag
+from .models import Folder, GeneratedImage, ShareLink, SourceImage, Tag
 
 SIGNING_SALT = "zimage.gallery.file"
 
@@ -150,3 +150,16 @@ def images_by_uuid(user, uuids: Iterable) -> list[GeneratedImage]:
 
 def trash_cutoff(now: dt.datetime | None = None) -> dt.datetime:
     return (now or timezone.now()) - dt.timedelta(days=settings.GALLERY_TRASH_DAYS)
+
+
+def source_images_for(user) -> QuerySet[SourceImage]:
+    return SourceImage.objects.filter(owner=user)
+
+
+def source_image_urls(source: SourceImage) -> dict[str, str]:
+    return {"url": signed_url(source.file.name)}
+
+
+def find_source(user, uuid) -> SourceImage | GeneratedImage | None:
+    """A job's source by id: one of the user's uploads, else one of their gallery images (not in the trash)."""
+    return source_images_for(user).filter(uuid=uuid).first() or live_images_for(user).filter(uuid=uuid).first()

@@ -6,13 +6,16 @@ Stored objects leave with their rows: gallery.signals removes a deleted image's 
 
 from __future__ import annotations
 
+import base64
+import binascii
 import datetime as dt
+import hashlib
 import io
 import json
 import logging
 import uuid
 from collections.abc import Callable, Iterable
-from typing import TYPE_CHECKING
+from typing import IO, TYPE_CHECKING
 
 from botocore.exceptions import BotoCoreError, ClientError
 from django.core.exceptions import ValidationError
@@ -21,10 +24,14 @@ from django.core.files.storage import default_storage
 from django.db import IntegrityError, transaction
 from django.db.models import Q, QuerySet
 from django.utils import timezone
+from django.utils.translation import gettext as _
 from PIL import Image, PngImagePlugin
 
-from .models import Folder, GeneratedImage, ImageType, ShareLink, Tag
+from core.errors import DomainError
+
+from .models import Folder, GeneratedImage, ImageType, ShareLink, SourceImage, SourceKind, Tag
 from .selectors import trash_cutoff
+from .uploads import clean_uploaded_image
 
 if TYPE_CHECKING:
     from accounts.models import User
@@ -171,6 +178,81 @@ def store_generated_image(
     except Exception:
         delete_stored(original_key, thumbnail_key)
         raise
+
+
+# --- Source images (a job's input) -------------------------------------------------------------
+
+
+class SourceInUse(DomainError):
+    """409: an unfinished job still reads this source image; delete it once the job is done."""
+
+    status_code = 409
+    code = "source_in_use"
+
+
+def source_key(owner_id: int, name: str) -> str:
+    return f"sources/{owner_id}/{name}"
+
+
+def store_source_image(
+    *, owner: User, file: IO[bytes] | bytes, kind: str = SourceKind.IMAGE, field: str = "file"
+) -> SourceImage:
+    """Check and re-encode an uploaded image (gallery.uploads), store the PNG privately, record it.
+
+    Raises ValidationError on `field` (the upload's own problem) before anything is stored.
+    """
+    try:
+        png = clean_uploaded_image(file)
+    except ValidationError as error:
+        raise ValidationError({field: error.messages}) from None
+    with Image.open(io.BytesIO(png)) as image:
+        width, height = image.size
+    key = default_storage.save(source_key(owner.pk, f"{uuid.uuid4().hex}.png"), ContentFile(png))
+    try:
+        return SourceImage.objects.create(
+            owner=owner,
+            kind=kind,
+            file=key,
+            width=width,
+            height=height,
+            sha256=hashlib.sha256(png).hexdigest(),
+            byte_size=len(png),
+        )
+    except Exception:
+        delete_stored(key)
+        raise
+
+
+MASK_DATA_URL_PREFIX = "data:image/png;base64,"
+
+
+def store_mask_data_url(*, owner: User, data_url: str, field: str = "mask") -> SourceImage:
+    """A mask the website's painter sends as a PNG data URL, stored like an uploaded mask."""
+    if not data_url.startswith(MASK_DATA_URL_PREFIX):
+        raise ValidationError({field: _("Send an upload id or a PNG data URL (data:image/png;base64,...).")})
+    try:
+        png = base64.b64decode(data_url[len(MASK_DATA_URL_PREFIX) :], validate=True)
+    except (binascii.Error, ValueError):
+        raise ValidationError({field: _("The data URL is not valid base64.")}) from None
+    return store_source_image(owner=owner, file=png, kind=SourceKind.MASK, field=field)
+
+
+def delete_source_image(*, source: SourceImage) -> None:
+    """Delete an upload and (once committed) its file; refused while a queued or running job still reads it."""
+    unfinished = source.jobs.filter(finished_at__isnull=True).values_list("pk", flat=True).first()
+    if unfinished is None:
+        unfinished = source.masked_jobs.filter(finished_at__isnull=True).values_list("pk", flat=True).first()
+    if unfinished is not None:
+        raise SourceInUse(_("Job %(job)s still uses this image; delete it when the job is done.") % {"job": unfinished})
+    source.delete()
+
+
+def open_stored_image(key: str) -> Image.Image:
+    """A stored PNG (a source, a mask or a generated image) decoded for the worker's load_image node."""
+    with default_storage.open(key, "rb") as handle:
+        image = Image.open(io.BytesIO(handle.read()))
+        image.load()
+    return image
 
 
 # --- Organising ---------------------------------------------------------------------------------

@@ -7,7 +7,7 @@ from django.db import transaction
 from django.db.models.signals import post_delete
 from django.dispatch import receiver
 
-from .models import GeneratedImage
+from .models import GeneratedImage, SourceImage
 from .services import delete_stored
 
 
@@ -17,3 +17,9 @@ def remove_stored_files(sender, instance: GeneratedImage, using: str, **kwargs) 
     names = [field.name for field in stored if field.name]
     # After commit only: a rolled-back delete must still find its files.
     transaction.on_commit(lambda: delete_stored(*names), using=using)
+
+
+@receiver(post_delete, sender=SourceImage, dispatch_uid="gallery.remove_source_file")
+def remove_source_file(sender, instance: SourceImage, using: str, **kwargs) -> None:
+    name = instance.file.name
+    transaction.on_commit(lambda: delete_stored(name), using=using)

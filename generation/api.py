@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import uuid
+
 from django.shortcuts import get_object_or_404
+from django.utils.translation import gettext as _
 from drf_spectacular.utils import OpenApiExample, extend_schema
 from rest_framework import generics, serializers, status
 from rest_framework.response import Response
@@ -12,12 +15,13 @@ from accounts import idempotency
 from core.api import Conflict, ModelSerializer, SkipLimitPagination, StrictSerializer
 from core.openapi import error_response
 from gallery.models import GeneratedImage
-from gallery.selectors import image_urls
+from gallery.selectors import image_urls, live_images_for
 from templates_app.api import TemplateSlugField
 
 from . import selectors, services
 from .engine.models_catalog import MAX_IMAGES_PER_JOB, MAX_PROMPT_LENGTH, MODELS, SIZE_PRESETS
 from .filters import JobFilter
+from .image_input import OUTPAINT_ANCHORS
 from .models import GenerationJob, JobStatus
 
 # The widest limits over all models; the job's own model narrows them at submit (with a message naming it).
@@ -25,6 +29,37 @@ MIN_SIDE = min(model.min_side for model in MODELS.values())
 MAX_SIDE = max(model.max_side for model in MODELS.values())
 MAX_STEPS = max(model.max_steps for model in MODELS.values())
 MAX_GUIDANCE = max(model.max_guidance for model in MODELS.values())
+# A painted mask of the largest canvas compresses to well under this (it is two colours).
+MASK_DATA_URL_MAX = 4 * 1024 * 1024
+
+
+class MaskField(serializers.CharField):
+    """An upload's id (a mask you uploaded) or a PNG data URL (what the website's mask painter sends)."""
+
+    def __init__(self, **kwargs):
+        super().__init__(
+            help_text="White repaints. An upload id, or data:image/png;base64,...; scaled to the source when their "
+            "aspect ratios match (within 1 %), else refused.",
+            **kwargs,
+        )
+
+    def to_internal_value(self, data):
+        value = super().to_internal_value(data)
+        if len(value) > MASK_DATA_URL_MAX:
+            raise serializers.ValidationError(_("The mask is too large: paint it at the image's size."))
+        if value.startswith("data:"):
+            return value
+        try:
+            return uuid.UUID(value)
+        except ValueError:
+            raise serializers.ValidationError(_("Must be an upload id or a PNG data URL.")) from None
+
+
+class OutpaintSerializer(StrictSerializer):
+    anchor = serializers.ChoiceField(choices=OUTPAINT_ANCHORS, default="center", help_text="Where the source sits.")
+    size_preset = serializers.ChoiceField(choices=list(SIZE_PRESETS), required=False)
+    width = serializers.IntegerField(required=False, min_value=MIN_SIDE, max_value=MAX_SIDE)
+    height = serializers.IntegerField(required=False, min_value=MIN_SIDE, max_value=MAX_SIDE)
 
 
 class JobCreateSerializer(StrictSerializer):
@@ -50,6 +85,18 @@ class JobCreateSerializer(StrictSerializer):
     )
     steps = serializers.IntegerField(required=False, min_value=1, max_value=MAX_STEPS)
     guidance = serializers.FloatField(required=False, min_value=0, max_value=MAX_GUIDANCE)
+    source_image = serializers.UUIDField(
+        required=False, allow_null=True, help_text="Start from this image: an upload's id or a gallery image's id."
+    )
+    strength = serializers.FloatField(
+        required=False,
+        min_value=0.05,
+        max_value=1.0,
+        help_text="How far from the source the model may go; default 0.6 (image-to-image), 1.0 (inpaint).",
+    )
+    mask = MaskField(required=False, allow_null=True)
+    outpaint = OutpaintSerializer(required=False, allow_null=True)
+    upscale_factor = serializers.ChoiceField(choices=[2, 4], required=False, help_text="Enlarge the source 2x or 4x.")
 
 
 class ImageSerializer(serializers.Serializer):
@@ -67,6 +114,8 @@ class ImageSerializer(serializers.Serializer):
 
 class JobSerializer(ModelSerializer):
     template = serializers.SlugRelatedField(slug_field="slug", read_only=True, allow_null=True)
+    source_image = serializers.SerializerMethodField(help_text="The upload or gallery image it started from.")
+    mask = serializers.SlugRelatedField(slug_field="uuid", read_only=True, allow_null=True)
     percent = serializers.IntegerField(read_only=True)
     images = ImageSerializer(many=True, read_only=True)
 
@@ -96,6 +145,12 @@ class JobSerializer(ModelSerializer):
             "retry_count",
             "last_error",
             "credit_cost",
+            "mode",
+            "source_image",
+            "mask",
+            "strength",
+            "outpaint_anchor",
+            "upscale_factor",
             "created_at",
             "dispatched_at",
             "started_at",
@@ -104,6 +159,10 @@ class JobSerializer(ModelSerializer):
             "images",
         )
         read_only_fields = fields
+
+    def get_source_image(self, job: GenerationJob) -> str | None:
+        source = job.source
+        return str(source.uuid) if source is not None else None
 
 
 class JobAcceptedSerializer(JobSerializer):
@@ -236,7 +295,7 @@ class JobListCreateView(generics.ListAPIView):
         """Queue a job and answer at once (202); its credits are reserved now and settled when it finishes."""
         serializer = JobCreateSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
-        job = services.submit_job(user=request.user, **serializer.validated_data)
+        job = services.submit_job_request(user=request.user, **serializer.validated_data)
         job._prefetched_objects_cache = {"images": GeneratedImage.objects.none()}  # a new job has none: no query
         return Response(_accepted(job), status=status.HTTP_202_ACCEPTED)
 
@@ -276,6 +335,89 @@ class JobRetryView(APIView):
             raise Conflict(f"Only a failed job can be retried; job {job.pk} is {job.status}.")
         retry = services.retry_job(job=job)
         return Response(_accepted(selectors.jobs_for(request.user).get(pk=retry.pk)), status=status.HTTP_202_ACCEPTED)
+
+
+# --- from a gallery image: variations, extend, upscale -------------------------------------------
+
+
+class VariationStrengthField(serializers.Field):
+    """ "subtle", "strong", or a number from 0.05 to 1.0 (a string of one, from a form, too)."""
+
+    def to_internal_value(self, data):
+        if data in services.VARIATION_STRENGTHS:
+            return data
+        try:
+            value = float(data)
+        except (TypeError, ValueError):
+            value = -1.0
+        if isinstance(data, bool) or not 0.05 <= value <= 1.0:
+            raise serializers.ValidationError(_("Use subtle, strong or a number between 0.05 and 1.0."))
+        return value
+
+    def to_representation(self, value):
+        return value
+
+
+class VariationsSerializer(StrictSerializer):
+    strength = VariationStrengthField(
+        required=False, default="subtle", help_text='"subtle" (0.35), "strong" (0.7), or a number 0.05-1.0.'
+    )
+    num_images = serializers.IntegerField(required=False, default=1, min_value=1, max_value=MAX_IMAGES_PER_JOB)
+
+
+class ExtendSerializer(OutpaintSerializer):
+    pass
+
+
+class UpscaleSerializer(StrictSerializer):
+    factor = serializers.ChoiceField(choices=[2, 4], default=2, help_text="4 where your plan allows it.")
+
+
+class _FromImageView(APIView):
+    """POST on one of your gallery images makes a new job from it (202, like POST /api/v1/jobs)."""
+
+    input_serializer: type[serializers.Serializer]
+
+    def submit(self, request, image: GeneratedImage, data: dict) -> GenerationJob:
+        raise NotImplementedError
+
+    @idempotency.idempotent
+    def post(self, request, pk):
+        image = get_object_or_404(live_images_for(request.user).select_related("job__template"), uuid=pk)
+        serializer = self.input_serializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        job = self.submit(request, image, serializer.validated_data)
+        return Response(_accepted(selectors.jobs_for(request.user).get(pk=job.pk)), status=status.HTTP_202_ACCEPTED)
+
+
+@extend_schema(request=VariationsSerializer, responses={202: JobAcceptedSerializer, **SUBMIT_ERRORS})
+class ImageVariationsView(_FromImageView):
+    """New takes on the image: its prompt and settings, a new seed, through image-to-image."""
+
+    input_serializer = VariationsSerializer
+
+    def submit(self, request, image, data):
+        return services.vary_image(user=request.user, image=image, **data)
+
+
+@extend_schema(request=ExtendSerializer, responses={202: JobAcceptedSerializer, **SUBMIT_ERRORS})
+class ImageExtendView(_FromImageView):
+    """The image placed on a larger canvas (a size preset, or width and height) and the new area drawn."""
+
+    input_serializer = ExtendSerializer
+
+    def submit(self, request, image, data):
+        return services.extend_image(user=request.user, image=image, **data)
+
+
+@extend_schema(request=UpscaleSerializer, responses={202: JobAcceptedSerializer, **SUBMIT_ERRORS})
+class ImageUpscaleView(_FromImageView):
+    """The image enlarged exactly 2x (or 4x), its detail refined tile by tile."""
+
+    input_serializer = UpscaleSerializer
+
+    def submit(self, request, image, data):
+        return services.upscale_image(user=request.user, image=image, **data)
 
 
 # --- the first API's routes, on the same services --------------------------------------------
@@ -322,7 +464,7 @@ class GenerateView(APIView):
         """The same as `POST /api/v1/jobs`, answering only the job's id and status."""
         serializer = JobCreateSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
-        job = services.submit_job(user=request.user, **serializer.validated_data)
+        job = services.submit_job_request(user=request.user, **serializer.validated_data)
         body = {"job_id": job.pk, "status": job.status, "estimated_seconds": services.estimate_seconds(job)}
         return Response(body, status=status.HTTP_202_ACCEPTED)
 

@@ -8,6 +8,9 @@ urlpatterns = [
     path("jobs/<int:pk>", api.JobDetailView.as_view(), name="job-detail"),
     path("jobs/<int:pk>/cancel", api.JobCancelView.as_view(), name="job-cancel"),
     path("jobs/<int:pk>/retry", api.JobRetryView.as_view(), name="job-retry"),
+    path("images/<uuid:pk>/variations", api.ImageVariationsView.as_view(), name="image-variations"),
+    path("images/<uuid:pk>/extend", api.ImageExtendView.as_view(), name="image-extend"),
+    path("images/<uuid:pk>/upscale", api.ImageUpscaleView.as_view(), name="image-upscale"),
     # The first API's routes, kept for its clients.
     path("generate", api.GenerateView.as_view(), name="generate"),
     path("status/<int:job_id>", api.JobStatusView.as_view(), name="job-status"),

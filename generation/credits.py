@@ -19,6 +19,8 @@ from accounts.models import CreditEntry, EntryKind
 from accounts.selectors import tier_limits
 from accounts.services import lock_account, write_ledger_entry
 
+from .engine.job_input import JobMode
+from .image_input import upscale_price
 from .models import FINAL_STATUSES, GenerationJob, JobStatus
 
 if TYPE_CHECKING:
@@ -30,13 +32,23 @@ logger = logging.getLogger(__name__)
 JOB_SLOT_RETRY_AFTER = 15  # seconds a client at its plan's job limit is told to wait (429 Retry-After)
 
 
+def job_price(*, mode: str, per_image: int, num_images: int, width: int, height: int) -> int:
+    """What a job costs. Text, image-to-image, inpaint and outpaint: the template's (or 1) credit per image.
+    Upscale: one credit per started megapixel of output (gallery images enlarge 2x: 1024² costs 4)."""
+    if mode == JobMode.UPSCALE:
+        return upscale_price(width, height)
+    return per_image * num_images
+
+
 def _check_job_size(user: User, job: GenerationJob, limits: TierLimits) -> None:
-    """The plan's per-job limits: images per job and the largest side."""
+    """The plan's per-job limits: images per job and the largest side (an upscale has its own factor limit)."""
     plan = user.get_tier_display()
     if job.num_images > limits.max_images_per_job:
         raise ValidationError(
             {"num_images": f"The {plan} plan allows at most {limits.max_images_per_job} images per job."}
         )
+    if job.mode == JobMode.UPSCALE:
+        return
     for field in ("width", "height"):
         if getattr(job, field) > limits.max_side:
             raise ValidationError({field: f"The {plan} plan allows images up to {limits.max_side} px a side."})

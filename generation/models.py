@@ -6,7 +6,7 @@ from django.utils import timezone
 
 from gallery.models import ImageType
 
-from .engine.job_input import JobInput
+from .engine.job_input import JobInput, JobMode
 from .engine.paths import DEFAULT_PATH, PATH_CHOICES
 
 
@@ -68,6 +68,22 @@ class GenerationJob(models.Model):
     seed = models.BigIntegerField()
     workflow = models.JSONField(default=list, help_text="The node list this job runs, resolved at submit.")
     credit_cost = models.PositiveIntegerField(default=0)
+    # Image input: what the job starts from (one of the owner's uploads or gallery images) and how.
+    mode = models.CharField(
+        max_length=16, choices=[(mode.value, mode.name.title()) for mode in JobMode], default="text"
+    )
+    source_upload = models.ForeignKey(
+        "gallery.SourceImage", null=True, blank=True, on_delete=models.SET_NULL, related_name="jobs"
+    )
+    source_image = models.ForeignKey(
+        "gallery.GeneratedImage", null=True, blank=True, on_delete=models.SET_NULL, related_name="derived_jobs"
+    )
+    mask = models.ForeignKey(
+        "gallery.SourceImage", null=True, blank=True, on_delete=models.SET_NULL, related_name="masked_jobs"
+    )
+    strength = models.FloatField(default=0.0, help_text="How far from the source the model may go (0.05-1).")
+    outpaint_anchor = models.CharField(max_length=8, blank=True)
+    upscale_factor = models.PositiveSmallIntegerField(default=0)
     # A failed job is retried as a new job, at most once (generation.services.retry_job: admin and API).
     retry_of = models.OneToOneField(
         "self", null=True, blank=True, on_delete=models.SET_NULL, related_name="retried_as", editable=False
@@ -112,6 +128,10 @@ class GenerationJob(models.Model):
         constraints = [
             models.CheckConstraint(condition=models.Q(num_images__gte=1, num_images__lte=4), name="job_num_images_1_4"),
             models.CheckConstraint(condition=models.Q(status__in=JobStatus.values), name="job_status_valid"),
+            models.CheckConstraint(
+                condition=models.Q(source_upload__isnull=True) | models.Q(source_image__isnull=True),
+                name="job_one_source",
+            ),
         ]
 
     def __str__(self) -> str:
@@ -143,7 +163,23 @@ class GenerationJob(models.Model):
             seed=self.seed,
             workflow=self.workflow,
             credit_cost=self.credit_cost,
+            mode=self.mode,
+            source_key=self.source_key,
+            mask_key=self.mask.file.name if self.mask_id else "",
+            strength=self.strength,
+            outpaint_anchor=self.outpaint_anchor,
+            upscale_factor=self.upscale_factor,
         )
+
+    @property
+    def source(self):
+        """The upload or gallery image this job starts from, or None."""
+        return self.source_upload if self.source_upload_id else self.source_image
+
+    @property
+    def source_key(self) -> str:
+        source = self.source
+        return source.file.name if source is not None else ""
 
     def transition(self, new_status: str, **changes) -> bool:
         """Move to `new_status` only if the row is still in the status this instance holds.

@@ -10,14 +10,21 @@ from typing import TYPE_CHECKING, Any
 from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.utils import timezone
+from django.utils.translation import gettext as _
 
-from gallery.models import ImageType
+from accounts.selectors import tier_limits
+from gallery.models import GeneratedImage, ImageType, SourceImage
+from gallery.selectors import find_source, source_images_for
+from gallery.services import delete_stored, store_mask_data_url
 
 from . import events
-from .credits import admit_job, settle_job_credits
-from .engine.job_input import JobInput, clean_prompt
+from .credits import admit_job, job_price, settle_job_credits
+from .engine.image_ops import denoising_steps
+from .engine.job_input import JobInput, JobMode, clean_prompt
 from .engine.models_catalog import DEFAULT_MODEL, MAX_IMAGES_PER_JOB, MODELS, SIZE_PRESETS, get_model
 from .engine.paths import PathSpec, get_path, resolve_path
+from .engine.workflow import pipeline_requires_source
+from .image_input import SourceNotFound, output_size, resolve_image_input
 from .models import GenerationJob, JobStatus
 from .ops import monitoring
 
@@ -75,14 +82,33 @@ def submit_job(
     steps: int | None = None,
     guidance: float | None = None,
     image_type: str = ImageType.GENERAL,
+    source_image: SourceImage | GeneratedImage | None = None,
+    mask: SourceImage | None = None,
+    strength: float | None = None,
+    outpaint_anchor: str | None = None,
+    upscale_factor: int | None = None,
 ) -> GenerationJob:
     """Validate, persist and enqueue a job; returns at once. A dead broker leaves it queued for the sweeper.
 
     The job's input is resolved once, here: template defaults, then path defaults, then the user's allowed
-    overrides, all checked, into the one `JobInput` the job row stores and the worker reads back.
+    overrides, all checked, into the one `JobInput` the job row stores and the worker reads back. A source image
+    (one of the user's uploads or gallery images, already looked up as theirs) makes it an image-to-image,
+    inpaint (with `mask`), outpaint (with `outpaint_anchor`) or upscale (with `upscale_factor`) job.
     """
     path = _job_path(production_path, template)
     config = template.config if template else {}
+    limits = tier_limits(user.tier)
+    image_input = resolve_image_input(
+        source=source_image,
+        mask=mask,
+        strength=strength,
+        outpaint_anchor=outpaint_anchor,
+        upscale_factor=upscale_factor,
+        limits=limits,
+    )
+    requires_source = template is not None and pipeline_requires_source(config.get("pipeline", []))
+    if requires_source and image_input.source is None:
+        raise ValidationError({"source_image": _("This template starts from your image: give a source_image.")})
     if size_preset is not None:
         width = height = None
     if template is not None:
@@ -94,8 +120,22 @@ def submit_job(
             raise ValidationError({"size_preset": f"Choose one of: {', '.join(SIZE_PRESETS)}."})
         width, height = SIZE_PRESETS[size_preset]
     default_width, default_height = (config["width"], config["height"]) if "width" in config else path.default_size
-    width = _int_in(default_width if width is None else width, "width", model.min_side, model.max_side)
-    height = _int_in(default_height if height is None else height, "height", model.min_side, model.max_side)
+    dictated = output_size(image_input, model=model, max_side=limits.max_side)
+    if dictated is not None and image_input.mode in (JobMode.INPAINT, JobMode.UPSCALE):
+        if width is not None or height is not None:
+            field = "size_preset" if size_preset is not None else "width" if width is not None else "height"
+            raise ValidationError({field: _("This job's size follows its source image: leave the size out.")})
+        width, height = dictated
+    elif dictated is not None and width is None and height is None:
+        default_width, default_height = dictated
+    elif image_input.mode == JobMode.OUTPAINT and width is None and height is None and "width" not in config:
+        raise ValidationError({"outpaint": _("Give the size to extend to: a size_preset, or width and height.")})
+    if image_input.mode == JobMode.UPSCALE:
+        if num_images != 1:
+            raise ValidationError({"num_images": _("An upscale makes one image.")})
+    else:
+        width = _int_in(default_width if width is None else width, "width", model.min_side, model.max_side)
+        height = _int_in(default_height if height is None else height, "height", model.min_side, model.max_side)
     steps = _int_in(config.get("steps", model.default_steps) if steps is None else steps, "steps", 1, model.max_steps)
     guidance = config.get("cfg_scale", model.default_guidance) if guidance is None else guidance
     if isinstance(guidance, bool) or not isinstance(guidance, int | float):
@@ -119,8 +159,20 @@ def submit_job(
         height=height,
         num_images=num_images,
         seed=seed,
-        workflow=path.build_pipeline(config.get("pipeline", [])),
-        credit_cost=(template.credit_cost if template else 1) * num_images,
+        workflow=path.build_pipeline(config.get("pipeline", []), mode=image_input.mode),
+        credit_cost=job_price(
+            mode=image_input.mode,
+            per_image=template.credit_cost if template else 1,
+            num_images=num_images,
+            width=width,
+            height=height,
+        ),
+        mode=image_input.mode,
+        source_key=image_input.source.file.name if image_input.source is not None else "",
+        mask_key=image_input.mask.file.name if image_input.mask is not None else "",
+        strength=image_input.strength,
+        outpaint_anchor=image_input.outpaint_anchor,
+        upscale_factor=image_input.upscale_factor,
     )
     with transaction.atomic():
         job = GenerationJob.objects.create(
@@ -128,7 +180,10 @@ def submit_job(
             template=template,
             image_type=image_type,
             **job_input.as_fields(),
-            progress_total=job_input.steps * job_input.num_images,
+            source_upload=image_input.source_upload,
+            source_image=image_input.source_image,
+            mask=image_input.mask,
+            progress_total=denoising_steps(job_input),
             # Written now, as if the send after commit succeeded (it nearly always does): one UPDATE fewer.
             celery_task_id=str(uuid.uuid4()),
             dispatched_at=timezone.now(),
@@ -141,10 +196,115 @@ def submit_job(
     return job
 
 
+def submit_job_request(
+    *,
+    user: User,
+    source_image: uuid.UUID | None = None,
+    mask: uuid.UUID | str | None = None,
+    outpaint: dict[str, Any] | None = None,
+    **fields: Any,
+) -> GenerationJob:
+    """A job as the API and the website ask for it: image ids resolved to the user's own (another user's is a 404),
+    a painted mask (PNG data URL) stored with the job, the outpaint target unpacked; all or nothing."""
+    source = None
+    if source_image is not None:
+        source = find_source(user, source_image)
+        if source is None:
+            raise SourceNotFound("source_image")
+    if outpaint is not None:
+        fields.update(_outpaint_fields(outpaint, fields))
+    stored_mask: SourceImage | None = None
+    try:
+        with transaction.atomic():
+            if isinstance(mask, str):
+                stored_mask = store_mask_data_url(owner=user, data_url=mask)
+                mask_image: SourceImage | None = stored_mask
+            elif mask is not None:
+                mask_image = source_images_for(user).filter(uuid=mask).first()
+                if mask_image is None:
+                    raise SourceNotFound("mask")
+            else:
+                mask_image = None
+            return submit_job(user=user, source_image=source, mask=mask_image, **fields)
+    except BaseException:
+        if stored_mask is not None:  # its row went with the transaction; its file goes now
+            delete_stored(stored_mask.file.name)
+        raise
+
+
+def _outpaint_fields(outpaint: dict[str, Any], fields: dict[str, Any]) -> dict[str, Any]:
+    """`outpaint: {"anchor", "size_preset" | "width"/"height"}` as submit_job's arguments."""
+    target = {name: outpaint[name] for name in ("size_preset", "width", "height") if outpaint.get(name) is not None}
+    clash = next((name for name in ("size_preset", "width", "height") if fields.get(name) is not None), None)
+    if target and clash:
+        raise ValidationError({clash: _("Give the size inside outpaint, not both.")})
+    return {**target, "outpaint_anchor": outpaint.get("anchor") or "center"}
+
+
+VARIATION_STRENGTHS = {"subtle": 0.35, "strong": 0.7}
+
+
+def _from_image(image: GeneratedImage) -> dict[str, Any]:
+    """What a job made from a gallery image keeps of the job that drew it: its prompt, path and template."""
+    job = image.job
+    template = job.template if job.template is not None and job.template.is_active else None
+    return {
+        "prompt": job.prompt,
+        "negative_prompt": job.negative_prompt or None if template is None else None,
+        "production_path": job.production_path,
+        "template": template,
+        "image_type": job.image_type,
+    }
+
+
+def vary_image(
+    *, user: User, image: GeneratedImage, strength: str | float = "subtle", num_images: int = 1
+) -> GenerationJob:
+    """New takes on an image: its own prompt and settings with a new seed, through image-to-image."""
+    if isinstance(strength, str):
+        if strength not in VARIATION_STRENGTHS:
+            raise ValidationError({"strength": _("Use subtle, strong or a number between 0.05 and 1.0.")})
+        strength = VARIATION_STRENGTHS[strength]
+    return submit_job(user=user, **_from_image(image), source_image=image, strength=strength, num_images=num_images)
+
+
+def extend_image(
+    *,
+    user: User,
+    image: GeneratedImage,
+    anchor: str = "center",
+    size_preset: str | None = None,
+    width: int | None = None,
+    height: int | None = None,
+) -> GenerationJob:
+    """The image on a larger canvas (a square shot becomes a 16:9 banner), the new area drawn around it."""
+    fields = _from_image(image)
+    fields.pop("template")  # the canvas is the customer's choice, not the template's fixed size
+    return submit_job(
+        user=user,
+        **fields,
+        source_image=image,
+        outpaint_anchor=anchor,
+        size_preset=size_preset,
+        width=width,
+        height=height,
+    )
+
+
+def upscale_image(*, user: User, image: GeneratedImage, factor: int = 2) -> GenerationJob:
+    """The image enlarged `factor` times, its detail redrawn tile by tile at low strength."""
+    fields = _from_image(image)
+    fields.pop("template")
+    return submit_job(user=user, **fields, source_image=image, upscale_factor=factor)
+
+
 def estimate_seconds(job: GenerationJob) -> float:
     spec = MODELS[job.model]
     scale = (job.width * job.height) / (1024 * 1024)
-    return round(spec.seconds_per_step_estimate * job.steps * job.num_images * max(scale, 0.25) + 1.0, 1)
+    if job.mode == JobMode.UPSCALE:  # its steps run on tiles of about a megapixel each
+        scale = 1.0
+    steps = job.progress_total or job.steps * job.num_images
+    return round(spec.seconds_per_step_estimate * steps * max(scale, 0.25) + 1.0, 1)
 
 
 def dispatch_job(job: GenerationJob, *, countdown: float | None = None) -> bool:
@@ -191,7 +351,7 @@ def _send(job: GenerationJob, task_id: str, countdown: float | None) -> bool:
 
 def cancel_job(*, job: GenerationJob) -> GenerationJob:
     """Queued: never runs. Running: the worker stops at its next step. Final: nothing to do."""
-    for _ in range(3):  # the status may move under us (queued -> running); try again on the new one
+    for _attempt in range(3):  # the status may move under us (queued -> running); try again on the new one
         job.refresh_from_db()
         if job.is_final:
             return job
@@ -241,12 +401,34 @@ def retry_job(*, job: GenerationJob) -> GenerationJob:
             template=original.template,
             num_images=original.num_images,
             image_type=original.image_type,
-            **overrides,
+            **(overrides | image_input_of(original)),
         )
         GenerationJob.objects.filter(pk=retry.pk).update(retry_of=original)
         retry.retry_of = original
     logger.info("failed job retried as job %s", retry.pk, extra={"job_id": original.pk, "user_id": original.owner_id})
     return retry
+
+
+def image_input_of(job: GenerationJob) -> dict[str, Any]:
+    """The image inputs a job was submitted with, as submit_job's arguments: for a retry or "run again".
+
+    A source or mask deleted since makes the new submit refuse with a field error rather than run as text.
+    """
+    if job.mode == JobMode.TEXT:
+        return {}
+    source = job.source
+    if source is None:
+        raise ValidationError({"source_image": _("The source image of this job has been deleted.")})
+    if job.mode == JobMode.INPAINT and job.mask is None:
+        raise ValidationError({"mask": _("The mask of this job has been deleted.")})
+    arguments: dict[str, Any] = {"source_image": source, "mask": job.mask}
+    if job.mode == JobMode.UPSCALE:
+        arguments.update(upscale_factor=job.upscale_factor, width=None, height=None)
+    if job.mode == JobMode.OUTPAINT:
+        arguments["outpaint_anchor"] = job.outpaint_anchor
+    else:
+        arguments["strength"] = job.strength
+    return arguments
 
 
 def redispatch_job(*, job: GenerationJob) -> bool:

@@ -5,7 +5,9 @@ from django.core.exceptions import ValidationError
 from rest_framework.test import APIClient
 
 from accounts import throttling
+from accounts.models import Tier
 from accounts.selectors import clear_tier_cache
+from accounts.tiers import DEFAULT_TIERS
 
 from .factories import JOB_REQUEST, UserFactory
 from .processes import WorkerProcess
@@ -77,6 +79,20 @@ def errors_of(call) -> dict[str, list[str]]:
 @pytest.fixture
 def api_client(user):
     return client_for(user)
+
+
+@pytest.fixture
+def set_tier(db):
+    """Change a plan's limits for this test: `set_tier("free", max_queued_jobs=1)`."""
+
+    def change(name: str = "free", **limits) -> Tier:
+        defaults = DEFAULT_TIERS[name]
+        fields = [field.name for field in Tier._meta.fields if field.name != "name"]
+        values = {field: getattr(defaults, field) for field in fields} | limits
+        tier, _ = Tier.objects.update_or_create(name=name, defaults=values)
+        return tier
+
+    return change
 
 
 @pytest.fixture

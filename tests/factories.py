@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 import uuid
 from datetime import datetime, timedelta
 
@@ -10,8 +11,8 @@ from django.utils import timezone
 from PIL import Image
 
 from accounts.models import User
-from gallery.models import GeneratedImage
-from gallery.services import store_generated_image
+from gallery.models import GeneratedImage, SourceImage
+from gallery.services import store_generated_image, store_source_image
 from generation.engine.paths import get_path
 from generation.models import GenerationJob, JobStatus
 from scenes.models import Chapter, Character, Scene, Story
@@ -188,6 +189,27 @@ def stored_image(
         backend="tiny",
         generation_seconds=0.5,
     )
+
+
+def png_bytes(size: tuple[int, int] = (320, 256), color: tuple[int, ...] = (30, 90, 160), mode: str = "RGB") -> bytes:
+    """A real PNG file's bytes, as a customer's upload would be."""
+    buffer = io.BytesIO()
+    Image.new(mode, size, color).save(buffer, format="PNG")
+    return buffer.getvalue()
+
+
+def source_upload(owner: User, *, size: tuple[int, int] = (320, 256), kind: str = "image", **png) -> SourceImage:
+    """An uploaded source image (or mask) of `owner`'s, stored through the upload service."""
+    return store_source_image(owner=owner, file=png_bytes(size, **png), kind=kind)
+
+
+def mask_png(size: tuple[int, int], box: tuple[int, int, int, int]) -> bytes:
+    """A black mask with a white (repaint) rectangle `box` = (left, top, right, bottom)."""
+    mask = Image.new("L", size, 0)
+    mask.paste(255, box)
+    buffer = io.BytesIO()
+    mask.save(buffer, format="PNG")
+    return buffer.getvalue()
 
 
 def timed_job(

@@ -227,6 +227,8 @@ GALLERY_TRASH_DAYS = env.int("GALLERY_TRASH_DAYS", default=30)
 # Uploads (template previews, reference images): checked against the header before any decoding.
 UPLOAD_MAX_BYTES = env.int("UPLOAD_MAX_BYTES", default=10 * 1024 * 1024)
 UPLOAD_MAX_PIXELS = env.int("UPLOAD_MAX_PIXELS", default=40_000_000)
+# The longest side an upscale may produce (4x of a 1024 px image).
+UPSCALE_MAX_SIDE = env.int("UPSCALE_MAX_SIDE", default=4096)
 if AWS_STORAGE_BUCKET_NAME:
     _default_storage = {
         "BACKEND": "storages.backends.s3.S3Storage",

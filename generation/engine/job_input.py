@@ -12,7 +12,7 @@ from .models_catalog import MAX_PROMPT_LENGTH
 
 
 class JobMode(enum.StrEnum):
-    """What a job starts from: text alone, or the customer's image (redrawn, repainted in a mask, extended, enlarged)."""
+    """What a job starts from: text alone, or the customer's image (redrawn, repainted, extended, enlarged)."""
 
     TEXT = "text"
     IMAGE = "image"

@@ -11,14 +11,12 @@ from typing import Any
 import pytest
 from django.urls import URLPattern, URLResolver, get_resolver, reverse
 
-from accounts.models import Tier
 from accounts.services import create_api_key
-from accounts.tiers import DEFAULT_TIERS
 from gallery import services as gallery_services
 from generation.models import GenerationJob
 from templates_app.services import create_prompt_preset
 
-from ..factories import GenerationJobFactory, TemplateFactory, UserFactory, stored_image
+from ..factories import GenerationJobFactory, TemplateFactory, UserFactory, source_upload, stored_image
 
 API_PREFIX = "api/v1/"
 
@@ -35,6 +33,7 @@ OBJECT_FOR_PATH = {
     "jobs": ("job", "pk"),
     "status": ("job", "pk"),
     "images": ("image", "uuid"),
+    "uploads": ("upload", "uuid"),
     "trash": ("trashed_image", "uuid"),
     "folders": ("folder", "pk"),
     "tags": ("tag", "pk"),
@@ -52,20 +51,6 @@ OBJECT_FOR_KWARG = {
     "job_id": ("job", "pk"),
 }
 ID_KWARGS = {"pk", "id", "uuid", "token", "slug", *OBJECT_FOR_KWARG}
-
-
-@pytest.fixture
-def set_tier(db):
-    """Change a plan's limits for this test: `set_tier("free", max_queued_jobs=1)`."""
-
-    def change(name: str = "free", **limits: Any) -> Tier:
-        defaults = DEFAULT_TIERS[name]
-        fields = [field.name for field in Tier._meta.fields if field.name != "name"]
-        values = {field: getattr(defaults, field) for field in fields} | limits
-        tier, _ = Tier.objects.update_or_create(name=name, defaults=values)
-        return tier
-
-    return change
 
 
 @pytest.fixture
@@ -109,6 +94,7 @@ def make_world(owner) -> SimpleNamespace:
         chapter=chapter,
         character=character,
         scene=scene,
+        upload=source_upload(owner),
     )
 
 
@@ -125,13 +111,14 @@ def their_world(other_user):
 def owned_rows(owner) -> dict[str, list[dict]]:
     """Everything the owner has, as plain values: equal before and after means nothing was touched."""
     from accounts.models import ApiKey
-    from gallery.models import Folder, GeneratedImage, ShareLink, Tag
+    from gallery.models import Folder, GeneratedImage, ShareLink, SourceImage, Tag
     from scenes.models import Chapter, Character, Scene, Story
     from templates_app.models import PromptPreset
 
     querysets = {
         "jobs": GenerationJob.objects.filter(owner=owner),
         "images": GeneratedImage.objects.filter(owner=owner),
+        "uploads": SourceImage.objects.filter(owner=owner),
         "folders": Folder.objects.filter(owner=owner),
         "tags": Tag.objects.filter(owner=owner),
         "share_links": ShareLink.objects.filter(owner=owner),
