@@ -6,7 +6,7 @@ import uuid
 
 from django.shortcuts import get_object_or_404
 from django.utils.translation import gettext as _
-from drf_spectacular.utils import OpenApiExample, extend_schema
+from drf_spectacular.utils import OpenApiExample, extend_schema, extend_schema_field
 from rest_framework import generics, serializers, status
 from rest_framework.response import Response
 from rest_framework.views import APIView
@@ -340,6 +340,14 @@ class JobRetryView(APIView):
 # --- from a gallery image: variations, extend, upscale -------------------------------------------
 
 
+@extend_schema_field(
+    {
+        "oneOf": [
+            {"type": "string", "enum": list(services.VARIATION_STRENGTHS)},
+            {"type": "number", "minimum": 0.05, "maximum": 1.0},
+        ]
+    }
+)
 class VariationStrengthField(serializers.Field):
     """ "subtle", "strong", or a number from 0.05 to 1.0 (a string of one, from a form, too)."""
 

@@ -18,6 +18,7 @@ from django.utils.translation import gettext as _
 from core.errors import DomainError
 from gallery.models import GeneratedImage, SourceImage, SourceKind
 
+from .engine.image_ops import MASK_ASPECT_TOLERANCE, OUTPAINT_ANCHORS
 from .engine.job_input import JobMode
 from .engine.models_catalog import ModelSpec
 
@@ -29,9 +30,6 @@ MIN_STRENGTH, MAX_STRENGTH = 0.05, 1.0
 # tiles are refined lightly so the enlargement keeps the source's content.
 DEFAULT_STRENGTH = {JobMode.IMAGE: 0.6, JobMode.INPAINT: 1.0, JobMode.OUTPAINT: 1.0, JobMode.UPSCALE: 0.3}
 UPSCALE_FACTORS = (2, 4)
-OUTPAINT_ANCHORS = ("center", "left", "right", "top", "bottom")
-# A mask is scaled to its source when their aspect ratios differ by at most this share; otherwise refused.
-MASK_ASPECT_TOLERANCE = 0.01
 
 Source = SourceImage | GeneratedImage
 

@@ -130,9 +130,10 @@ def submit_job(
         default_width, default_height = dictated
     elif image_input.mode == JobMode.OUTPAINT and width is None and height is None and "width" not in config:
         raise ValidationError({"outpaint": _("Give the size to extend to: a size_preset, or width and height.")})
-    if image_input.mode == JobMode.UPSCALE:
+    if image_input.mode == JobMode.UPSCALE and dictated is not None:  # exactly factor x the source, past max_side
         if num_images != 1:
             raise ValidationError({"num_images": _("An upscale makes one image.")})
+        width, height = dictated
     else:
         width = _int_in(default_width if width is None else width, "width", model.min_side, model.max_side)
         height = _int_in(default_height if height is None else height, "height", model.min_side, model.max_side)
@@ -168,8 +169,8 @@ def submit_job(
             height=height,
         ),
         mode=image_input.mode,
-        source_key=image_input.source.file.name if image_input.source is not None else "",
-        mask_key=image_input.mask.file.name if image_input.mask is not None else "",
+        source_key=str(image_input.source.file.name) if image_input.source is not None else "",
+        mask_key=str(image_input.mask.file.name) if image_input.mask is not None else "",
         strength=image_input.strength,
         outpaint_anchor=image_input.outpaint_anchor,
         upscale_factor=image_input.upscale_factor,
@@ -228,7 +229,7 @@ def submit_job_request(
             return submit_job(user=user, source_image=source, mask=mask_image, **fields)
     except BaseException:
         if stored_mask is not None:  # its row went with the transaction; its file goes now
-            delete_stored(stored_mask.file.name)
+            delete_stored(str(stored_mask.file.name))
         raise
 
 

@@ -355,7 +355,12 @@ SPECTACULAR_SETTINGS = {
     "SERVE_INCLUDE_SCHEMA": False,
     "SCHEMA_PATH_PREFIX": "/api/v1",
     "COMPONENT_SPLIT_REQUEST": True,  # request bodies without read-only fields, uploads as binary
-    "ENUM_NAME_OVERRIDES": {"JobStatusEnum": "generation.models.JobStatus", "HealthStatusEnum": ["ok", "unavailable"]},
+    "ENUM_NAME_OVERRIDES": {
+        "JobStatusEnum": "generation.models.JobStatus",
+        "HealthStatusEnum": ["ok", "unavailable"],
+        "SourceKindEnum": "gallery.models.SourceKind",
+        "UpscaleFactorEnum": [(2, 2), (4, 4)],
+    },
     # The overview, tag descriptions and security schemes: core/openapi.py.
     "POSTPROCESSING_HOOKS": ["drf_spectacular.hooks.postprocess_schema_enums", "core.openapi.document"],
     # Served by this site (the Content-Security-Policy allows no other origin for scripts).
