@@ -32,6 +32,12 @@ def _config(
     return config
 
 
+def _from_image(config: dict) -> dict:
+    """A template that starts from the customer's image: its nodes load it before the generation node."""
+    nodes = config["pipeline"]
+    return {**config, "pipeline": [nodes[0], {"node_type": "load_image", "parameters": {}}, *nodes[1:]]}
+
+
 TURBO = (Z_IMAGE_TURBO, 9, 0.0)
 # Few-step Turbo looks its best near 9 steps without CFG; SDXL needs more steps and some guidance.
 TURBO_BOUNDS = {"steps": [4, 12], "guidance": [0.0, 2.0]}
@@ -105,6 +111,23 @@ CURATED_TEMPLATES = [
             (1024, 1024),
             ["studio product photography", "seamless background", "high-end retail", "crisp detail"],
             "clutter, harsh shadows, low quality",
+        ),
+    },
+    {
+        "slug": "product-on-marble",
+        "name": "Product on marble",
+        "production_path": "beauty",
+        "credit_cost": 1,
+        "description": "Your own product shot, redrawn on a polished marble counter in soft daylight.",
+        "sample_prompt": "the same perfume bottle on a white marble counter",
+        "bounds": TURBO_BOUNDS,
+        "config": _from_image(
+            _config(
+                *TURBO,
+                (1024, 1024),
+                ["product photography", "polished white marble surface", "soft daylight", "luxury still life"],
+                "clutter, distorted label, low quality",
+            )
         ),
     },
     {

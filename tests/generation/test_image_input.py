@@ -289,3 +289,23 @@ def test_another_users_image_is_not_found_for_every_action(user, other_user, act
 
     assert response.status_code == 404
     assert nothing_reserved(user)
+
+
+def test_a_template_that_starts_from_an_image_asks_for_one(user):
+    from templates_app.seed_templates import CURATED_TEMPLATES
+    from tests.factories import TemplateFactory
+
+    entry = next(entry for entry in CURATED_TEMPLATES if entry["slug"] == "product-on-marble")
+    template = TemplateFactory(production_path="beauty", config=entry["config"])
+
+    assert refused_field(post_job(user, template=template.slug)) == ["source_image"]
+    source = source_upload(user, size=(512, 512))
+    body = accepted(post_job(user, template=template.slug, source_image=str(source.uuid)))
+    job = GenerationJob.objects.get(pk=body["id"])
+    assert body["mode"] == "image"
+    assert [node["node_type"] for node in job.workflow] == [
+        "prompt_enhancement",
+        "load_image",
+        "generation",
+        "save_image",
+    ]
