@@ -150,6 +150,16 @@ def worker(transactional_db):
     process.stop()
 
 
+@pytest.fixture(scope="module")
+def module_worker(django_db_setup, django_db_blocker):
+    """One real Celery worker process (tiny pipeline) for a whole test module: for e2e modules whose tests each
+    run a short job, so the model loads once. Each test still asks for `transactional_db` (the worker reads
+    committed rows only)."""
+    process = WorkerProcess().ready()
+    yield process
+    process.stop()
+
+
 @pytest.fixture
 def start_worker(transactional_db):
     """Start workers with custom settings; all are stopped after the test."""
