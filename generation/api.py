@@ -85,6 +85,15 @@ class JobCreateSerializer(StrictSerializer):
     )
     steps = serializers.IntegerField(required=False, min_value=1, max_value=MAX_STEPS)
     guidance = serializers.FloatField(required=False, min_value=0, max_value=MAX_GUIDANCE)
+    webhook_url = serializers.CharField(
+        required=False, max_length=2000, help_text="Receives this job's signed events (see /api/v1/webhooks)."
+    )
+    webhook_events = serializers.ListField(
+        child=serializers.CharField(max_length=32),
+        required=False,
+        max_length=4,
+        help_text="Any of started, progress, image, completed; default: completed.",
+    )
     source_image = serializers.UUIDField(
         required=False, allow_null=True, help_text="Start from this image: an upload's id or a gallery image's id."
     )

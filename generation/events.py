@@ -17,6 +17,8 @@ from typing import TYPE_CHECKING, Any
 
 from django.conf import settings
 
+from webhooks.dispatch import notify_job_event
+
 if TYPE_CHECKING:
     from gallery.models import GeneratedImage
 
@@ -170,11 +172,25 @@ def publish(job: Any, event_type: str, *, new_job: bool = False, **data: Any) ->
     }
     if new_job:
         event["new_job"] = True
+    # The job's webhooks: a queue put after the caller's commit; their own thread writes and enqueues deliveries.
+    notify_job_event(
+        job_id=job.pk, owner_id=job.owner_id, event_type=event_type, body=functools.partial(job_body, job.pk)
+    )
     try:
         return get_publisher().submit(event)
     except Exception:  # a broken publisher (closed loop, no thread) must never fail the job
         logger.warning("could not queue job event", exc_info=True, extra={"job_id": job.pk, "event": event_type})
         return False
+
+
+def job_body(job_id: int) -> dict[str, Any]:
+    """The job as GET /api/v1/jobs/{id} answers it: a webhook's `data`."""
+    from .api import JobSerializer
+    from .models import GenerationJob
+    from .selectors import jobs_for
+
+    job = GenerationJob.objects.only("owner_id").get(pk=job_id)
+    return dict(JobSerializer(jobs_for(job.owner_id).get(pk=job_id)).data)
 
 
 def image_event_payload(image: GeneratedImage) -> dict[str, Any]:

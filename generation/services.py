@@ -14,6 +14,7 @@ from django.utils.translation import gettext as _
 
 from accounts.selectors import tier_limits
 from gallery.models import GeneratedImage, ImageType, SourceImage
+from webhooks.services import job_webhook_attach, job_webhook_clean
 from gallery.selectors import find_source, source_images_for
 from gallery.services import delete_stored, store_mask_data_url
 
@@ -87,6 +88,8 @@ def submit_job(
     strength: float | None = None,
     outpaint_anchor: str | None = None,
     upscale_factor: int | None = None,
+    webhook_url: str | None = None,
+    webhook_events: list[str] | None = None,
 ) -> GenerationJob:
     """Validate, persist and enqueue a job; returns at once. A dead broker leaves it queued for the sweeper.
 
@@ -95,6 +98,7 @@ def submit_job(
     (one of the user's uploads or gallery images, already looked up as theirs) makes it an image-to-image,
     inpaint (with `mask`), outpaint (with `outpaint_anchor`) or upscale (with `upscale_factor`) job.
     """
+    webhook = job_webhook_clean(url=webhook_url, events=webhook_events)  # before any write: DNS is slow
     path = _job_path(production_path, template)
     config = template.config if template else {}
     limits = tier_limits(user.tier)
@@ -191,6 +195,8 @@ def submit_job(
         )
         # Plan limits + credit reservation; raising rolls the job back with it.
         admit_job(user=user, job=job)
+        if webhook is not None:
+            job_webhook_attach(job=job, webhook=webhook)
         transaction.on_commit(lambda: _send_new_job(job))
     if monitoring.watches_job_list(user.pk):  # else nobody hears it, and publishing costs a submit a third more
         events.publish(job, "job.queued", new_job=True, estimated_seconds=estimate_seconds(job))

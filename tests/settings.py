@@ -24,6 +24,9 @@ if "ZIMAGE_TEST_SERVICES" not in os.environ:
     os.environ.setdefault("SECRET_KEY", "test-secret-key-not-for-production")
     os.environ.setdefault("JOB_RETRY_BACKOFF_BASE", "0.2")
     os.environ.setdefault("LOG_LEVEL", "WARNING")
+    # Webhook tests receive on loopback over plain HTTP; the SSRF tests turn these off again.
+    os.environ.setdefault("WEBHOOK_ALLOW_HTTP", "true")
+    os.environ.setdefault("WEBHOOK_ALLOW_PRIVATE_NETWORKS", "true")
     if "DATABASE_URL" not in os.environ and _reachable(5432):
         os.environ["DATABASE_URL"] = "postgres://postgres@127.0.0.1:5432/zimage"
     if "REDIS_URL" not in os.environ:

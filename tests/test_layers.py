@@ -32,12 +32,13 @@ LAYERS: list[tuple[str, ...]] = [
     ("accounts",),
     ("gallery",),
     ("templates_app",),
+    ("webhooks",),  # below generation: jobs hand it their events; it reads no job model code
     ("generation",),
     ("scenes",),
     ("core",),  # health, the landing page, template tags and context processors read every app
     ("zimage",),
 ]
-FIRST_PARTY = {"accounts", "core", "gallery", "generation", "scenes", "templates_app", "zimage"}
+FIRST_PARTY = {"accounts", "core", "gallery", "generation", "scenes", "templates_app", "webhooks", "zimage"}
 
 
 def layer_of(module: str) -> int:

@@ -12,6 +12,9 @@ import sys
 import threading
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "zimage.settings")
+# Local development: webhooks may go to a receiver on this machine over plain HTTP (production refuses both).
+os.environ.setdefault("WEBHOOK_ALLOW_HTTP", "true")
+os.environ.setdefault("WEBHOOK_ALLOW_PRIVATE_NETWORKS", "true")
 
 import django
 

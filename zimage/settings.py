@@ -46,6 +46,7 @@ INSTALLED_APPS = [
     "generation",
     "gallery",
     "scenes",
+    "webhooks",
 ]
 
 MIDDLEWARE = [
@@ -189,6 +190,8 @@ CELERY_BEAT_SCHEDULE = {
     "flush-expired-tokens": {"task": "accounts.flush_expired_tokens", "schedule": 3600.0},
     "gallery-empty-trash": {"task": "gallery.empty_trash", "schedule": 3600.0},
     "gallery-clean-expired-share-links": {"task": "gallery.clean_expired_share_links", "schedule": 3600.0},
+    # Webhook retries later than a minute, and deliveries whose message was lost (webhooks.services).
+    "webhooks-send-due-deliveries": {"task": "webhooks.send_due_deliveries", "schedule": 30.0},
 }
 
 # --- Operations -----------------------------------------------------------------------------
@@ -215,6 +218,15 @@ DIFFUSION_WARMUP_SIZE = env.int("DIFFUSION_WARMUP_SIZE", default=1024)
 UNKNOWN_PATH_POLICY = env.str("UNKNOWN_PATH_POLICY", default="reject")  # or "use_default"
 # A small latent preview rides on a job.progress event at most every this many steps (0: never).
 WS_PREVIEW_EVERY_STEPS = env.int("WS_PREVIEW_EVERY_STEPS", default=2)
+
+# --- Webhooks -------------------------------------------------------------------------------
+# Only https:// receivers on public addresses, unless these say otherwise (`make run` and the tests allow both).
+WEBHOOK_ALLOW_HTTP = env.bool("WEBHOOK_ALLOW_HTTP", default=False)
+WEBHOOK_ALLOW_PRIVATE_NETWORKS = env.bool("WEBHOOK_ALLOW_PRIVATE_NETWORKS", default=False)
+WEBHOOK_TIMEOUT = env.float("WEBHOOK_TIMEOUT", default=10.0)  # seconds for one attempt, connect to last byte
+# Seconds before each retry (+-10 % jitter): about 31 hours of retries, then the delivery is given up.
+_WEBHOOK_DELAYS = ["5", "300", "1800", "7200", "18000", "36000", "50400"]
+WEBHOOK_RETRY_SCHEDULE = [float(delay) for delay in env.list("WEBHOOK_RETRY_SCHEDULE", default=_WEBHOOK_DELAYS)]
 
 # --- Storage --------------------------------------------------------------------------------
 AWS_STORAGE_BUCKET_NAME = env.str("AWS_STORAGE_BUCKET_NAME", default="")
