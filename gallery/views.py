@@ -290,7 +290,11 @@ def _live_image(request: HttpRequest, pk) -> GeneratedImage:
 @login_required
 @require_GET
 def image_detail(request: HttpRequest, pk) -> HttpResponse:
-    image = _live_image(request, pk)
+    return image_page(request, _live_image(request, pk))
+
+
+def image_page(request: HttpRequest, image: GeneratedImage, *, status: int = 200, **extra) -> HttpResponse:
+    """One image's page; `extra` reaches the template (generation's image actions pass their bound forms)."""
     links = selectors.share_links_for(request.user).active().filter(image=image)
     return render(
         request,
@@ -305,7 +309,9 @@ def image_detail(request: HttpRequest, pk) -> HttpResponse:
             ),
             "share_form": ShareForm(),
             "share_links": _with_urls(request, links),
+            **extra,
         },
+        status=status,
     )
 
 

@@ -10,15 +10,18 @@ from typing import TYPE_CHECKING, Any
 
 from django import forms
 from django.core.exceptions import ValidationError
+from django.utils.translation import gettext_lazy as _
 
 from accounts.exceptions import AccountsError
 from templates_app.models import Template
 from templates_app.selectors import listed_templates, template_for_jobs
 
+from .credits import job_price
+from .engine.job_input import JobMode
 from .engine.models_catalog import DEFAULT_MODEL, MAX_IMAGES_PER_JOB, MAX_PROMPT_LENGTH, MODELS, SIZE_PRESETS
 from .engine.paths import DEFAULT_PATH, PATH_CHOICES, PATHS
 from .models import GenerationJob
-from .services import MAX_SEED, submit_job
+from .services import MAX_SEED, extend_image, submit_job, upscale_image, vary_image
 
 if TYPE_CHECKING:
     from accounts.models import User
@@ -223,3 +226,101 @@ def initial_from_job(job: GenerationJob, *, seed: int | None = None) -> dict[str
 def initial_from_image(image: GeneratedImage) -> dict[str, Any]:
     """Use these settings again: the job's request with this image's own seed, one image."""
     return {**initial_from_job(image.job, seed=image.seed), "num_images": 1}
+
+
+# --- Actions on a gallery image (its page's Vary, Extend to…, Upscale buttons) ---------------------------------
+
+OUTPAINT_ANCHOR_LABELS = {
+    "center": _("In the centre"),
+    "left": _("At the left"),
+    "right": _("At the right"),
+    "top": _("At the top"),
+    "bottom": _("At the bottom"),
+}
+
+
+class ImageActionForm(forms.Form):
+    """One action on one of the user's images: the form parses it, the service decides what is allowed; a refusal
+    becomes this form's errors (on the field it names when the form shows that field) and nothing is stored."""
+
+    action = ""
+    field_aliases: dict[str, str] = {}  # the service's name for a field -> this form's
+
+    def __init__(self, *args: Any, **kwargs: Any):
+        kwargs.setdefault("auto_id", f"id_{self.action}_%s")  # several of these forms share the image's page
+        super().__init__(*args, **kwargs)
+
+    def call(self, *, user: User, image: GeneratedImage) -> GenerationJob:
+        raise NotImplementedError
+
+    def submit(self, *, user: User, image: GeneratedImage) -> GenerationJob | None:
+        try:
+            return self.call(user=user, image=image)
+        except ValidationError as error:
+            if not hasattr(error, "error_dict"):
+                self.add_error(None, error.messages)
+            else:
+                for field, messages in error.message_dict.items():
+                    name = self.field_aliases.get(field, field)
+                    self.add_error(name if name in self.fields else None, messages)
+        except AccountsError as error:  # not enough credits, too many jobs in progress, e-mail not verified
+            self.add_error(None, str(error))
+        return None
+
+
+class VaryForm(ImageActionForm):
+    action = "vary"
+    strength = forms.ChoiceField(choices=[("subtle", _("Subtle")), ("strong", _("Strong"))], label=_("Strength"))
+
+    def call(self, *, user: User, image: GeneratedImage) -> GenerationJob:
+        return vary_image(user=user, image=image, strength=self.cleaned_data["strength"])
+
+
+class ExtendForm(ImageActionForm):
+    action = "extend"
+    field_aliases = {"width": "size_preset", "height": "size_preset", "outpaint": "size_preset"}
+    size_preset = forms.ChoiceField(label=_("Extend to"), choices=lambda: size_preset_choices()[1:])
+    anchor = forms.ChoiceField(
+        label=_("Keep the image"), choices=list(OUTPAINT_ANCHOR_LABELS.items()), initial="center"
+    )
+
+    def call(self, *, user: User, image: GeneratedImage) -> GenerationJob:
+        data = self.cleaned_data
+        return extend_image(user=user, image=image, anchor=data["anchor"], size_preset=data["size_preset"])
+
+
+class UpscaleForm(ImageActionForm):
+    action = "upscale"
+    field_aliases = {"upscale_factor": "factor"}
+    factor = forms.TypedChoiceField(
+        coerce=int, choices=[(n, f"{n}\N{MULTIPLICATION SIGN}") for n in (2, 4)], initial=2, label=_("Factor")
+    )
+
+    def call(self, *, user: User, image: GeneratedImage) -> GenerationJob:
+        return upscale_image(user=user, image=image, factor=self.cleaned_data["factor"])
+
+
+IMAGE_ACTION_FORMS: dict[str, type[ImageActionForm]] = {
+    form.action: form for form in (VaryForm, ExtendForm, UpscaleForm)
+}
+
+
+def image_action_costs(image: GeneratedImage) -> dict[str, int]:
+    """What each action on the image costs, as submit_job prices it (shown before the button is pressed)."""
+    template = image.job.template if image.job.template is not None and image.job.template.is_active else None
+    return {
+        "vary": job_price(
+            mode=JobMode.IMAGE, per_image=template.credit_cost if template else 1, num_images=1, width=0, height=0
+        ),
+        "extend": job_price(mode=JobMode.OUTPAINT, per_image=1, num_images=1, width=0, height=0),
+        **{
+            f"upscale{factor}": job_price(
+                mode=JobMode.UPSCALE,
+                per_image=1,
+                num_images=1,
+                width=image.width * factor,
+                height=image.height * factor,
+            )
+            for factor in (2, 4)
+        },
+    }

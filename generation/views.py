@@ -12,16 +12,24 @@ from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.utils.http import url_has_allowed_host_and_scheme
+from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from accounts.selectors import limits_for
 from gallery.selectors import live_images_for
+from gallery.views import image_page
 from templates_app.selectors import listed_templates
 
 from . import selectors, services
 from .engine.paths import PATH_CHOICES, PATH_NAMES
 from .filters import JobPageFilter
-from .forms import GenerateForm, generate_page_data, initial_from_image, initial_from_job
+from .forms import (
+    IMAGE_ACTION_FORMS,
+    GenerateForm,
+    generate_page_data,
+    initial_from_image,
+    initial_from_job,
+)
 from .models import FINAL_STATUSES, JobStatus
 
 JOBS_PAGE_SIZE = 20
@@ -156,3 +164,16 @@ def job_retry(request: HttpRequest, pk: int) -> HttpResponse:
         for error in errors:
             messages.error(request, f"{label}: {error}" if label else error)
     return redirect(f"{reverse('generation:generate')}?from_job={job.pk}")
+
+
+@login_required
+@require_POST
+def image_action(request: HttpRequest, pk: uuid.UUID, action: str) -> HttpResponse:
+    """Vary, extend or upscale one of the user's images: off to the new job's live page, or back to the image's
+    page with the refusal next to its field (nothing stored then). Another user's image is a 404."""
+    image = get_object_or_404(live_images_for(request.user).select_related("job__template"), uuid=pk)
+    form = IMAGE_ACTION_FORMS[action](request.POST)
+    if form.is_valid() and (job := form.submit(user=request.user, image=image)) is not None:
+        messages.success(request, _("Job %(job)s is queued.") % {"job": job.pk})
+        return redirect("generation:job", pk=job.pk)
+    return image_page(request, image, status=400, action_forms={action: form})

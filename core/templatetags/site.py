@@ -10,7 +10,9 @@ from django.utils import timezone
 from django.utils.html import format_html
 from django.utils.timesince import timesince
 
+from accounts.selectors import limits_for
 from gallery import selectors as gallery_selectors
+from generation.forms import IMAGE_ACTION_FORMS, image_action_costs
 
 register = template.Library()
 
@@ -72,3 +74,18 @@ def ago(value) -> str:
     if timezone.now() - value < timedelta(minutes=1):
         return "just now"
     return f"{timesince(value)} ago"
+
+
+@register.inclusion_tag("includes/image_actions.html", takes_context=True)
+def image_actions(context, image) -> dict:
+    """The image page's Vary / Extend to… / Upscale forms with their prices; a refused one comes back bound, with
+    its errors, as `action_forms` from generation's view."""
+    bound = context.get("action_forms") or {}
+    request = context["request"]
+    return {
+        "image": image,
+        "forms": {name: bound.get(name) or form() for name, form in IMAGE_ACTION_FORMS.items()},
+        "costs": image_action_costs(image),
+        "max_upscale_factor": limits_for(request.user).max_upscale_factor,
+        "csrf_token": context.get("csrf_token"),
+    }
