@@ -28,6 +28,7 @@ from django.utils.translation import gettext as _
 from PIL import Image, PngImagePlugin
 
 from core.errors import DomainError
+from generation.engine.job_input import JobMode
 
 from .models import Folder, GeneratedImage, ImageType, ShareLink, SourceImage, SourceKind, Tag
 from .selectors import trash_cutoff
@@ -138,7 +139,18 @@ def store_generated_image(
         "size": f"{image.width}x{image.height}",
         "production_path": job.production_path,
         "job": job.pk,
+        "mode": job.mode,
     }
+    if job.mode != JobMode.TEXT:  # what it started from, as the API names them (upload or gallery image ids)
+        source = job.source
+        metadata["source_image"] = str(source.uuid) if source is not None else ""
+        if job.mask is not None:
+            metadata["mask"] = str(job.mask.uuid)
+        metadata["strength"] = job.strength
+        if job.outpaint_anchor:
+            metadata["outpaint_anchor"] = job.outpaint_anchor
+        if job.upscale_factor:
+            metadata["upscale_factor"] = job.upscale_factor
     name = uuid.uuid4().hex
     original_key = default_storage.save(image_key(job, f"{name}.png"), ContentFile(encode_png(image, metadata)))
     try:
