@@ -153,6 +153,10 @@ WORKER_STORE_MAX_WAITING = env.int("WORKER_STORE_MAX_WAITING", default=4)
 CELERY_VISIBILITY_TIMEOUT = env.int("CELERY_VISIBILITY_TIMEOUT", default=JOB_TIME_LIMIT * 2)
 
 CELERY_BROKER_URL = env.str("CELERY_BROKER_URL", default=REDIS_URL)
+# RabbitMQ (CELERY_BROKER_URL=amqp://...) declares every job queue as a quorum queue that drops a message after
+# this many deliveries: a backstop above JOB_MAX_DELIVERIES (the job's own counter fails and refunds it first).
+# It is part of each queue's declaration, so every web and worker machine must use the same value.
+BROKER_DELIVERY_LIMIT = env.int("BROKER_DELIVERY_LIMIT", default=10)
 CELERY_RESULT_BACKEND = "django-db"
 CELERY_RESULT_EXTENDED = True
 CELERY_TASK_ACKS_LATE = True

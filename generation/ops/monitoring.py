@@ -31,6 +31,10 @@ def queue_names() -> list[str]:
 def queue_depths() -> dict[str, int] | None:
     """Messages waiting in each queue (kombu keeps a Redis list per queue); None when the broker is unreachable."""
     names = queue_names()
+    from zimage.celery import uses_rabbitmq
+
+    if uses_rabbitmq(settings.CELERY_BROKER_URL):
+        return _rabbitmq_queue_depths(names)
     try:
         pipe = shared_redis(settings.CELERY_BROKER_URL, timeout=1).pipeline(transaction=False)
         for name in names:
@@ -39,6 +43,26 @@ def queue_depths() -> dict[str, int] | None:
     except redis.RedisError:
         logger.warning("queue depths unavailable: the broker is unreachable")
         return None
+
+
+def _rabbitmq_queue_depths(names: list[str]) -> dict[str, int] | None:
+    """Ready messages per queue, from declaring each queue as the app does (idempotent; no management plugin)."""
+    from kombu import Connection
+    from kombu.exceptions import OperationalError
+
+    from zimage.celery import app
+
+    connection = Connection(
+        settings.CELERY_BROKER_URL, connect_timeout=1, transport_options={"max_retries": 1, "interval_start": 0}
+    )
+    try:
+        with connection:
+            channel = connection.default_channel
+            depths = {queue.name: queue(channel).queue_declare().message_count for queue in app.conf.task_queues}
+    except (OSError, OperationalError, *connection.connection_errors, *connection.channel_errors):
+        logger.warning("queue depths unavailable: the broker is unreachable")
+        return None
+    return {name: depths.get(name, 0) for name in names}
 
 
 @dataclass(frozen=True)

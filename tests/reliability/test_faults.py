@@ -146,3 +146,38 @@ def test_a_storage_write_failure_fails_the_job_cleanly_and_releases_its_credits(
     assert_invariants([user], [job])  # waits for the settlement
     assert user.credit_balance == balance_before
     assert not any(Path(broken).glob("media/**/*.png"))
+
+
+@pytest.mark.timeout(600)
+def test_a_job_that_kills_every_worker_it_reaches_ends_failed_after_the_cap_and_is_refunded_once(
+    start_worker, settings, submit
+):
+    settings.JOB_MAX_DELIVERIES = 3
+    settings.JOB_HEARTBEAT_TIMEOUT = 10  # the reaper's patience in this process; the worker beats every step
+    worker = start_worker(JOB_MAX_DELIVERIES="3")
+    user = UserFactory()
+    balance_before = user.credit_balance
+    job = submit(user, width=512, height=512, steps=12, seed=7)
+    kills = 0
+    while GenerationJob.objects.get(pk=job.pk).status not in FINAL_STATUSES:
+        delivery = kills + 1
+        running = wait_until(
+            lambda: (
+                (j := GenerationJob.objects.get(pk=job.pk)).status in FINAL_STATUSES
+                or (j.status == JobStatus.RUNNING and j.deliveries == delivery and j.progress_step >= 2)
+            ),
+            message=f"delivery {delivery} of the job to run, or the job to end",
+            between=runner.reap_stale_jobs,  # what beat does: Celery drops a redelivered message whose worker died
+        )
+        assert running
+        if GenerationJob.objects.get(pk=job.pk).status == JobStatus.RUNNING:
+            for pid in worker.pool_pids():
+                os.kill(pid, signal.SIGKILL)
+            kills += 1
+        assert kills <= 3, "the job was delivered past its cap"
+    job.refresh_from_db()
+    assert job.status == JobStatus.FAILED, job.status
+    assert kills == 3 and job.deliveries == 3 and not job.images.exists()
+    assert_invariants([user], [job])  # waits for the settlement
+    assert user.credit_balance == balance_before, "the reserved credits came back"
+    assert not CreditEntry.objects.filter(job=job, kind=EntryKind.CHARGE).exists()
