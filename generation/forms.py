@@ -13,6 +13,9 @@ from django.core.exceptions import ValidationError
 from django.utils.translation import gettext_lazy as _
 
 from accounts.exceptions import AccountsError
+from gallery.models import SourceImage
+from gallery.selectors import live_images_for
+from gallery.services import delete_source_image, store_source_image
 from templates_app.models import Template
 from templates_app.selectors import listed_templates, template_for_jobs
 
@@ -20,8 +23,9 @@ from .credits import job_price
 from .engine.job_input import JobMode
 from .engine.models_catalog import DEFAULT_MODEL, MAX_IMAGES_PER_JOB, MAX_PROMPT_LENGTH, MODELS, SIZE_PRESETS
 from .engine.paths import DEFAULT_PATH, PATH_CHOICES, PATHS
+from .image_input import DEFAULT_STRENGTH, MIN_STRENGTH, SourceNotFound
 from .models import GenerationJob
-from .services import MAX_SEED, extend_image, submit_job, upscale_image, vary_image
+from .services import MAX_SEED, extend_image, submit_job_request, upscale_image, vary_image
 
 if TYPE_CHECKING:
     from accounts.models import User
@@ -37,6 +41,7 @@ SIZE_PRESET_LABELS = {
 }
 # Errors about fields the page does not show are reported on the field that decides them.
 ERROR_FIELD_ALIASES = {"width": "size_preset", "height": "size_preset"}
+RECENT_SOURCE_IMAGES = 24  # the gallery picker's choices (any of the user's own image ids is accepted)
 
 
 def size_preset_choices() -> list[tuple[str, str]]:
@@ -101,11 +106,44 @@ class GenerateForm(forms.Form):
         label="Guidance",
         widget=forms.NumberInput(attrs={"placeholder": "Default", "step": "0.1", "inputmode": "decimal"}),
     )
+    # "Start from an image": an upload (stored first, in the same submit) or one of the user's own images.
+    source_file = forms.ImageField(
+        required=False,
+        label=_("Upload an image"),
+        help_text=_("PNG, JPEG or WebP. Drop it here or paste it; the job then starts from it."),
+        widget=forms.ClearableFileInput(attrs={"accept": "image/png,image/jpeg,image/webp"}),
+    )
+    source_image = forms.UUIDField(required=False, label=_("Or pick from my gallery"), widget=forms.Select)
+    strength = forms.FloatField(
+        required=False,
+        min_value=MIN_STRENGTH,
+        max_value=1.0,
+        initial=DEFAULT_STRENGTH[JobMode.IMAGE],
+        label=_("Strength"),
+        help_text=_("How far the picture may move from your image: low keeps it, 1 redraws it freely."),
+        widget=forms.NumberInput(attrs={"type": "range", "step": "0.05"}),
+    )
 
-    def __init__(self, *args: Any, **kwargs: Any):
+    def __init__(self, *args: Any, user: User | None = None, **kwargs: Any):
         super().__init__(*args, **kwargs)
         self.templates = list(listed_templates())
         self.fields["template"].choices = template_choices(self.templates)
+        self.recent_images = list(live_images_for(user)[:RECENT_SOURCE_IMAGES]) if user is not None else []
+        choices = [("", _("No image: from text alone"))] + [
+            (str(image.uuid), f"{image.job.prompt[:60]} · {image.width}\N{MULTIPLICATION SIGN}{image.height}")
+            for image in self.recent_images
+        ]
+        chosen = str(self["source_image"].value() or "")
+        if chosen and chosen not in {value for value, _label in choices}:
+            choices.append((chosen, _("The job's own source image")))
+        self.fields["source_image"].widget.choices = choices
+
+    def clean(self) -> dict[str, Any]:
+        cleaned = super().clean()
+        if cleaned.get("source_file") and cleaned.get("source_image"):
+            self.add_error("source_image", _("Upload an image or pick one from your gallery, not both."))
+        self.clean_template_path(cleaned)
+        return cleaned
 
     def clean_template(self) -> Template | None:
         slug = self.cleaned_data.get("template")
@@ -116,18 +154,21 @@ class GenerateForm(forms.Form):
             raise ValidationError("This template is not available any more.")
         return template
 
-    def clean(self) -> dict[str, Any]:
-        cleaned = super().clean()
+    def clean_template_path(self, cleaned: dict[str, Any]) -> None:
         template = cleaned.get("template")
         if template is not None and not cleaned.get("production_path"):
             cleaned["production_path"] = template.production_path
-        return cleaned
 
     def submit(self, *, user: User) -> GenerationJob | None:
-        """The job, or None with the refusal added to this form's errors (nothing is stored then)."""
+        """The job, or None with the refusal added to this form's errors (nothing is stored then: an uploaded
+        source is stored first and deleted again when the job is refused)."""
         data = self.cleaned_data
+        upload: SourceImage | None = None
         try:
-            return submit_job(
+            if data.get("source_file"):
+                upload = store_source_image(owner=user, file=data["source_file"], field="source_file")
+            source = upload.uuid if upload is not None else data.get("source_image")
+            return submit_job_request(
                 user=user,
                 prompt=data["prompt"],
                 production_path=data.get("production_path") or None,
@@ -138,19 +179,27 @@ class GenerateForm(forms.Form):
                 seed=data.get("seed"),
                 steps=data.get("steps"),
                 guidance=data.get("guidance"),
+                source_image=source,
+                strength=data.get("strength") if source is not None else None,
             )
         except ValidationError as error:
-            self.add_service_errors(error)
+            self.add_service_errors(error, upload=upload)
+        except SourceNotFound as error:
+            self.add_service_errors(ValidationError({error.field: _("No such image.")}), upload=upload)
         except AccountsError as error:  # not enough credits, too many jobs in progress
             self.add_error(None, str(error))
+        if upload is not None:
+            delete_source_image(source=upload)
         return None
 
-    def add_service_errors(self, error: ValidationError) -> None:
+    def add_service_errors(self, error: ValidationError, *, upload: SourceImage | None = None) -> None:
         if not hasattr(error, "error_dict"):
             self.add_error(None, error.messages)
             return
         for field, messages in error.message_dict.items():
             name = ERROR_FIELD_ALIASES.get(field, field)
+            if name == "source_image" and upload is not None:
+                name = "source_file"
             self.add_error(name if name in self.fields else None, messages)
 
 
@@ -220,6 +269,8 @@ def initial_from_job(job: GenerationJob, *, seed: int | None = None) -> dict[str
         initial["steps"] = job.steps
     if "guidance" in allowed and job.guidance != defaults.get("guidance"):
         initial["guidance"] = job.guidance
+    if job.mode == JobMode.IMAGE and (source := job.source_upload or job.source_image) is not None:
+        initial.update(source_image=str(source.uuid), strength=job.strength)
     return initial
 
 

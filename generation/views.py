@@ -80,7 +80,7 @@ def _prefill(request: HttpRequest) -> dict:
 @require_http_methods(["GET", "POST"])
 def generate(request: HttpRequest) -> HttpResponse:
     if request.method == "POST":
-        form = GenerateForm(request.POST)
+        form = GenerateForm(request.POST, request.FILES, user=request.user)
         if form.is_valid() and (job := form.submit(user=request.user)) is not None:
             messages.success(request, f"Job {job.pk} is queued.")
             if job.dispatched_at is None:
@@ -89,7 +89,7 @@ def generate(request: HttpRequest) -> HttpResponse:
                 )
             return redirect("generation:job", pk=job.pk)
     else:
-        form = GenerateForm(initial=_prefill(request))
+        form = GenerateForm(initial=_prefill(request), user=request.user)
     return render(
         request,
         "pages/generate.html",
@@ -155,7 +155,7 @@ def job_cancel(request: HttpRequest, pk: int) -> HttpResponse:
 def job_retry(request: HttpRequest, pk: int) -> HttpResponse:
     """Ask for the same picture again: the job's request goes through the generate form, checks and all."""
     job = get_object_or_404(selectors.jobs_for(request.user), pk=pk)
-    form = GenerateForm(initial_from_job(job))
+    form = GenerateForm(initial_from_job(job), user=request.user)
     if form.is_valid() and (new_job := form.submit(user=request.user)) is not None:
         messages.success(request, f"Job {new_job.pk} is queued with the settings of job {job.pk}.")
         return redirect("generation:job", pk=new_job.pk)
