@@ -273,10 +273,6 @@ def execute_job(
         path = get_path(job.production_path)
         running_limit = limits_for(job.owner).max_running_jobs
         running = _running_counts(job, path.name)
-        if (running["owner"] >= running_limit or running["path"] >= path.concurrency) and store.pending():
-            # This worker's own jobs still storing their last images count as running until they are stored.
-            store.drain(timeout=settings.JOB_HEARTBEAT_TIMEOUT)
-            running = _running_counts(job, path.name)
         if running["owner"] >= running_limit:
             raise OwnerAtRunningLimit(running_limit)
         if running["path"] >= path.concurrency:
@@ -295,8 +291,10 @@ def execute_job(
 
 
 def _running_counts(job: GenerationJob, path_name: str) -> dict[str, int]:
-    """Jobs running now: the owner's, and on the job's production path."""
-    return GenerationJob.objects.filter(status=JobStatus.RUNNING).aggregate(
+    """Jobs drawing now, the owner's and on the job's production path: a job past its last step (its images
+    being stored by a store thread) holds no GPU, and counting it would send the next job back to the broker."""
+    drawing = GenerationJob.objects.filter(status=JobStatus.RUNNING, progress_step__lt=F("progress_total"))
+    return drawing.aggregate(
         owner=Count("id", filter=Q(owner_id=job.owner_id)),
         path=Count("id", filter=Q(production_path=path_name)),
     )

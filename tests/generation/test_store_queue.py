@@ -141,7 +141,7 @@ def test_a_store_that_fails_fails_the_job_and_releases_its_credits(
     assert (user.credit_balance, user.credits_reserved) == (1000, 0)
 
 
-def test_an_owner_at_the_running_limit_waits_for_this_workers_store_not_for_a_retry(
+def test_a_job_whose_images_are_being_stored_does_not_hold_its_owners_running_limit(
     user, submit, background_store, gated_storage
 ):
     from accounts.selectors import limits_for
@@ -152,7 +152,7 @@ def test_an_owner_at_the_running_limit_waits_for_this_workers_store_not_for_a_re
     assert GenerationJob.objects.get(pk=first.pk).status == JobStatus.RUNNING  # its image waits at the gate
     threading.Timer(0.3, gated_storage.set).start()
 
-    assert run_in_background(second) == runner.RunOutcome.DRAWN  # waited for the first's store, then ran
+    assert run_in_background(second) == runner.RunOutcome.DRAWN  # not sent back to the broker
 
     assert store_queue.store_queue().drain(timeout=30)
     statuses = GenerationJob.objects.filter(pk__in=[first.pk, second.pk]).values_list("status", flat=True)
