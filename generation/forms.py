@@ -14,7 +14,7 @@ from django.utils.translation import gettext_lazy as _
 
 from accounts.exceptions import AccountsError
 from gallery.models import SourceImage
-from gallery.selectors import live_images_for
+from gallery.selectors import live_images_for, signed_url
 from gallery.services import delete_source_image, store_source_image
 from templates_app.models import Template
 from templates_app.selectors import listed_templates, template_for_jobs
@@ -41,6 +41,7 @@ SIZE_PRESET_LABELS = {
 }
 # Errors about fields the page does not show are reported on the field that decides them.
 ERROR_FIELD_ALIASES = {"width": "size_preset", "height": "size_preset"}
+MAX_MASK_DATA_URL = 12 * 1024 * 1024  # a painted mask's PNG data URL; the upload checks limit its pixels
 RECENT_SOURCE_IMAGES = 24  # the gallery picker's choices (any of the user's own image ids is accepted)
 
 
@@ -124,6 +125,9 @@ class GenerateForm(forms.Form):
         widget=forms.NumberInput(attrs={"type": "range", "step": "0.05"}),
     )
 
+    # The page's mask painter sends a PNG data URL (white = repaint); with it the job is an inpaint.
+    mask = forms.CharField(required=False, widget=forms.HiddenInput, max_length=MAX_MASK_DATA_URL)
+
     def __init__(self, *args: Any, user: User | None = None, **kwargs: Any):
         super().__init__(*args, **kwargs)
         self.templates = list(listed_templates())
@@ -137,6 +141,10 @@ class GenerateForm(forms.Form):
         if chosen and chosen not in {value for value, _label in choices}:
             choices.append((chosen, _("The job's own source image")))
         self.fields["source_image"].widget.choices = choices
+
+    def source_urls(self) -> dict[str, str]:
+        """The picker's images as the mask painter draws over them."""
+        return {str(image.uuid): signed_url(image.file.name) for image in self.recent_images}
 
     def clean(self) -> dict[str, Any]:
         cleaned = super().clean()
@@ -181,6 +189,7 @@ class GenerateForm(forms.Form):
                 guidance=data.get("guidance"),
                 source_image=source,
                 strength=data.get("strength") if source is not None else None,
+                mask=data.get("mask") or None,
             )
         except ValidationError as error:
             self.add_service_errors(error, upload=upload)

@@ -3,6 +3,8 @@ of the user's own gallery images, with a strength; each refusal is a field error
 
 from __future__ import annotations
 
+import base64
+
 import pytest
 from django.core.files.storage import default_storage
 from django.core.files.uploadedfile import SimpleUploadedFile
@@ -14,7 +16,7 @@ from gallery.models import SourceImage
 from gallery.services import source_key
 from generation.models import GenerationJob
 
-from ..factories import png_bytes, stored_image
+from ..factories import mask_png, png_bytes, stored_image
 
 pytestmark = pytest.mark.django_db
 
@@ -149,3 +151,44 @@ def test_run_again_keeps_the_source_and_strength(owner_client, user):
     again = GenerationJob.objects.filter(owner=user).exclude(pk__in=[job.pk, image.job_id]).get()
     assert response["Location"] == reverse("generation:job", args=[again.pk])
     assert (again.mode, again.source_image, again.strength) == ("image", image, 0.4)
+
+
+def data_url(png: bytes) -> str:
+    return "data:image/png;base64," + base64.b64encode(png).decode()
+
+
+def test_a_painted_mask_makes_the_job_an_inpaint_of_the_source(owner_client, user):
+    image = stored_image(user)  # 256x256
+
+    response = owner_client.post(
+        GENERATE,
+        FIELDS
+        | {"source_image": str(image.uuid), "strength": "1", "mask": data_url(mask_png((256, 256), (0, 0, 128, 256)))},
+    )
+
+    job = the_job(response, user)
+    assert (job.mode, job.source_image, job.mask.kind, job.strength) == ("inpaint", image, "mask", 1.0)
+    assert (job.mask.width, job.mask.height) == (256, 256)
+
+
+@pytest.mark.parametrize(
+    ("mask", "message"),
+    [
+        (data_url(mask_png((512, 256), (0, 0, 10, 10))), "their shapes must match"),
+        ("data:image/png;base64,@@@", "not valid base64"),
+        ("https://example.com/mask.png", "PNG data URL"),
+    ],
+)
+def test_a_bad_mask_is_a_mask_error_and_stores_nothing(
+    owner_client, user, mask, message, django_capture_on_commit_callbacks
+):
+    image = stored_image(user)
+
+    with django_capture_on_commit_callbacks(execute=True):
+        response = owner_client.post(GENERATE, FIELDS | {"source_image": str(image.uuid), "mask": mask})
+
+    errors = field_errors(response, "mask")
+    assert any(message in error for error in errors), response.context["form"].errors
+    assert 'id="id_mask_error"' in response.content.decode()
+    assert not GenerationJob.objects.filter(owner=user, mode="inpaint").exists()
+    assert not SourceImage.objects.filter(owner=user).exists() and not stored_sources(user)
