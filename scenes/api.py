@@ -49,7 +49,17 @@ class CharacterSerializer(StrictSerializerMixin, serializers.ModelSerializer):
 
     class Meta:
         model = Character
-        fields = ("id", "story", "name", "description", "seed", "reference_image", "reference_image_url", "created_at")
+        fields = (
+            "id",
+            "story",
+            "name",
+            "description",
+            "seed",
+            "reference_image",
+            "reference_image_url",
+            "reference_strength",
+            "created_at",
+        )
         read_only_fields = ("id", "story", "seed", "created_at")
         validators: list = []
 

@@ -5,12 +5,18 @@ from __future__ import annotations
 import random
 
 from django.conf import settings
-from django.core.validators import MinValueValidator
+from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
 from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
 
 from gallery.models import ImageType
 from generation.engine.paths import PATH_CHOICES
+
+# Image-to-image strength from a character's reference image (the job's 0.05-1 range).
+DEFAULT_REFERENCE_STRENGTH = 0.55
+MIN_REFERENCE_STRENGTH = 0.05
+MAX_REFERENCE_STRENGTH = 1.0
 
 
 def random_seed() -> int:
@@ -81,11 +87,29 @@ class Character(models.Model):
     description = models.TextField(blank=True, help_text="Appearance, used in every prompt the character is in.")
     seed = models.BigIntegerField(default=random_seed, editable=False)
     reference_image = models.FileField(max_length=255, blank=True, help_text="Storage key of a re-encoded PNG.")
+    reference_strength = models.FloatField(
+        default=DEFAULT_REFERENCE_STRENGTH,
+        validators=[MinValueValidator(MIN_REFERENCE_STRENGTH), MaxValueValidator(MAX_REFERENCE_STRENGTH)],
+        help_text=_(
+            "How far the character's images may move from the reference image: 0.05 keeps it almost as it is, "
+            "1 only keeps its colours."
+        ),
+    )
+    # The reference as one of the owner's source images, which jobs start from: made from reference_image the
+    # first time the reference conditions a job, dropped when the reference is replaced.
+    reference_source = models.ForeignKey(
+        "gallery.SourceImage", null=True, blank=True, editable=False, on_delete=models.SET_NULL, related_name="+"
+    )
     created_at = models.DateTimeField(default=timezone.now)
 
     class Meta:
         ordering = ("story", "name", "id")
         constraints = [
+            models.CheckConstraint(
+                condition=models.Q(reference_strength__gte=MIN_REFERENCE_STRENGTH)
+                & models.Q(reference_strength__lte=MAX_REFERENCE_STRENGTH),
+                name="character_reference_strength_in_range",
+            ),
             models.UniqueConstraint(
                 fields=["story", "name"],
                 name="character_name_unique_per_story",

@@ -14,9 +14,10 @@ from django.core.files.storage import default_storage
 from django.db import models, transaction
 
 from accounts.exceptions import AccountsError
-from gallery.models import GeneratedImage, ImageType
-from gallery.services import delete_stored
+from gallery.models import GeneratedImage, ImageType, SourceImage
+from gallery.services import SourceInUse, delete_source_image, delete_stored, store_source_image
 from generation.engine.job_input import fit_prompt
+from generation.engine.paths import get_path
 from generation.models import GenerationJob
 from generation.services import submit_job
 from templates_app.models import Template
@@ -85,8 +86,9 @@ def create_character(*, story: Story, reference_png: bytes | None = None, **fiel
 @transaction.atomic
 def update_character(*, character: Character, reference_png: bytes | None = None, **changes: Any) -> Character:
     """The seed is never changed here: it is what keeps the character's images alike."""
-    _save(character, changes, ("name", "description"), numbered_by="name")
+    _save(character, changes, ("name", "description", "reference_strength"), numbered_by="name")
     if reference_png is not None:
+        _drop_reference_source(character)
         previous = character.reference_image.name
         key = default_storage.save(
             f"characters/{character.story.owner_id}/{character.story_id}/{character.pk}-{uuid.uuid4().hex}.png",
@@ -95,8 +97,41 @@ def update_character(*, character: Character, reference_png: bytes | None = None
         if previous:
             transaction.on_commit(lambda: delete_stored(previous))
         character.reference_image = key
-        character.save(update_fields=["reference_image"])
+        character.save(update_fields=["reference_image", "reference_source"])
     return character
+
+
+def _drop_reference_source(character: Character) -> None:
+    """Unlink the source image made from the old reference; delete it unless a waiting job still reads it (then
+    it stays among the owner's uploads, deletable once the job is done)."""
+    source = character.reference_source
+    character.reference_source = None
+    if source is None:
+        return
+    try:
+        with transaction.atomic():
+            delete_source_image(source=source)
+    except SourceInUse:
+        logger.info("old character reference kept: a job still reads it", extra={"source": source.pk})
+
+
+def reference_source(character: Character) -> SourceImage | None:
+    """The character's reference image as a source image a job can start from (None without a reference): the
+    one made before, or one made now from the stored reference (re-checked like an upload) and kept. Call inside
+    a transaction."""
+    if not character.reference_image:
+        return None
+    # Locked and re-read: another copy of this row (a scene's cast) may have made the source already.
+    Character.objects.select_for_update().only("pk").get(pk=character.pk)
+    character.refresh_from_db(fields=["reference_image", "reference_source"])
+    if character.reference_source is not None:
+        return character.reference_source
+    with default_storage.open(str(character.reference_image.name), "rb") as handle:
+        png = handle.read()
+    source = store_source_image(owner=character.story.owner, file=png, field="reference_image")
+    character.reference_source = source
+    character.save(update_fields=["reference_source"])
+    return source
 
 
 def delete_character(*, character: Character) -> None:
@@ -176,13 +211,32 @@ def story_template(story: Story) -> Template | None:
     return template
 
 
-def _submit(*, story: Story, prompt: str, seed: int | None, image_type: str) -> Any:
+def _story_size(story: Story, template: Template | None) -> dict[str, int]:
+    """The story's own image size, for a job from a character's reference (whose size would win otherwise): the
+    path's default, or the template's when it lets the size be given; {} for a template of fixed size."""
+    if template is None:
+        width, height = get_path(story.production_path).default_size
+        return {"width": width, "height": height}
+    if "width" in template.config and {"width", "height"} <= set(template.overridable):
+        return {"width": template.config["width"], "height": template.config["height"]}
+    return {}
+
+
+def _submit(*, story: Story, prompt: str, seed: int | None, image_type: str, reference: Character | None = None) -> Any:
     """A story's prompts are composed from its own text, so one too long is cut (and the job says so),
-    never refused. Call inside a transaction: the job is marked before its worker can read it."""
+    never refused. Call inside a transaction: the job is marked before its worker can read it.
+
+    With `reference` (a character with a reference image), image-to-image from that image at the character's
+    reference_strength, at the story's size."""
     template = story_template(story)
     if template is not None and "seed" not in template.overridable:
         seed = None  # the template fixes its own seed policy
     prompt, cut = fit_prompt(prompt)
+    source = reference_source(reference) if reference is not None else None
+    from_reference: dict[str, Any] = {}
+    if source is not None and reference is not None:
+        from_reference = {"source_image": source, "strength": reference.reference_strength}
+        from_reference.update(_story_size(story, template))
     job = submit_job(
         user=story.owner,
         prompt=prompt,
@@ -190,6 +244,7 @@ def _submit(*, story: Story, prompt: str, seed: int | None, image_type: str) -> 
         production_path=None if template else story.production_path,
         seed=seed,
         image_type=image_type,
+        **from_reference,
     )
     if cut:
         GenerationJob.objects.filter(pk=job.pk).update(prompt_truncated=True)
@@ -199,12 +254,20 @@ def _submit(*, story: Story, prompt: str, seed: int | None, image_type: str) -> 
 
 @transaction.atomic
 def generate_scene_image(*, scene: Scene, seed: int | None = None) -> StoryImageRequest:
-    """Queue a job for the scene and record it. Without `seed`, the first character's fixed seed."""
+    """Queue a job for the scene and record it. Without `seed`, the first character's fixed seed. The first
+    character with a reference image conditions it (image-to-image from the reference)."""
     chapter = scene.chapter
     characters = scene_characters(scene)
     if seed is None and characters:
         seed = characters[0].seed
-    job = _submit(story=chapter.story, prompt=build_scene_prompt(scene), seed=seed, image_type=ImageType.SCENE)
+    reference = next((character for character in characters if character.reference_image), None)
+    job = _submit(
+        story=chapter.story,
+        prompt=build_scene_prompt(scene),
+        seed=seed,
+        image_type=ImageType.SCENE,
+        reference=reference,
+    )
     request = StoryImageRequest.objects.create(
         scene=scene,
         job=job,
@@ -221,12 +284,14 @@ def generate_scene_image(*, scene: Scene, seed: int | None = None) -> StoryImage
 
 @transaction.atomic
 def generate_character_image(*, character: Character) -> StoryImageRequest:
-    """Always the character's own seed and description, so each of its images looks alike."""
+    """Always the character's own seed and description (and its reference image, if any), so each of its images
+    looks alike."""
     job = _submit(
         story=character.story,
         prompt=build_character_prompt(character),
         seed=character.seed,
         image_type=ImageType.CHARACTER,
+        reference=character,
     )
     return StoryImageRequest.objects.create(character=character, job=job, image_type=ImageType.CHARACTER)
 

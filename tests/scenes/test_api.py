@@ -136,6 +136,23 @@ class TestStoryTree:
         assert response.json()["error"]["fields"]["reference_image"] == ["The file is not a valid image or is corrupt."]
         assert not Character.objects.exists()
 
+    def test_a_characters_reference_strength_defaults_and_a_bad_one_names_the_field(self, api_client, user):
+        story = StoryFactory(owner=user)
+        created = api_client.post(
+            f"/api/v1/stories/{story.pk}/characters",
+            {"name": "Mia", "reference_image": png_upload()},
+            format="multipart",
+        )
+        assert created.status_code == 201, created.content
+        character = created.json()
+        assert character["reference_strength"] == 0.55
+        url = f"/api/v1/characters/{character['id']}"
+        for strength in (0, 1.01, "strong"):
+            response = api_client.patch(url, {"reference_strength": strength}, format="json")
+            assert response.status_code == 400, response.content
+            assert list(response.json()["error"]["fields"]) == ["reference_strength"]
+        assert api_client.patch(url, {"reference_strength": 0.3}, format="json").json()["reference_strength"] == 0.3
+
 
 class TestSceneImages:
     def test_posting_queues_a_scene_job_and_answers_202_with_the_record(self, api_client, chapter):

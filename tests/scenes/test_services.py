@@ -2,15 +2,26 @@
 
 import pytest
 from django.core.exceptions import ValidationError
+from django.db import IntegrityError, transaction
+from django.utils import timezone
 
 from accounts.exceptions import InsufficientCredits
-from gallery.models import ImageType
+from gallery.models import ImageType, SourceImage
+from generation.engine.paths import get_path
 from generation.models import GenerationJob
 from scenes import services
-from scenes.models import StoryImageRequest
+from scenes.models import DEFAULT_REFERENCE_STRENGTH, StoryImageRequest
 from templates_app.services import revise_template
 
-from ..factories import ChapterFactory, CharacterFactory, SceneFactory, StoryFactory, TemplateFactory, UserFactory
+from ..factories import (
+    ChapterFactory,
+    CharacterFactory,
+    SceneFactory,
+    StoryFactory,
+    TemplateFactory,
+    UserFactory,
+    png_bytes,
+)
 
 pytestmark = pytest.mark.django_db
 
@@ -156,3 +167,71 @@ def test_a_characters_seed_is_not_among_the_fields_an_update_takes(story):
     character = services.create_character(story=story, name="Mia")
     with pytest.raises(TypeError, match="seed"):
         services.update_character(character=character, seed=1)
+
+
+# --- character references ----------------------------------------------------------------------
+
+
+class TestCharacterReferences:
+    def test_a_characters_reference_conditions_its_scenes_and_portraits_at_its_strength(self, story, chapter):
+        ava = CharacterFactory(story=story, name="Ava")
+        mia = services.create_character(
+            story=story, name="Mia", description="a girl", reference_png=png_bytes((320, 256)), reference_strength=0.4
+        )
+        scene = services.generate_scene_image(scene=SceneFactory(chapter=chapter, characters=[ava, mia])).job
+        portrait = services.generate_character_image(character=mia).job
+
+        mia.refresh_from_db()
+        source = mia.reference_source
+        assert source is not None and (source.owner, source.width, source.height) == (story.owner, 320, 256)
+        for job in (scene, portrait):
+            assert (job.mode, job.source_upload, job.strength) == ("image", source, 0.4)
+            assert (job.width, job.height) == get_path(story.production_path).default_size  # the story's size
+        assert (scene.seed, portrait.seed) == (ava.seed, mia.seed)  # the seed stays the first character's
+        assert "Mia (a girl)" in portrait.prompt
+        assert SourceImage.objects.filter(owner=story.owner).count() == 1  # made once, then reused
+
+    def test_without_a_reference_image_the_character_is_drawn_from_text(self, story, chapter):
+        mia = CharacterFactory(story=story)
+        job = services.generate_scene_image(scene=SceneFactory(chapter=chapter, characters=[mia])).job
+        assert (job.mode, job.source_upload) == ("text", None)
+
+    def test_the_reference_strength_defaults_and_is_kept_in_range(self, story):
+        mia = services.create_character(story=story, name="Mia")
+        assert mia.reference_strength == DEFAULT_REFERENCE_STRENGTH == 0.55
+        for strength in (0.01, 1.5):
+            with pytest.raises(ValidationError) as refused:
+                services.update_character(character=mia, reference_strength=strength)
+            assert list(refused.value.message_dict) == ["reference_strength"]
+        mia.refresh_from_db()
+        assert mia.reference_strength == 0.55
+
+    def test_the_database_refuses_a_strength_out_of_range(self, story):
+        with pytest.raises(IntegrityError), transaction.atomic():
+            CharacterFactory(story=story, reference_strength=0)
+
+    def test_a_new_reference_replaces_the_old_source_once_no_job_reads_it(self, story):
+        mia = services.create_character(story=story, name="Mia", reference_png=png_bytes((64, 64)))
+        first_job = services.generate_character_image(character=mia).job
+        mia.refresh_from_db()
+        old = mia.reference_source
+
+        services.update_character(character=mia, reference_png=png_bytes((96, 64)))  # the job still waits on it
+        assert SourceImage.objects.filter(pk=old.pk).exists() and mia.reference_source is None
+
+        GenerationJob.objects.filter(pk=first_job.pk).update(status="succeeded", finished_at=timezone.now())
+        services.update_character(character=mia, reference_png=png_bytes((128, 64)))
+        second = services.generate_character_image(character=mia).job
+        mia.refresh_from_db()
+        assert (mia.reference_source.width, second.source_upload) == (128, mia.reference_source)
+
+    def test_deleting_the_character_deletes_its_reference_source(self, story):
+        mia = services.create_character(story=story, name="Mia", reference_png=png_bytes((64, 64)))
+        job = services.generate_character_image(character=mia).job
+        GenerationJob.objects.filter(pk=job.pk).update(status="succeeded", finished_at=timezone.now())
+        mia.refresh_from_db()
+        source_pk = mia.reference_source.pk
+
+        services.delete_character(character=mia)
+
+        assert not SourceImage.objects.filter(pk=source_pk).exists()
