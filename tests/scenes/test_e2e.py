@@ -7,9 +7,11 @@ import pytest
 from PIL import Image
 
 from gallery.models import ImageType
+from generation.engine.paths import get_path
+from scenes import services
 from scenes.models import StoryImageRequest
 
-from ..factories import ChapterFactory, CharacterFactory, SceneFactory
+from ..factories import ChapterFactory, CharacterFactory, SceneFactory, png_bytes
 
 pytestmark = pytest.mark.e2e
 
@@ -73,3 +75,25 @@ def test_a_five_thousand_character_scene_is_drawn_from_its_beginning_and_says_so
     api_client.force_login(user)
     page = api_client.get(f"/jobs/{job.pk}/").content.decode()
     assert 'data-field="prompt-truncated"' in page
+
+
+def test_a_characters_reference_image_is_where_a_worker_draws_its_scene_from(worker, api_client, user):
+    chapter = ChapterFactory(story__owner=user, story__production_path="cartoon", number=1)
+    mia = services.create_character(
+        story=chapter.story, name="Mia", reference_png=png_bytes((320, 256), color=(200, 120, 30))
+    )
+    SceneFactory(chapter=chapter, scene_number=1, description="a kite over the dunes", characters=[mia])
+    base = f"/api/v1/chapters/{chapter.pk}/scenes/1"
+
+    assert api_client.post(f"{base}/images", {}, format="json").status_code == 202
+    body, _ = poll_status(api_client, f"{base}/status", {"succeeded", "failed"}, timeout=180)
+
+    assert body["status"] == "succeeded", body["error_message"]
+    mia.refresh_from_db()
+    job = StoryImageRequest.objects.get().job
+    image = job.images.get()
+    assert (image.width, image.height) == get_path("cartoon").default_size
+    with image.file.open("rb") as handle, Image.open(io.BytesIO(handle.read())) as png:
+        png.load()
+        assert (png.text["mode"], png.text["source_image"]) == ("image", str(mia.reference_source.uuid))
+        assert (float(png.text["strength"]), png.text["seed"]) == (0.55, str(mia.seed))
