@@ -77,7 +77,24 @@ def _instances():
         job = GenerationJobFactory(owner=owner, image_type="scene", with_reservation=True)
         return StoryImageRequest.objects.create(scene=scene, job=job, image_type="scene")
 
+    def webhook_endpoint(owner):
+        from webhooks.services import endpoint_create
+
+        return endpoint_create(owner=owner, url="https://example.com/hook", events=["completed"])
+
+    def webhook_delivery(owner):
+        from webhooks.models import WebhookAttempt, WebhookDelivery
+
+        job = GenerationJobFactory(owner=owner)
+        delivery = WebhookDelivery.objects.create(
+            endpoint=webhook_endpoint(owner), job=job, event_type="job.succeeded", payload={"type": "job.succeeded"}
+        )
+        WebhookAttempt.objects.create(delivery=delivery, number=1, status_code=500, error="HTTP 500")
+        return delivery
+
     return {
+        "webhooks.WebhookEndpoint": webhook_endpoint,
+        "webhooks.WebhookDelivery": webhook_delivery,
         "auth.Group": lambda _: Group.objects.create(name="operators"),
         "axes.AccessAttempt": axes_row(AccessAttempt),
         "axes.AccessLog": axes_row(AccessLog),
