@@ -155,9 +155,22 @@ def module_worker(django_db_setup, django_db_blocker):
     """One real Celery worker process (tiny pipeline) for a whole test module: for e2e modules whose tests each
     run a short job, so the model loads once. Each test still asks for `transactional_db` (the worker reads
     committed rows only)."""
+    from django.db import connection
+
+    from .waiting import wait_until
+
     process = WorkerProcess().ready()
     yield process
     process.stop()
+
+    def worker_sessions_gone() -> bool:  # a killed client's backend ends a moment later; the teardown drops the db
+        with django_db_blocker.unblock(), connection.cursor() as cursor:
+            cursor.execute(
+                "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() AND pid <> pg_backend_pid()"
+            )
+            return cursor.fetchone()[0] == 0
+
+    wait_until(worker_sessions_gone, timeout=15, message="the worker's database sessions to end")
 
 
 @pytest.fixture
