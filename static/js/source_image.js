@@ -46,7 +46,19 @@ if (box) {
       update();
     });
   }
-  if (slider && shown) slider.addEventListener("input", () => (shown.textContent = slider.value));
+  let strengthTouched = false;
+  if (slider && shown) {
+    slider.addEventListener("input", () => {
+      strengthTouched = true;
+      shown.textContent = slider.value;
+    });
+    // A painted region is redrawn in full unless the user says otherwise (the API's inpaint default is 1).
+    box.addEventListener("mask-painted", () => {
+      if (strengthTouched) return;
+      slider.value = "1";
+      shown.textContent = slider.value;
+    });
+  }
 
   for (const name of ["dragenter", "dragover"]) {
     zone.addEventListener(name, (event) => {
@@ -129,6 +141,7 @@ function maskPainter(box) {
     last = null;
     canvas.setPointerCapture(event.pointerId);
     stroke(point(event));
+    box.dispatchEvent(new Event("mask-painted"));
   });
   canvas.addEventListener("pointermove", (event) => drawing && stroke(point(event)));
   for (const name of ["pointerup", "pointercancel"]) canvas.addEventListener(name, () => (drawing = false));

@@ -131,6 +131,7 @@ def test_a_pasted_image_with_a_painted_region_becomes_an_inpaint_job(live_server
     job = GenerationJob.objects.get(owner=user, mode="inpaint")
     assert (job.source_upload.width, job.source_upload.height) == (320, 256)
     assert (job.mask.width, job.mask.height) == (320, 256)
+    assert job.strength == 1.0  # painting moves the untouched slider to the inpaint default
     assert browser.errors == []
     screenshots(browser, "job-inpaint")
 
