@@ -14,9 +14,9 @@ from django.utils.translation import gettext as _
 
 from accounts.selectors import tier_limits
 from gallery.models import GeneratedImage, ImageType, SourceImage
-from webhooks.services import job_webhook_attach, job_webhook_clean
 from gallery.selectors import find_source, source_images_for
 from gallery.services import delete_stored, store_mask_data_url
+from webhooks.services import job_webhook_attach, job_webhook_clean
 
 from . import events
 from .credits import admit_job, job_price, settle_job_credits
