@@ -20,6 +20,7 @@ LAYERS: list[tuple[str, ...]] = [
     (
         "core.api",
         "core.apps",
+        "core.brokers",
         "core.csp",
         "core.errors",
         "core.filters",

@@ -6,19 +6,13 @@ from celery import Celery
 from django.conf import settings
 from kombu import Queue
 
+from core.brokers import uses_rabbitmq
 from generation.engine.paths import DEFAULT_QUEUE, QUEUE_NAMES
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "zimage.settings")
 
-AMQP_SCHEMES = ("amqp://", "amqps://", "pyamqp://")
-
 app = Celery("zimage")
 app.config_from_object("django.conf:settings", namespace="CELERY")
-
-
-def uses_rabbitmq(broker_url: str | None) -> bool:
-    """Whether the broker is RabbitMQ (real acknowledgements, quorum queues) rather than the embedded Redis."""
-    return str(broker_url or "").startswith(AMQP_SCHEMES)
 
 
 def job_queues(broker_url: str | None) -> list[Queue]:

@@ -15,6 +15,7 @@ import redis
 from asgiref.sync import sync_to_async
 from django.conf import settings
 
+from core.brokers import uses_rabbitmq
 from core.redis_clients import shared_redis
 from generation.engine.paths import QUEUE_NAMES
 
@@ -31,8 +32,6 @@ def queue_names() -> list[str]:
 def queue_depths() -> dict[str, int] | None:
     """Messages waiting in each queue (kombu keeps a Redis list per queue); None when the broker is unreachable."""
     names = queue_names()
-    from zimage.celery import uses_rabbitmq
-
     if uses_rabbitmq(settings.CELERY_BROKER_URL):
         return _rabbitmq_queue_depths(names)
     try:
@@ -47,10 +46,9 @@ def queue_depths() -> dict[str, int] | None:
 
 def _rabbitmq_queue_depths(names: list[str]) -> dict[str, int] | None:
     """Ready messages per queue, from declaring each queue as the app does (idempotent; no management plugin)."""
+    from celery import current_app as app  # the zimage Celery app, without importing the wiring package
     from kombu import Connection
     from kombu.exceptions import OperationalError
-
-    from zimage.celery import app
 
     connection = Connection(
         settings.CELERY_BROKER_URL, connect_timeout=1, transport_options={"max_retries": 1, "interval_start": 0}

@@ -10,11 +10,11 @@ import pytest
 from django.conf import settings
 from kombu import Connection, Queue
 
+from core.brokers import uses_rabbitmq
 from generation.engine.paths import QUEUE_NAMES
 from generation.models import GenerationJob
 from generation.ops.monitoring import queue_depths
 from zimage.celery import app as celery_app
-from zimage.celery import uses_rabbitmq
 
 pytestmark = [
     pytest.mark.e2e,
