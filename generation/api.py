@@ -361,7 +361,7 @@ class VariationStrengthField(serializers.Field):
     """ "subtle", "strong", or a number from 0.05 to 1.0 (a string of one, from a form, too)."""
 
     def to_internal_value(self, data):
-        if data in services.VARIATION_STRENGTHS:
+        if isinstance(data, str) and data in services.VARIATION_STRENGTHS:
             return data
         try:
             value = float(data)

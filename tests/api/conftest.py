@@ -15,6 +15,8 @@ from accounts.services import create_api_key
 from gallery import services as gallery_services
 from generation.models import GenerationJob
 from templates_app.services import create_prompt_preset
+from webhooks.models import WebhookDelivery
+from webhooks.services import endpoint_create
 
 from ..factories import GenerationJobFactory, TemplateFactory, UserFactory, source_upload, stored_image
 
@@ -34,6 +36,7 @@ OBJECT_FOR_PATH = {
     "status": ("job", "pk"),
     "images": ("image", "uuid"),
     "uploads": ("upload", "uuid"),
+    "webhooks": ("webhook", "pk"),
     "trash": ("trashed_image", "uuid"),
     "folders": ("folder", "pk"),
     "tags": ("tag", "pk"),
@@ -49,6 +52,7 @@ OBJECT_FOR_KWARG = {
     "chapter_id": ("chapter", "pk"),
     "scene_number": ("scene", "scene_number"),
     "job_id": ("job", "pk"),
+    "delivery_id": ("delivery", "pk"),
 }
 ID_KWARGS = {"pk", "id", "uuid", "token", "slug", *OBJECT_FOR_KWARG}
 
@@ -79,6 +83,7 @@ def make_world(owner) -> SimpleNamespace:
         chapter_number=1,
         scene_number=1,
     )
+    webhook = endpoint_create(owner=owner, url="https://hooks.example.com/zimage")
     return SimpleNamespace(
         owner=owner,
         job=job,
@@ -95,6 +100,8 @@ def make_world(owner) -> SimpleNamespace:
         character=character,
         scene=scene,
         upload=source_upload(owner),
+        webhook=webhook,
+        delivery=WebhookDelivery.objects.create(endpoint=webhook, job=job, event_type="job.succeeded", payload={}),
     )
 
 
