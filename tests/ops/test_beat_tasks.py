@@ -146,6 +146,22 @@ def flush_expired_tokens(user, broker):
     assert kept == [live["jti"]]
 
 
+def send_due_webhook_deliveries(user, broker):
+    """A retry due hours after its failure is sent by beat once; the lease keeps a second run from sending it again."""
+    from webhooks.models import WebhookDelivery
+    from webhooks.services import endpoint_create
+
+    endpoint = endpoint_create(owner=user, url="https://hooks.example.com/zimage")
+    delivery = WebhookDelivery.objects.create(
+        endpoint=endpoint, event_type="job.succeeded", payload={}, next_attempt_at=timezone.now() - timedelta(hours=1)
+    )
+    due = run_twice(
+        "webhooks.send_due_deliveries",
+        lambda: (WebhookDelivery.objects.get(pk=delivery.pk).next_attempt_at, broker.llen("default")),
+    )
+    assert due[0] > timezone.now() and due[1] == 1
+
+
 CASES = {
     "generation.redispatch_queued_jobs": redispatch_queued_jobs,
     "generation.reap_stale_jobs": reap_stale_jobs,
@@ -156,6 +172,7 @@ CASES = {
     "accounts.flush_expired_tokens": flush_expired_tokens,
     "gallery.empty_trash": empty_trash,
     "gallery.clean_expired_share_links": clean_expired_share_links,
+    "webhooks.send_due_deliveries": send_due_webhook_deliveries,
 }
 
 
