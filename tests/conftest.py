@@ -10,7 +10,7 @@ from accounts.selectors import clear_tier_cache
 from accounts.tiers import DEFAULT_TIERS
 
 from .factories import JOB_REQUEST, UserFactory
-from .processes import WorkerProcess
+from .processes import CHILD_APPLICATION_NAME, WorkerProcess
 
 
 def pytest_report_header(config):
@@ -166,7 +166,8 @@ def module_worker(django_db_setup, django_db_blocker):
     def worker_sessions_gone() -> bool:  # a killed client's backend ends a moment later; the teardown drops the db
         with django_db_blocker.unblock(), connection.cursor() as cursor:
             cursor.execute(
-                "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() AND pid <> pg_backend_pid()"
+                "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() AND application_name = %s",
+                [CHILD_APPLICATION_NAME],
             )
             return cursor.fetchone()[0] == 0
 

@@ -24,6 +24,9 @@ ROOT = Path(__file__).resolve().parent.parent
 ALL_QUEUES = ",".join(QUEUE_NAMES)
 
 
+CHILD_APPLICATION_NAME = "zimage-test-child"
+
+
 def child_env(**extra: str) -> dict[str, str]:
     """The test process's environment, pointed at the test database that pytest-django created."""
     env = dict(os.environ)
@@ -32,6 +35,8 @@ def child_env(**extra: str) -> dict[str, str]:
         env["DATABASE_URL"] = f"postgres://{db['USER'] or 'postgres'}@{db['HOST']}:{db['PORT']}/{db['NAME']}"
     else:
         env["ZIMAGE_USE_TEST_DB"] = "1"
+    # libpq names the child's database sessions, so a test can tell them from this process's own threads'.
+    env["PGAPPNAME"] = CHILD_APPLICATION_NAME
     env.update({key: str(value) for key, value in extra.items()})
     return env
 
