@@ -21,11 +21,13 @@ from django.utils.crypto import get_random_string
 from websockets.asyncio.client import connect
 from websockets.exceptions import InvalidStatus
 
+from gallery.models import GeneratedImage
 from generation.events import sequence_key
 from generation.models import GenerationJob, JobStatus
 
 from ..factories import GenerationJobFactory
 from ..processes import DaphneProcess
+from ..waiting import wait_until
 
 pytestmark = pytest.mark.e2e
 
@@ -184,7 +186,9 @@ def test_a_client_that_reconnects_mid_job_gets_the_current_state_then_the_rest(w
         return snapshot, after
 
     job, before = asyncio.run(first_visit())
-    wait_for_step(job["id"], 52)  # the first image is stored; events go on while nobody listens
+    wait_for_step(job["id"], 52)  # the second image is being drawn; events go on while nobody listens
+    # The first image is stored by the worker's store thread while the second is drawn: wait for its row.
+    wait_until(lambda: GeneratedImage.objects.filter(job_id=job["id"]).exists(), timeout=60, message="image 0")
     snapshot, after = asyncio.run(second_visit(job["id"]))
 
     (state,) = snapshot["jobs"]
