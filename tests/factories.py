@@ -13,6 +13,8 @@ from PIL import Image
 from accounts.models import User
 from gallery.models import GeneratedImage, SourceImage
 from gallery.services import store_generated_image, store_source_image
+from generation.engine.diffusion import DiffusionRequest
+from generation.engine.models_catalog import Z_IMAGE_TURBO
 from generation.engine.paths import get_path
 from generation.models import GenerationJob, JobStatus
 from scenes.models import Chapter, Character, Scene, Story
@@ -189,6 +191,22 @@ def stored_image(
         backend="tiny",
         generation_seconds=0.5,
     )
+
+
+def diffusion_request(**fields) -> DiffusionRequest:
+    """A three-step 256 px Z-Image request for one image; `fields` override any DiffusionRequest field."""
+    values = dict(
+        prompt="a teapot",
+        negative_prompt="",
+        model=Z_IMAGE_TURBO,
+        scheduler="FlowMatchEulerDiscrete",
+        steps=3,
+        guidance=0.0,
+        width=256,
+        height=256,
+        seed=5,
+    )
+    return DiffusionRequest(**(values | fields))
 
 
 def png_bytes(size: tuple[int, int] = (320, 256), color: tuple[int, ...] = (30, 90, 160), mode: str = "RGB") -> bytes:

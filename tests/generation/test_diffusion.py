@@ -2,29 +2,16 @@
 
 import pytest
 
-from generation.engine.diffusion import DiffusionRequest, WeightsUnavailable
+from generation.engine.diffusion import WeightsUnavailable
 from generation.engine.diffusion.backends import TinyBackend, build_backend, load_pipeline
 from generation.engine.models_catalog import SDXL, Z_IMAGE_TURBO
+
+from ..factories import diffusion_request as request
 
 
 @pytest.fixture(scope="module")
 def tiny():
     return TinyBackend()
-
-
-def request(**fields):
-    values = dict(
-        prompt="a teapot",
-        negative_prompt="",
-        model=Z_IMAGE_TURBO,
-        scheduler="FlowMatchEulerDiscrete",
-        steps=3,
-        guidance=0.0,
-        width=256,
-        height=256,
-        seed=5,
-    )
-    return DiffusionRequest(**(values | fields))
 
 
 def test_tiny_runs_each_models_own_pipeline_class(tiny):

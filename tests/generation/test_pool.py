@@ -1,6 +1,7 @@
 """The model pool: models load on demand within a byte budget, the least recently used released with its
 derived pipelines; CPU offload; the fast-path settings; the real models' sizes from their configurations."""
 
+import functools
 import gc
 import weakref
 
@@ -9,7 +10,7 @@ import torch
 from PIL import Image
 
 from generation import worker
-from generation.engine.diffusion import DiffusionRequest, fastpaths
+from generation.engine.diffusion import fastpaths
 from generation.engine.diffusion.backends import TinyBackend
 from generation.engine.diffusion.pool import (
     GIB,
@@ -21,6 +22,8 @@ from generation.engine.diffusion.pool import (
 )
 from generation.engine.diffusion.tiny import build_tiny_sdxl, build_tiny_z_image
 from generation.engine.models_catalog import SDXL, Z_IMAGE_TURBO
+
+from ..factories import diffusion_request
 
 # Three models of known sizes, all tiny: two Z-Images (other seeds) and an SDXL.
 BUILDERS = {"z-a": lambda: build_tiny_z_image(seed=1), "z-b": lambda: build_tiny_z_image(seed=2), "xl": build_tiny_sdxl}
@@ -101,19 +104,8 @@ def test_releasing_a_model_frees_it_and_its_derived_pipelines():
     assert pool.resident() == [] and not pool.release("z-a")
 
 
-def tiny_request(**fields):
-    values = dict(
-        prompt="a teapot",
-        negative_prompt="",
-        model=Z_IMAGE_TURBO,
-        scheduler="FlowMatchEulerDiscrete",
-        steps=2,
-        guidance=0.0,
-        width=64,
-        height=64,
-        seed=3,
-    )
-    return DiffusionRequest(**(values | fields))
+# Two steps at 64 px: these tests count objects and compare pixels, not quality.
+tiny_request = functools.partial(diffusion_request, steps=2, width=64, height=64, seed=3)
 
 
 def test_the_backend_releases_a_model_with_its_img2img_pipeline_and_embeddings(settings):
