@@ -18,7 +18,7 @@ from django.utils.translation import gettext as _
 from core.errors import DomainError
 from gallery.models import GeneratedImage, SourceImage, SourceKind
 
-from .engine.image_ops import MASK_ASPECT_TOLERANCE, OUTPAINT_ANCHORS
+from .engine.image_ops import OUTPAINT_ANCHORS, mask_fits
 from .engine.job_input import JobMode
 from .engine.models_catalog import ModelSpec
 
@@ -123,7 +123,7 @@ def resolve_image_input(
     if mask is not None:
         if mode != JobMode.IMAGE:
             raise ValidationError({"mask": _("A mask is for repainting a region: not with extend or upscale.")})
-        if not _same_aspect((mask.width, mask.height), (source.width, source.height)):
+        if not mask_fits((mask.width, mask.height), (source.width, source.height)):
             raise ValidationError(
                 {
                     "mask": _("The mask is %(mask)s and the image %(image)s: their shapes must match.")
@@ -145,10 +145,6 @@ def resolve_image_input(
         outpaint_anchor=outpaint_anchor or "",
         upscale_factor=upscale_factor or 0,
     )
-
-
-def _same_aspect(first: tuple[int, int], second: tuple[int, int]) -> bool:
-    return abs(first[0] / first[1] - second[0] / second[1]) <= MASK_ASPECT_TOLERANCE * second[0] / second[1]
 
 
 def fitted_size(width: int, height: int, *, model: ModelSpec, max_side: int) -> tuple[int, int]:

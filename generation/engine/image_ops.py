@@ -37,6 +37,12 @@ class MaskShapeMismatch(ValueError):
     """The mask's aspect ratio is not the source's: scaling it would move the region the customer painted."""
 
 
+def mask_fits(mask_size: tuple[int, int], size: tuple[int, int]) -> bool:
+    """Whether a mask of `mask_size` may be scaled onto an image of `size`: aspect ratios within 1 %."""
+    source_ratio = size[0] / size[1]
+    return abs(mask_size[0] / mask_size[1] - source_ratio) <= MASK_ASPECT_TOLERANCE * source_ratio
+
+
 def fit_mask(mask: PILImage, size: tuple[int, int]) -> PILImage:
     """The mask at `size` as a binary "L" image (255 = repaint).
 
@@ -46,8 +52,7 @@ def fit_mask(mask: PILImage, size: tuple[int, int]) -> PILImage:
     """
     width, height = size
     mask_width, mask_height = mask.size
-    source_ratio, mask_ratio = width / height, mask_width / mask_height
-    if abs(mask_ratio - source_ratio) > MASK_ASPECT_TOLERANCE * source_ratio:
+    if not mask_fits(mask.size, size):
         raise MaskShapeMismatch(
             f"The mask is {mask_width}x{mask_height} but the image is {width}x{height}: their aspect ratios differ "
             f"by more than {MASK_ASPECT_TOLERANCE:.0%}, so the mask cannot be scaled onto the image."
