@@ -132,6 +132,8 @@ class TierAdmin(admin.ModelAdmin):
         "max_side",
         "max_source_pixels",
         "max_upscale_factor",
+        "queue_weight",
+        "max_batch_jobs",
     )
 
 

@@ -39,6 +39,8 @@ class LimitsSerializer(serializers.Serializer):
     max_side = serializers.IntegerField()
     max_source_pixels = serializers.IntegerField()
     max_upscale_factor = serializers.IntegerField()
+    queue_weight = serializers.IntegerField(help_text="Turns per round of a path's fair queue.")
+    max_batch_jobs = serializers.IntegerField(help_text="Jobs one campaign batch may create.")
 
 
 class MeSerializer(serializers.Serializer):

@@ -117,6 +117,16 @@ class Tier(models.Model):
     max_upscale_factor = models.PositiveSmallIntegerField(
         default=2, choices=[(2, "2x"), (4, "4x")], help_text="Largest upscale factor."
     )
+    queue_weight = models.PositiveSmallIntegerField(
+        default=1,
+        validators=[MinValueValidator(1), MaxValueValidator(16)],
+        help_text="Turns an owner on this plan gets in each round of a path's queue (free 1, pro 2, enterprise 4).",
+    )
+    max_batch_jobs = models.PositiveSmallIntegerField(
+        default=8,
+        validators=[MinValueValidator(1), MaxValueValidator(1000)],
+        help_text="Jobs one campaign batch may create (prompts x sizes).",
+    )
 
     class Meta:
         ordering = ("monthly_credits",)
@@ -136,6 +146,8 @@ class Tier(models.Model):
             max_side=self.max_side,
             max_source_pixels=self.max_source_pixels,
             max_upscale_factor=self.max_upscale_factor,
+            queue_weight=self.queue_weight,
+            max_batch_jobs=self.max_batch_jobs,
         )
 
 

@@ -25,6 +25,8 @@ class TierLimits:
     max_side: int
     max_source_pixels: int  # the largest source image (width x height) a job may start from
     max_upscale_factor: int  # 2, or 4
+    queue_weight: int  # turns an owner of this plan gets in each round of a path's fair queue
+    max_batch_jobs: int  # jobs one campaign batch may create (prompts x sizes)
 
 
 DEFAULT_TIERS: dict[str, TierLimits] = {
@@ -39,6 +41,8 @@ DEFAULT_TIERS: dict[str, TierLimits] = {
         max_side=1536,
         max_source_pixels=4 * 1024 * 1024,
         max_upscale_factor=2,
+        queue_weight=1,
+        max_batch_jobs=8,
     ),
     TierName.PRO: TierLimits(
         name=TierName.PRO,
@@ -51,6 +55,8 @@ DEFAULT_TIERS: dict[str, TierLimits] = {
         max_side=2048,
         max_source_pixels=16 * 1024 * 1024,
         max_upscale_factor=4,
+        queue_weight=2,
+        max_batch_jobs=40,
     ),
     TierName.ENTERPRISE: TierLimits(
         name=TierName.ENTERPRISE,
@@ -63,5 +69,7 @@ DEFAULT_TIERS: dict[str, TierLimits] = {
         max_side=2048,
         max_source_pixels=16 * 1024 * 1024,
         max_upscale_factor=4,
+        queue_weight=4,
+        max_batch_jobs=200,
     ),
 }

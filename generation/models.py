@@ -37,6 +37,13 @@ TRANSITION_TIMESTAMPS = {
 }
 
 
+class ReferenceMethod(models.TextChoices):
+    """How a character's reference image shapes a scene: image-to-image from it, or SDXL's IP-Adapter."""
+
+    IMAGE_TO_IMAGE = "image", "Image-to-image from the reference"
+    IP_ADAPTER = "ip_adapter", "IP-Adapter identity"
+
+
 class IllegalTransition(Exception):
     pass
 
@@ -84,6 +91,10 @@ class GenerationJob(models.Model):
     strength = models.FloatField(default=0.0, help_text="How far from the source the model may go (0.05-1).")
     outpaint_anchor = models.CharField(max_length=8, blank=True)
     upscale_factor = models.PositiveSmallIntegerField(default=0)
+    # How a scene character's reference image conditions the job: redrawn from it, or IP-Adapter identity.
+    reference_method = models.CharField(max_length=16, choices=ReferenceMethod, blank=True)
+    # The request id of the submit (the proxy's X-Request-ID, else generated): on every log line of the job.
+    request_id = models.CharField(max_length=64, blank=True, editable=False)
     # A failed job is retried as a new job, at most once (generation.services.retry_job: admin and API).
     retry_of = models.OneToOneField(
         "self", null=True, blank=True, on_delete=models.SET_NULL, related_name="retried_as", editable=False
