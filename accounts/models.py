@@ -56,6 +56,8 @@ class User(AbstractUser):
     # Raised (accounts.tokens.revoke_sessions_and_tokens) to sign the user out everywhere: it is part of the
     # session hash and of every JWT's credentials claim, so every session and token issued before stops working.
     token_version = models.PositiveIntegerField(default=0, editable=False)
+    # The website's and e-mails' language; empty: the browser's Accept-Language decides.
+    language = models.CharField(max_length=8, choices=settings.LANGUAGES, blank=True)
 
     USERNAME_FIELD = "email"
     REQUIRED_FIELDS: list[str] = []
