@@ -24,6 +24,7 @@ LAYERS: list[tuple[str, ...]] = [
         "core.csp",
         "core.errors",
         "core.filters",
+        "core.http_metrics",
         "core.openapi",
         "core.pagination",
         "core.parsers",

@@ -50,6 +50,7 @@ INSTALLED_APPS = [
 ]
 
 MIDDLEWARE = [
+    "core.http_metrics.HttpMetricsMiddleware",  # first: its latency covers every other middleware
     "django.middleware.security.SecurityMiddleware",
     "core.csp.ContentSecurityPolicyMiddleware",  # self-only scripts/styles on every page
     "whitenoise.middleware.WhiteNoiseMiddleware",
@@ -201,6 +202,9 @@ CELERY_BEAT_SCHEDULE = {
 # --- Operations -----------------------------------------------------------------------------
 # /metrics (Prometheus) answers only to `Authorization: Bearer <METRICS_TOKEN>`, and is a 404 while it is unset.
 METRICS_TOKEN = env.str("METRICS_TOKEN", default="")
+# prometheus_client's multiprocess mode: every gunicorn process writes its HTTP metrics here and /metrics sums
+# them (zimage/gunicorn_conf.py sets a fresh directory when it is unset). Unset elsewhere: per-process values.
+PROMETHEUS_MULTIPROC_DIR = env.str("PROMETHEUS_MULTIPROC_DIR", default="")
 
 # --- Generation -----------------------------------------------------------------------------
 # auto: real Z-Image-Turbo when CUDA and its weights are present, else the tiny in-code pipeline.

@@ -1,6 +1,8 @@
 """Prometheus metrics at /metrics, computed at scrape time from the database and Redis.
 
-Nothing is kept in process memory, so every web process answers the same and a restart loses nothing.
+Nothing is kept in process memory, so every web process answers the same and a restart loses nothing. The HTTP
+request metrics (core/http_metrics.py) are the exception: counted as requests are answered, summed over every
+gunicorn process through PROMETHEUS_MULTIPROC_DIR.
 The duration histogram covers the jobs that finished in the last hour, counted again on every scrape:
 query it with `histogram_quantile(0.95, zimage_job_duration_seconds_bucket)` directly, not through rate().
 """
@@ -12,19 +14,23 @@ from collections.abc import Iterator
 from datetime import timedelta
 
 from django.conf import settings
-from django.db.models import Count, F, Q, Sum
+from django.db.models import Count, F, Q, Sum, Value
+from django.db.models.functions import Coalesce
 from django.http import Http404, HttpRequest, HttpResponse
 from django.utils import timezone
 from django.views.decorators.http import require_GET
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_latest
-from prometheus_client.core import GaugeMetricFamily, HistogramMetricFamily, Metric
+from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, HistogramMetricFamily, Metric
 
+from accounts.models import CreditEntry, EntryKind
+from core import http_metrics
 from generation.engine.paths import PATH_NAMES
 from generation.models import GenerationJob, JobStatus
 
 from . import monitoring
 
 DURATION_WINDOW = timedelta(hours=1)
+DELETED_JOB = "deleted"  # the path label of charges whose job row is gone (the ledger keeps them)
 DURATION_BUCKETS = (1.0, 2.0, 5.0, 10.0, 20.0, 30.0, 60.0, 120.0, 180.0, 300.0)
 
 
@@ -67,6 +73,25 @@ def job_durations() -> Metric:
         cumulative.append(("+Inf", row["total"]))
         total_seconds = row["seconds"].total_seconds() if row["seconds"] is not None else 0.0
         metric.add_metric([row["production_path"], row["status"]], cumulative, total_seconds)
+    return metric
+
+
+def credits_charged() -> Metric:
+    """Credits spent on finished jobs, by the job's path: the ledger's charges (a charge moves reserved credits
+        to spent, so its size is -reserved_change). It only grows, so `rate()` over it is credits spent per second;
+    a deleted job's charge stays, under DELETED_JOB."""
+    rows = (
+        CreditEntry.objects.filter(kind=EntryKind.CHARGE)
+        .order_by()
+        .values_list(Coalesce("job__production_path", Value(DELETED_JOB)))
+        .annotate(spent=Sum("reserved_change"))
+    )
+    spent = {path: -total for path, total in rows}
+    metric = CounterMetricFamily(
+        "zimage_credits_charged", "Credits charged for finished jobs, by production path.", labels=["path"]
+    )
+    for path in sorted({*PATH_NAMES, *spent}):
+        metric.add_metric([path], spent.get(path, 0))
     return metric
 
 
@@ -118,8 +143,10 @@ class ZimageCollector:
     def collect(self) -> Iterator[Metric]:
         yield job_counts()
         yield job_durations()
+        yield credits_charged()
         yield from queue_metrics()
         yield from worker_metrics()
+        yield from http_metrics.collectors()
 
 
 def render_metrics() -> bytes:

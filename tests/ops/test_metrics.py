@@ -79,6 +79,16 @@ class TestContent:
         assert samples["zimage_job_duration_seconds_count"][labels] == 5
         assert samples["zimage_job_duration_seconds_sum"][labels] == pytest.approx(457.5)
 
+    def test_credits_charged_by_path_counting_only_what_finished_jobs_were_charged(self, client, metrics_token, user):
+        timed_job(user, status=JobStatus.SUCCEEDED, wait=1, processing=2, num_images=3, credit_cost=3)
+        timed_job(user, status=JobStatus.SUCCEEDED, wait=1, processing=2, production_path="eats", credit_cost=1)
+        timed_job(user, status=JobStatus.FAILED, wait=1, credit_cost=5)  # released, not charged
+        timed_job(user, status=JobStatus.QUEUED, credit_cost=7)  # reserved only
+        charged = scrape(client)["zimage_credits_charged_total"]
+        assert charged[(("path", "fashion"),)] == 3
+        assert charged[(("path", "eats"),)] == 1
+        assert charged[(("path", "cinema"),)] == 0
+
     def test_queue_depth_per_queue(self, client, metrics_token, user, broker):
         for _ in range(2):
             assert dispatch_job(timed_job(user, status=JobStatus.QUEUED, production_path="cinema"))
