@@ -73,7 +73,7 @@ class GenerationJobAdmin(admin.ModelAdmin):
         "worker_id",
     )
     list_filter = ("status", "production_path", "image_type", "model", "created_at")
-    search_fields = ("=id", "owner__email", "prompt", "worker_id", "celery_task_id")
+    search_fields = ("=id", "owner__email", "prompt", "worker_id", "celery_task_id", "=request_id")
     list_select_related = ("owner", "template")
     raw_id_fields = ("owner", "template")
     date_hierarchy = "created_at"
@@ -118,7 +118,7 @@ class GenerationJobAdmin(admin.ModelAdmin):
                 )
             },
         ),
-        ("Worker", {"fields": ("worker_id", "heartbeat_at", "celery_task_id", "dispatch_token")}),
+        ("Worker", {"fields": ("worker_id", "heartbeat_at", "celery_task_id", "dispatch_token", "request_id")}),
     )
 
     def get_readonly_fields(self, request: HttpRequest, obj: GenerationJob | None = None) -> list[str]:

@@ -1,4 +1,5 @@
-"""Structured job logging: every record logged inside `job_log_context` carries job, user, path, model."""
+"""Structured job logging: every record logged inside `job_log_context` carries job, user, path, model
+and the submitting request's id."""
 
 from __future__ import annotations
 
@@ -13,9 +14,10 @@ _job_fields: contextvars.ContextVar[dict[str, Any] | None] = contextvars.Context
 
 @contextlib.contextmanager
 def job_log_context(job: Any) -> Iterator[None]:
-    token = _job_fields.set(
-        {"job_id": job.pk, "user_id": job.owner_id, "path": job.production_path, "model": job.model}
-    )
+    fields = {"job_id": job.pk, "user_id": job.owner_id, "path": job.production_path, "model": job.model}
+    if job.request_id:  # the id of the request that submitted it (core.request_id), so one id follows the job
+        fields["request_id"] = job.request_id
+    token = _job_fields.set(fields)
     try:
         yield
     finally:

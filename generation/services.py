@@ -13,6 +13,7 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from accounts.selectors import tier_limits
+from core.request_id import current_request_id, new_request_id
 from gallery.models import GeneratedImage, ImageType, SourceImage
 from gallery.selectors import find_source, source_images_for
 from gallery.services import delete_stored, store_mask_data_url
@@ -189,6 +190,9 @@ def submit_job(
             source_image=image_input.source_image,
             mask=image_input.mask,
             progress_total=denoising_steps(job_input),
+            # The submitting request's id (a job made outside a request gets its own): on the worker's log lines
+            # for the job and on its webhook deliveries.
+            request_id=current_request_id() or new_request_id(),
             # Written now, as if the send after commit succeeded (it nearly always does): one UPDATE fewer.
             celery_task_id=str(uuid.uuid4()),
             dispatched_at=timezone.now(),

@@ -20,10 +20,12 @@ from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.core.serializers.json import DjangoJSONEncoder
 from django.db import transaction
+from django.db.models import F
 from django.utils import timezone
 from django.utils.translation import gettext as _
 from standardwebhooks.webhooks import Webhook
 
+from core.request_id import HEADER as REQUEST_ID_HEADER
 from generation.engine.paths import DEFAULT_QUEUE
 
 from .models import (
@@ -277,7 +279,8 @@ def _post(target: Target, body: bytes, headers: dict[str, str]) -> int:
 def attempt_delivery(*, delivery_id: int, force: bool = False) -> str:
     """One attempt of a pending delivery, recorded; the outcome. Safe to call for every (re)delivered message:
     the attempt is claimed with a conditional UPDATE, so two messages never send the same attempt twice."""
-    delivery = WebhookDelivery.objects.select_related("endpoint").filter(pk=delivery_id).first()
+    deliveries = WebhookDelivery.objects.select_related("endpoint").annotate(request_id=F("job__request_id"))
+    delivery = deliveries.filter(pk=delivery_id).first()
     if delivery is None or delivery.status != DeliveryStatus.PENDING:
         return "skipped"
     earlier = WebhookDelivery.objects.filter(
@@ -300,6 +303,8 @@ def attempt_delivery(*, delivery_id: int, force: bool = False) -> str:
     try:
         target = resolve_target(delivery.endpoint.url)
         headers = signed_headers(secret=delivery.endpoint.secret, message_id=delivery.message_id, body=body)
+        if delivery.request_id:  # the id of the request that submitted the job: the receiver can quote it to us
+            headers[REQUEST_ID_HEADER] = delivery.request_id
         status_code = _post(target, body.encode(), headers)
         if not 200 <= status_code < 300:
             error = f"HTTP {status_code}"
@@ -337,7 +342,12 @@ def attempt_delivery(*, delivery_id: int, force: bool = False) -> str:
         "webhook attempt %s: %s",
         number,
         error or status_code,
-        extra={"delivery_id": delivery.pk, "job_id": delivery.job_id, "user_id": delivery.endpoint.owner_id},
+        extra={
+            "delivery_id": delivery.pk,
+            "job_id": delivery.job_id,
+            "user_id": delivery.endpoint.owner_id,
+            "request_id": delivery.request_id or "",
+        },
     )
     if delay is not None and delay <= MAX_COUNTDOWN:
         transaction.on_commit(lambda: enqueue_deliveries([delivery.pk], countdown=delay))

@@ -51,6 +51,7 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     "core.http_metrics.HttpMetricsMiddleware",  # first: its latency covers every other middleware
+    "core.request_id.RequestIdMiddleware",  # X-Request-ID in, on every log line, and out (core.request_id)
     "django.middleware.security.SecurityMiddleware",
     "core.csp.ContentSecurityPolicyMiddleware",  # self-only scripts/styles on every page
     "whitenoise.middleware.WhiteNoiseMiddleware",
@@ -419,12 +420,13 @@ LOGGING = {
     "filters": {
         "job_context": {"()": "generation.joblog.JobContextFilter"},
         "request_path_only": {"()": "core.logs.RequestPathOnlyFilter"},  # no query strings (tokens) in logs
+        "request_id": {"()": "core.logs.RequestIdFilter"},  # before request_path_only, which drops the request
     },
     "handlers": {
         "console": {
             "class": "logging.StreamHandler",
             "formatter": "json",
-            "filters": ["job_context", "request_path_only"],
+            "filters": ["job_context", "request_id", "request_path_only"],
         },
     },
     "root": {"handlers": ["console"], "level": LOG_LEVEL},

@@ -1,21 +1,8 @@
 """Nothing secret in the logs: a request's query string (where `?token=` rides) never reaches a log line."""
 
-import io
-import logging
-
 import pytest
 
 pytestmark = pytest.mark.django_db
-
-
-@pytest.fixture
-def console():
-    """What the console handler (LOGGING's only one) writes, captured."""
-    handler = next(h for h in logging.getLogger().handlers if h.name == "console")
-    stream = io.StringIO()
-    previous = handler.setStream(stream)
-    yield stream
-    handler.setStream(previous)
 
 
 def test_a_logged_request_keeps_its_path_and_drops_its_query_string(client, console):

@@ -1,4 +1,5 @@
-"""Structured logs: every line logged during a job's life carries its job id, user id, path and model."""
+"""Structured logs: every line logged during a job's life carries its job id, user id, path, model and the id of
+the request that submitted it."""
 
 import io
 import json
@@ -12,6 +13,8 @@ from django.conf import settings
 from generation import runner
 from generation.engine.workflow import NODE_TYPES, Node, register_node
 from generation.models import GenerationJob, JobStatus
+from tests.conftest import client_for
+from tests.factories import JOB_REQUEST
 
 JOB_FIELDS = ("job_id", "user_id", "path", "model")
 # Loggers of the code a job runs through (a worker's own startup lines and Celery's are not part of a job).
@@ -68,16 +71,19 @@ def test_each_jobs_lines_carry_its_own_fields_whether_it_fails_or_succeeds(user,
     assert any(message.startswith("job succeeded") for message in by_job[fine.pk])
     assert "job credits settled" in by_job[broken.pk] and "job credits settled" in by_job[fine.pk]
     assert "CUDA error" in next(line["exc_info"] for line in lines if line["message"] == "job failed")
-    owners = {broken.pk: (user.pk, "fashion"), fine.pk: (other_user.pk, "eats")}
+    owners = {broken.pk: (user.pk, "fashion", broken.request_id), fine.pk: (other_user.pk, "eats", fine.request_id)}
     for line in lines:
         assert line.get("job_id") in owners, line
-        assert (line["user_id"], line["path"], line["model"]) == (*owners[line["job_id"]], broken.model), line
+        user_id, path, request_id = owners[line["job_id"]]
+        assert (line["user_id"], line["path"], line["model"]) == (user_id, path, broken.model), line
+        assert line["request_id"] == request_id, line
 
 
 @pytest.mark.e2e
-def test_a_real_workers_output_carries_the_fields_on_every_line_of_the_job(start_worker, user, submit):
+def test_a_real_workers_output_carries_the_fields_on_every_line_of_the_job(start_worker, user):
     worker = start_worker(LOG_LEVEL="INFO")
-    job = submit(user)  # committed (transactional test), so it is dispatched at once
+    response = client_for(user).post("/api/v1/jobs", JOB_REQUEST, format="json", HTTP_X_REQUEST_ID="click-7")
+    job = GenerationJob.objects.get(pk=response.json()["id"])  # committed (transactional test): dispatched at once
     deadline = time.monotonic() + 60
     while GenerationJob.objects.get(pk=job.pk).status != JobStatus.SUCCEEDED:
         assert time.monotonic() < deadline, GenerationJob.objects.get(pk=job.pk).last_error
@@ -92,3 +98,4 @@ def test_a_real_workers_output_carries_the_fields_on_every_line_of_the_job(start
         assert any(message.startswith(expected) for message in messages), messages
     for line in lines:
         assert (line["user_id"], line["path"], line["model"]) == (user.pk, "fashion", job.model), line
+        assert line["request_id"] == "click-7", line

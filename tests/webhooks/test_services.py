@@ -39,6 +39,14 @@ def test_a_delivery_is_signed_and_verifies_with_standardwebhooks(user, job, rece
     assert headers["webhook-id"].startswith("msg_")
 
 
+def test_a_delivery_carries_the_request_id_of_the_jobs_submit(user, receiver):
+    job = GenerationJobFactory(owner=user, request_id="click-99")
+    endpoint = services.endpoint_create(owner=user, url=receiver.url, events=["completed"])
+    assert deliver(job, endpoint)[0] == ["succeeded"]
+    headers, _ = receiver.requests[0]
+    assert headers["x-request-id"] == "click-99"
+
+
 def test_an_event_nobody_subscribes_to_writes_nothing(user, job, receiver):
     endpoint = services.endpoint_create(owner=user, url=receiver.url, events=["completed"])
     assert deliver(job, endpoint, "job.started") == ([], [])

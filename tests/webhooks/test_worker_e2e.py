@@ -1,5 +1,5 @@
-"""Through a real Celery worker: a job's webhooks arrive signed, started before completed, and a receiver that
-hangs never holds the job up."""
+"""Through a real Celery worker: a job's webhooks arrive signed, started before completed, with the submitting
+request's id, and a receiver that hangs never holds the job up."""
 
 import threading
 
@@ -24,9 +24,10 @@ def two_slot_worker(start_worker, broker):
 def test_a_jobs_webhooks_arrive_signed_and_in_order(user, receiver, two_slot_worker):
     client = client_for(user)
     body = JOB_REQUEST | {"webhook_url": receiver.url, "webhook_events": ["started", "completed"]}
-    job = client.post("/api/v1/jobs", body, format="json").json()
+    job = client.post("/api/v1/jobs", body, format="json", HTTP_X_REQUEST_ID="click-to-hook").json()
     assert finished_job(job["id"]).status == JobStatus.SUCCEEDED
     wait_until(lambda: len(receiver.requests) >= 2, timeout=60, message="two deliveries")
+    assert [headers["x-request-id"] for headers, _ in receiver.requests] == ["click-to-hook"] * 2
     secret = client.get("/api/v1/webhooks/default/secret").json()["secret"]
     payloads = [Webhook(secret).verify(body, headers) for headers, body in receiver.requests]
     assert [payload["type"] for payload in payloads] == ["job.started", "job.succeeded"]

@@ -55,6 +55,15 @@ def test_http_goes_to_gunicorn_through_the_proxy_with_the_browsers_host(proxy):
     assert httpx.get(f"{proxy}/accounts/login/", follow_redirects=True).status_code == 200
 
 
+def test_the_proxy_gives_each_request_an_id_that_the_app_answers_with_and_both_log(proxy, tmp_path):
+    made = httpx.get(f"{proxy}/healthz").headers["X-Request-ID"]
+    kept = httpx.get(f"{proxy}/healthz", headers={"X-Request-ID": "client-id-1"}).headers["X-Request-ID"]
+    assert len(made) == 32 and int(made, 16) >= 0  # nginx's $request_id, forwarded to gunicorn and echoed
+    assert kept == "client-id-1"
+    logged = [line.rsplit(" ", 1)[-1] for line in (tmp_path / "access.log").read_text().splitlines()]
+    assert logged[-2:] == [made, "client-id-1"]
+
+
 def test_websockets_go_to_daphne_through_the_proxy(proxy):
     _, key = create_api_key(user=UserFactory(), name="proxy test")
 
