@@ -335,7 +335,9 @@ class JobRetryView(APIView):
         request=None,
         responses={202: JobAcceptedSerializer, **SUBMIT_ERRORS},
         summary="Retry a failed job",
+        parameters=[idempotency.OPENAPI_PARAMETER],
     )
+    @idempotency.idempotent
     def post(self, request, pk: int):
         """Submit a failed job again as a new job with the same inputs (credits reserved again); 409 unless failed.
         Retrying the same job twice answers the job the first retry made."""
@@ -398,6 +400,7 @@ class _FromImageView(APIView):
     def submit(self, request, image: GeneratedImage, data: dict) -> GenerationJob:
         raise NotImplementedError
 
+    @extend_schema(parameters=[idempotency.OPENAPI_PARAMETER])
     @idempotency.idempotent
     def post(self, request, pk):
         image = get_object_or_404(live_images_for(request.user).select_related("job__template"), uuid=pk)

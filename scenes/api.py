@@ -14,6 +14,7 @@ from rest_framework.response import Response
 from rest_framework.settings import api_settings
 from rest_framework.views import APIView
 
+from accounts import idempotency
 from core.api import ModelSerializer, Pagination, StrictSerializer, StrictSerializerMixin
 from gallery.selectors import image_urls, images_for, signed_url
 from gallery.uploads import UploadedImageField
@@ -340,7 +341,10 @@ class SceneImagesView(APIView):
         scene = get_scene(request.user, chapter_id, scene_number)
         return paginated_image_requests(self, selectors.image_requests(scene=scene))
 
-    @extend_schema(request=GenerateSceneSerializer, responses={202: QueuedSerializer})
+    @extend_schema(
+        request=GenerateSceneSerializer, responses={202: QueuedSerializer}, parameters=[idempotency.OPENAPI_PARAMETER]
+    )
+    @idempotency.idempotent
     def post(self, request, chapter_id: int, scene_number: int):
         scene = get_scene(request.user, chapter_id, scene_number)
         body = GenerateSceneSerializer(data=request.data)
@@ -402,7 +406,8 @@ chapter_generation_schema = inline_serializer(
 class ChapterImagesView(APIView):
     """Queue one job per scene of the chapter, in scene order, as far as the user's plan allows."""
 
-    @extend_schema(request=None, responses={202: chapter_generation_schema})
+    @extend_schema(request=None, responses={202: chapter_generation_schema}, parameters=[idempotency.OPENAPI_PARAMETER])
+    @idempotency.idempotent
     def post(self, request, chapter_id: int):
         chapter = get_chapter(request.user, chapter_id)
         if not chapter.scenes.exists():
@@ -435,7 +440,8 @@ class CharacterImagesView(APIView):
         character = get_character(request.user, pk)
         return paginated_image_requests(self, selectors.image_requests(character=character))
 
-    @extend_schema(request=None, responses={202: QueuedSerializer})
+    @extend_schema(request=None, responses={202: QueuedSerializer}, parameters=[idempotency.OPENAPI_PARAMETER])
+    @idempotency.idempotent
     def post(self, request, pk: int):
         queued = services.generate_character_image(character=get_character(request.user, pk))
         return Response(QueuedSerializer(queued).data, status=status.HTTP_202_ACCEPTED)

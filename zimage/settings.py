@@ -331,8 +331,9 @@ SIMPLE_JWT = {
 }
 # A POST retried with the same Idempotency-Key within this time gets the first response again.
 IDEMPOTENCY_KEY_TTL = env.int("IDEMPOTENCY_KEY_TTL", default=24 * 3600)
-IDEMPOTENCY_WAIT_SECONDS = 10  # a retry arriving while the first request runs waits this long for it
-IDEMPOTENCY_ABANDONED_AFTER = 60  # a first request not finished after this long died: its key is freed
+# A retry arriving while the first request runs waits this long on the key's row lock, then gets 409. (A request
+# that dies holds no key: its record rolls back with its transaction, accounts.idempotency.)
+IDEMPOTENCY_WAIT_SECONDS = 10
 
 EMAIL_BACKEND = env.str("EMAIL_BACKEND", default="django.core.mail.backends.console.EmailBackend")
 EMAIL_HOST = env.str("EMAIL_HOST", default="localhost")

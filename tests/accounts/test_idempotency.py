@@ -1,17 +1,23 @@
-"""Idempotency-Key on job submits: replay, conflicts, and what is not stored."""
+"""Idempotency-Key on job submits: replay, conflicts, concurrent duplicates, and what is not stored."""
 
+import contextlib
+import threading
 from datetime import timedelta
 
 import pytest
+from django.db import connection
 from django.utils import timezone
+from rest_framework.response import Response
 from rest_framework.test import APIClient
 
-from accounts.idempotency import fingerprint, purge_expired
+from accounts.idempotency import fingerprint, purge_expired, run_idempotent
 from accounts.models import IdempotencyRecord
 from accounts.services import grant_credits
 from generation.models import GenerationJob
 
-from ..factories import JOB_REQUEST, UserFactory
+from ..conftest import client_for
+from ..factories import JOB_REQUEST, GenerationJobFactory, UserFactory
+from ..waiting import wait_until
 
 pytestmark = pytest.mark.django_db
 
@@ -98,7 +104,8 @@ def test_records_are_kept_24_hours_then_purged(client_and_user):
     assert list(IdempotencyRecord.objects.values_list("key", flat=True)) == ["new"]
 
 
-def in_flight(user, *, age):
+def legacy_in_flight(user, *, age):
+    """A committed record without a response: what the release before #19 left when its process died."""
     return IdempotencyRecord.objects.create(
         user=user,
         key="in-flight",
@@ -107,18 +114,148 @@ def in_flight(user, *, age):
     )
 
 
-def test_a_retry_while_the_first_request_still_runs_is_409_after_waiting(client_and_user, settings):
+def test_a_record_left_without_a_response_by_the_old_release_is_taken_over(client_and_user):
     client, user = client_and_user
-    settings.IDEMPOTENCY_WAIT_SECONDS = 0.2
-    in_flight(user, age=timedelta(seconds=1))
-    response = post(client, JOB_REQUEST, key="in-flight")
+    legacy_in_flight(user, age=timedelta(minutes=5))
+    assert post(client, JOB_REQUEST, key="in-flight").status_code == 202
+    assert GenerationJob.objects.filter(owner=user).count() == 1
+    assert IdempotencyRecord.objects.get(key="in-flight").response_status == 202
+
+
+class FirstRequest:
+    """The first request with a key, run in a thread through run_idempotent and held open inside its
+    transaction (after the claim) until `finish()`: a request that has not answered yet."""
+
+    def __init__(self, user, key, body=JOB_REQUEST, answer=None):
+        self.inside = threading.Event()
+        self.release = threading.Event()
+        self.answer = answer or {"first": True}
+        self.thread = threading.Thread(target=self._run, args=(user, key, body))
+        self.thread.start()
+        assert self.inside.wait(10)
+
+    def _run(self, user, key, body):
+        def handler():
+            self.inside.set()
+            self.release.wait(30)
+            return Response(self.answer, status=202)
+
+        try:
+            run_idempotent(user=user, key=key, request_hash=fingerprint("POST", "/api/v1/jobs", body), handler=handler)
+        finally:
+            connection.close()
+
+    def finish(self):
+        self.release.set()
+        self.thread.join(30)
+
+
+def post_in_thread(user, key, answers) -> threading.Thread:
+    def run():
+        try:
+            answers.append(post(client_for(user), JOB_REQUEST, key=key))
+        finally:
+            connection.close()
+
+    thread = threading.Thread(target=run)
+    thread.start()
+    return thread
+
+
+def waiting_on_a_lock() -> bool:
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() AND wait_event_type = 'Lock'"
+        )
+        return cursor.fetchone()[0] > 0
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_duplicate_sent_while_the_first_runs_waits_for_it_then_replays_its_answer():
+    user = UserFactory(credits=10)
+    first = FirstRequest(user, "dup")
+    answers = []
+    duplicate = post_in_thread(user, "dup", answers)
+    try:
+        wait_until(waiting_on_a_lock, timeout=10, message="the duplicate to wait on the key's row")
+        assert not answers
+    finally:
+        first.finish()
+        duplicate.join(30)
+    assert answers[0].status_code == 202
+    assert answers[0].json() == {"first": True}
+    assert answers[0]["Idempotent-Replayed"] == "true"
+    assert not GenerationJob.objects.exists()  # the duplicate ran nothing of its own
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_duplicate_still_waiting_after_the_wait_limit_is_409_in_progress(settings):
+    settings.IDEMPOTENCY_WAIT_SECONDS = 0.3
+    user = UserFactory(credits=10)
+    first = FirstRequest(user, "slow")
+    try:
+        response = post(client_for(user), JOB_REQUEST, key="slow")
+    finally:
+        first.finish()
     assert response.status_code == 409
     assert response.json()["error"]["code"] == "idempotency_key_in_progress"
     assert not GenerationJob.objects.filter(owner=user).exists()
 
 
-def test_a_key_whose_first_request_died_is_taken_over(client_and_user):
-    client, user = client_and_user
-    in_flight(user, age=timedelta(minutes=5))
-    assert post(client, JOB_REQUEST, key="in-flight").status_code == 202
+@pytest.mark.django_db(transaction=True)
+def test_a_first_request_that_fails_leaves_the_key_free_for_the_duplicate_waiting_on_it(broker):
+    user = UserFactory(credits=10)
+    holder = threading.Event()
+    release = threading.Event()
+
+    def fail():
+        holder.set()
+        release.wait(30)
+        raise RuntimeError("the first request failed")
+
+    def run_first():
+        with contextlib.suppress(RuntimeError):
+            run_idempotent(
+                user=user, key="k", request_hash=fingerprint("POST", "/api/v1/jobs", JOB_REQUEST), handler=fail
+            )
+        connection.close()
+
+    thread = threading.Thread(target=run_first)
+    thread.start()
+    assert holder.wait(10)
+    answers = []
+    duplicate = post_in_thread(user, "k", answers)
+    wait_until(waiting_on_a_lock, timeout=10, message="the duplicate to wait on the key's row")
+    release.set()
+    thread.join(30)
+    duplicate.join(30)
+    assert answers[0].status_code == 202
+    assert "Idempotent-Replayed" not in answers[0]
     assert GenerationJob.objects.filter(owner=user).count() == 1
+
+
+SPENDING_POSTS = {
+    "scene image": lambda w: f"/api/v1/chapters/{w.chapter.pk}/scenes/{w.scene.scene_number}/images",
+    "chapter images": lambda w: f"/api/v1/chapters/{w.chapter.pk}/images",
+    "character image": lambda w: f"/api/v1/characters/{w.character.pk}/images",
+    "variations": lambda w: f"/api/v1/images/{w.image.uuid}/variations",
+    "upscale": lambda w: f"/api/v1/images/{w.image.uuid}/upscale",
+    "retry": lambda w: f"/api/v1/jobs/{GenerationJobFactory(owner=w.owner, failed=True).pk}/retry",
+}
+
+
+@pytest.mark.parametrize("route", SPENDING_POSTS)
+def test_every_credit_spending_post_replays_its_first_answer_for_the_same_key(route):
+    from ..api.conftest import make_world
+
+    user = UserFactory(credits=50, tier="pro")
+    world = make_world(user)
+    url = SPENDING_POSTS[route](world)
+    client = client_for(user)
+    jobs_before = GenerationJob.objects.filter(owner=user).count()
+    first = client.post(url, {}, format="json", HTTP_IDEMPOTENCY_KEY="spend-1")
+    again = client.post(url, {}, format="json", HTTP_IDEMPOTENCY_KEY="spend-1")
+    assert first.status_code == again.status_code == 202, first.content
+    assert again["Idempotent-Replayed"] == "true" and again.json() == first.json()
+    assert GenerationJob.objects.filter(owner=user).count() == jobs_before + 1  # the world's chapter has one scene
+    assert IdempotencyRecord.objects.get(user=user, key="spend-1").response_status == 202
