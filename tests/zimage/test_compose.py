@@ -15,7 +15,9 @@ ROOT = Path(__file__).resolve().parents[2]
 SETTINGS_SOURCES = [ROOT / "zimage" / "settings.py", ROOT / "zimage" / "production.py"]
 
 APP_SERVICES = {"web", "ws", "worker", "beat", "migrate"}
-LONG_RUNNING = {"proxy", "web", "ws", "worker", "beat", "postgres", "redis", "minio", "flower"}
+LONG_RUNNING = {"proxy", "web", "ws", "worker", "beat", "postgres", "rabbitmq", "redis", "minio", "flower"}
+# `docker compose --profile monitoring up`: Prometheus, Grafana and the exporters, none started without it.
+MONITORING = {"prometheus", "grafana", "redis-exporter", "postgres-exporter", "dcgm-exporter"}
 REQUIRED_APP_VARS = {"DATABASE_URL", "REDIS_URL", "SECRET_KEY", "ALLOWED_HOSTS", "AWS_STORAGE_BUCKET_NAME"}
 # Read by Django itself rather than by our settings modules.
 FRAMEWORK_VARS = {"DJANGO_SETTINGS_MODULE"}
@@ -104,8 +106,8 @@ def test_the_settings_parser_finds_the_variables_settings_read():
 
 
 def test_every_required_service_is_defined(services):
-    required = {"proxy", "web", "ws", "worker", "beat", "postgres", "redis", "minio", "minio-init", "flower"}
-    assert required <= set(services)
+    required = {"proxy", "web", "ws", "worker", "beat", "postgres", "rabbitmq", "redis", "minio", "minio-init"}
+    assert required | {"flower"} | MONITORING <= set(services)
 
 
 def test_http_goes_to_gunicorn_and_websockets_to_daphne_behind_one_proxy(services):
@@ -237,9 +239,12 @@ def test_redis_never_evicts_and_keeps_an_append_only_file(services):
 
 
 def test_app_services_wait_for_healthy_dependencies(services):
+    for name in ("web", "worker", "beat", "migrate"):
+        depends_on = services[name]["depends_on"]
+        assert depends_on["rabbitmq"]["condition"] == "service_healthy", name
+        assert depends_on["redis"]["condition"] == "service_healthy", name
     for name in ("web", "worker"):
         depends_on = services[name]["depends_on"]
-        assert depends_on["redis"]["condition"] == "service_healthy"
         assert depends_on["migrate"]["condition"] == "service_completed_successfully"
         assert depends_on["minio-init"]["condition"] == "service_completed_successfully"
     assert services["migrate"]["depends_on"]["postgres"]["condition"] == "service_healthy"
@@ -249,7 +254,90 @@ def test_app_services_wait_for_healthy_dependencies(services):
 
 
 def test_flower_watches_the_app_broker(services):
-    assert environment(services["flower"])["CELERY_BROKER_URL"] == environment(services["web"])["REDIS_URL"]
+    assert environment(services["flower"])["CELERY_BROKER_URL"] == environment(services["web"])["CELERY_BROKER_URL"]
+    assert "rabbitmq" in services["flower"]["depends_on"]
+
+
+@pytest.mark.parametrize("name", sorted(APP_SERVICES))
+def test_the_app_services_broker_is_rabbitmq_and_redis_stays_for_the_rest(services, name):
+    env = environment(services[name])
+    assert env["CELERY_BROKER_URL"].startswith("amqp://zimage:${RABBITMQ_PASSWORD:?")
+    assert env["CELERY_BROKER_URL"].endswith("@rabbitmq:5672/zimage")
+    assert env["REDIS_URL"].startswith("redis://redis:6379/")  # cache, channel layer, heartbeats, throttles
+
+
+def test_rabbitmq_keeps_its_queues_in_a_volume_with_a_password_from_the_environment(services):
+    rabbitmq = services["rabbitmq"]
+    env = environment(rabbitmq)
+    assert env["RABBITMQ_DEFAULT_USER"] == "zimage" and env["RABBITMQ_DEFAULT_VHOST"] == "zimage"
+    assert env["RABBITMQ_DEFAULT_PASS"].startswith("${RABBITMQ_PASSWORD:?")
+    assert rabbitmq["image"].endswith("-management}") or "-management" in rabbitmq["image"]
+    # The node name is the hostname: a fixed one, so a recreated container finds its queues in the volume.
+    assert rabbitmq["hostname"] == "rabbitmq"
+    assert any(volume.endswith(":/var/lib/rabbitmq") for volume in rabbitmq["volumes"])
+    assert "rabbitmq-diagnostics" in rabbitmq["healthcheck"]["test"]
+
+
+def test_the_rabbitmq_management_ui_is_published_on_loopback_only(services):
+    ports = services["rabbitmq"]["ports"]
+    assert ports == ["127.0.0.1:15672:15672"]  # not the AMQP port, not the metrics port
+
+
+@pytest.mark.parametrize("name", sorted(MONITORING))
+def test_monitoring_runs_only_in_its_profile_and_publishes_on_loopback_only(services, name):
+    service = services[name]
+    assert service["profiles"] == ["monitoring"]
+    assert all(port.startswith("127.0.0.1:") for port in service.get("ports", []))
+    assert "restart" in service
+
+
+def test_every_profile_less_service_is_part_of_the_plain_stack(services):
+    assert {name for name, service in services.items() if "profiles" in service} == MONITORING
+
+
+def test_prometheus_reads_deploy_prometheus_and_the_metrics_token_as_a_secret(compose, services):
+    prometheus = services["prometheus"]
+    assert "./deploy/prometheus:/etc/prometheus:ro" in prometheus["volumes"]
+    assert "--config.file=/etc/prometheus/prometheus.yml" in prometheus["command"]
+    assert prometheus["secrets"] == ["metrics_token"]
+    assert compose["secrets"]["metrics_token"] == {"environment": "METRICS_TOKEN"}
+    config = yaml.safe_load((ROOT / "deploy" / "prometheus" / "prometheus.yml").read_text())
+    (zimage,) = [job for job in config["scrape_configs"] if job["job_name"] == "zimage"]
+    assert zimage["authorization"]["credentials_file"] == "/run/secrets/metrics_token"
+
+
+def test_every_scrape_target_is_a_compose_service_on_the_port_it_serves(services):
+    serves = {"web": 8000, "rabbitmq": 15692, "redis-exporter": 9121, "postgres-exporter": 9187, "dcgm-exporter": 9400}
+    config = yaml.safe_load((ROOT / "deploy" / "prometheus" / "prometheus.yml").read_text())
+    targets = [
+        target for job in config["scrape_configs"] for group in job["static_configs"] for target in group["targets"]
+    ]
+    assert sorted(targets) == sorted(f"{name}:{port}" for name, port in serves.items())
+    assert set(serves) <= set(services)
+    # Prometheus scrapes web by its service name: the app must accept that Host.
+    assert environment(services["web"])["ALLOWED_HOSTS"].endswith(",web")
+
+
+def test_grafana_is_provisioned_from_deploy_grafana_with_a_password_from_the_environment(services):
+    grafana = services["grafana"]
+    assert "./deploy/grafana/provisioning:/etc/grafana/provisioning:ro" in grafana["volumes"]
+    assert "./deploy/grafana/dashboards:/etc/grafana/dashboards:ro" in grafana["volumes"]
+    env = environment(grafana)
+    assert env["GF_SECURITY_ADMIN_PASSWORD"].startswith("${GRAFANA_ADMIN_PASSWORD:?")
+    assert env["GF_USERS_ALLOW_SIGN_UP"] == "false" and env["GF_AUTH_ANONYMOUS_ENABLED"] == "false"
+
+
+def test_the_exporters_reach_the_stacks_services(services):
+    assert environment(services["redis-exporter"])["REDIS_ADDR"] == "redis://redis:6379"
+    dsn = environment(services["postgres-exporter"])["DATA_SOURCE_NAME"]
+    assert dsn.startswith("postgresql://zimage:${POSTGRES_PASSWORD:?") and "@postgres:5432/zimage" in dsn
+
+
+def test_the_dcgm_exporter_reserves_the_nvidia_gpus(services):
+    dcgm = services["dcgm-exporter"]
+    devices = dcgm["deploy"]["resources"]["reservations"]["devices"]
+    assert any(device["driver"] == "nvidia" and "gpu" in device["capabilities"] for device in devices)
+    assert "SYS_ADMIN" in dcgm["cap_add"]
 
 
 def test_the_dockerfile_builds_a_web_and_a_cuda_worker_stage():
@@ -299,5 +387,11 @@ def test_the_readme_operations_section_names_every_variable_compose_reads():
     readme = (ROOT / "README.md").read_text()
     operations = readme[readme.index("## Operations") :]
     missing = {name for name in compose_vars if f"`{name}`" not in operations}
-    assert {"SECRET_KEY", "METRICS_TOKEN", "FLOWER_BASIC_AUTH"} <= compose_vars
+    assert {
+        "SECRET_KEY",
+        "METRICS_TOKEN",
+        "FLOWER_BASIC_AUTH",
+        "RABBITMQ_PASSWORD",
+        "GRAFANA_ADMIN_PASSWORD",
+    } <= compose_vars
     assert not missing, f"README's Operations section does not name {sorted(missing)}"

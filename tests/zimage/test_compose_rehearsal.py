@@ -5,14 +5,16 @@ Docker cannot run here, so each service runs as a process on this machine:
   built from the worker image's lock (whichever `pip install -r pylock.*.toml` the Dockerfile stage runs), cached
   under ~/.cache/zimage/venvs/<lock hash>-<stage> (ZIMAGE_VENV_CACHE), with the image's ENV;
 - `redis` as its own command with this machine's redis-server, `postgres` is this machine's PostgreSQL (a
-  database of the rehearsal's own), `minio` a moto S3 server (tests/gallery/conftest.py), `proxy` a real nginx
-  with deploy/nginx.conf (tests.processes.NginxProcess);
+  database of the rehearsal's own), `rabbitmq` this machine's RabbitMQ (a vhost and a user of the rehearsal's
+  own, with the operator's RABBITMQ_PASSWORD; healthy by the compose healthcheck), `minio` a moto S3 server
+  (tests/gallery/conftest.py), `proxy` a real nginx with deploy/nginx.conf (tests.processes.NginxProcess);
 - healthy means the compose file's own `healthcheck` test passes, run in the service's environment.
 
-What is rewritten, and nothing else: service hostnames to loopback ports (postgres, redis, minio, web, ws, and
-the database name, which is the rehearsal's own); each server's listening port to a free one on 127.0.0.1;
-container paths (/app -> the checkout, /app/var -> a directory per service, /opt/venv -> the venv, the weights
-and Hugging Face cache mounts -> empty directories); HOSTNAME is this machine's name, as a container's is its own.
+What is rewritten, and nothing else: service hostnames to loopback ports (postgres, rabbitmq, redis, minio, web,
+ws), the database name and the broker's vhost and user (the rehearsal's own); each server's listening port to a free
+one on 127.0.0.1; container paths (/app -> the checkout, /app/var -> a directory per service, /opt/venv -> the venv,
+the weights and Hugging Face cache mounts -> empty directories); HOSTNAME is this machine's name, as a container's
+is its own.
 `minio-init` needs MinIO's `mc`; `migrate`'s `ensure_bucket` creates the same private bucket.
 """
 
@@ -262,7 +264,9 @@ def operator_environment(proxy_port: int) -> dict[str, str]:
         "SECRET_KEY": secrets.token_urlsafe(50),
         "POSTGRES_PASSWORD": secrets.token_urlsafe(16),
         "MINIO_ROOT_PASSWORD": secrets.token_urlsafe(16),
+        "RABBITMQ_PASSWORD": secrets.token_urlsafe(16),
         "FLOWER_BASIC_AUTH": f"ops:{secrets.token_urlsafe(16)}",
+        "GRAFANA_ADMIN_PASSWORD": secrets.token_urlsafe(16),
         "METRICS_TOKEN": secrets.token_urlsafe(24),
         "ZIMAGE_HTTP_PORT": str(proxy_port),
     }
@@ -279,6 +283,33 @@ def create_database(name: str, password: str) -> None:
 def drop_database(name: str) -> None:
     with psycopg.connect("postgres://postgres@127.0.0.1:5432/postgres", autocommit=True) as conn:
         conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+RABBITMQCTL = shutil.which("rabbitmqctl") or (
+    "/usr/sbin/rabbitmqctl" if Path("/usr/sbin/rabbitmqctl").exists() else None
+)
+
+
+def rabbitmqctl(*args: str) -> subprocess.CompletedProcess:
+    assert RABBITMQCTL is not None
+    return subprocess.run([RABBITMQCTL, "-q", *args], capture_output=True, text=True, timeout=60)
+
+
+def create_broker(compose: dict, name: str, password: str) -> None:
+    """The compose `rabbitmq` service on this machine's RabbitMQ: a vhost and a user of the rehearsal's own (the
+    compose file's are both `zimage`), healthy by the service's own healthcheck."""
+    check = compose["services"]["rabbitmq"]["healthcheck"]["test"]
+    assert check[0] == "CMD", check
+    health = subprocess.run(check[1:], capture_output=True, text=True, timeout=60)
+    assert health.returncode == 0, f"RabbitMQ is not healthy by its compose healthcheck: {health.stdout}{health.stderr}"
+    for args in (("add_vhost", name), ("add_user", name, password), ("set_permissions", "-p", name, name, *[".*"] * 3)):
+        result = rabbitmqctl(*args)
+        assert result.returncode == 0, f"rabbitmqctl {args[0]}: {result.stdout}{result.stderr}"
+
+
+def drop_broker(name: str) -> None:
+    rabbitmqctl("delete_vhost", name)
+    rabbitmqctl("delete_user", name)
 
 
 def start_redis(compose: dict, directory: Path) -> tuple[subprocess.Popen, int]:
@@ -348,6 +379,8 @@ def app_service(stack: Stack, name: str, spec: dict, rewrites: dict[str, str]) -
 def stack(s3_server, tmp_path_factory):  # noqa: F811 (the imported fixture)
     if NGINX is None:
         pytest.skip("nginx is not installed (Debian: apt-get install nginx-light; .ci/run installs it)")
+    if RABBITMQCTL is None or rabbitmqctl("status").returncode != 0:
+        pytest.skip("RabbitMQ is not running here (Debian: rabbitmq-server; .ci/run installs and starts it)")
     directory = tmp_path_factory.mktemp("compose")
     proxy_port = free_port()
     operator = operator_environment(proxy_port)
@@ -356,8 +389,11 @@ def stack(s3_server, tmp_path_factory):  # noqa: F811 (the imported fixture)
     stack.venvs = {stage: image_venv(stage) for stage in ("web", "worker")}
     redis_process, redis_port = start_redis(compose, directory)
     create_database(stack.database, operator["POSTGRES_PASSWORD"])
+    create_broker(compose, stack.database, operator["RABBITMQ_PASSWORD"])
     rewrites = {
         "@postgres:5432/zimage": f"@127.0.0.1:5432/{stack.database}",
+        "amqp://zimage:": f"amqp://{stack.database}:",
+        "@rabbitmq:5672/zimage": f"@127.0.0.1:5672/{stack.database}",
         "redis:6379": f"127.0.0.1:{redis_port}",
         "minio:9000": s3_server.endpoint.removeprefix("http://"),
     }
@@ -382,6 +418,7 @@ def stack(s3_server, tmp_path_factory):  # noqa: F811 (the imported fixture)
         redis_process.terminate()
         redis_process.wait(timeout=10)
         drop_database(stack.database)
+        drop_broker(stack.database)
 
 
 def collectstatic(stack: Stack) -> None:
@@ -444,6 +481,26 @@ def test_the_proxy_serves_the_site_and_the_app_is_ready(healthy):
         assert browser.get("/static/" + first_static_file(stack)).status_code == 200
         ready = browser.get("/readyz")
         assert ready.status_code == 200, ready.text
+
+
+def test_prometheus_scrapes_web_as_its_config_says(healthy):
+    """deploy/prometheus/prometheus.yml's zimage job: http://web:8000/metrics (plain HTTP inside the network,
+    Host `web`) with the bearer token compose hands it."""
+    stack = healthy
+    config = yaml.safe_load((ROOT / "deploy" / "prometheus" / "prometheus.yml").read_text())
+    (job,) = [job for job in config["scrape_configs"] if job["job_name"] == "zimage"]
+    (target,) = job["static_configs"][0]["targets"]
+    web = stack.services["web"]
+    port = re.search(r"127\.0\.0\.1:(\d+)", " ".join(web.command)).group(1)
+    token = stack.operator_env["METRICS_TOKEN"]
+    response = httpx.get(
+        f"http://127.0.0.1:{port}{job['metrics_path']}",
+        headers={"Host": target, "Authorization": f"Bearer {token}"},
+        timeout=30,
+    )
+    assert response.status_code == 200, response.text[:500]
+    assert "zimage_broker_up 1.0" in response.text  # the workers' broker: RabbitMQ, reached from web
+    assert "# TYPE zimage_http_requests_total counter" in response.text
 
 
 def first_static_file(stack: Stack) -> str:
