@@ -151,6 +151,10 @@ def store_generated_image(
             metadata["outpaint_anchor"] = job.outpaint_anchor
         if job.upscale_factor:
             metadata["upscale_factor"] = job.upscale_factor
+        if job.reference_method:  # a scene character's reference: image-to-image from it, or IP-Adapter identity
+            metadata["reference_method"] = job.reference_method
+        if job.ip_adapter_scale is not None:
+            metadata["ip_adapter_scale"] = job.ip_adapter_scale
     name = uuid.uuid4().hex
     original_key = default_storage.save(image_key(job, f"{name}.png"), ContentFile(encode_png(image, metadata)))
     try:

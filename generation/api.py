@@ -160,6 +160,7 @@ class JobSerializer(ModelSerializer):
             "strength",
             "outpaint_anchor",
             "upscale_factor",
+            "reference_method",
             "created_at",
             "dispatched_at",
             "started_at",

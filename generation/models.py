@@ -6,6 +6,7 @@ from django.utils import timezone
 
 from gallery.models import ImageType
 
+from .engine.diffusion.ip_adapter import scale_for
 from .engine.job_input import JobInput, JobMode
 from .engine.paths import DEFAULT_PATH, PATH_CHOICES
 
@@ -180,7 +181,13 @@ class GenerationJob(models.Model):
             strength=self.strength,
             outpaint_anchor=self.outpaint_anchor,
             upscale_factor=self.upscale_factor,
+            reference_method=self.reference_method,
         )
+
+    @property
+    def ip_adapter_scale(self) -> float | None:
+        """The IP-Adapter scale its reference conditions it at (from the strength), None unless IP-Adapter."""
+        return scale_for(self.strength) if self.reference_method == ReferenceMethod.IP_ADAPTER else None
 
     @property
     def source(self):

@@ -21,13 +21,14 @@ from webhooks.services import job_webhook_attach, job_webhook_clean
 
 from . import events
 from .credits import admit_job, job_price, settle_job_credits
+from .engine.diffusion import ip_adapter
 from .engine.image_ops import denoising_steps
 from .engine.job_input import JobInput, JobMode, clean_prompt
 from .engine.models_catalog import DEFAULT_MODEL, MAX_IMAGES_PER_JOB, MODELS, SIZE_PRESETS, get_model
 from .engine.paths import PathSpec, get_path, resolve_path
 from .engine.workflow import pipeline_requires_source
 from .image_input import SourceNotFound, output_size, resolve_image_input
-from .models import GenerationJob, JobStatus
+from .models import GenerationJob, JobStatus, ReferenceMethod
 from .ops import monitoring
 
 if TYPE_CHECKING:
@@ -91,13 +92,16 @@ def submit_job(
     upscale_factor: int | None = None,
     webhook_url: str | None = None,
     webhook_events: list[str] | None = None,
+    reference: bool = False,
 ) -> GenerationJob:
     """Validate, persist and enqueue a job; returns at once. A dead broker leaves it queued for the sweeper.
 
     The job's input is resolved once, here: template defaults, then path defaults, then the user's allowed
     overrides, all checked, into the one `JobInput` the job row stores and the worker reads back. A source image
     (one of the user's uploads or gallery images, already looked up as theirs) makes it an image-to-image,
-    inpaint (with `mask`), outpaint (with `outpaint_anchor`) or upscale (with `upscale_factor`) job.
+    inpaint (with `mask`), outpaint (with `outpaint_anchor`) or upscale (with `upscale_factor`) job. With
+    `reference` the source is a scene character's reference image: it conditions the job through SDXL's IP-Adapter
+    where its weights are installed for the job's model, else image-to-image (recorded in reference_method).
     """
     webhook = job_webhook_clean(url=webhook_url, events=webhook_events)  # before any write: DNS is slow
     path = _job_path(production_path, template)
@@ -179,6 +183,7 @@ def submit_job(
         strength=image_input.strength,
         outpaint_anchor=image_input.outpaint_anchor,
         upscale_factor=image_input.upscale_factor,
+        reference_method=_reference_method(model.name) if reference and image_input.mode == JobMode.IMAGE else "",
     )
     with transaction.atomic():
         job = GenerationJob.objects.create(
@@ -205,6 +210,11 @@ def submit_job(
     if monitoring.watches_job_list(user.pk):  # else nobody hears it, and publishing costs a submit a third more
         events.publish(job, "job.queued", new_job=True, estimated_seconds=estimate_seconds(job))
     return job
+
+
+def _reference_method(model: str) -> str:
+    """Decided at submit, so the job says which it is; the worker fails clearly if the adapter's files vanished."""
+    return ReferenceMethod.IP_ADAPTER if ip_adapter.installed(model) else ReferenceMethod.IMAGE_TO_IMAGE
 
 
 def submit_job_request(
@@ -432,7 +442,7 @@ def image_input_of(job: GenerationJob) -> dict[str, Any]:
         raise ValidationError({"source_image": _("The source image of this job has been deleted.")})
     if job.mode == JobMode.INPAINT and job.mask is None:
         raise ValidationError({"mask": _("The mask of this job has been deleted.")})
-    arguments: dict[str, Any] = {"source_image": source, "mask": job.mask}
+    arguments: dict[str, Any] = {"source_image": source, "mask": job.mask, "reference": bool(job.reference_method)}
     if job.mode == JobMode.UPSCALE:
         arguments.update(upscale_factor=job.upscale_factor, width=None, height=None)
     if job.mode == JobMode.OUTPAINT:

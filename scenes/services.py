@@ -226,8 +226,9 @@ def _submit(*, story: Story, prompt: str, seed: int | None, image_type: str, ref
     """A story's prompts are composed from its own text, so one too long is cut (and the job says so),
     never refused. Call inside a transaction: the job is marked before its worker can read it.
 
-    With `reference` (a character with a reference image), image-to-image from that image at the character's
-    reference_strength, at the story's size."""
+    With `reference` (a character with a reference image), at the story's size: SDXL's IP-Adapter conditioned on
+    that image where its weights are installed (at a scale from the character's reference_strength), else
+    image-to-image from it at that strength; the job records which (reference_method)."""
     template = story_template(story)
     if template is not None and "seed" not in template.overridable:
         seed = None  # the template fixes its own seed policy
@@ -235,7 +236,7 @@ def _submit(*, story: Story, prompt: str, seed: int | None, image_type: str, ref
     source = reference_source(reference) if reference is not None else None
     from_reference: dict[str, Any] = {}
     if source is not None and reference is not None:
-        from_reference = {"source_image": source, "strength": reference.reference_strength}
+        from_reference = {"source_image": source, "strength": reference.reference_strength, "reference": True}
         from_reference.update(_story_size(story, template))
     job = submit_job(
         user=story.owner,

@@ -143,6 +143,18 @@ def submit_api():
 
 
 @pytest.fixture
+def ip_adapter_weights(settings, tmp_path):
+    """DIFFUSION_WEIGHTS_DIR (this process's; pass it to a worker's environment too) holding tiny random IP-Adapter
+    weights for the tiny SDXL, in the h94/IP-Adapter layout the worker loads them from."""
+    from generation.engine.diffusion.tiny import save_tiny_ip_adapter
+
+    weights_dir = tmp_path / "weights"
+    settings.DIFFUSION_WEIGHTS_DIR = str(weights_dir)
+    save_tiny_ip_adapter(weights_dir)
+    return weights_dir
+
+
+@pytest.fixture
 def worker(transactional_db):
     """A real Celery worker process running the tiny diffusion pipeline."""
     process = WorkerProcess().ready()

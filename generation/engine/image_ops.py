@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Any
 
 from PIL import Image, ImageFilter
 
-from .job_input import JobInput, JobMode
+from .job_input import IP_ADAPTER, JobInput, JobMode
 from .models_catalog import SDXL
 
 if TYPE_CHECKING:
@@ -238,9 +238,12 @@ def pipeline_strength(steps: int, strength: float, *, model: str) -> float:
 
 def generation_mode(job: JobInput) -> str:
     """What the generation node draws: an inpaint or outpaint job inpaints (its mask or canvas is the customer's
-    request); otherwise the node's own `mode` parameter when the template sets one, else the job's mode."""
+    request); a job with an IP-Adapter reference draws from text (the reference conditions it); otherwise the
+    node's own `mode` parameter when the template sets one, else the job's mode."""
     if job.mode in (JobMode.INPAINT, JobMode.OUTPAINT):
         return JobMode.INPAINT
+    if job.reference_method == IP_ADAPTER:  # the reference conditions identity; the picture is drawn from noise
+        return JobMode.TEXT
     for node in job.workflow:
         if node.get("node_type") == "generation" and "mode" in node.get("parameters", {}):
             return str(node["parameters"]["mode"])

@@ -21,6 +21,12 @@ class JobMode(enum.StrEnum):
     UPSCALE = "upscale"
 
 
+# JobInput.reference_method of a job whose reference image (a scene character's) conditions identity through
+# SDXL's IP-Adapter, drawn from noise: generation.models.ReferenceMethod.IP_ADAPTER. "image" (image-to-image from
+# the reference) and "" (no reference) draw as the job's mode says.
+IP_ADAPTER = "ip_adapter"
+
+
 @dataclass(frozen=True)
 class JobInput:
     """Template defaults, path defaults and the user's allowed overrides, all checked (generation.services)."""
@@ -46,6 +52,7 @@ class JobInput:
     strength: float = 0.0  # how far from the source the model may go (image, inpaint, upscale refinement)
     outpaint_anchor: str = ""  # where the source sits on the larger canvas: center, left, right, top, bottom
     upscale_factor: int = 0
+    reference_method: str = ""  # a scene character's reference: "image", IP_ADAPTER, or "" for none
 
     def as_fields(self) -> dict[str, Any]:
         """The job row's fields of the same names (the source and mask are rows the job links to, not keys)."""

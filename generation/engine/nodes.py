@@ -11,7 +11,7 @@ from typing import Any
 from PIL import Image
 
 from . import image_ops
-from .job_input import JobMode
+from .job_input import IP_ADAPTER, JobMode
 from .workflow import Node, WorkflowConfigError, WorkflowContext, register_node
 
 GENERATION_MODES = (JobMode.TEXT, JobMode.IMAGE, JobMode.INPAINT)
@@ -59,8 +59,8 @@ class LoadImageNode(Node):
             raise RuntimeError("This workflow starts from an image, and the job has none.")
         source = context.load_image(job.source_key).convert("RGB")
         size = (job.width, job.height)
-        if job.mode == JobMode.UPSCALE:
-            context.source = source
+        if job.mode == JobMode.UPSCALE or job.reference_method == IP_ADAPTER:
+            context.source = source  # enlarged by upscale; or whole, as IP-Adapter's image processor squares it
         elif job.mode == JobMode.OUTPAINT:
             context.source, context.mask, _ = image_ops.outpaint_canvas(
                 source, job.width, job.height, job.outpaint_anchor
@@ -113,7 +113,13 @@ class GenerationNode(Node):
         if mode == JobMode.INPAINT and context.mask is None:
             raise RuntimeError("Generation in inpaint mode needs a mask: the job has none.")
         inputs: dict[str, Any] = {}
-        if mode != JobMode.TEXT:
+        if job.reference_method == IP_ADAPTER:
+            from .diffusion.ip_adapter import scale_for
+
+            if context.source is None:
+                raise RuntimeError("An IP-Adapter reference needs a load_image node before generation.")
+            inputs = {"reference": context.source, "reference_scale": scale_for(job.strength)}
+        elif mode != JobMode.TEXT:
             inputs = {"mode": mode, "image": context.source, "strength": image_ops.job_strength(job, mode)}
             if mode == JobMode.INPAINT:
                 inputs["mask"] = context.mask

@@ -2,16 +2,21 @@
 
 import io
 import time
+from dataclasses import replace
 
+import numpy as np
 import pytest
 from PIL import Image
 
+from accounts.models import CreditEntry, EntryKind
 from gallery.models import ImageType
+from generation.engine.diffusion import get_backend
 from generation.engine.paths import get_path
 from scenes import services
 from scenes.models import StoryImageRequest
 
-from ..factories import ChapterFactory, CharacterFactory, SceneFactory, png_bytes
+from ..factories import ChapterFactory, CharacterFactory, SceneFactory, TemplateFactory, diffusion_request, png_bytes
+from ..waiting import wait_until
 
 pytestmark = pytest.mark.e2e
 
@@ -97,3 +102,95 @@ def test_a_characters_reference_image_is_where_a_worker_draws_its_scene_from(wor
         png.load()
         assert (png.text["mode"], png.text["source_image"]) == ("image", str(mia.reference_source.uuid))
         assert (float(png.text["strength"]), png.text["seed"]) == (0.55, str(mia.seed))
+
+
+SDXL_TEMPLATE = {
+    "model": "stabilityai/stable-diffusion-xl-base-1.0",
+    "scheduler": "EulerDiscrete",
+    "steps": 3,
+    "cfg_scale": 5.0,
+    "width": 256,
+    "height": 256,
+    "pipeline": [
+        {"node_type": "generation", "parameters": {"negative_prompt": "blurry"}},
+        {"node_type": "save_image", "parameters": {}},
+    ],
+}
+
+
+def sdxl_scene_with_reference(user):
+    template = TemplateFactory(production_path="cartoon", config=SDXL_TEMPLATE)
+    chapter = ChapterFactory(story__owner=user, story__production_path="cartoon", story__template=template, number=1)
+    mia = services.create_character(
+        story=chapter.story, name="Mia", reference_png=png_bytes((320, 256), color=(200, 120, 30))
+    )
+    SceneFactory(chapter=chapter, scene_number=1, description="a kite over the dunes", characters=[mia])
+    return chapter, mia
+
+
+def test_on_sdxl_with_the_adapter_installed_a_worker_draws_the_scene_through_ip_adapter(
+    start_worker, api_client, user, ip_adapter_weights
+):
+    start_worker(DIFFUSION_WEIGHTS_DIR=str(ip_adapter_weights))
+    chapter, mia = sdxl_scene_with_reference(user)
+    base = f"/api/v1/chapters/{chapter.pk}/scenes/1"
+
+    assert api_client.post(f"{base}/images", {}, format="json").status_code == 202
+    body, _ = poll_status(api_client, f"{base}/status", {"succeeded", "failed"}, timeout=180)
+
+    assert body["status"] == "succeeded", body["error_message"]
+    mia.refresh_from_db()
+    job = StoryImageRequest.objects.get().job
+    assert (job.reference_method, job.progress_step, job.progress_total) == ("ip_adapter", 3, 3)  # every step drawn
+    assert api_client.get(f"/api/v1/jobs/{job.pk}").json()["reference_method"] == "ip_adapter"
+    image = job.images.get()
+    with image.file.open("rb") as handle, Image.open(io.BytesIO(handle.read())) as png:
+        png.load()
+        assert (png.text["reference_method"], png.text["ip_adapter_scale"]) == ("ip_adapter", "0.45")
+        assert (png.text["mode"], png.text["source_image"]) == ("image", str(mia.reference_source.uuid))
+        assert (png.text["model"], png.text["seed"], png.size) == (SDXL_TEMPLATE["model"], str(mia.seed), (256, 256))
+        drawn = np.asarray(png.convert("RGB"), dtype=np.int16)
+        prompts = (png.text["prompt"], png.text["negative_prompt"])
+    # The same request drawn here, on this process's tiny SDXL: the worker's image is exactly the one conditioned on
+    # the reference at 0.45, not the one without it.
+    request = diffusion_request(
+        prompt=prompts[0], negative_prompt=prompts[1], model=job.model, scheduler="EulerDiscrete", steps=3,
+        guidance=5.0, width=256, height=256, seed=mia.seed,
+    )  # fmt: skip
+    with mia.reference_image.open("rb") as handle, Image.open(io.BytesIO(handle.read())) as reference:
+        reference.load()
+    backend = get_backend()
+    try:
+        with_reference = backend.generate(replace(request, reference=reference, reference_scale=0.45), lambda *_: None)
+        without = backend.generate(request, lambda *_: None)
+    finally:
+        backend.forget_model(job.model)  # and the adapter loaded into it, whose files go with this test
+    assert (drawn == np.asarray(with_reference, dtype=np.int16)).all()
+    assert not (drawn == np.asarray(without, dtype=np.int16)).all()
+
+
+def test_corrupt_adapter_weights_fail_the_scene_job_clearly_and_refund_it(
+    start_worker, api_client, user, ip_adapter_weights
+):
+    weight_file = ip_adapter_weights / "IP-Adapter" / "sdxl_models" / "ip-adapter_sdxl.safetensors"
+    weight_file.write_bytes(weight_file.read_bytes()[:200])  # a download cut short
+    start_worker(DIFFUSION_WEIGHTS_DIR=str(ip_adapter_weights))
+    chapter, _ = sdxl_scene_with_reference(user)
+    before = user.credit_balance
+    base = f"/api/v1/chapters/{chapter.pk}/scenes/1"
+
+    assert api_client.post(f"{base}/images", {}, format="json").status_code == 202
+    body, _ = poll_status(api_client, f"{base}/status", {"succeeded", "failed"}, timeout=180)
+
+    assert body["status"] == "failed"
+    assert body["error_message"].startswith("WeightsUnavailable: IP-Adapter weights for SDXL (h94/IP-Adapter) are")
+    assert "unreadable" in body["error_message"] and "DIFFUSION_WEIGHTS_DIR/IP-Adapter" in body["error_message"]
+    job = StoryImageRequest.objects.get().job
+    assert not job.images.exists()
+    refunded = wait_until(
+        lambda: (fresh := type(user).objects.get(pk=user.pk)).credits_reserved == 0 and fresh,
+        timeout=30,
+        message="the failed job's credits to be released",
+    )
+    assert refunded.credit_balance == before
+    assert not CreditEntry.objects.filter(job=job, kind=EntryKind.CHARGE).exists()

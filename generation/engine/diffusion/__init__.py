@@ -36,6 +36,9 @@ class DiffusionRequest:
     image: Image | None = None
     mask: Image | None = None
     strength: float = 1.0
+    # A text request conditioned on `reference` through SDXL's IP-Adapter at `reference_scale` (ip_adapter.py).
+    reference: Image | None = None
+    reference_scale: float = 0.0
 
     @classmethod
     def for_image(
@@ -49,6 +52,8 @@ class DiffusionRequest:
         image: Image | None = None,
         mask: Image | None = None,
         strength: float = 1.0,
+        reference: Image | None = None,
+        reference_scale: float = 0.0,
     ) -> DiffusionRequest:
         """The request for the job's `index`-th image: the prompts as the workflow shaped them, seed + index."""
         return cls(
@@ -65,6 +70,8 @@ class DiffusionRequest:
             image=image,
             mask=mask,
             strength=strength,
+            reference=reference,
+            reference_scale=reference_scale,
         )
 
 

@@ -14,7 +14,7 @@ from PIL import Image, ImageOps
 
 from ..image_ops import pipeline_strength, steps_from_strength
 from ..models_catalog import MODELS, SDXL, Z_IMAGE_TURBO, get_model
-from . import DiffusionRequest, StepCallback, WeightsUnavailable
+from . import DiffusionRequest, StepCallback, WeightsUnavailable, ip_adapter
 from .fastpaths import prepare_pipeline
 from .pool import REAL_COMPONENT_BYTES, ModelPool, budget_from_settings
 
@@ -139,6 +139,27 @@ class DiffusersBackend:
             derived[mode] = pipeline
         return derived[mode]
 
+    def _with_ip_adapter(self, request: DiffusionRequest) -> dict[str, Any]:
+        """The model's IP-Adapter on at the request's scale for a request with a reference (loaded on the first,
+        kept with the model in the pool), off for any other: the pipeline inputs it adds."""
+        entry = self.pool.get(request.model)
+        if request.reference is None:
+            if entry.ip_adapter is not None:
+                entry.ip_adapter.disable()
+            return {}
+        if request.mode != "text":
+            raise ValueError("An IP-Adapter reference conditions a text request only.")
+        if request.model not in ip_adapter.SUPPORTED_MODELS:
+            raise ValueError(f"{MODELS[request.model].label} has no IP-Adapter.")
+        if entry.ip_adapter is None:
+            try:
+                entry.ip_adapter = self.pool.grow(request.model, ip_adapter.load)
+            except WeightsUnavailable:
+                self.forget_model(request.model)  # a load that failed half-way may have changed the pipeline
+                raise
+        entry.ip_adapter.enable(request.reference_scale)
+        return {"ip_adapter_image": request.reference.convert("RGB")}
+
     def forget_model(self, model: str) -> None:
         """Drop a model's pipelines, the derived ones with it, so its weights can be freed."""
         self.pool.release(model)
@@ -218,6 +239,7 @@ class DiffusersBackend:
         generator = torch.Generator(device="cpu").manual_seed(request.seed)
         width, height = spec.snap(request.width), spec.snap(request.height)
         steps, inputs = request.steps, self._image_inputs(request, width, height)
+        inputs.update(self._with_ip_adapter(request))
         if request.mode != "text":
             steps = steps_from_strength(request.steps, request.strength, model=request.model)
 

@@ -69,6 +69,8 @@ class PoolEntry:
     pipeline: Any
     # mode -> the pipeline derived from `pipeline` for it (img2img, inpaint), sharing its modules
     variants: dict[str, Any] = field(default_factory=dict)
+    # SDXL's IP-Adapter loaded into `pipeline` (ip_adapter.LoadedAdapter), once, on the first job with a reference
+    ip_adapter: Any = None
     components: dict[str, int] = field(default_factory=dict)
     offloaded: bool = False
     loaded_at: float = field(default_factory=time.time)
@@ -144,6 +146,17 @@ class ModelPool:
         )
         return entry
 
+    def grow(self, model: str, load: Callable[[Any], Any]) -> Any:
+        """Load something more into a resident model's pipeline (an IP-Adapter's modules): placed as the model is
+        (offload hooks again, for the new modules too), counted in its entry's bytes, released with it."""
+        entry = self.get(model)
+        result = load(entry.pipeline)
+        self._place(entry.pipeline)
+        entry.components = pipeline_component_bytes(entry.pipeline)
+        self._make_room(0, keep=model)
+        logger.info("model grew", extra={"model": model, "bytes": entry.bytes, "resident": list(self._entries)})
+        return result
+
     def _place(self, pipeline: Any) -> None:
         if self.offload:
             pipeline.enable_model_cpu_offload(device=self.device)
@@ -175,6 +188,7 @@ class ModelPool:
             self._on_release(model)
         freed = entry.bytes
         entry.variants.clear()
+        entry.ip_adapter = None
         del entry
         gc.collect()
         if self.device.startswith("cuda"):

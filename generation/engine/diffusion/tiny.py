@@ -11,6 +11,8 @@ draw: structured noise, not a likeness of the prompt.
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import torch
 from diffusers import (
     AutoencoderKL,
@@ -196,3 +198,60 @@ def build_tiny_sdxl(seed: int = 0) -> StableDiffusionXLPipeline:
     )
     pipeline.set_progress_bar_config(disable=True)
     return pipeline
+
+
+def save_tiny_ip_adapter(weights_dir: str | Path, *, seed: int = 0) -> Path:
+    """Random IP-Adapter weights for `build_tiny_sdxl`'s UNet, saved at DIFFUSION_WEIGHTS_DIR's IP-Adapter layout
+    (ip_adapter.py) as the real h94/IP-Adapter files are: the adapter's safetensors (an image projection to four
+    tokens, a key and value projection per cross-attention) and a CLIP image encoder saved with save_pretrained.
+    Built as diffusers' own tests build theirs (create_ip_adapter_state_dict); returns the adapter's folder."""
+    from diffusers.models.attention_processor import IPAdapterAttnProcessor
+    from diffusers.models.embeddings import ImageProjection
+    from safetensors.torch import save_file
+    from transformers import CLIPVisionConfig, CLIPVisionModelWithProjection
+
+    from . import ip_adapter
+
+    unet = build_tiny_sdxl().unet
+    torch.manual_seed(seed)
+    channels, cross_dim = list(unet.config.block_out_channels), unet.config.cross_attention_dim
+    tensors: dict[str, torch.Tensor] = {}
+    key_id = 1  # the adapter numbers every attention processor, self-attention ones included, from 1
+    for name in unet.attn_processors:
+        if name.endswith("attn1.processor"):
+            continue
+        if name.startswith("mid_block"):
+            hidden = channels[-1]
+        elif name.startswith("up_blocks"):
+            hidden = list(reversed(channels))[int(name[len("up_blocks.")])]
+        else:
+            hidden = channels[int(name[len("down_blocks.")])]
+        weights = IPAdapterAttnProcessor(hidden_size=hidden, cross_attention_dim=cross_dim, scale=1.0).state_dict()
+        tensors[f"ip_adapter.{key_id}.to_k_ip.weight"] = weights["to_k_ip.0.weight"]
+        tensors[f"ip_adapter.{key_id}.to_v_ip.weight"] = weights["to_v_ip.0.weight"]
+        key_id += 2
+    encoder_config = CLIPVisionConfig(
+        hidden_size=32,
+        projection_dim=32,
+        intermediate_size=37,
+        num_hidden_layers=2,
+        num_attention_heads=4,
+        image_size=32,
+        patch_size=4,
+    )
+    projection = ImageProjection(
+        cross_attention_dim=cross_dim, image_embed_dim=encoder_config.projection_dim, num_image_text_embeds=4
+    ).state_dict()
+    tensors.update(
+        {
+            "image_proj.proj.weight": projection["image_embeds.weight"],
+            "image_proj.proj.bias": projection["image_embeds.bias"],
+            "image_proj.norm.weight": projection["norm.weight"],
+            "image_proj.norm.bias": projection["norm.bias"],
+        }
+    )
+    folder = Path(weights_dir) / ip_adapter.FOLDER / ip_adapter.SUBFOLDER
+    folder.mkdir(parents=True, exist_ok=True)
+    save_file({key: value.contiguous() for key, value in tensors.items()}, str(folder / ip_adapter.WEIGHT_NAME))
+    CLIPVisionModelWithProjection(encoder_config).save_pretrained(folder / ip_adapter.IMAGE_ENCODER_FOLDER)
+    return folder
