@@ -108,6 +108,19 @@ class TestGenerate:
         with pytest.raises(WeightsUnavailable, match=r"incomplete on this machine: missing .*image_encoder"):
             draw(backend, reference=photo(64, 64))
 
+    def test_with_cpu_offload_the_image_encoder_gets_its_hook_and_draws_the_same(
+        self, backend, ip_adapter_weights, settings
+    ):
+        settings.DIFFUSION_MODEL_CPU_OFFLOAD = True
+        offloaded = DiffusersBackend("tiny", "cpu", factory=tiny_factory)
+        reference = photo(96, 128, seed=6)
+        difference = np.abs(draw(offloaded, reference=reference) - draw(backend, reference=reference))
+        assert difference.max() <= 1  # the same picture: offload runs on "cpu:0", a rounding apart at most
+        assert (draw(offloaded) == draw(backend)).all()
+        entry = offloaded.pool.get(SDXL)
+        assert hasattr(entry.pipeline.image_encoder, "_hf_hook")  # moved in and out like the other components
+        assert entry.bytes == max(entry.components.values())
+
     @pytest.mark.parametrize("damage", ["truncated", "foreign"])
     def test_corrupt_weights_fail_clearly_and_the_model_still_draws_its_base_image(
         self, backend, ip_adapter_weights, damage
