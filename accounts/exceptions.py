@@ -24,7 +24,9 @@ class InsufficientCredits(AccountsError):
     def __init__(self, balance: int, cost: int):
         self.balance = balance
         self.cost = cost
-        super().__init__(f"This job costs {cost} credits; you have {balance} available.")
+        super().__init__(
+            _("This job costs %(cost)s credits; you have %(balance)s available.") % {"cost": cost, "balance": balance}
+        )
 
     def details(self) -> dict[str, Any]:
         return {"balance": self.balance, "cost": self.cost}
@@ -51,9 +53,9 @@ class TooManyJobs(AccountsError):
     status_code = 429
     code = "too_many_jobs"
 
-    def __init__(self, retry_after: int, message: str = "You have too many jobs in progress."):
+    def __init__(self, retry_after: int, message: str | None = None):
         self.retry_after = retry_after
-        super().__init__(message)
+        super().__init__(message or _("You have too many jobs in progress."))
 
 
 class LoginLockedOut(AccountsError):
@@ -64,7 +66,7 @@ class LoginLockedOut(AccountsError):
 
     def __init__(self, retry_after: int | None):
         self.retry_after = retry_after
-        super().__init__("Too many failed login attempts. Try again later.")
+        super().__init__(_("Too many failed login attempts. Try again later."))
 
 
 class IdempotencyKeyReused(AccountsError):
@@ -75,7 +77,7 @@ class IdempotencyKeyReused(AccountsError):
 
     def __init__(self, key: str):
         self.key = key
-        super().__init__("This Idempotency-Key was already used with a different request.")
+        super().__init__(_("This Idempotency-Key was already used with a different request."))
 
 
 class IdempotentRequestInProgress(AccountsError):
@@ -87,4 +89,4 @@ class IdempotentRequestInProgress(AccountsError):
 
     def __init__(self, key: str):
         self.key = key
-        super().__init__("A request with this Idempotency-Key is still being processed; retry shortly.")
+        super().__init__(_("A request with this Idempotency-Key is still being processed; retry shortly."))

@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 from django import forms
+from django.conf import settings
 from django.contrib.auth import password_validation
 from django.contrib.auth.forms import AuthenticationForm
 from django.core.exceptions import ValidationError
@@ -42,16 +43,26 @@ class SignUpForm(forms.Form):
             raise
 
 
+class LanguageForm(forms.Form):
+    """The profile's language choice; empty lets the browser's Accept-Language decide."""
+
+    language = forms.ChoiceField(
+        label=_("Language"),
+        required=False,
+        choices=[("", _("Your browser's language")), *settings.LANGUAGES],
+    )
+
+
 class LoginForm(AuthenticationForm):
     username = forms.EmailField(
-        label="Email", max_length=254, widget=forms.EmailInput(attrs={"autocomplete": "email", "autofocus": True})
+        label=_("Email"), max_length=254, widget=forms.EmailInput(attrs={"autocomplete": "email", "autofocus": True})
     )
 
 
 class GrantCreditsForm(forms.Form):
     """Staff grant or refund from the admin; the token makes a double-submitted form grant once."""
 
-    kind = forms.ChoiceField(choices=GrantKind.choices, initial=GrantKind.GRANT)
-    amount = forms.IntegerField(min_value=1, max_value=1_000_000)
-    reason = forms.CharField(max_length=200)
+    kind = forms.ChoiceField(label=_("Kind"), choices=GrantKind.choices, initial=GrantKind.GRANT)
+    amount = forms.IntegerField(label=_("Amount"), min_value=1, max_value=1_000_000)
+    reason = forms.CharField(label=_("Reason"), max_length=200)
     token = forms.UUIDField(widget=forms.HiddenInput)

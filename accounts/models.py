@@ -11,6 +11,7 @@ from django.db import models
 from django.db.models import F, Q
 from django.utils import timezone
 from django.utils.crypto import salted_hmac
+from django.utils.translation import gettext_lazy as _
 
 from .tiers import TierLimits, TierName
 
@@ -44,7 +45,7 @@ class UserManager(BaseUserManager):
 
 class User(AbstractUser):
     username = None
-    email = models.EmailField("email address", unique=True)
+    email = models.EmailField(_("email address"), unique=True)
     tier = models.CharField(max_length=32, choices=TierName, default=TierName.FREE)
     # Caches of the ledger, written only by accounts.services under a row lock.
     credit_balance = models.IntegerField(default=0, editable=False, help_text="Credits available to spend.")
@@ -154,18 +155,18 @@ class Tier(models.Model):
 
 
 class EntryKind(models.TextChoices):
-    GRANT = "grant", "Grant"
-    RESERVATION = "reservation", "Reservation"
-    CHARGE = "charge", "Charge"
-    RELEASE = "release", "Release"
-    REFUND = "refund", "Refund"
+    GRANT = "grant", _("Grant")
+    RESERVATION = "reservation", _("Reservation")
+    CHARGE = "charge", _("Charge")
+    RELEASE = "release", _("Release")
+    REFUND = "refund", _("Refund")
 
 
 class GrantKind(models.TextChoices):
     """The entries staff may write by hand."""
 
-    GRANT = EntryKind.GRANT.value, "Grant"
-    REFUND = EntryKind.REFUND.value, "Refund"
+    GRANT = EntryKind.GRANT.value, _("Grant")
+    REFUND = EntryKind.REFUND.value, _("Refund")
 
 
 JOB_ENTRY_KINDS = (EntryKind.RESERVATION, EntryKind.CHARGE, EntryKind.RELEASE)

@@ -290,6 +290,14 @@ def reactivate_user(*, user: User) -> User:
     return user
 
 
+def set_language(*, user: User, language: str) -> User:
+    """Save the website's and e-mails' language for this user ("" lets the browser decide again)."""
+    user.language = language
+    user.clean_fields(exclude=[field.name for field in User._meta.fields if field.name != "language"])
+    User.objects.filter(pk=user.pk).update(language=language)
+    return user
+
+
 # --- API keys --------------------------------------------------------------------------------
 
 
@@ -301,7 +309,7 @@ def create_api_key(*, user: User, name: str) -> tuple[ApiKey, str]:
     """A new key; the secret is returned here only, and only its hash is kept."""
     name = name.strip()
     if not name:
-        raise ValidationError({"name": "Name the key so you can recognise it later."})
+        raise ValidationError({"name": _("Name the key so you can recognise it later.")})
     if ApiKey.objects.filter(user=user, revoked_at__isnull=True).count() >= MAX_API_KEYS:
         raise ValidationError({"name": f"You can have at most {MAX_API_KEYS} active keys; revoke one first."})
     raw_key = API_KEY_PREFIX + secrets.token_urlsafe(32)

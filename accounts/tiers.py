@@ -5,12 +5,13 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from django.db import models
+from django.utils.translation import gettext_lazy as _
 
 
 class TierName(models.TextChoices):
-    FREE = "free", "Free"
-    PRO = "pro", "Pro"
-    ENTERPRISE = "enterprise", "Enterprise"
+    FREE = "free", _("Free")
+    PRO = "pro", _("Pro")
+    ENTERPRISE = "enterprise", _("Enterprise")
 
 
 @dataclass(frozen=True)

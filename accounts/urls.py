@@ -18,6 +18,7 @@ urlpatterns = [
     path("password-reset/sent/", views.PasswordResetDoneView.as_view(), name="password_reset_done"),
     path("reset/<uidb64>/<token>/", views.PasswordResetConfirmView.as_view(), name="password_reset_confirm"),
     path("reset/done/", views.PasswordResetCompleteView.as_view(), name="password_reset_complete"),
+    path("language", views.language_update, name="language"),
     path("keys/new", views.api_key_create, name="key-create"),
     path("keys/<int:pk>/revoke", views.api_key_revoke, name="key-revoke"),
 ]

@@ -3,6 +3,7 @@ account page and its API keys."""
 
 from __future__ import annotations
 
+from django.conf import settings
 from django.contrib import auth, messages
 from django.contrib.auth import views as auth_views
 from django.contrib.auth.decorators import login_required
@@ -11,13 +12,14 @@ from django.core.exceptions import ValidationError
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse_lazy
+from django.utils import translation
 from django.utils.translation import gettext as _
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_POST
 from django.views.generic import FormView, TemplateView
 
 from . import selectors, services
-from .forms import LoginForm, SignUpForm
+from .forms import LanguageForm, LoginForm, SignUpForm
 from .throttling import SignUpRateThrottle
 from .tokens import revoke_sessions_and_tokens
 
@@ -139,6 +141,7 @@ class ProfileView(LoginRequiredMixin, TemplateView):
             limits=selectors.limits_for(user),
             entries=selectors.ledger_for(user).select_related("job")[:20],
             api_keys=selectors.api_keys_for(user),
+            language_form=LanguageForm(initial={"language": user.language}),
             **kwargs,
         )
 
@@ -162,5 +165,28 @@ def api_key_create(request: HttpRequest) -> HttpResponse:
 def api_key_revoke(request: HttpRequest, pk: int) -> HttpResponse:
     key = get_object_or_404(selectors.api_keys_for(request.user), pk=pk)
     services.revoke_api_key(key=key)
-    messages.success(request, f"The key “{key.name}” is revoked; requests using it are refused from now on.")
+    messages.success(
+        request, _("The key “%(name)s” is revoked; requests using it are refused from now on.") % {"name": key.name}
+    )
     return redirect("accounts:profile")
+
+
+@login_required
+@require_POST
+def language_update(request: HttpRequest) -> HttpResponse:
+    """The profile's language choice; the page comes back in the new language (or the browser's, for empty)."""
+    form = LanguageForm(request.POST)
+    if not form.is_valid():
+        for message in form.errors["language"]:
+            messages.error(request, message)
+        return redirect("accounts:profile")
+    language = form.cleaned_data["language"]
+    services.set_language(user=request.user, language=language)
+    translation.activate(language or translation.get_language_from_request(request))  # the message in the new one
+    messages.success(request, _("Your language is saved."))
+    response = redirect("accounts:profile")
+    if language:
+        response.set_cookie(settings.LANGUAGE_COOKIE_NAME, language, max_age=settings.LANGUAGE_COOKIE_AGE)
+    else:
+        response.delete_cookie(settings.LANGUAGE_COOKIE_NAME)
+    return response

@@ -12,6 +12,8 @@ from django.core.exceptions import RequestDataTooBig, SuspiciousOperation
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.http import Http404, HttpResponseRedirect
 from django.urls import Resolver404, ResolverMatch, resolve
+from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
 from drf_spectacular.utils import extend_schema
 from rest_framework import exceptions, serializers, status
 from rest_framework.decorators import api_view, authentication_classes, permission_classes, throttle_classes
@@ -31,7 +33,7 @@ class Conflict(exceptions.APIException):
     """409: the object is not in a state that allows this (a job that is not failed cannot be retried)."""
 
     status_code = status.HTTP_409_CONFLICT
-    default_detail = "The request conflicts with the current state of the object."
+    default_detail = gettext_lazy("The request conflicts with the current state of the object.")
     default_code = "conflict"
 
 
@@ -57,10 +59,10 @@ def _validation_body(exc: exceptions.ValidationError) -> dict[str, Any]:
     """`message` names the first field at fault; `fields` has every field's messages."""
     detail = exc.detail if isinstance(exc.detail, dict) else {"non_field_errors": exc.detail}
     fields = _flatten(detail)
-    first_field, first_errors = next(iter(fields.items()), ("", ["Invalid input."]))
-    message = first_errors[0] if isinstance(first_errors, list) and first_errors else "Invalid input."
+    first_field, first_errors = next(iter(fields.items()), ("", [_("Invalid input.")]))
+    message = first_errors[0] if isinstance(first_errors, list) and first_errors else _("Invalid input.")
     if isinstance(message, dict | list):
-        message = "Invalid input."
+        message = _("Invalid input.")
     return {
         "code": "invalid",
         "message": f"{first_field}: {message}" if first_field not in {"", "non_field_errors"} else message,
@@ -118,7 +120,9 @@ def not_found(request, *args: Any, **kwargs: Any) -> Response:
         match = resolve_or_none(request.path + "/")
         if match is not None and match.func is not not_found:
             return HttpResponseRedirect(request.get_full_path().replace(request.path, request.path + "/", 1))
-    raise exceptions.NotFound(f"No endpoint {request.path}. The endpoints are listed at /api/v1/docs/.")
+    raise exceptions.NotFound(
+        _("No endpoint %(path)s. The endpoints are listed at /api/v1/docs/.") % {"path": request.path}
+    )
 
 
 def resolve_or_none(path: str) -> ResolverMatch | None:

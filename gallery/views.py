@@ -26,6 +26,7 @@ from django.utils import timezone
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.utils.text import get_valid_filename
 from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy, ngettext
 from django.views.decorators.http import require_GET, require_POST
 
 from generation.engine.paths import PATH_CHOICES
@@ -50,9 +51,9 @@ def signed_file(request: HttpRequest, token: str) -> FileResponse:
     try:
         name, download_as = selectors.file_from_token(token)
     except signing.BadSignature:
-        raise Http404("This link is invalid or has expired.") from None
+        raise Http404(_("This link is invalid or has expired.")) from None
     if not default_storage.exists(name):
-        raise Http404("No such file.")
+        raise Http404(_("No such file."))
     content_type = mimetypes.guess_type(name)[0] or "application/octet-stream"
     response = FileResponse(
         default_storage.open(name, "rb"),
@@ -75,7 +76,7 @@ def shared(request: HttpRequest, token: str) -> HttpResponse:
     """The public page of a share link: no login, the token is the credential. Gone links are a 404."""
     link = selectors.active_share_link(token)
     if link is None:
-        raise Http404("This link does not exist, has expired or was revoked.")
+        raise Http404(_("This link does not exist, has expired or was revoked."))
     page = Paginator(selectors.shared_images(link), SHARE_PAGE_SIZE).get_page(request.GET.get("page"))
     items = [{"image": image, **selectors.shared_image_urls(services.share_copies(image=image))} for image in page]
     response = render(request, "gallery/share.html", {"link": link, "page": page, "items": items})
@@ -87,13 +88,18 @@ def shared(request: HttpRequest, token: str) -> HttpResponse:
 
 
 GALLERY_PAGE_SIZE = 48
-SHARE_EXPIRY_CHOICES = [("", "Never expires"), ("1", "1 day"), ("7", "7 days"), ("30", "30 days")]
+SHARE_EXPIRY_CHOICES = [
+    ("", gettext_lazy("Never expires")),
+    ("1", gettext_lazy("1 day")),
+    ("7", gettext_lazy("7 days")),
+    ("30", gettext_lazy("30 days")),
+]
 BULK_ACTIONS = [
-    ("download", "Download as zip"),
-    ("favourite", "Add to favourites"),
-    ("unfavourite", "Remove from favourites"),
-    ("move", "Move to folder"),
-    ("trash", "Move to trash"),
+    ("download", gettext_lazy("Download as zip")),
+    ("favourite", gettext_lazy("Add to favourites")),
+    ("unfavourite", gettext_lazy("Remove from favourites")),
+    ("move", gettext_lazy("Move to folder")),
+    ("trash", gettext_lazy("Move to trash")),
 ]
 
 
@@ -106,35 +112,37 @@ def folder_choices(user, *, blank: str) -> list[tuple[str, str]]:
 
 
 class FolderForm(forms.Form):
-    name = forms.CharField(max_length=100, label="Folder name")
-    parent = forms.ChoiceField(required=False, label="Inside")
+    name = forms.CharField(max_length=100, label=gettext_lazy("Folder name"))
+    parent = forms.ChoiceField(required=False, label=gettext_lazy("Inside"))
 
     def __init__(self, *args, user, **kwargs):
         super().__init__(*args, **kwargs)
         roots = selectors.folders_for(user).filter(parent__isnull=True)
-        self.fields["parent"].choices = [("", "Top level"), *((str(f.pk), f.name) for f in roots)]
+        self.fields["parent"].choices = [("", _("Top level")), *((str(f.pk), f.name) for f in roots)]
 
 
 class OrganiseForm(forms.Form):
-    folder = forms.ChoiceField(required=False, label="Folder")
+    folder = forms.ChoiceField(required=False, label=gettext_lazy("Folder"))
     tags = forms.CharField(
         required=False,
         max_length=1000,
-        label="Tags",
-        help_text="Separate tags with commas.",
-        widget=forms.TextInput(attrs={"placeholder": "summer, campaign"}),
+        label=gettext_lazy("Tags"),
+        help_text=gettext_lazy("Separate tags with commas."),
+        widget=forms.TextInput(attrs={"placeholder": gettext_lazy("summer, campaign")}),
     )
 
     def __init__(self, *args, user, **kwargs):
         super().__init__(*args, **kwargs)
-        self.fields["folder"].choices = folder_choices(user, blank="No folder")
+        self.fields["folder"].choices = folder_choices(user, blank=_("No folder"))
 
     def tag_names(self) -> list[str]:
         return [name.strip() for name in self.cleaned_data["tags"].split(",") if name.strip()]
 
 
 class ShareForm(forms.Form):
-    expires_in_days = forms.ChoiceField(required=False, choices=SHARE_EXPIRY_CHOICES, label="Link expires")
+    expires_in_days = forms.ChoiceField(
+        required=False, choices=SHARE_EXPIRY_CHOICES, label=gettext_lazy("Link expires")
+    )
 
     def expires_at(self) -> dt.datetime | None:
         days = self.cleaned_data.get("expires_in_days")
@@ -142,23 +150,23 @@ class ShareForm(forms.Form):
 
 
 class BulkForm(forms.Form):
-    action = forms.ChoiceField(choices=BULK_ACTIONS)
-    folder = forms.ChoiceField(required=False, label="Folder")
+    action = forms.ChoiceField(choices=BULK_ACTIONS, label=gettext_lazy("Action"))
+    folder = forms.ChoiceField(required=False, label=gettext_lazy("Folder"))
 
     def __init__(self, *args, user, **kwargs):
         super().__init__(*args, **kwargs)
-        self.fields["folder"].choices = folder_choices(user, blank="No folder")
+        self.fields["folder"].choices = folder_choices(user, blank=_("No folder"))
 
     def clean(self):
         cleaned = super().clean()
         try:
             ids = [uuid.UUID(value) for value in self.data.getlist("ids")]
         except ValueError:
-            raise ValidationError("Some selected images are not valid.") from None
+            raise ValidationError(_("Some selected images are not valid.")) from None
         if not ids:
-            raise ValidationError("Select at least one image.")
+            raise ValidationError(_("Select at least one image."))
         if len(ids) > ZIP_MAX_IMAGES:
-            raise ValidationError(f"Select at most {ZIP_MAX_IMAGES} images at once.")
+            raise ValidationError(_("Select at most %(count)s images at once.") % {"count": ZIP_MAX_IMAGES})
         cleaned["ids"] = ids
         return cleaned
 
@@ -235,7 +243,7 @@ def gallery(request: HttpRequest) -> HttpResponse:
             "paths": PATH_CHOICES,
             "folder_form": FolderForm(user=user, initial={"parent": _parent_for_new_folder(folder)}),
             "bulk_actions": BULK_ACTIONS,
-            "bulk_folders": folder_choices(user, blank="No folder"),
+            "bulk_folders": folder_choices(user, blank=_("No folder")),
             "share_form": ShareForm(),
             "share_links": share_links,
             "trash_count": selectors.trashed_images_for(user).count(),
@@ -250,12 +258,12 @@ def bulk(request: HttpRequest) -> HttpResponse:
     form = BulkForm(request.POST, user=request.user)
     fallback = reverse("gallery:list")
     if not form.is_valid():
-        for error in form.non_field_errors() or ["Choose what to do with the selected images."]:
+        for error in form.non_field_errors() or [_("Choose what to do with the selected images.")]:
             messages.error(request, error)
         return _back(request, fallback)
     images = selectors.images_by_uuid(request.user, form.cleaned_data["ids"])
     if not images:
-        messages.error(request, "None of the selected images exist any more.")
+        messages.error(request, _("None of the selected images exist any more."))
         return _back(request, fallback)
     action = form.cleaned_data["action"]
     if action == "download":
@@ -267,16 +275,31 @@ def bulk(request: HttpRequest) -> HttpResponse:
         folder = _owned_folder(request.user, form.cleaned_data.get("folder"))
         for image in images:
             services.move_to_folder(image=image, folder=folder)
-        where = f"“{folder.name}”" if folder else "no folder"
-        messages.success(request, f"Moved {len(images)} image{'s' if len(images) != 1 else ''} to {where}.")
+        count = len(images)
+        if folder:
+            message = ngettext(
+                "Moved %(count)s image to “%(folder)s”.", "Moved %(count)s images to “%(folder)s”.", count
+            ) % {"count": count, "folder": folder.name}
+        else:
+            message = ngettext(
+                "Moved %(count)s image out of its folder.", "Moved %(count)s images out of their folders.", count
+            ) % {"count": count}
+        messages.success(request, message)
     elif action in ("favourite", "unfavourite"):
         for image in images:
             services.set_favourite(image=image, is_favourite=action == "favourite")
-        messages.success(request, f"Updated {len(images)} image{'s' if len(images) != 1 else ''}.")
+        messages.success(
+            request,
+            ngettext("Updated %(count)s image.", "Updated %(count)s images.", len(images)) % {"count": len(images)},
+        )
     elif action == "trash":
         for image in images:
             services.trash_image(image=image)
-        messages.success(request, f"Moved {len(images)} image{'s' if len(images) != 1 else ''} to the trash.")
+        messages.success(
+            request,
+            ngettext("Moved %(count)s image to the trash.", "Moved %(count)s images to the trash.", len(images))
+            % {"count": len(images)},
+        )
     return _back(request, fallback)
 
 
@@ -339,9 +362,9 @@ def image_organise(request: HttpRequest, pk) -> HttpResponse:
         except ValidationError as error:
             _report(request, error)
         else:
-            messages.success(request, "Saved.")
+            messages.success(request, _("Saved."))
     else:
-        messages.error(request, "Choose a folder from the list and keep tags under 50 characters each.")
+        messages.error(request, _("Choose a folder from the list and keep tags under 50 characters each."))
     return redirect("gallery:image", pk=image.uuid)
 
 
@@ -350,7 +373,12 @@ def image_organise(request: HttpRequest, pk) -> HttpResponse:
 def image_trash(request: HttpRequest, pk) -> HttpResponse:
     image = _live_image(request, pk)
     services.trash_image(image=image)
-    messages.success(request, f"The image is in the trash for {settings.GALLERY_TRASH_DAYS} days.")
+    days = settings.GALLERY_TRASH_DAYS
+    messages.success(
+        request,
+        ngettext("The image is in the trash for %(days)s day.", "The image is in the trash for %(days)s days.", days)
+        % {"days": days},
+    )
     return redirect("gallery:list")
 
 
@@ -365,7 +393,7 @@ def image_share(request: HttpRequest, pk) -> HttpResponse:
         except ValidationError as error:
             _report(request, error)
         else:
-            messages.success(request, "Share link created. Anyone with the link can see this image.")
+            messages.success(request, _("Share link created. Anyone with the link can see this image."))
     return redirect("gallery:image", pk=image.uuid)
 
 
@@ -377,7 +405,7 @@ def image_share(request: HttpRequest, pk) -> HttpResponse:
 def folder_create(request: HttpRequest) -> HttpResponse:
     form = FolderForm(request.POST, user=request.user)
     if not form.is_valid():
-        messages.error(request, "Give the folder a name (at most 100 characters).")
+        messages.error(request, _("Give the folder a name (at most 100 characters)."))
         return redirect("gallery:list")
     try:
         folder = services.create_folder(
@@ -388,7 +416,7 @@ def folder_create(request: HttpRequest) -> HttpResponse:
     except ValidationError as error:
         _report(request, error)
         return redirect("gallery:list")
-    messages.success(request, f"Folder “{folder.name}” created.")
+    messages.success(request, _("Folder “%(name)s” created.") % {"name": folder.name})
     return redirect(f"{reverse('gallery:list')}?folder={folder.pk}")
 
 
@@ -398,7 +426,7 @@ def folder_delete(request: HttpRequest, pk: int) -> HttpResponse:
     folder = get_object_or_404(selectors.folders_for(request.user), pk=pk)
     name = folder.name
     services.delete_folder(folder=folder)
-    messages.success(request, f"Folder “{name}” deleted; its images are still in your gallery.")
+    messages.success(request, _("Folder “%(name)s” deleted; its images are still in your gallery.") % {"name": name})
     return redirect("gallery:list")
 
 
@@ -413,7 +441,7 @@ def folder_share(request: HttpRequest, pk: int) -> HttpResponse:
         except ValidationError as error:
             _report(request, error)
         else:
-            messages.success(request, f"Share link for “{folder.name}” created.")
+            messages.success(request, _("Share link for “%(name)s” created.") % {"name": folder.name})
     return redirect(f"{reverse('gallery:list')}?folder={folder.pk}")
 
 
@@ -422,7 +450,7 @@ def folder_share(request: HttpRequest, pk: int) -> HttpResponse:
 def share_link_revoke(request: HttpRequest, pk: int) -> HttpResponse:
     link: ShareLink = get_object_or_404(selectors.share_links_for(request.user), pk=pk)
     services.revoke_share_link(link=link)
-    messages.success(request, "The share link is revoked; it no longer opens.")
+    messages.success(request, _("The share link is revoked; it no longer opens."))
     return _back(request, reverse("gallery:list"))
 
 
@@ -441,7 +469,7 @@ def trash(request: HttpRequest) -> HttpResponse:
 def trash_restore(request: HttpRequest, pk) -> HttpResponse:
     image = get_object_or_404(selectors.trashed_images_for(request.user), uuid=pk)
     services.restore_image(image=image)
-    messages.success(request, "Image restored to your gallery.")
+    messages.success(request, _("Image restored to your gallery."))
     return redirect("gallery:trash")
 
 
@@ -449,5 +477,8 @@ def trash_restore(request: HttpRequest, pk) -> HttpResponse:
 @require_POST
 def trash_empty(request: HttpRequest) -> HttpResponse:
     purged = services.empty_trash(owner=request.user, everything=True)
-    messages.success(request, f"Deleted {purged} image{'s' if purged != 1 else ''} for good.")
+    messages.success(
+        request,
+        ngettext("Deleted %(count)s image for good.", "Deleted %(count)s images for good.", purged) % {"count": purged},
+    )
     return redirect("gallery:trash")

@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Any
 from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.db.models import Count
+from django.utils.translation import gettext as _
 
 from accounts.exceptions import EmailNotVerified, TooManyJobs
 from accounts.models import CreditEntry, EntryKind
@@ -54,8 +55,11 @@ def _check_job_size(user: User, job: GenerationJob, limits: TierLimits) -> None:
             raise ValidationError({field: f"The {plan} plan allows images up to {limits.max_side} px a side."})
 
 
-def admit_job(*, user: User, job: GenerationJob) -> CreditEntry | None:
+def admit_job(*, user: User, job: GenerationJob, max_queued: int | None = None) -> CreditEntry | None:
     """Called by submit_job inside its transaction, right after creating the job: enforce the plan, reserve.
+
+    `max_queued` replaces the plan's max_queued_jobs for this job: a campaign batch's jobs may wait up to the
+    plan's batch size (batches.services), so a batch the plan allows can be submitted whole.
 
     Raises EmailNotVerified, ValidationError, InsufficientCredits or TooManyJobs; the caller's transaction then
     rolls the job back with everything else (hence no savepoint of its own).
@@ -77,11 +81,12 @@ def admit_job(*, user: User, job: GenerationJob) -> CreditEntry | None:
             .annotate(n=Count("id"))
         )
         queued, running = counts.get(JobStatus.QUEUED, 0), counts.get(JobStatus.RUNNING, 0)
-        if queued > limits.max_queued_jobs or queued + running > limits.max_queued_jobs + limits.max_running_jobs:
+        waiting = limits.max_queued_jobs if max_queued is None else max_queued
+        if queued > waiting or queued + running > waiting + limits.max_running_jobs:
             raise TooManyJobs(
                 JOB_SLOT_RETRY_AFTER,
-                f"Your plan allows {limits.max_queued_jobs} waiting jobs and {limits.max_running_jobs} running; "
-                "wait for one to finish.",
+                _("Your plan allows %(waiting)s waiting jobs and %(running)s running; wait for one to finish.")
+                % {"waiting": waiting, "running": limits.max_running_jobs},
             )
     return entry
 

@@ -3,6 +3,7 @@ import uuid
 from django.conf import settings
 from django.db import models
 from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
 
 from gallery.models import ImageType
 
@@ -12,11 +13,11 @@ from .engine.paths import DEFAULT_PATH, PATH_CHOICES
 
 
 class JobStatus(models.TextChoices):
-    QUEUED = "queued", "Queued"
-    RUNNING = "running", "Running"
-    SUCCEEDED = "succeeded", "Succeeded"
-    FAILED = "failed", "Failed"
-    CANCELED = "canceled", "Canceled"
+    QUEUED = "queued", _("Queued")
+    RUNNING = "running", _("Running")
+    SUCCEEDED = "succeeded", _("Succeeded")
+    FAILED = "failed", _("Failed")
+    CANCELED = "canceled", _("Canceled")
 
 
 FINAL_STATUSES = frozenset({JobStatus.SUCCEEDED, JobStatus.FAILED, JobStatus.CANCELED})
@@ -41,8 +42,8 @@ TRANSITION_TIMESTAMPS = {
 class ReferenceMethod(models.TextChoices):
     """How a character's reference image shapes a scene: image-to-image from it, or SDXL's IP-Adapter."""
 
-    IMAGE_TO_IMAGE = "image", "Image-to-image from the reference"
-    IP_ADAPTER = "ip_adapter", "IP-Adapter identity"
+    IMAGE_TO_IMAGE = "image", _("Image-to-image from the reference")
+    IP_ADAPTER = "ip_adapter", _("IP-Adapter identity")
 
 
 class IllegalTransition(Exception):

@@ -15,6 +15,8 @@ from django.db.models import Count, Max
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
+from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy, ngettext
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from accounts.exceptions import AccountsError
@@ -27,27 +29,31 @@ from .models import Chapter, Character, Scene, Story
 
 
 class StoryForm(forms.Form):
-    title = forms.CharField(max_length=200)
-    description = forms.CharField(required=False, widget=forms.Textarea(attrs={"rows": 3}))
+    title = forms.CharField(max_length=200, label=gettext_lazy("Title"))
+    description = forms.CharField(
+        required=False, label=gettext_lazy("Description"), widget=forms.Textarea(attrs={"rows": 3})
+    )
     template = forms.ChoiceField(
-        required=False, label="Visual style", help_text="A template gives every scene the same look."
+        required=False,
+        label=gettext_lazy("Visual style"),
+        help_text=gettext_lazy("A template gives every scene the same look."),
     )
     production_path = forms.ChoiceField(
         choices=PATH_CHOICES,
         initial="cinema",
-        label="Production path",
-        help_text="Used when no template is chosen.",
+        label=gettext_lazy("Production path"),
+        help_text=gettext_lazy("Used when no template is chosen."),
     )
     style = forms.CharField(
         required=False,
         max_length=300,
-        label="Style words",
-        help_text="Added to every scene's prompt, e.g. “watercolour, soft light”.",
+        label=gettext_lazy("Style words"),
+        help_text=gettext_lazy("Added to every scene's prompt, e.g. “watercolour, soft light”."),
     )
 
     def __init__(self, *args: Any, **kwargs: Any):
         super().__init__(*args, **kwargs)
-        self.fields["template"].choices = [("", "No template")] + [
+        self.fields["template"].choices = [("", _("No template"))] + [
             (t.slug, f"{t.name} ({t.get_production_path_display()})") for t in listed_templates()
         ]
 
@@ -57,30 +63,37 @@ class StoryForm(forms.Form):
             return None
         template = template_for_jobs(slug)
         if template is None:
-            raise ValidationError("This template is not available any more.")
+            raise ValidationError(_("This template is not available any more."))
         return template
 
 
 class ChapterForm(forms.Form):
-    number = forms.IntegerField(min_value=1, label="Chapter number")
-    title = forms.CharField(required=False, max_length=200)
-    script = forms.CharField(required=False, widget=forms.Textarea(attrs={"rows": 4}))
-    style = forms.CharField(required=False, max_length=300, label="Style words")
+    number = forms.IntegerField(min_value=1, label=gettext_lazy("Chapter number"))
+    title = forms.CharField(required=False, max_length=200, label=gettext_lazy("Title"))
+    script = forms.CharField(required=False, label=gettext_lazy("Script"), widget=forms.Textarea(attrs={"rows": 4}))
+    style = forms.CharField(required=False, max_length=300, label=gettext_lazy("Style words"))
 
 
 class CharacterForm(forms.Form):
-    name = forms.CharField(max_length=120)
+    name = forms.CharField(max_length=120, label=gettext_lazy("Name"))
     description = forms.CharField(
         required=False,
+        label=gettext_lazy("Description"),
         widget=forms.Textarea(attrs={"rows": 2}),
-        help_text="Appearance, used in every prompt the character is in.",
+        help_text=gettext_lazy("Appearance, used in every prompt the character is in."),
     )
 
 
 class SceneForm(forms.Form):
-    scene_number = forms.IntegerField(min_value=1, label="Scene number")
-    description = forms.CharField(widget=forms.Textarea(attrs={"rows": 3}), help_text="What happens in the picture.")
-    characters = forms.MultipleChoiceField(required=False, widget=forms.CheckboxSelectMultiple, label="Characters")
+    scene_number = forms.IntegerField(min_value=1, label=gettext_lazy("Scene number"))
+    description = forms.CharField(
+        label=gettext_lazy("Description"),
+        widget=forms.Textarea(attrs={"rows": 3}),
+        help_text=gettext_lazy("What happens in the picture."),
+    )
+    characters = forms.MultipleChoiceField(
+        required=False, widget=forms.CheckboxSelectMultiple, label=gettext_lazy("Characters")
+    )
 
     def __init__(self, *args: Any, story: Story, **kwargs: Any):
         super().__init__(*args, **kwargs)
@@ -102,7 +115,7 @@ def _apply_errors(form: forms.Form, error: ValidationError) -> None:
 
 def _queue_failed(request: HttpRequest, error: Exception) -> None:
     text = "; ".join(error.messages) if isinstance(error, ValidationError) else str(error)
-    messages.error(request, f"Could not queue the image: {text}")
+    messages.error(request, _("Could not queue the image: %(reason)s") % {"reason": text})
 
 
 # --- Stories -------------------------------------------------------------------------------------
@@ -118,7 +131,9 @@ def story_list(request: HttpRequest) -> HttpResponse:
         except ValidationError as error:
             _apply_errors(form, error)
         else:
-            messages.success(request, f"Story “{story.title}” created. Add its characters and first chapter.")
+            messages.success(
+                request, _("Story “%(title)s” created. Add its characters and first chapter.") % {"title": story.title}
+            )
             return redirect("scenes:story", pk=story.pk)
     stories = selectors.stories_for(request.user).annotate(
         chapter_count=Count("chapters", distinct=True), character_count=Count("characters", distinct=True)
@@ -163,7 +178,9 @@ def chapter_create(request: HttpRequest, pk: int) -> HttpResponse:
         except ValidationError as error:
             _apply_errors(form, error)
         else:
-            messages.success(request, f"{chapter} added. Now describe its scenes.")
+            messages.success(
+                request, _("Chapter %(number)s added. Now describe its scenes.") % {"number": chapter.number}
+            )
             return redirect("scenes:chapter", pk=chapter.pk)
     context = _story_context(story, chapter_form=form)
     return render(request, "scenes/pages/story_detail.html", context, status=400)
@@ -180,7 +197,10 @@ def character_create(request: HttpRequest, pk: int) -> HttpResponse:
         except ValidationError as error:
             _apply_errors(form, error)
         else:
-            messages.success(request, f"{character.name} joined the story with a fixed seed, so they look alike.")
+            messages.success(
+                request,
+                _("%(name)s joined the story with a fixed seed, so they look alike.") % {"name": character.name},
+            )
             return redirect("scenes:story", pk=story.pk)
     context = _story_context(story, character_form=form)
     return render(request, "scenes/pages/story_detail.html", context, status=400)
@@ -195,7 +215,7 @@ def character_generate(request: HttpRequest, pk: int) -> HttpResponse:
     except (ValidationError, AccountsError) as error:
         _queue_failed(request, error)
         return redirect("scenes:story", pk=character.story_id)
-    messages.success(request, f"A picture of {character.name} is queued.")
+    messages.success(request, _("A picture of %(name)s is queued.") % {"name": character.name})
     return redirect("generation:job", pk=queued.job_id)
 
 
@@ -245,7 +265,7 @@ def scene_create(request: HttpRequest, pk: int) -> HttpResponse:
         except ValidationError as error:
             _apply_errors(form, error)
         else:
-            messages.success(request, f"Scene {scene.scene_number} added.")
+            messages.success(request, _("Scene %(number)s added.") % {"number": scene.scene_number})
             return redirect("scenes:chapter", pk=chapter.pk)
     return render(request, "scenes/pages/chapter_detail.html", _chapter_context(chapter, form), status=400)
 
@@ -256,16 +276,19 @@ def chapter_generate(request: HttpRequest, pk: int) -> HttpResponse:
     """Queue one job per scene; a refusal part-way (credits, plan limits) says which scenes were left out."""
     chapter = _chapter(request, pk)
     if not chapter.scenes.exists():
-        messages.error(request, "Add a scene before generating the chapter.")
+        messages.error(request, _("Add a scene before generating the chapter."))
         return redirect("scenes:chapter", pk=chapter.pk)
     result = services.generate_chapter_images(chapter=chapter)
     if result.queued:
         count = len(result.queued)
-        messages.success(request, f"Queued {count} scene image{'s' if count != 1 else ''}.")
+        messages.success(
+            request,
+            ngettext("Queued %(count)s scene image.", "Queued %(count)s scene images.", count) % {"count": count},
+        )
     if result.error is not None:
         left = ", ".join(str(scene.scene_number) for scene in result.not_queued)
         _queue_failed(request, result.error)
-        messages.warning(request, f"Not queued: scene {left}.")
+        messages.warning(request, _("Not queued: scene %(numbers)s.") % {"numbers": left})
     return redirect("scenes:chapter", pk=chapter.pk)
 
 
@@ -282,7 +305,10 @@ def scene_generate(request: HttpRequest, pk: int) -> HttpResponse:
     except (ValidationError, AccountsError) as error:
         _queue_failed(request, error)
     else:
-        messages.success(request, f"Scene {scene.scene_number} is queued; its picture appears here when done.")
+        messages.success(
+            request,
+            _("Scene %(number)s is queued; its picture appears here when done.") % {"number": scene.scene_number},
+        )
     return redirect(f"{_chapter_url(scene)}#scene-{scene.pk}")
 
 
@@ -293,7 +319,7 @@ def scene_choose(request: HttpRequest, pk: int) -> HttpResponse:
     try:
         image_id = uuid.UUID(request.POST.get("image", ""))
     except ValueError:
-        raise Http404("No such image.") from None
+        raise Http404(_("No such image.")) from None
     image = get_object_or_404(live_images_for(request.user), uuid=image_id)
     try:
         services.choose_scene_image(scene=scene, image=image)
@@ -301,7 +327,7 @@ def scene_choose(request: HttpRequest, pk: int) -> HttpResponse:
         for text in error.messages:
             messages.error(request, text)
     else:
-        messages.success(request, f"Scene {scene.scene_number} now uses this picture.")
+        messages.success(request, _("Scene %(number)s now uses this picture.") % {"number": scene.scene_number})
     return redirect(f"{_chapter_url(scene)}#scene-{scene.pk}")
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 from django.contrib.auth.decorators import login_required
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import render
+from django.utils.translation import gettext_lazy as _
 from django.views.decorators.http import require_GET
 
 from generation.engine.models_catalog import DEFAULT_MODEL, MODELS
@@ -14,13 +15,13 @@ from . import selectors
 from .filters import TemplateFilter
 
 PARAMETER_LABELS = {
-    "width": "width",
-    "height": "height",
-    "steps": "steps",
-    "guidance": "guidance",
-    "seed": "seed",
-    "negative_prompt": "negative prompt",
-    "num_images": "number of images",
+    "width": _("width"),
+    "height": _("height"),
+    "steps": _("steps"),
+    "guidance": _("guidance"),
+    "seed": _("seed"),
+    "negative_prompt": _("negative prompt"),
+    "num_images": _("number of images"),
 }
 
 

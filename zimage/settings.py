@@ -32,6 +32,7 @@ INSTALLED_APPS = [
     "django.contrib.sessions",
     "django.contrib.messages",
     "django.contrib.staticfiles",
+    "django.contrib.humanize",  # intcomma: credit amounts grouped for the reader's locale
     "rest_framework",
     "rest_framework_simplejwt.token_blacklist",  # refresh tokens are used once (accounts.tokens)
     "django_filters",
@@ -56,9 +57,11 @@ MIDDLEWARE = [
     "core.csp.ContentSecurityPolicyMiddleware",  # self-only scripts/styles on every page
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
+    "django.middleware.locale.LocaleMiddleware",  # the language cookie, else Accept-Language (core.locale)
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "core.locale.UserLanguageMiddleware",  # a signed-in user's saved language over the browser's
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     # Turns a website login refused by django-axes into the lockout page.

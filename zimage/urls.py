@@ -1,8 +1,9 @@
 from django.contrib import admin
 from django.urls import include, path, re_path
+from django.views.i18n import JavaScriptCatalog
 from drf_spectacular.views import SpectacularAPIView, SpectacularRedocView, SpectacularSwaggerSplitView
 
-from core import api, csp, health
+from core import api, csp, health, locale
 from generation.ops.metrics import metrics_view
 
 api_v1 = [
@@ -12,6 +13,7 @@ api_v1 = [
     path("", include("scenes.api_urls")),
     path("", include("accounts.api_urls")),
     path("", include("webhooks.api_urls")),
+    path("", include("batches.api_urls")),
     path("schema/", SpectacularAPIView.as_view(), name="schema"),
     path("docs/", SpectacularSwaggerSplitView.as_view(url_name="schema"), name="swagger-ui"),
     path("redoc/", csp.allow_inline_styles(SpectacularRedocView.as_view(url_name="schema")), name="redoc"),
@@ -24,6 +26,8 @@ urlpatterns = [
     path("readyz", health.readyz, name="readyz"),
     path("metrics", metrics_view, name="metrics"),
     path("admin/", admin.site.urls),
+    path("i18n/setlang/", locale.set_language, name="set_language"),
+    path("i18n/js/", JavaScriptCatalog.as_view(domain="djangojs"), name="javascript-catalog"),
     path("api/v1/", include(api_v1)),
     # The website: each app's pages (views.py + urls.py), rendered server-side.
     path("accounts/", include("accounts.urls")),

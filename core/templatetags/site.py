@@ -6,12 +6,14 @@ from datetime import timedelta
 
 from django import template
 from django.urls import reverse
-from django.utils import timezone
+from django.utils import formats, timezone
 from django.utils.html import format_html
 from django.utils.timesince import timesince
+from django.utils.translation import gettext as _
 
 from accounts.selectors import limits_for
 from gallery import selectors as gallery_selectors
+from generation.engine.paths import PATHS
 from generation.forms import IMAGE_ACTION_FORMS, image_action_costs
 
 register = template.Library()
@@ -36,11 +38,20 @@ def seconds(value) -> str:
         return "\N{EN DASH}"
     value = float(value)
     if value < 10:
-        return f"{value:.1f} s"
+        return _("%(seconds)s s") % {"seconds": formats.number_format(value, 1)}
     if value < 60:
-        return f"{round(value)} s"
+        return _("%(seconds)s s") % {"seconds": round(value)}
     minutes, rest = divmod(round(value), 60)
-    return f"{minutes} min {rest} s" if rest else f"{minutes} min"
+    if rest:
+        return _("%(minutes)s min %(seconds)s s") % {"minutes": minutes, "seconds": rest}
+    return _("%(minutes)s min") % {"minutes": minutes}
+
+
+@register.filter
+def path_label(name: str) -> str:
+    """A production path's name in the reader's language (a gallery image stores the path's key)."""
+    spec = PATHS.get(name)
+    return str(spec.label) if spec else str(name).capitalize()
 
 
 @register.filter
@@ -72,8 +83,8 @@ def ago(value) -> str:
     if not value:
         return ""
     if timezone.now() - value < timedelta(minutes=1):
-        return "just now"
-    return f"{timesince(value)} ago"
+        return _("just now")
+    return _("%(time)s ago") % {"time": timesince(value)}
 
 
 @register.inclusion_tag("includes/image_actions.html", takes_context=True)

@@ -8,10 +8,14 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from django.conf import settings
 from django.core.exceptions import ValidationError
+from django.utils.translation import gettext_lazy as _
+
+if TYPE_CHECKING:
+    from django_stubs_ext import StrOrPromise
 
 logger = logging.getLogger(__name__)
 
@@ -24,7 +28,7 @@ class PathSpec:
     """What makes a production path: its look (style and negative prompts), its default size, its capacity."""
 
     name: str
-    label: str
+    label: StrOrPromise  # lazy: shown in the reader's language
     style_prompts: tuple[str, ...]
     negative_prompt: str
     default_size: tuple[int, int] = (1024, 1024)
@@ -68,20 +72,20 @@ PATHS: dict[str, PathSpec] = {
     for spec in (
         PathSpec(
             name="fashion",
-            label="Fashion",
+            label=_("Fashion"),
             style_prompts=("fashion photography", "editorial styling", "studio lighting", "detailed fabric texture"),
             negative_prompt="deformed hands, extra fingers, distorted fabric, low quality, blurry, watermark",
             concurrency=5,
         ),
         PathSpec(
             name="beauty",
-            label="Beauty",
+            label=_("Beauty"),
             style_prompts=("beauty photography", "flawless skin texture", "soft diffused light", "macro detail"),
             negative_prompt="plastic skin, over-smoothed skin, asymmetric eyes, low quality, blurry, watermark",
         ),
         PathSpec(
             name="eats",
-            label="Eats",
+            label=_("Eats"),
             style_prompts=(
                 "food photography",
                 "appetizing",
@@ -94,21 +98,21 @@ PATHS: dict[str, PathSpec] = {
         ),
         PathSpec(
             name="cinema",
-            label="Cinema",
+            label=_("Cinema"),
             style_prompts=("cinematic still", "anamorphic lens", "dramatic lighting", "film grain", "color graded"),
             negative_prompt="flat lighting, amateur snapshot, low quality, blurry, watermark",
             default_size=(1024, 576),
         ),
         PathSpec(
             name="cartoon",
-            label="Cartoon",
+            label=_("Cartoon"),
             style_prompts=("cartoon illustration", "clean line art", "vibrant flat colors", "expressive characters"),
             negative_prompt="photorealistic, photo, 3d render, low quality, blurry, watermark",
         ),
     )
 }
 
-PATH_CHOICES: list[tuple[str, str]] = [(spec.name, spec.label) for spec in PATHS.values()]
+PATH_CHOICES: list[tuple[str, StrOrPromise]] = [(spec.name, spec.label) for spec in PATHS.values()]
 PATH_NAMES: tuple[str, ...] = tuple(PATHS)
 QUEUE_NAMES: tuple[str, ...] = (DEFAULT_QUEUE, *(spec.queue for spec in PATHS.values()))
 

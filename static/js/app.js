@@ -1,4 +1,6 @@
 // Site-wide behaviour: navigation, theme toggle, CSRF-aware fetch, confirmations, copy buttons, auto-submit filters.
+// User-facing strings go through Django's JavaScript catalog (base.html loads it first; /i18n/js/).
+const gettext = window.gettext || ((text) => text);
 
 export function csrfToken() {
   const input = document.querySelector("input[name=csrfmiddlewaretoken]");
@@ -24,8 +26,9 @@ function effectiveTheme() {
 
 function labelThemeToggle(button) {
   const next = effectiveTheme() === "dark" ? "light" : "dark";
-  button.setAttribute("aria-label", `Switch to ${next} theme`);
-  button.setAttribute("title", `Switch to ${next} theme`);
+  const label = next === "dark" ? gettext("Switch to dark theme") : gettext("Switch to light theme");
+  button.setAttribute("aria-label", label);
+  button.setAttribute("title", label);
 }
 
 function setupThemeToggle() {
@@ -81,7 +84,7 @@ function setupCopyButtons() {
       try {
         await navigator.clipboard.writeText(text.trim());
         const original = button.textContent;
-        button.textContent = "Copied";
+        button.textContent = gettext("Copied");
         setTimeout(() => (button.textContent = original), 1500);
       } catch (error) {
         if (window.getSelection && document.createRange) {

@@ -1,4 +1,8 @@
 // Gallery multi-select: select all, a live count, and the folder picker only for "Move to folder".
+// User-facing strings go through Django's JavaScript catalog (base.html loads it first; /i18n/js/).
+const gettext = window.gettext || ((text) => text);
+const ngettext = window.ngettext || ((one, many, count) => (count === 1 ? one : many));
+const interpolate = window.interpolate || ((format, values) => format.replace(/%\((\w+)\)s/g, (_, key) => String(values[key])));
 // Without JavaScript the same form still works: tick images, pick an action, Apply.
 
 const form = document.getElementById("bulk-form");
@@ -16,8 +20,8 @@ if (form) {
     const selected = all.filter((box) => box.checked);
     for (const box of all) box.closest("[data-tile]").classList.toggle("is-selected", box.checked);
     count.textContent = selected.length
-      ? `${selected.length} selected`
-      : "Tick images to act on several at once.";
+      ? interpolate(gettext("%(count)s selected"), { count: selected.length }, true)
+      : gettext("Tick images to act on several at once.");
     submit.disabled = selected.length === 0;
     form.classList.toggle("has-selection", selected.length > 0);
     if (selectAll) {
@@ -40,7 +44,7 @@ if (form) {
   action.addEventListener("change", refresh);
   form.addEventListener("submit", (event) => {
     const selected = boxes().filter((box) => box.checked).length;
-    if (action.value === "trash" && !window.confirm(`Move ${selected} image${selected === 1 ? "" : "s"} to the trash?`)) {
+    if (action.value === "trash" && !window.confirm(interpolate(ngettext("Move %(count)s image to the trash?", "Move %(count)s images to the trash?", selected), { count: selected }, true))) {
       event.preventDefault();
       return;
     }

@@ -2,8 +2,19 @@
 // A job page follows /ws/jobs/<id>/; lists (dashboard, history) follow /ws/jobs/ for every row they show.
 // The server sends a snapshot first, then numbered events; the page only ever moves forward (seq).
 
+// User-facing strings go through Django's JavaScript catalog (base.html loads it first; /i18n/js/).
+const gettext = window.gettext || ((text) => text);
+const ngettext = window.ngettext || ((one, many, count) => (count === 1 ? one : many));
+const interpolate = window.interpolate || ((format, values) => format.replace(/%\((\w+)\)s/g, (_, key) => String(values[key])));
+
 const FINAL = new Set(["succeeded", "failed", "canceled"]);
-const LABELS = { queued: "Queued", running: "Running", succeeded: "Succeeded", failed: "Failed", canceled: "Canceled" };
+const LABELS = {
+  queued: gettext("Queued"),
+  running: gettext("Running"),
+  succeeded: gettext("Succeeded"),
+  failed: gettext("Failed"),
+  canceled: gettext("Canceled"),
+};
 
 function socketUrl(path) {
   const scheme = window.location.protocol === "https:" ? "wss" : "ws";
@@ -16,11 +27,13 @@ function part(root, name) {
 
 function formatSeconds(value) {
   if (value == null) return "";
-  if (value < 10) return `${value.toFixed(1)} s`;
-  if (value < 60) return `${Math.round(value)} s`;
+  if (value < 10) return interpolate(gettext("%(seconds)s s"), { seconds: value.toFixed(1) }, true);
+  if (value < 60) return interpolate(gettext("%(seconds)s s"), { seconds: Math.round(value) }, true);
   const minutes = Math.floor(value / 60);
   const rest = Math.round(value % 60);
-  return rest ? `${minutes} min ${rest} s` : `${minutes} min`;
+  return rest
+    ? interpolate(gettext("%(minutes)s min %(seconds)s s"), { minutes, seconds: rest }, true)
+    : interpolate(gettext("%(minutes)s min"), { minutes }, true);
 }
 
 /** A socket that reconnects with backoff until `shouldStay()` says the page no longer needs it. */
@@ -132,7 +145,7 @@ function setupJobPage(root) {
     link.href = imageUrlTemplate.replace("00000000-0000-0000-0000-000000000000", encodeURIComponent(image.id));
     const img = document.createElement("img");
     img.src = image.thumbnail_url;
-    img.alt = `Image ${Number(image.index) + 1} of job ${jobId}`;
+    img.alt = interpolate(gettext("Image %(number)s of job %(job)s"), { number: Number(image.index) + 1, job: jobId }, true);
     img.width = 256;
     img.height = 256;
     link.append(img);
@@ -140,7 +153,7 @@ function setupJobPage(root) {
     body.className = "tile-body";
     const meta = document.createElement("span");
     meta.className = "tile-meta";
-    meta.textContent = `Seed ${image.seed} · ${image.width}×${image.height}`;
+    meta.textContent = interpolate(gettext("Seed %(seed)s · %(width)s×%(height)s"), image, true);
     body.append(meta);
     item.append(link, body);
     const list = part(root, "images");
@@ -155,15 +168,17 @@ function setupJobPage(root) {
     const done = seenImages.size;
     switch (status) {
       case "queued":
-        return extra && extra.retry_count ? `Waiting for a worker (retry ${extra.retry_count}).` : "Waiting for a worker.";
+        return extra && extra.retry_count
+          ? interpolate(gettext("Waiting for a worker (retry %(count)s)."), { count: extra.retry_count }, true)
+          : gettext("Waiting for a worker.");
       case "running":
-        return `Generating image ${Math.min(done + 1, numImages)} of ${numImages}.`;
+        return interpolate(gettext("Generating image %(number)s of %(count)s."), { number: Math.min(done + 1, numImages), count: numImages }, true);
       case "succeeded":
-        return `Done: ${numImages} image${numImages === 1 ? "" : "s"} ready.`;
+        return interpolate(ngettext("Done: %(count)s image ready.", "Done: %(count)s images ready.", numImages), { count: numImages }, true);
       case "canceled":
-        return "Canceled. Credits for images that were not made are returned.";
+        return gettext("Canceled. Credits for images that were not made are returned.");
       case "failed":
-        return "This job failed. Its credits are returned.";
+        return gettext("This job failed. Its credits are returned.");
       default:
         return "";
     }
@@ -178,7 +193,7 @@ function setupJobPage(root) {
       setText("percent", "100");
     }
     if (!seenImages.size) {
-      setText("images-empty", "This job made no images.");
+      setText("images-empty", gettext("This job made no images."));
       part(root, "images-empty").hidden = false;
     }
     if (socket) socket.close();
@@ -186,7 +201,7 @@ function setupJobPage(root) {
 
   function apply(state) {
     applyCommon(root, state);
-    if (typeof state.step === "number" && state.total) setText("steps", `Step ${state.step} of ${state.total}`);
+    if (typeof state.step === "number" && state.total) setText("steps", interpolate(gettext("Step %(step)s of %(total)s"), state, true));
     if (typeof state.percent === "number") setText("percent", String(state.percent));
     if (state.status) setText("message", message(state.status, state));
     if (FINAL.has(state.status)) finish(state.status);
@@ -206,15 +221,15 @@ function setupJobPage(root) {
     switch (event.type) {
       case "job.queued":
         apply({ status: "queued", error: event.error, retry_count: event.retry_count });
-        if (event.estimated_seconds) setText("eta", `Estimated ${formatSeconds(event.estimated_seconds)}`);
+        if (event.estimated_seconds) setText("eta", interpolate(gettext("Estimated %(time)s"), { time: formatSeconds(event.estimated_seconds) }, true));
         break;
       case "job.started":
         apply({ status: "running", step: 0, total: event.total, percent: 0 });
-        setText("eta", "Starting…");
+        setText("eta", gettext("Starting…"));
         break;
       case "job.progress": {
         apply({ status: "running", step: event.step, total: event.total, percent: event.percent });
-        setText("eta", event.eta_seconds != null ? `About ${formatSeconds(event.eta_seconds)} left` : "");
+        setText("eta", event.eta_seconds != null ? interpolate(gettext("About %(time)s left"), { time: formatSeconds(event.eta_seconds) }, true) : "");
         if (typeof event.preview === "string" && event.preview.startsWith("data:image/")) {
           const preview = part(root, "preview");
           preview.src = event.preview;

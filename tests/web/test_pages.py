@@ -82,7 +82,7 @@ def test_dashboard_shows_balance_running_jobs_and_recent_images(owner_client, us
     GenerationJobFactory(owner=user, prompt="still drawing", running=True)
     stored_image(user, prompt="a finished picture")
     body = owner_client.get(reverse("generation:dashboard")).content.decode()
-    assert str(user.credit_balance) in body
+    assert f"{user.credit_balance:,}" in body  # grouped for the reader's locale (intcomma)
     assert "still drawing" in body
     assert "a finished picture" in body
 

@@ -1,0 +1,471 @@
+"""Korean and English throughout (#22): every string the code marks has a Korean entry, every page and form error
+renders without English for a Korean reader, the switcher and the profile remember the choice, and the API answers
+in the caller's Accept-Language with its error codes unchanged.
+
+The English detector is a heuristic: the visible text and the attributes people read (placeholder, title,
+aria-label, alt, a button's value, data-confirm) minus the user's own data and model names must hold no run of
+ASCII letters outside ALLOWED, a short list of names that stay as they are in Korean text.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import shutil
+from html.parser import HTMLParser
+from pathlib import Path
+
+import polib
+import pytest
+from django.conf import settings
+from django.core import mail
+from django.core.management import call_command
+from django.template.loader import render_to_string
+from django.test import Client, override_settings
+from django.urls import reverse
+from django.utils import translation
+
+from accounts.services import create_api_key
+from gallery.services import create_folder, create_share_link, trash_image
+from generation.engine.models_catalog import MODELS
+
+from ..conftest import client_for
+from ..factories import GenerationJobFactory, UserFactory, stored_image
+
+pytestmark = pytest.mark.django_db
+
+ROOT = Path(settings.BASE_DIR)
+KO_DIR = Path(settings.LOCALE_PATHS[0]) / "ko" / "LC_MESSAGES"
+# What makemessages reads: the apps, the wiring, the templates and the static JavaScript.
+SOURCES = ["accounts", "core", "gallery", "generation", "scenes", "templates_app", "webhooks", "zimage", "templates"]
+SOURCES += [name for name in ("batches", "static") if (ROOT / name).is_dir()]
+
+# Names Korean text writes in Latin letters: the brand, protocols and formats, the model family in the hero line,
+# the API header syntax, units, and the switcher's own "English" (a language is named in its own language).
+ALLOWED = {
+    "zimage",
+    "API",
+    "REST",
+    "WebSocket",
+    "SDXL",
+    "Z",
+    "Image",
+    "Turbo",
+    "IP",
+    "Adapter",
+    "PNG",
+    "JPEG",
+    "WebP",
+    "zip",
+    "CMS",
+    "GPU",
+    "Redis",
+    "px",
+    "English",
+    "p50",
+    "p95",
+    "MiB",
+    "Idempotency",
+    "Key",
+    "UTC",
+    "AI",
+    "min",  # a plan's API rate, "20/min", as the throttle settings write it
+}
+WORD = re.compile(r"[A-Za-z][A-Za-z0-9]*")
+
+
+# --- (a) the catalogs -----------------------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def extracted(tmp_path_factory) -> dict[str, polib.POFile]:
+    """What Django's makemessages finds in the source today, run on a copy so the real catalog is not touched."""
+    copy = tmp_path_factory.mktemp("makemessages")
+    for name in SOURCES:
+        shutil.copytree(ROOT / name, copy / name, ignore=shutil.ignore_patterns("__pycache__", "migrations"))
+    (copy / "locale").mkdir()
+    cwd = os.getcwd()
+    os.chdir(copy)
+    try:
+        with override_settings(LOCALE_PATHS=[str(copy / "locale")]):
+            call_command("makemessages", locale=["ko"], verbosity=0)
+            call_command("makemessages", locale=["ko"], domain="djangojs", verbosity=0)
+    finally:
+        os.chdir(cwd)
+    out = copy / "locale" / "ko" / "LC_MESSAGES"
+    return {domain: polib.pofile(str(out / f"{domain}.po")) for domain in ("django", "djangojs")}
+
+
+@pytest.mark.parametrize("domain", ["django", "djangojs"])
+def test_every_marked_string_has_a_korean_translation(extracted, domain):
+    ours = polib.pofile(str(KO_DIR / f"{domain}.po"))
+    translated = {(e.msgctxt, e.msgid) for e in ours.translated_entries() if "fuzzy" not in e.flags}
+    missing = [e.msgid for e in extracted[domain] if (e.msgctxt, e.msgid) not in translated]
+    assert missing == []
+    assert len(extracted[domain]) > 0
+
+
+@pytest.mark.parametrize("domain", ["django", "djangojs"])
+def test_the_compiled_catalogs_are_in_the_repository(domain):
+    """A fresh clone runs in Korean with nothing but Python: the .mo files are committed, not built."""
+    mo = polib.mofile(str(KO_DIR / f"{domain}.mo"))
+    assert len(mo) > 1
+
+
+def test_the_javascript_catalog_serves_korean(client):
+    response = client.get(reverse("javascript-catalog"), HTTP_ACCEPT_LANGUAGE="ko")
+    assert response.status_code == 200
+    body = response.content.decode()
+    assert "django.gettext" in body
+    assert "복사됨" in body or "\\ubcf5\\uc0ac\\ub428" in body  # "Copied", as JSON may escape it
+
+
+# --- (b) every page in Korean ----------------------------------------------------------------------------------
+
+
+class _Readable(HTMLParser):
+    """The text a reader meets: text nodes outside script/style/code, and the attributes that are read out."""
+
+    ATTRIBUTES = ("placeholder", "title", "aria-label", "alt", "data-confirm")
+    SKIP = {"script", "style", "code", "pre"}
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.texts: list[str] = []
+        self.skipping = 0
+
+    def handle_starttag(self, tag, attrs):
+        attributes = dict(attrs)
+        if tag in self.SKIP:
+            self.skipping += 1
+        for name in self.ATTRIBUTES:
+            if attributes.get(name):
+                self.texts.append(attributes[name])
+        if tag == "input" and attributes.get("type") in {"submit", "button"} and attributes.get("value"):
+            self.texts.append(attributes["value"])
+
+    def handle_endtag(self, tag):
+        if tag in self.SKIP and self.skipping:
+            self.skipping -= 1
+
+    def handle_data(self, data):
+        if not self.skipping and data.strip():
+            self.texts.append(data)
+
+
+def english_left(html: str, data: list[str]) -> list[str]:
+    """Each readable text that still has an English word once the user's data and model names are taken out."""
+    parser = _Readable()
+    parser.feed(html)
+    strip = sorted(
+        {str(value) for value in data if value} | {str(model.label) for model in MODELS.values()}, key=len, reverse=True
+    )
+    leftovers = []
+    for text in parser.texts:
+        rest = text
+        for value in strip:
+            rest = rest.replace(value, " ")
+        words = [word for word in WORD.findall(rest) if word not in ALLOWED]
+        if words:
+            leftovers.append(f"{' '.join(words)}  ←  {text.strip()[:120]}")
+    return leftovers
+
+
+def report(leftovers: dict[str, list[str]]) -> str:
+    return "English left:\n" + "\n".join(f"{url}: {item}" for url, items in leftovers.items() for item in items)
+
+
+@pytest.fixture
+def world(user, template, story):
+    """One of everything a page shows, owned by `user`, and the strings that are the user's own data."""
+    job = GenerationJobFactory(owner=user, template=template, running=True, progress_step=2)
+    finished = GenerationJobFactory(owner=user, template=template, succeeded=True)
+    image = stored_image(user)
+    trashed = stored_image(user)
+    trash_image(image=trashed)
+    folder = create_folder(owner=user, name="Campaign")
+    create_share_link(owner=user, image=image, expires_at=None)
+    create_share_link(owner=user, folder=folder, expires_at=None)
+    key, _raw = create_api_key(user=user, name="CMS")
+    chapter = story.chapters.get()
+    data = [
+        user.email,
+        template.name,
+        template.description,
+        template.sample_prompt,
+        template.slug,
+        story.title,
+        folder.name,
+        key.name,
+        key.prefix,
+        image.prompt_used,
+        job.prompt,
+        finished.prompt,
+        trashed.prompt_used,
+    ]
+    data += [c.name for c in story.characters.all()] + [c.description for c in story.characters.all()]
+    data += [chapter.title] + [s.description for s in chapter.scenes.all()]
+    data += [tag.name for tag in image.tags.all()] + [entry.reason for entry in user.credit_entries.all()]
+    pages = [
+        reverse("generation:dashboard"),
+        reverse("generation:generate"),
+        reverse("generation:generate") + "?template=lookbook",
+        reverse("generation:generate") + f"?from_image={image.uuid}",
+        reverse("generation:jobs"),
+        reverse("generation:jobs") + "?status=running",
+        reverse("generation:job", args=[job.pk]),
+        reverse("generation:job", args=[finished.pk]),
+        reverse("gallery:list"),
+        reverse("gallery:list") + f"?folder={folder.pk}",
+        reverse("gallery:list") + "?q=nothing-matches",
+        reverse("gallery:image", args=[image.uuid]),
+        reverse("gallery:trash"),
+        reverse("templates_app:list"),
+        reverse("templates_app:detail", args=[template.slug]),
+        reverse("scenes:list"),
+        reverse("scenes:story", args=[story.pk]),
+        reverse("scenes:chapter", args=[chapter.pk]),
+        reverse("accounts:profile"),
+        reverse("core:landing"),
+    ]
+    return pages, data
+
+
+def korean_client(user, how: str) -> Client:
+    if how == "profile":
+        user.language = "ko"
+        user.save(update_fields=["language"])
+        client = Client(HTTP_ACCEPT_LANGUAGE="en")
+    else:
+        client = Client(HTTP_ACCEPT_LANGUAGE="ko")
+    client.force_login(user)
+    return client
+
+
+@pytest.mark.parametrize("how", ["accept-language", "profile"])
+def test_every_signed_in_page_is_korean(user, world, how):
+    pages, data = world
+    client = korean_client(user, how)
+    leftovers = {}
+    for url in pages:
+        response = client.get(url)
+        assert response.status_code == 200, url
+        assert '<html lang="ko">' in response.content.decode(), url
+        if found := english_left(response.content.decode(), data):
+            leftovers[url] = found
+    assert not leftovers, report(leftovers)
+
+
+def test_signed_out_pages_are_korean_for_a_browser_that_asks(client, user):
+    client = Client(HTTP_ACCEPT_LANGUAGE="ko-KR,ko;q=0.9,en;q=0.5")
+    pages = [
+        reverse("core:landing"),
+        reverse("accounts:login"),
+        reverse("accounts:signup"),
+        reverse("accounts:signup-sent"),
+        reverse("accounts:password_reset"),
+        reverse("accounts:password_reset_done"),
+        reverse("accounts:password_reset_confirm", args=["x", "y"]),
+        reverse("accounts:password_reset_complete"),
+    ]
+    leftovers = {}
+    for url in pages:
+        response = client.get(url)
+        assert response.status_code == 200, url
+        if found := english_left(response.content.decode(), [user.email]):
+            leftovers[url] = found
+    assert not leftovers, report(leftovers)
+
+
+def test_a_share_page_is_korean_for_a_korean_visitor(user):
+    image = stored_image(user)
+    link = create_share_link(owner=user, image=image, expires_at=None)
+    response = Client(HTTP_ACCEPT_LANGUAGE="ko").get(reverse("gallery:share", args=[link.token]))
+    assert response.status_code == 200
+    assert english_left(response.content.decode(), [image.prompt_used]) == []
+
+
+def test_the_browser_decides_for_a_user_without_a_choice(user):
+    client = Client(HTTP_ACCEPT_LANGUAGE="en")
+    client.force_login(user)
+    assert '<html lang="en">' in client.get(reverse("generation:dashboard")).content.decode()
+
+
+@pytest.mark.parametrize(
+    ("template_name", "context"),
+    [
+        ("accounts/verify_email.txt", {"verify_url": "https://z.example/v", "credits": 50}),
+        ("accounts/verify_email_subject.txt", {}),
+        (
+            "accounts/signup_existing_email.txt",
+            {"login_url": "https://z.example/l", "reset_url": "https://z.example/r"},
+        ),
+        ("accounts/signup_existing_subject.txt", {}),
+        ("accounts/password_reset_email.txt", {"protocol": "https", "domain": "z.example", "uid": "u", "token": "t"}),
+        ("accounts/password_reset_subject.txt", {}),
+    ],
+)
+def test_e_mails_are_korean(user, template_name, context):
+    with translation.override("ko"):
+        text = render_to_string(template_name, {"user": user, "email": user.email, **context})
+    text = re.sub(r"https?://\S+", " ", text)
+    words = [w for w in WORD.findall(text.replace(user.email, " ")) if w not in ALLOWED]
+    assert words == []
+
+
+# --- (c) form errors in Korean ---------------------------------------------------------------------------------
+
+
+def test_every_website_form_error_is_korean(user, world, story, image):
+    _pages, data = world
+    client = korean_client(user, "accept-language")
+    chapter = story.chapters.get()
+    folder = create_folder(owner=user, name="Errors")
+    data += [folder.name, "fr"]  # the refused language code is echoed in Django's own message
+    posts = [
+        (reverse("generation:generate"), {"prompt": "", "num_images": "99", "seed": "-1"}),
+        (reverse("scenes:list"), {"title": "", "production_path": "nowhere"}),
+        (reverse("scenes:chapter-create", args=[story.pk]), {"number": "0"}),
+        (reverse("scenes:character-create", args=[story.pk]), {"name": ""}),
+        (reverse("scenes:scene-create", args=[chapter.pk]), {"scene_number": "x", "description": ""}),
+        (reverse("gallery:folder-create"), {"name": ""}),
+        (reverse("gallery:bulk"), {"action": "move"}),
+        (reverse("gallery:image-organise", args=[image.uuid]), {"folder": "nope", "tags": "x" * 60}),
+        (reverse("generation:image-vary", args=[image.uuid]), {"strength": "wild"}),
+        (reverse("generation:image-extend", args=[image.uuid]), {"size_preset": "huge", "anchor": "middle"}),
+        (reverse("accounts:key-create"), {"name": ""}),
+        (reverse("accounts:language"), {"language": "fr"}),
+    ]
+    leftovers = {}
+    for url, body in posts:
+        response = client.post(url, body, follow=True)
+        assert response.status_code in (200, 400), url
+        html = response.content.decode()
+        assert 'class="errorlist"' in html or "alert-error" in html, url
+        if found := english_left(html, data):
+            leftovers[url] = found
+    assert not leftovers, report(leftovers)
+
+
+def test_signed_out_form_errors_are_korean(user):
+    client = Client(HTTP_ACCEPT_LANGUAGE="ko")
+    posts = [
+        (reverse("accounts:login"), {"username": "nobody@example.com", "password": "wrong"}),
+        (reverse("accounts:signup"), {"email": "not-an-address", "password1": "a", "password2": "b"}),
+        (reverse("accounts:password_reset"), {"email": "not-an-address"}),
+    ]
+    for url, body in posts:
+        response = client.post(url, body)
+        html = response.content.decode()
+        assert 'class="errorlist"' in html, url
+        assert english_left(html, ["nobody@example.com", "not-an-address"]) == [], url
+
+
+# --- (d) the switcher and the profile ----------------------------------------------------------------------------
+
+
+def test_the_switcher_changes_the_language_of_a_visitor(client):
+    response = client.post(reverse("set_language"), {"language": "ko", "next": reverse("accounts:login")})
+    assert response.status_code == 302
+    assert response.cookies[settings.LANGUAGE_COOKIE_NAME].value == "ko"
+    page = client.get(reverse("accounts:login"), HTTP_ACCEPT_LANGUAGE="en").content.decode()
+    assert '<html lang="ko">' in page
+    assert "로그인" in page
+
+
+def test_a_signed_in_users_switch_is_saved_and_follows_them_to_a_new_session(user):
+    first = Client(HTTP_ACCEPT_LANGUAGE="en")
+    first.force_login(user)
+    first.post(reverse("set_language"), {"language": "ko", "next": reverse("generation:dashboard")})
+    user.refresh_from_db()
+    assert user.language == "ko"
+    later = Client(HTTP_ACCEPT_LANGUAGE="en")  # another browser: no cookie, English asked for
+    later.force_login(user)
+    assert '<html lang="ko">' in later.get(reverse("generation:dashboard")).content.decode()
+
+
+def test_the_header_offers_the_other_language(user):
+    english = Client(HTTP_ACCEPT_LANGUAGE="en")
+    english.force_login(user)
+    assert 'name="language" value="ko"' in english.get(reverse("generation:dashboard")).content.decode()
+
+
+def test_the_profile_saves_a_language_and_can_give_the_choice_back_to_the_browser(user):
+    client = Client(HTTP_ACCEPT_LANGUAGE="en")
+    client.force_login(user)
+    response = client.post(reverse("accounts:language"), {"language": "ko"}, follow=True)
+    assert "언어 설정을 저장했습니다." in response.content.decode()
+    user.refresh_from_db()
+    assert user.language == "ko"
+    client.post(reverse("accounts:language"), {"language": ""})
+    user.refresh_from_db()
+    assert user.language == ""
+    assert '<html lang="en">' in client.get(reverse("accounts:profile")).content.decode()
+
+
+def test_an_unknown_language_is_refused_and_nothing_is_saved(user):
+    client = Client(HTTP_ACCEPT_LANGUAGE="ko")
+    client.force_login(user)
+    response = client.post(reverse("accounts:language"), {"language": "fr"}, follow=True)
+    assert "alert-error" in response.content.decode()
+    user.refresh_from_db()
+    assert user.language == ""
+
+
+def test_e_mails_go_out_in_the_language_of_the_request(client):
+    Client(HTTP_ACCEPT_LANGUAGE="ko").post(
+        reverse("accounts:signup"),
+        {"email": "new@example.com", "password1": "long-pass-9876", "password2": "long-pass-9876"},
+    )
+    assert len(mail.outbox) == 1
+    assert "zimage 이메일 주소를 인증하세요" in mail.outbox[0].subject
+
+
+# --- (e) the API in the caller's language ------------------------------------------------------------------------
+
+
+def test_api_validation_errors_are_korean_and_keep_their_code(user):
+    api = client_for(user)
+    response = api.post("/api/v1/generate", {"prompt": ""}, format="json", HTTP_ACCEPT_LANGUAGE="ko")
+    assert response.status_code == 400
+    error = response.json()["error"]
+    assert error["code"] == "invalid"
+    assert "prompt" in error["fields"]
+    assert not WORD.search(error["fields"]["prompt"][0])
+
+
+def test_drf_own_errors_are_korean_and_keep_their_code(client):
+    response = client.get("/api/v1/jobs", HTTP_ACCEPT_LANGUAGE="ko")
+    assert response.status_code == 401
+    error = response.json()["error"]
+    assert error["code"] == "not_authenticated"
+    assert re.search("[가-힣]", error["message"])
+
+
+def test_an_unknown_endpoint_answers_in_korean(client):
+    error = client.get("/api/v1/nowhere/", HTTP_ACCEPT_LANGUAGE="ko").json()["error"]
+    assert error["code"] == "not_found"
+    assert "엔드포인트" in error["message"]
+
+
+def test_a_domain_error_is_korean_and_keeps_its_code():
+    poor = UserFactory(credits=0)
+    response = client_for(poor).post(
+        "/api/v1/generate", {"prompt": "a red dress"}, format="json", HTTP_ACCEPT_LANGUAGE="ko"
+    )
+    assert response.status_code == 402
+    error = response.json()["error"]
+    assert error["code"] == "insufficient_credits"
+    assert "크레딧" in error["message"]
+
+
+def test_an_invalid_confirmation_link_is_korean():
+    response = Client(HTTP_ACCEPT_LANGUAGE="ko").get(reverse("accounts:verify-email", args=["not-a-token"]))
+    assert response.status_code == 400
+    assert english_left(response.content.decode(), []) == []
+
+
+def test_api_errors_stay_english_without_accept_language(user):
+    error = client_for(user).post("/api/v1/generate", {"prompt": ""}, format="json").json()["error"]
+    assert error["code"] == "invalid"
+    assert error["fields"]["prompt"] == ["This field may not be blank."]
