@@ -285,6 +285,7 @@ TAGS = [
     {"name": "auth", "description": "Tokens (JWT), personal API keys and sign-up."},
     {"name": "me", "description": "Your profile, credit balance and plan limits, and your credits ledger."},
     {"name": "jobs", "description": "Submit generation jobs, follow their progress, cancel or retry them."},
+    {"name": "batches", "description": "Campaign batches: one prompt (or several) at many channel sizes at once."},
     {"name": "webhooks", "description": "Signed webhooks for your jobs' events, their deliveries and retries."},
     {"name": "compatibility", "description": "The first API's routes, mapped onto the same job services."},
     {"name": "templates", "description": "Curated templates: a production path's settings and prompts."},

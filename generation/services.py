@@ -92,6 +92,7 @@ def submit_job(
     upscale_factor: int | None = None,
     webhook_url: str | None = None,
     webhook_events: list[str] | None = None,
+    max_queued: int | None = None,  # a batch's own waiting-jobs limit (generation.credits.admit_job)
     reference: bool = False,
 ) -> GenerationJob:
     """Validate, persist and enqueue a job; returns at once. A dead broker leaves it queued for the sweeper.
@@ -203,7 +204,7 @@ def submit_job(
             dispatched_at=timezone.now(),
         )
         # Plan limits + credit reservation; raising rolls the job back with it.
-        admit_job(user=user, job=job)
+        admit_job(user=user, job=job, max_queued=max_queued)
         if webhook is not None:
             job_webhook_attach(job=job, webhook=webhook)
         transaction.on_commit(lambda: _send_new_job(job))

@@ -37,10 +37,11 @@ LAYERS: list[tuple[str, ...]] = [
     ("webhooks",),  # below generation: jobs hand it their events; it reads no job model code
     ("generation",),
     ("scenes",),
+    ("batches",),  # a batch's jobs are generation jobs; nothing below knows batches exist
     ("core",),  # health, the landing page, template tags and context processors read every app
     ("zimage",),
 ]
-FIRST_PARTY = {"accounts", "core", "gallery", "generation", "scenes", "templates_app", "webhooks", "zimage"}
+FIRST_PARTY = {"accounts", "batches", "core", "gallery", "generation", "scenes", "templates_app", "webhooks", "zimage"}
 
 
 def layer_of(module: str) -> int:

@@ -48,6 +48,7 @@ INSTALLED_APPS = [
     "gallery",
     "scenes",
     "webhooks",
+    "batches",
 ]
 
 MIDDLEWARE = [
@@ -385,6 +386,7 @@ SPECTACULAR_SETTINGS = {
         "HealthStatusEnum": ["ok", "unavailable"],
         "SourceKindEnum": "gallery.models.SourceKind",
         "UpscaleFactorEnum": [(2, 2), (4, 4)],
+        "SizePresetEnum": "generation.engine.models_catalog.SIZE_PRESETS",  # a job's size_preset, a batch's list
     },
     # The overview, tag descriptions and security schemes: core/openapi.py.
     "POSTPROCESSING_HOOKS": ["drf_spectacular.hooks.postprocess_schema_enums", "core.openapi.document"],

@@ -92,7 +92,17 @@ def _instances():
         WebhookAttempt.objects.create(delivery=delivery, number=1, status_code=500, error="HTTP 500")
         return delivery
 
+    def batch(owner):
+        from batches.models import Batch, BatchJob
+
+        row = Batch.objects.create(owner=owner, production_path="fashion", total_cost=1)
+        BatchJob.objects.create(
+            batch=row, job=GenerationJobFactory(owner=owner), position=0, prompt="x", size_preset="1:1"
+        )
+        return row
+
     return {
+        "batches.Batch": batch,
         "webhooks.WebhookEndpoint": webhook_endpoint,
         "webhooks.WebhookDelivery": webhook_delivery,
         "auth.Group": lambda _: Group.objects.create(name="operators"),

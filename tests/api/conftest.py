@@ -12,6 +12,7 @@ import pytest
 from django.urls import URLPattern, URLResolver, get_resolver, reverse
 
 from accounts.services import create_api_key
+from batches.models import Batch, BatchJob
 from gallery import services as gallery_services
 from generation.models import GenerationJob
 from templates_app.services import create_prompt_preset
@@ -46,6 +47,7 @@ OBJECT_FOR_PATH = {
     "stories": ("story", "pk"),
     "chapters": ("chapter", "pk"),
     "characters": ("character", "pk"),
+    "batches": ("batch", "pk"),
 }
 OBJECT_FOR_KWARG = {
     "story_id": ("story", "pk"),
@@ -84,6 +86,8 @@ def make_world(owner) -> SimpleNamespace:
         scene_number=1,
     )
     webhook = endpoint_create(owner=owner, url="https://hooks.example.com/zimage")
+    batch = Batch.objects.create(owner=owner, production_path="fashion", total_cost=1)
+    BatchJob.objects.create(batch=batch, job=job, position=0, prompt=job.prompt, size_preset="1:1")
     return SimpleNamespace(
         owner=owner,
         job=job,
@@ -102,6 +106,7 @@ def make_world(owner) -> SimpleNamespace:
         upload=source_upload(owner),
         webhook=webhook,
         delivery=WebhookDelivery.objects.create(endpoint=webhook, job=job, event_type="job.succeeded", payload={}),
+        batch=batch,
     )
 
 
@@ -135,6 +140,7 @@ def owned_rows(owner) -> dict[str, list[dict]]:
         "chapters": Chapter.objects.filter(story__owner=owner),
         "characters": Character.objects.filter(story__owner=owner),
         "scenes": Scene.objects.filter(chapter__story__owner=owner),
+        "batches": Batch.objects.filter(owner=owner),
     }
     return {name: list(queryset.order_by("pk").values()) for name, queryset in querysets.items()}
 
