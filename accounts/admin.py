@@ -4,6 +4,8 @@ from django.contrib import admin, messages
 from django.contrib.auth.admin import UserAdmin as BaseUserAdmin
 from django.core.exceptions import ValidationError
 from django.template.response import TemplateResponse
+from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy, ngettext
 
 from . import services
 from .forms import GrantCreditsForm
@@ -20,7 +22,7 @@ class CreditEntryInline(admin.TabularInline):
     max_num = 0
     can_delete = False
     show_change_link = True
-    verbose_name_plural = "Credit ledger (newest first)"
+    verbose_name_plural = gettext_lazy("Credit ledger (newest first)")
 
     def get_queryset(self, request):
         return super().get_queryset(request).select_related("job", "created_by")
@@ -44,7 +46,7 @@ class UserAdmin(BaseUserAdmin):
     inlines = (CreditEntryInline,)
     actions = ("grant_credits", "suspend_users", "reactivate_users")
 
-    @admin.action(description="Grant or refund credits…", permissions=["change"])
+    @admin.action(description=gettext_lazy("Grant or refund credits…"), permissions=["change"])
     def grant_credits(self, request, queryset):
         """An intermediate form; its token makes the grant idempotent per invocation (a double submit grants once)."""
         if "apply" in request.POST:
@@ -68,7 +70,12 @@ class UserAdmin(BaseUserAdmin):
                         granted += 1
                 self.message_user(
                     request,
-                    f"{data['amount']} credits ({data['kind']}) written for {granted} user(s).",
+                    ngettext(
+                        "%(amount)s credits (%(kind)s) written for %(count)s user.",
+                        "%(amount)s credits (%(kind)s) written for %(count)s users.",
+                        granted,
+                    )
+                    % {"amount": data["amount"], "kind": data["kind"], "count": granted},
                     messages.SUCCESS,
                 )
                 return None
@@ -76,7 +83,7 @@ class UserAdmin(BaseUserAdmin):
             form = GrantCreditsForm(initial={"token": uuid.uuid4()})
         context = {
             **self.admin_site.each_context(request),
-            "title": "Grant or refund credits",
+            "title": _("Grant or refund credits"),
             "form": form,
             "users": queryset,
             "opts": self.model._meta,
@@ -84,18 +91,28 @@ class UserAdmin(BaseUserAdmin):
         }
         return TemplateResponse(request, "accounts/admin_grant_credits.html", context)
 
-    @admin.action(description="Suspend selected users (their queued jobs are canceled)", permissions=["change"])
+    @admin.action(
+        description=gettext_lazy("Suspend selected users (their queued jobs are canceled)"), permissions=["change"]
+    )
     def suspend_users(self, request, queryset):
         canceled = sum(services.suspend_user(user=user) for user in queryset.exclude(pk=request.user.pk))
         if queryset.filter(pk=request.user.pk).exists():
-            self.message_user(request, "You cannot suspend your own account.", messages.WARNING)
-        self.message_user(request, f"Suspended; {canceled} queued job(s) canceled and their credits released.")
+            self.message_user(request, _("You cannot suspend your own account."), messages.WARNING)
+        self.message_user(
+            request,
+            ngettext(
+                "Suspended; %(count)s queued job canceled and its credits released.",
+                "Suspended; %(count)s queued jobs canceled and their credits released.",
+                canceled,
+            )
+            % {"count": canceled},
+        )
 
-    @admin.action(description="Reactivate selected users", permissions=["change"])
+    @admin.action(description=gettext_lazy("Reactivate selected users"), permissions=["change"])
     def reactivate_users(self, request, queryset):
         for user in queryset.filter(is_active=False):
             services.reactivate_user(user=user)
-        self.message_user(request, "Reactivated the selected users.")
+        self.message_user(request, _("Reactivated the selected users."))
 
 
 @admin.register(CreditEntry)
@@ -149,7 +166,7 @@ class ApiKeyAdmin(admin.ModelAdmin):
     def has_add_permission(self, request):
         return False
 
-    @admin.action(description="Revoke selected keys", permissions=["change"])
+    @admin.action(description=gettext_lazy("Revoke selected keys"), permissions=["change"])
     def revoke(self, request, queryset):
         for key in queryset.filter(revoked_at__isnull=True):
             services.revoke_api_key(key=key)

@@ -1,5 +1,7 @@
 from django.contrib import admin, messages
 from django.utils.html import format_html
+from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
 
 from gallery.selectors import signed_url
 
@@ -35,14 +37,14 @@ class TemplateAdmin(admin.ModelAdmin):
     def get_readonly_fields(self, request, obj=None):
         return (*self.readonly_fields, "slug") if obj is not None else self.readonly_fields
 
-    @admin.display(boolean=True, description="Preview")
+    @admin.display(boolean=True, description=gettext_lazy("Preview"))
     def has_preview(self, template: Template) -> bool:
         return bool(template.preview)
 
-    @admin.display(description="Preview")
+    @admin.display(description=gettext_lazy("Preview"))
     def preview_image(self, template: Template) -> str:
         if not template.preview:
-            return "None yet: `manage.py seed` draws one."
+            return _("None yet: `manage.py seed` draws one.")
         return format_html('<img src="{}" style="max-height: 192px" alt="">', signed_url(template.preview.name))
 
     def save_model(self, request, obj: Template, form, change: bool) -> None:
@@ -64,27 +66,32 @@ class TemplateAdmin(admin.ModelAdmin):
         )
         self.message_user(
             request,
-            f"Saved as version {revision.version}; version {original.version} is kept for the jobs that used it.",
+            _("Saved as version %(new)s; version %(old)s is kept for the jobs that used it.")
+            % {"new": revision.version, "old": original.version},
             messages.INFO,
         )
 
-    @admin.action(description="Activate selected versions (retires the slug's other active version)")
+    @admin.action(description=gettext_lazy("Activate selected versions (retires the slug's other active version)"))
     def activate(self, request, queryset):
         for template in queryset.order_by("slug", "version"):
             services.activate_template(template=template)
-        self.message_user(request, "Activated; for a slug selected twice, its highest selected version is active.")
+        self.message_user(request, _("Activated; for a slug selected twice, its highest selected version is active."))
 
-    @admin.action(description="Deactivate selected templates")
+    @admin.action(description=gettext_lazy("Deactivate selected templates"))
     def deactivate(self, request, queryset):
         for template in queryset:
             services.deactivate_template(template=template)
-        self.message_user(request, "Deactivated: no new jobs can use them; earlier jobs keep their version.")
+        self.message_user(request, _("Deactivated: no new jobs can use them; earlier jobs keep their version."))
 
-    @admin.action(description="Duplicate as a new version (becomes the active one)")
+    @admin.action(description=gettext_lazy("Duplicate as a new version (becomes the active one)"))
     def duplicate_as_new_version(self, request, queryset):
         for template in queryset.order_by("slug", "version"):
             revision = services.revise_template(template=template)
-            self.message_user(request, f"{template} saved as version {revision.version}.", messages.SUCCESS)
+            self.message_user(
+                request,
+                _("%(template)s saved as version %(version)s.") % {"template": template, "version": revision.version},
+                messages.SUCCESS,
+            )
 
 
 @admin.register(PromptPreset)
