@@ -7,6 +7,7 @@ import logging
 import redis
 from django.core.cache import cache
 from django.http import HttpRequest
+from django.utils.translation import gettext_lazy as _
 
 from generation.worker import online_workers
 
@@ -15,7 +16,7 @@ logger = logging.getLogger(__name__)
 NOTICE_CACHE_KEY = "web:diffusion-backends"
 NOTICE_CACHE_SECONDS = 15
 TINY_BACKEND = "tiny"
-TINY_NOTICE = (
+TINY_NOTICE = _(
     "images come from the tiny random-weight test pipeline, not the real Z-Image model: "
     "expect structured noise, not your prompt."
 )
@@ -30,7 +31,7 @@ def worker_backends() -> list[str]:
     return backends
 
 
-def diffusion_notice(request: HttpRequest) -> dict[str, str]:
+def diffusion_notice(request: HttpRequest) -> dict[str, object]:
     try:
         backends = worker_backends()
     except (redis.RedisError, OSError):
