@@ -15,7 +15,7 @@ from prometheus_client.parser import text_string_to_metric_families
 from core.http_metrics import REGISTRY
 
 from ..factories import GenerationJobFactory
-from ..processes import GunicornProcess
+from ..processes import DaphneProcess, GunicornProcess
 from .test_metrics import TOKEN, metrics_token  # noqa: F401 (a fixture)
 
 
@@ -122,3 +122,23 @@ class TestUnderGunicorn:
             .get("zimage_http_requests_total", {})
             .get((("method", "GET"), ("route", "healthz"), ("status", "200")))
         )  # ready() polled /healthz: counted from this master's processes only
+
+
+@pytest.mark.e2e
+def test_under_daphne_without_a_multiprocess_directory_the_process_counts_its_own(transactional_db):
+    """`make run` and the ws service: one ASGI process, no PROMETHEUS_MULTIPROC_DIR, its own registry."""
+    server = DaphneProcess(METRICS_TOKEN=TOKEN).ready()
+    try:
+        healthz = (("method", "GET"), ("route", "healthz"), ("status", "200"))
+
+        def counted() -> float:
+            response = httpx.get(f"{server.url}/metrics", headers={"Authorization": f"Bearer {TOKEN}"}, timeout=30)
+            assert response.status_code == 200, response.text
+            return http_samples(response.text)["zimage_http_requests_total"][healthz]
+
+        before = counted()
+        for _ in range(5):
+            assert httpx.get(f"{server.url}/healthz", timeout=30).status_code == 200
+        assert counted() == before + 5
+    finally:
+        server.stop()

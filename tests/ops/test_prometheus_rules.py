@@ -61,3 +61,17 @@ def test_the_rules_name_only_metrics_the_app_exports(client, settings, db):
     named = {re.sub(r"_(bucket|count|sum)$", "", name) for name in re.findall(r"(?<![:\w])zimage_\w+", exprs)}
     assert {"zimage_jobs", "zimage_queue_depth", "zimage_workers_online"} <= named
     assert named <= exported, f"rules name metrics /metrics does not export: {sorted(named - exported)}"
+
+
+@needs_promtool
+def test_the_scrape_config_is_valid(tmp_path):
+    """prometheus.yml as shipped, with the token file where compose mounts its secret moved to a real file."""
+    (tmp_path / "metrics_token").write_text("token")
+    config = (PROMETHEUS / "prometheus.yml").read_text()
+    assert "/run/secrets/metrics_token" in config
+    (tmp_path / "prometheus.yml").write_text(
+        config.replace("/run/secrets/metrics_token", str(tmp_path / "metrics_token"))
+    )
+    shutil.copy(PROMETHEUS / "rules.yml", tmp_path / "rules.yml")
+    result = promtool("check", "config", str(tmp_path / "prometheus.yml"))
+    assert result.returncode == 0, result.stdout + result.stderr
