@@ -18,7 +18,7 @@ from gallery.models import GeneratedImage
 from gallery.selectors import image_urls, live_images_for
 from templates_app.api import TemplateSlugField
 
-from . import selectors, services
+from . import scheduling, selectors, services
 from .engine.models_catalog import MAX_IMAGES_PER_JOB, MAX_PROMPT_LENGTH, MODELS, SIZE_PRESETS
 from .filters import JobFilter
 from .image_input import OUTPAINT_ANCHORS
@@ -127,6 +127,12 @@ class JobSerializer(ModelSerializer):
     mask = serializers.SlugRelatedField(slug_field="uuid", read_only=True, allow_null=True)
     percent = serializers.IntegerField(read_only=True)
     images = ImageSerializer(many=True, read_only=True)
+    queue_position = serializers.SerializerMethodField(
+        help_text="Queued: how many jobs on its production path start before it; null otherwise."
+    )
+    estimated_start_seconds = serializers.SerializerMethodField(
+        help_text="Queued: about how many seconds until it starts; null otherwise."
+    )
 
     class Meta:
         model = GenerationJob
@@ -167,12 +173,22 @@ class JobSerializer(ModelSerializer):
             "finished_at",
             "canceled_at",
             "images",
+            "queue_position",
+            "estimated_start_seconds",
         )
         read_only_fields = fields
 
     def get_source_image(self, job: GenerationJob) -> str | None:
         source = job.source
         return str(source.uuid) if source is not None else None
+
+    @extend_schema_field(serializers.IntegerField(allow_null=True))
+    def get_queue_position(self, job: GenerationJob) -> int | None:
+        return scheduling.queue_position(job)
+
+    @extend_schema_field(serializers.FloatField(allow_null=True))
+    def get_estimated_start_seconds(self, job: GenerationJob) -> float | None:
+        return scheduling.estimated_start_seconds(job)
 
 
 class JobAcceptedSerializer(JobSerializer):
@@ -215,6 +231,8 @@ JOB_EXAMPLE = {
     "started_at": "2026-05-01T09:30:02Z",
     "finished_at": None,
     "canceled_at": None,
+    "queue_position": None,
+    "estimated_start_seconds": None,
     "images": [
         {
             "id": "3f2b9c5e-8a61-4c1e-9b0d-2a7f4e6d1c80",

@@ -1,7 +1,9 @@
 """Job events to the Channels layer, published from a background thread so callers never block.
 
-Every event carries the job id, its status and a per-job sequence number (a Redis counter, so it
-grows across processes) that lets clients drop stale or repeated events. A dead channel layer only
+Every event carries the job id, its status, a per-job sequence number `seq` and a per-account number
+`account_seq`. Both come from one Redis script that also appends the event to the job's and the account's
+short histories, so every process's events of a job share one order, and the Server-Sent Events streams
+(generation.sse) can give a reconnecting client exactly the events it missed. A dead channel layer only
 costs log lines: publishing never raises into a job.
 """
 
@@ -9,11 +11,13 @@ from __future__ import annotations
 
 import asyncio
 import functools
+import json
 import logging
 import os
+import queue
 import threading
 import time
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 from django.conf import settings
 
@@ -33,8 +37,18 @@ EVENT_TYPES = (
     "job.failed",
     "job.canceled",
 )
+FINAL_EVENT_TYPES = frozenset({"job.succeeded", "job.failed", "job.canceled"})
 MAX_PENDING_EVENTS = 10_000
 SEQUENCE_TTL = 7 * 24 * 3600
+# An account's number outlives any one job's: a client's Last-Event-ID from last week must not meet a restarted count.
+ACCOUNT_SEQUENCE_TTL = 30 * 24 * 3600
+# Resume history: a 50-step job of 4 images publishes about 60 events (progress is rate-limited), so a job's last
+# 200 cover it whole; an account's last 1000 cover a reconnect after a busy minute. Previews are left out of it.
+JOB_HISTORY_LENGTH = 200
+ACCOUNT_HISTORY_LENGTH = 1000
+HISTORY_TTL = 24 * 3600
+# Queued jobs told their new place when a job on their path starts; those further back hear it on (re)connect.
+QUEUE_REFRESH_LIMIT = 20
 # Redis round trips at once for different jobs; a job's own events always wait for its previous one.
 MAX_EVENTS_IN_FLIGHT = 32
 
@@ -49,6 +63,120 @@ def job_group(job_id: int) -> str:
 
 def sequence_key(job_id: int) -> str:
     return f"zimage:job:{job_id}:seq"
+
+
+def history_key(job_id: int) -> str:
+    return f"zimage:job:{job_id}:events"
+
+
+def last_type_key(job_id: int) -> str:
+    return f"zimage:job:{job_id}:last"
+
+
+def account_sequence_key(user_id: int) -> str:
+    return f"zimage:user:{user_id}:seq"
+
+
+def account_history_key(user_id: int) -> str:
+    return f"zimage:user:{user_id}:events"
+
+
+# Numbers one event and records it, atomically: whoever reads a counter then finds every event up to it in the
+# histories. A queue refresh (ARGV[3] = "1") is refused once the job's last event is past queued, so a late
+# refresh can never be numbered after the job's start. Entries are "<seq> <account_seq> <json without numbers>".
+NUMBER_EVENT = """
+if ARGV[3] == '1' then
+  local last = redis.call('GET', KEYS[3])
+  if last and last ~= 'job.queued' then return false end
+end
+local seq = redis.call('INCR', KEYS[1])
+redis.call('EXPIRE', KEYS[1], ARGV[4])
+local account = redis.call('INCR', KEYS[4])
+redis.call('EXPIRE', KEYS[4], ARGV[5])
+redis.call('SET', KEYS[3], ARGV[1], 'EX', ARGV[4])
+local entry = seq .. ' ' .. account .. ' ' .. ARGV[2]
+redis.call('RPUSH', KEYS[2], entry)
+redis.call('LTRIM', KEYS[2], -tonumber(ARGV[7]), -1)
+redis.call('EXPIRE', KEYS[2], ARGV[6])
+redis.call('RPUSH', KEYS[5], entry)
+redis.call('LTRIM', KEYS[5], -tonumber(ARGV[8]), -1)
+redis.call('EXPIRE', KEYS[5], ARGV[6])
+return {seq, account}
+"""
+
+
+def _number_arguments(event: dict[str, Any], refresh: bool) -> tuple[list[str], list[Any]]:
+    """The script's keys and arguments for `event` (its internal flags already removed)."""
+    job_id, owner_id = event["job"], event["owner"]
+    recorded = {key: value for key, value in event.items() if key != "preview"}
+    keys = [
+        sequence_key(job_id),
+        history_key(job_id),
+        last_type_key(job_id),
+        account_sequence_key(owner_id),
+        account_history_key(owner_id),
+    ]
+    args = [
+        event["type"],
+        json.dumps(recorded, separators=(",", ":")),
+        "1" if refresh else "0",
+        SEQUENCE_TTL,
+        ACCOUNT_SEQUENCE_TTL,
+        HISTORY_TTL,
+        JOB_HISTORY_LENGTH,
+        ACCOUNT_HISTORY_LENGTH,
+    ]
+    return keys, args
+
+
+class Numbered(NamedTuple):
+    seq: int
+    account_seq: int
+    event: dict[str, Any]
+
+
+def _parse_entry(entry: bytes | str) -> Numbered:
+    text = entry.decode() if isinstance(entry, bytes) else entry
+    seq, account_seq, body = text.split(" ", 2)
+    event = json.loads(body)
+    event["seq"], event["account_seq"] = int(seq), int(account_seq)
+    return Numbered(int(seq), int(account_seq), event)
+
+
+def job_history(job_id: int) -> tuple[int, list[Numbered]]:
+    """The job's last event number and its recorded events (oldest first), read at one instant."""
+    from core.redis_clients import shared_redis
+
+    pipe = shared_redis().pipeline(transaction=True)
+    counter, entries = pipe.get(sequence_key(job_id)).lrange(history_key(job_id), 0, -1).execute()
+    return int(counter or 0), sorted((_parse_entry(entry) for entry in entries), key=lambda item: item.seq)
+
+
+def account_history(user_id: int) -> tuple[int, list[Numbered]]:
+    """The account's last event number and its recorded events (oldest first), read at one instant."""
+    from core.redis_clients import shared_redis
+
+    pipe = shared_redis().pipeline(transaction=True)
+    counter, entries = pipe.get(account_sequence_key(user_id)).lrange(account_history_key(user_id), 0, -1).execute()
+    return int(counter or 0), sorted((_parse_entry(entry) for entry in entries), key=lambda item: item.account_seq)
+
+
+def account_sequence(user_id: int) -> int:
+    """The number of the account's last event (0 when none yet)."""
+    from core.redis_clients import shared_redis
+
+    return int(shared_redis().get(account_sequence_key(user_id)) or 0)
+
+
+def _number_now(event: dict[str, Any]) -> bool:
+    """Number `event` in the caller's thread (its send stays on the publisher's): for the web's job.queued, which
+    must be numbered before the job is sent to a worker whose first event would otherwise overtake it."""
+    from core.redis_clients import shared_redis
+
+    keys, args = _number_arguments(event, refresh=False)
+    numbers = shared_redis().eval(NUMBER_EVENT, len(keys), *keys, *args)
+    event["seq"], event["account_seq"] = int(numbers[0]), int(numbers[1])
+    return True
 
 
 class EventPublisher:
@@ -131,11 +259,14 @@ class EventPublisher:
                 self._pending -= 1
 
     async def _send(self, layer: Any, client: Any, event: dict[str, Any]) -> None:
-        key = sequence_key(event["job"])
-        async with client.pipeline(transaction=False) as pipe:
-            seq, _ = await pipe.incr(key).expire(key, SEQUENCE_TTL).execute()
-        event["seq"] = int(seq)
         to_job_group = not event.pop("new_job", False)
+        refresh = event.pop("refresh", False)
+        if "seq" not in event:  # else numbered already, by _number_now
+            keys, args = _number_arguments(event, refresh)
+            numbers = await client.eval(NUMBER_EVENT, len(keys), *keys, *args)
+            if numbers is None:  # a queue refresh for a job that has started meanwhile
+                return
+            event["seq"], event["account_seq"] = int(numbers[0]), int(numbers[1])
         message = {"type": "job.event", "event": event}
         groups = [user_group(event["owner"]), *([job_group(event["job"])] if to_job_group else [])]
         await asyncio.gather(*(layer.group_send(group, message) for group in groups))
@@ -154,11 +285,14 @@ def get_publisher() -> EventPublisher:
         return _publisher
 
 
-def publish(job: Any, event_type: str, *, new_job: bool = False, **data: Any) -> bool:
-    """Queue one event for the job's sockets; False (and a log line) when it could not even be queued.
+def publish(
+    job: Any, event_type: str, *, new_job: bool = False, number_now: bool = False, refresh: bool = False, **data: Any
+) -> bool:
+    """Queue one event for the job's sockets and streams; False (and a log line) when it could not even be queued.
 
-    `ts` is the publish time (epoch seconds) for latency measurements; `seq` is added on send. A `new_job`'s
-    event goes to its owner's sockets only: nobody can be watching the job itself before learning its id.
+    `ts` is the publish time (epoch seconds) for latency measurements; `seq` and `account_seq` are added on send,
+    or here with `number_now`. A `new_job`'s event goes to its owner's sockets only: nobody can be watching the job
+    itself before learning its id. A `refresh` (a queued job's new place) is dropped once the job has started.
     """
     if event_type not in EVENT_TYPES:
         raise ValueError(f"Unknown event type {event_type!r}.")
@@ -172,15 +306,94 @@ def publish(job: Any, event_type: str, *, new_job: bool = False, **data: Any) ->
     }
     if new_job:
         event["new_job"] = True
+    if refresh:
+        event["refresh"] = True
+    if event_type == "job.started":
+        request_queue_refresh(job.production_path)
     # The job's webhooks: a queue put after the caller's commit; their own thread writes and enqueues deliveries.
     notify_job_event(
         job_id=job.pk, owner_id=job.owner_id, event_type=event_type, body=functools.partial(job_body, job.pk)
     )
     try:
+        if number_now:
+            _number_now(event)
         return get_publisher().submit(event)
-    except Exception:  # a broken publisher (closed loop, no thread) must never fail the job
+    except Exception:  # Redis down, a broken publisher (closed loop, no thread): never fail the job
         logger.warning("could not queue job event", exc_info=True, extra={"job_id": job.pk, "event": event_type})
         return False
+
+
+def queue_fields(job: Any) -> dict[str, Any]:
+    """Where a queued job stands in its path's queue, as its API body and its `job.queued` events say it."""
+    from . import scheduling
+
+    return {
+        "queue_position": scheduling.queue_position(job),
+        "estimated_start_seconds": scheduling.estimated_start_seconds(job),
+    }
+
+
+def announce_queue_positions(path: str) -> int:
+    """Tell the first QUEUE_REFRESH_LIMIT queued jobs on `path` their new place (a job there has just started)."""
+    from . import scheduling
+    from .models import GenerationJob
+
+    positions = scheduling.queue_positions(path)
+    first = sorted(positions, key=positions.__getitem__)[:QUEUE_REFRESH_LIMIT]
+    jobs = GenerationJob.objects.filter(pk__in=first, status="queued")
+    for job in sorted(jobs, key=lambda job: positions[job.pk]):
+        publish(
+            job,
+            "job.queued",
+            refresh=True,
+            queue_position=positions[job.pk],
+            estimated_start_seconds=scheduling.estimated_start_seconds(job),
+        )
+    return len(first)
+
+
+class QueueRefresher:
+    """One daemon thread per process that announces queue places off the job's own thread (a start costs the
+    worker a queue put); starts that come close together on one path are announced once."""
+
+    def __init__(self) -> None:
+        self.pid = os.getpid()
+        self._paths: queue.SimpleQueue[str] = queue.SimpleQueue()
+        self._thread = threading.Thread(target=self._run, name="zimage-queue-places", daemon=True)
+        self._thread.start()
+
+    def submit(self, path: str) -> None:
+        self._paths.put(path)
+
+    def _run(self) -> None:
+        from django.db import connection
+
+        while True:
+            paths = {self._paths.get()}
+            while not self._paths.empty():
+                paths.add(self._paths.get())
+            for path in sorted(paths):
+                try:
+                    announce_queue_positions(path)
+                except Exception:
+                    logger.warning("could not announce queue places", exc_info=True, extra={"path": path})
+                finally:
+                    connection.close()  # hold no database session while idle
+
+
+_refresher: QueueRefresher | None = None
+
+
+def request_queue_refresh(path: str) -> None:
+    """Announce the path's queue places soon, from this process's refresher thread; never raises."""
+    global _refresher
+    try:
+        with _lock:
+            if _refresher is None or _refresher.pid != os.getpid():
+                _refresher = QueueRefresher()
+        _refresher.submit(path)
+    except Exception:
+        logger.warning("could not request queue places", exc_info=True, extra={"path": path})
 
 
 def job_body(job_id: int) -> dict[str, Any]:

@@ -15,6 +15,7 @@ from .models import FINAL_STATUSES, GenerationJob, JobStatus
 
 SNAPSHOT_RECENT_JOBS = 20
 SNAPSHOT_MAX_ACTIVE_JOBS = 100
+NOT_QUEUED = {"queue_position": None, "estimated_start_seconds": None}
 
 
 def jobs_for(user) -> QuerySet[GenerationJob]:
@@ -60,7 +61,7 @@ def job_snapshot(user, *, job_id: int | None = None) -> list[dict[str, Any]]:
     The counters are read before the rows: an event is numbered after the write it announces, so the
     row read afterwards includes everything up to `seq`, and a client can drop events numbered <= seq.
     """
-    from .events import image_event_payload
+    from .events import image_event_payload, queue_fields
 
     job_ids = snapshot_job_ids(user, job_id=job_id)
     sequences = event_sequences(job_ids)
@@ -76,6 +77,8 @@ def job_snapshot(user, *, job_id: int | None = None) -> list[dict[str, Any]]:
             "images": [image_event_payload(image) for image in job.images.all()],
             "error": job.last_error if job.status == JobStatus.FAILED else "",
             "seq": sequences.get(job.pk, 0),
+            # Where a queued job stands now (its events refresh it as jobs ahead of it start).
+            **(queue_fields(job) if job.status == JobStatus.QUEUED else NOT_QUEUED),
         }
         for job in jobs
     ]

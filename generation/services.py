@@ -207,10 +207,24 @@ def submit_job(
         admit_job(user=user, job=job, max_queued=max_queued)
         if webhook is not None:
             job_webhook_attach(job=job, webhook=webhook)
+        # Announced before it is sent (callbacks run in order): the worker's first event is numbered after it.
+        transaction.on_commit(lambda: _announce_new_job(job))
         transaction.on_commit(lambda: _send_new_job(job))
-    if monitoring.watches_job_list(user.pk):  # else nobody hears it, and publishing costs a submit a third more
-        events.publish(job, "job.queued", new_job=True, estimated_seconds=estimate_seconds(job))
     return job
+
+
+def _announce_new_job(job: GenerationJob) -> None:
+    """`job.queued` to the owner's job lists, numbered here (not on the publisher thread) so that no event of the
+    worker's can take a lower number; skipped when nobody has one open (it costs a submit a third more)."""
+    if monitoring.watches_job_list(job.owner_id):
+        events.publish(
+            job,
+            "job.queued",
+            new_job=True,
+            number_now=True,
+            estimated_seconds=estimate_seconds(job),
+            **events.queue_fields(job),
+        )
 
 
 def _reference_method(model: str) -> str:

@@ -20,7 +20,7 @@ from gallery.selectors import live_images_for
 from gallery.views import image_page
 from templates_app.selectors import listed_templates
 
-from . import selectors, services
+from . import events, selectors, services
 from .engine.paths import PATH_CHOICES, PATH_NAMES
 from .filters import JobPageFilter
 from .forms import (
@@ -104,7 +104,12 @@ def job_detail(request: HttpRequest, pk: int) -> HttpResponse:
     return render(
         request,
         "pages/job_detail.html",
-        {"job": job, "images": list(job.images.all()), "estimated_seconds": services.estimate_seconds(job)},
+        {
+            "job": job,
+            "images": list(job.images.all()),
+            "estimated_seconds": services.estimate_seconds(job),
+            **events.queue_fields(job),  # queue_position, estimated_start_seconds (None unless queued)
+        },
     )
 
 

@@ -231,6 +231,8 @@ DIFFUSION_WARMUP_SIZE = env.int("DIFFUSION_WARMUP_SIZE", default=1024)
 UNKNOWN_PATH_POLICY = env.str("UNKNOWN_PATH_POLICY", default="reject")  # or "use_default"
 # A small latent preview rides on a job.progress event at most every this many steps (0: never).
 WS_PREVIEW_EVERY_STEPS = env.int("WS_PREVIEW_EVERY_STEPS", default=2)
+# A comment line on an idle Server-Sent Events stream this often (generation.sse), so proxies keep it open.
+SSE_HEARTBEAT_SECONDS = env.float("SSE_HEARTBEAT_SECONDS", default=15.0)
 
 # --- Webhooks -------------------------------------------------------------------------------
 # Only https:// receivers on public addresses, unless these say otherwise (`make run` and the tests allow both).

@@ -199,8 +199,25 @@ function setupJobPage(root) {
     if (socket) socket.close();
   }
 
+  /** The queued job's place, in the page's language (the template's data-text-* carry the translations). */
+  function showQueue(state) {
+    const node = part(root, "queue");
+    if (!node) return;
+    if (state.status !== "queued" || typeof state.queue_position !== "number") {
+      if (state.status && state.status !== "queued") node.hidden = true;
+      return;
+    }
+    const position = state.queue_position;
+    const template = position === 0 ? node.dataset.textNext : position === 1 ? node.dataset.textOne : node.dataset.textMany;
+    node.textContent = template
+      .replace("{count}", String(position))
+      .replace("{seconds}", formatSeconds(state.estimated_start_seconds || 0));
+    node.hidden = false;
+  }
+
   function apply(state) {
     applyCommon(root, state);
+    showQueue(state);
     if (typeof state.step === "number" && state.total) setText("steps", interpolate(gettext("Step %(step)s of %(total)s"), state, true));
     if (typeof state.percent === "number") setText("percent", String(state.percent));
     if (state.status) setText("message", message(state.status, state));
@@ -220,7 +237,13 @@ function setupJobPage(root) {
     lastSeq = event.seq || lastSeq;
     switch (event.type) {
       case "job.queued":
-        apply({ status: "queued", error: event.error, retry_count: event.retry_count });
+        apply({
+          status: "queued",
+          error: event.error,
+          retry_count: event.retry_count,
+          queue_position: event.queue_position,
+          estimated_start_seconds: event.estimated_start_seconds,
+        });
         if (event.estimated_seconds) setText("eta", interpolate(gettext("Estimated %(time)s"), { time: formatSeconds(event.estimated_seconds) }, true));
         break;
       case "job.started":

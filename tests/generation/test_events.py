@@ -1,4 +1,5 @@
-"""Publishing job events never blocks or fails a job, whatever state the channel layer is in."""
+"""Publishing job events: never blocking or failing a job, whatever state the channel layer is in; one order per
+job whichever process publishes; queued jobs told their place."""
 
 from __future__ import annotations
 
@@ -8,10 +9,13 @@ import time
 import pytest
 import torch
 
-from generation import events, runner
+from core.redis_clients import shared_redis
+from generation import events, runner, selectors
 from generation.models import GenerationJob, JobStatus
+from generation.ops import monitoring
 
 from ..factories import GenerationJobFactory
+from ..waiting import wait_until
 
 
 def closed_port() -> int:
@@ -175,3 +179,115 @@ def test_a_job_succeeds_when_the_event_layer_is_unreachable(user, unreachable_ev
     assert runner.execute_job(job_id=job.pk, dispatch_token=str(job.dispatch_token)) == "succeeded"
     job.refresh_from_db()
     assert (job.status, job.images.count(), job.progress_step) == (JobStatus.SUCCEEDED, 1, 3)
+
+
+def recorded_types(job_id: int) -> list[str]:
+    return [entry.event["type"] for entry in events.job_history(job_id)[1]]
+
+
+@pytest.mark.django_db
+class TestOneOrder:
+    """Every event of a job is numbered by one Redis script, whichever process publishes it."""
+
+    def test_a_new_jobs_queued_event_is_numbered_by_the_submit_itself(
+        self, user, submit, django_capture_on_commit_callbacks
+    ):
+        shared_redis().set(monitoring.user_sockets_key(user.pk), 1)  # someone has the job list open
+        with django_capture_on_commit_callbacks(execute=True):
+            job = submit(user)
+        # No flush of the publisher thread: the number was taken before the job was handed to its worker.
+        counter, history = events.job_history(job.pk)
+        assert counter == 1 and [entry.event["type"] for entry in history] == ["job.queued"]
+        assert history[0].event["queue_position"] == 0 and history[0].event["estimated_start_seconds"] == 0
+
+    def test_nobody_watching_means_no_queued_event_and_no_number(
+        self, user, submit, django_capture_on_commit_callbacks
+    ):
+        shared_redis().delete(monitoring.user_sockets_key(user.pk))
+        with django_capture_on_commit_callbacks(execute=True):
+            job = submit(user)
+        assert events.job_history(job.pk) == (0, [])
+
+    def test_the_job_and_the_account_numbers_are_taken_together(self, user, running_job):
+        other = GenerationJobFactory(owner=user, running=True)
+        for job in (running_job, other, running_job):
+            events.publish(job, "job.progress", step=1, total=6, percent=17, eta_seconds=1.0, preview="data:,")
+        assert events.get_publisher().flush(timeout=10)
+        counter, entries = events.account_history(user.pk)
+        assert [entry.account_seq for entry in entries] == list(range(counter - 2, counter + 1))
+        assert [(entry.event["job"], entry.seq) for entry in entries] == [
+            (running_job.pk, 1),
+            (other.pk, 1),
+            (running_job.pk, 2),
+        ]
+        assert all("preview" not in entry.event for entry in entries), "the history leaves previews out"
+
+
+@pytest.mark.django_db
+class TestQueuePlaces:
+    def test_the_api_tells_a_queued_job_its_place_and_wait(self, user, api_client):
+        running = GenerationJobFactory(owner=user, running=True)
+        first, second = GenerationJobFactory(owner=user), GenerationJobFactory(owner=user)
+        bodies = [api_client.get(f"/api/v1/jobs/{job.pk}").json() for job in (running, first, second)]
+        assert [body["queue_position"] for body in bodies] == [None, 0, 1]
+        assert bodies[0]["estimated_start_seconds"] is None
+        assert 0 < bodies[1]["estimated_start_seconds"] < bodies[2]["estimated_start_seconds"]
+
+    def test_the_snapshot_tells_queued_jobs_their_place(self, user):
+        GenerationJobFactory(owner=user, running=True)
+        GenerationJobFactory(owner=user)
+        places = {job["status"]: job["queue_position"] for job in selectors.job_snapshot(user)}
+        assert places == {"running": None, "queued": 0}
+
+    def test_when_a_job_starts_the_queued_jobs_behind_it_hear_their_new_place(self, user):
+        queued = [GenerationJobFactory(owner=user) for _ in range(3)]
+        GenerationJobFactory(owner=user, production_path="beauty")  # another path's queue is not touched
+        assert events.announce_queue_positions("fashion") == 3
+        assert events.get_publisher().flush(timeout=10)
+        places = [events.job_history(job.pk)[1][-1].event for job in queued]
+        assert [(event["type"], event["queue_position"]) for event in places] == [("job.queued", n) for n in range(3)]
+
+    def test_a_place_announced_after_the_job_started_is_dropped(self, user, running_job):
+        events.publish(running_job, "job.started", total=6)
+        events.publish(running_job, "job.queued", refresh=True, queue_position=0, estimated_start_seconds=1.0)
+        assert events.get_publisher().flush(timeout=10)
+        assert recorded_types(running_job.pk) == ["job.started"]
+
+    def test_a_retried_job_hears_its_place_again(self, user, running_job):
+        events.publish(running_job, "job.queued", retry_count=1, error="worker lost")
+        events.publish(running_job, "job.queued", refresh=True, queue_position=2, estimated_start_seconds=9.0)
+        assert events.get_publisher().flush(timeout=10)
+        assert recorded_types(running_job.pk) == ["job.queued", "job.queued"]
+
+
+@pytest.mark.django_db(transaction=True)
+def test_the_places_are_announced_by_the_publishing_processs_own_thread(user):
+    """What publishing job.started asks for (the start's own thread only queues the path)."""
+    waiting = GenerationJobFactory(owner=user)
+    events.request_queue_refresh(waiting.production_path)
+    wait_until(lambda: recorded_types(waiting.pk) == ["job.queued"], timeout=10, message="a place announced")
+    assert events.job_history(waiting.pk)[1][0].event["queue_position"] == 0
+
+
+@pytest.mark.django_db
+class TestQueuePlaceOnTheJobPage:
+    def test_a_queued_job_page_says_how_many_jobs_start_before_it(self, user, client):
+        ahead = [GenerationJobFactory(owner=user) for _ in range(2)]
+        job = GenerationJobFactory(owner=user)
+        client.force_login(user)
+        page = client.get(f"/jobs/{job.pk}/").content.decode()
+        assert "2 jobs start before this one: it should start in about" in page
+        assert "Next in line" in client.get(f"/jobs/{ahead[0].pk}/").content.decode()
+
+    def test_the_place_is_said_in_korean(self, user, client):
+        job = GenerationJobFactory(owner=user)
+        client.force_login(user)
+        page = client.get(f"/jobs/{job.pk}/", HTTP_ACCEPT_LANGUAGE="ko").content.decode()
+        assert "다음 차례입니다" in page and "data-text-many=" in page and "{count}" in page
+
+    def test_a_running_job_page_has_no_place(self, user, client):
+        job = GenerationJobFactory(owner=user, running=True)
+        client.force_login(user)
+        page = client.get(f"/jobs/{job.pk}/").content.decode()
+        tag, text = page.split('data-field="queue"')[1].split("</p>")[0].split(">", 1)
+        assert tag.endswith(" hidden") and not text.strip()
