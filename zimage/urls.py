@@ -34,6 +34,7 @@ urlpatterns = [
     path("templates/", include("templates_app.urls")),
     path("stories/", include("scenes.urls")),
     path("", include("gallery.urls")),
+    path("", include("batches.urls")),
     path("", include("generation.urls")),
     path("", include("core.urls")),
 ]
