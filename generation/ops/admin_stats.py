@@ -24,6 +24,7 @@ from django.db.models import Aggregate, Count, F, FloatField, Func, Q, QuerySet,
 from django.http import HttpRequest, HttpResponse
 from django.template.response import TemplateResponse
 from django.utils import timezone
+from django.utils.translation import gettext_lazy
 
 from accounts.models import CreditEntry, EntryKind
 from generation.engine.paths import PATH_CHOICES, PATH_NAMES
@@ -32,9 +33,9 @@ from generation.models import GenerationJob, JobStatus
 from . import monitoring
 
 PERIODS = {
-    "24h": ("Last 24 hours", dt.timedelta(hours=24)),
-    "7d": ("Last 7 days", dt.timedelta(days=7)),
-    "30d": ("Last 30 days", dt.timedelta(days=30)),
+    "24h": (gettext_lazy("Last 24 hours"), dt.timedelta(hours=24)),
+    "7d": (gettext_lazy("Last 7 days"), dt.timedelta(days=7)),
+    "30d": (gettext_lazy("Last 30 days"), dt.timedelta(days=30)),
 }
 STATUS_COLOURS = {
     JobStatus.SUCCEEDED: "#2e7d32",
@@ -44,7 +45,7 @@ STATUS_COLOURS = {
     JobStatus.QUEUED: "#f9a825",
 }
 P50_COLOUR, P95_COLOUR, CREDITS_COLOUR = "#64b5f6", "#0d47a1", "#6a1b9a"
-NO_TEMPLATE = "No template"
+NO_TEMPLATE = gettext_lazy("No template")
 
 
 # --- database aggregates ------------------------------------------------------------------------
@@ -206,7 +207,7 @@ def stats_by_template(since: dt.datetime, until: dt.datetime) -> list[GroupStats
         _stats_from(
             row,
             row["template_id"],
-            f"{row['template__name']} v{row['template__version']}" if row["template_id"] else NO_TEMPLATE,
+            f"{row['template__name']} v{row['template__version']}" if row["template_id"] else str(NO_TEMPLATE),
             credits,
         )
         for row in rows
@@ -320,7 +321,7 @@ def charts_for(groups: list[GroupStats]) -> list[BarChart]:
     statuses = [status for status in JobStatus if status in STATUS_COLOURS]
     return [
         bar_chart(
-            "Jobs by status",
+            gettext_lazy("Jobs by status"),
             [
                 (group.label, [[(group.counts.get(s, 0), STATUS_COLOURS[s], s.label) for s in statuses]])
                 for group in groups
@@ -328,7 +329,7 @@ def charts_for(groups: list[GroupStats]) -> list[BarChart]:
             legend=[(STATUS_COLOURS[s], s.label) for s in statuses],
         ),
         bar_chart(
-            "Processing time (succeeded jobs)",
+            gettext_lazy("Processing time (succeeded jobs)"),
             [
                 (
                     group.label,
@@ -343,7 +344,7 @@ def charts_for(groups: list[GroupStats]) -> list[BarChart]:
             legend=[(P50_COLOUR, "p50"), (P95_COLOUR, "p95")],
         ),
         bar_chart(
-            "Queue wait",
+            gettext_lazy("Queue wait"),
             [
                 (group.label, [[(group.wait_p50 or 0, P50_COLOUR, "p50")], [(group.wait_p95 or 0, P95_COLOUR, "p95")]])
                 for group in groups
@@ -352,7 +353,7 @@ def charts_for(groups: list[GroupStats]) -> list[BarChart]:
             legend=[(P50_COLOUR, "p50"), (P95_COLOUR, "p95")],
         ),
         bar_chart(
-            "Credits consumed",
+            gettext_lazy("Credits consumed"),
             [(group.label, [[(group.credits, CREDITS_COLOUR, "credits")]]) for group in groups],
         ),
     ]
@@ -363,21 +364,23 @@ def charts_for(groups: list[GroupStats]) -> list[BarChart]:
 
 class PeriodForm(forms.Form):
     period = forms.ChoiceField(
-        choices=[*((key, label) for key, (label, _) in PERIODS.items()), ("custom", "Custom")],
+        choices=[*((key, label) for key, (label, _) in PERIODS.items()), ("custom", gettext_lazy("Custom"))],
         initial="24h",
         required=False,
     )
     start = forms.DateField(required=False, widget=forms.DateInput(attrs={"type": "date"}))
-    end = forms.DateField(required=False, widget=forms.DateInput(attrs={"type": "date"}), help_text="Inclusive.")
+    end = forms.DateField(
+        required=False, widget=forms.DateInput(attrs={"type": "date"}), help_text=gettext_lazy("Inclusive.")
+    )
 
     def clean(self) -> dict[str, Any]:
         cleaned = super().clean()
         if cleaned.get("period") == "custom":
             start, end = cleaned.get("start"), cleaned.get("end")
             if not start or not end:
-                raise forms.ValidationError("A custom period needs a start and an end date.")
+                raise forms.ValidationError(gettext_lazy("A custom period needs a start and an end date."))
             if end < start:
-                raise forms.ValidationError("The end date is before the start date.")
+                raise forms.ValidationError(gettext_lazy("The end date is before the start date."))
         return cleaned
 
     def bounds(self, now: dt.datetime) -> tuple[dt.datetime, dt.datetime, str]:
@@ -401,15 +404,15 @@ def stats_view(request: HttpRequest, *, admin_site: AdminSite) -> HttpResponse:
     by_template = stats_by_template(since, until)
     context = {
         **admin_site.each_context(request),
-        "title": "Generation statistics",
+        "title": gettext_lazy("Generation statistics"),
         "opts": GenerationJob._meta,
         "form": form,
         "since": since,
         "until": until,
         "period_label": period_label,
         "sections": [
-            {"title": "By production path", "groups": by_path, "charts": charts_for(by_path)},
-            {"title": "By template", "groups": by_template, "charts": charts_for(by_template)},
+            {"title": gettext_lazy("By production path"), "groups": by_path, "charts": charts_for(by_path)},
+            {"title": gettext_lazy("By template"), "groups": by_template, "charts": charts_for(by_template)},
         ],
         "statuses": [status.label for status in JobStatus],
         "queue_depths": monitoring.queue_depths(),

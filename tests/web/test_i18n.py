@@ -206,6 +206,7 @@ def world(user, template, story):
     data += [c.name for c in story.characters.all()] + [c.description for c in story.characters.all()]
     data += [chapter.title] + [s.description for s in chapter.scenes.all()]
     data += [tag.name for tag in image.tags.all()] + [entry.reason for entry in user.credit_entries.all()]
+    data += [image.model, image.backend, job.model, finished.model]  # model ids and the backend name stay as they are
     pages = [
         reverse("generation:dashboard"),
         reverse("generation:generate"),
@@ -321,7 +322,7 @@ def test_every_website_form_error_is_korean(user, world, story, image):
     client = korean_client(user, "accept-language")
     chapter = story.chapters.get()
     folder = create_folder(owner=user, name="Errors")
-    data += [folder.name, "fr"]  # the refused language code is echoed in Django's own message
+    data += [folder.name, "fr", "nowhere", "wild", "huge", "middle"]  # refused choices are echoed in the errors
     posts = [
         (reverse("generation:generate"), {"prompt": "", "num_images": "99", "seed": "-1"}),
         (reverse("scenes:list"), {"title": "", "production_path": "nowhere"}),
@@ -469,3 +470,48 @@ def test_api_errors_stay_english_without_accept_language(user):
     error = client_for(user).post("/api/v1/generate", {"prompt": ""}, format="json").json()["error"]
     assert error["code"] == "invalid"
     assert error["fields"]["prompt"] == ["This field may not be blank."]
+
+
+# --- layout: Korean text fits ------------------------------------------------------------------------------------
+
+
+@pytest.mark.e2e
+def test_korean_pages_fit_a_phone_and_a_desktop_in_chromium(live_server, tmp_path, user, template, story):
+    """Korean labels are shorter or longer than English ones: no page scrolls sideways at 390 or 1280 px.
+    Screenshots go to $ZIMAGE_SCREENSHOTS when set."""
+    from .test_browser_e2e import CHROMIUM, Browser
+    from .test_browser_image_input import logged_in, screenshots
+
+    if CHROMIUM is None:
+        pytest.skip("Chromium is not installed")
+    user.language = "ko"
+    user.save(update_fields=["language"])
+    image = stored_image(user)
+    GenerationJobFactory(owner=user, template=template, succeeded=True)
+    browser = Browser(tmp_path / "chromium-profile")
+    try:
+        logged_in(browser, live_server, user)
+        pages = {
+            "dashboard": reverse("generation:dashboard"),
+            "generate": reverse("generation:generate"),
+            "gallery": reverse("gallery:list"),
+            "image": reverse("gallery:image", args=[image.uuid]),
+            "story": reverse("scenes:story", args=[story.pk]),
+            "profile": reverse("accounts:profile"),
+            "templates": reverse("templates_app:list"),
+        }
+        overflow = {}
+        for name, url in pages.items():
+            browser.open(live_server.url + url)
+            assert browser.evaluate("document.documentElement.lang") == "ko", name
+            for width in (390, 1280):
+                browser.call(
+                    "Emulation.setDeviceMetricsOverride", width=width, height=900, deviceScaleFactor=1, mobile=False
+                )
+                wide = browser.evaluate("document.documentElement.scrollWidth")
+                if wide > width:
+                    overflow[f"{name}@{width}"] = wide
+            screenshots(browser, f"ko-{name}")
+        assert overflow == {}
+    finally:
+        browser.close()
