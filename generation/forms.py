@@ -6,15 +6,18 @@ never disagree about what a valid job is.
 
 from __future__ import annotations
 
+import uuid
 from typing import TYPE_CHECKING, Any
 
 from django import forms
 from django.core.exceptions import ValidationError
 from django.utils.translation import gettext_lazy as _
+from django.utils.translation import ngettext
 
 from accounts.exceptions import AccountsError
-from gallery.models import SourceImage
-from gallery.selectors import live_images_for, signed_url
+from accounts.selectors import tier_limits
+from gallery.models import GeneratedImage, SourceImage
+from gallery.selectors import find_source, live_images_for, signed_url
 from gallery.services import delete_source_image, store_source_image
 from templates_app.models import Template
 from templates_app.selectors import listed_templates, template_for_jobs
@@ -23,30 +26,44 @@ from .credits import job_price
 from .engine.job_input import JobMode
 from .engine.models_catalog import DEFAULT_MODEL, MAX_IMAGES_PER_JOB, MAX_PROMPT_LENGTH, MODELS, SIZE_PRESETS
 from .engine.paths import DEFAULT_PATH, PATH_CHOICES, PATHS
-from .image_input import DEFAULT_STRENGTH, MIN_STRENGTH, SourceNotFound
+from .engine.workflow import pipeline_requires_source, template_outpaint_anchor
+from .image_input import DEFAULT_STRENGTH, MIN_STRENGTH, SourceNotFound, fitted_size
 from .models import GenerationJob
-from .services import MAX_SEED, extend_image, submit_job_request, upscale_image, vary_image
+from .services import MAX_SEED, estimate_seconds, extend_image, submit_job_request, upscale_image, vary_image
 
 if TYPE_CHECKING:
     from accounts.models import User
-    from gallery.models import GeneratedImage
 
 SIZE_PRESET_LABELS = {
-    "1:1": "Square 1:1",
-    "16:9": "Landscape 16:9",
-    "9:16": "Portrait 9:16",
-    "4:3": "Classic 4:3",
-    "instagram": "Instagram post",
-    "facebook_cover": "Facebook cover",
+    "1:1": _("Square 1:1"),
+    "16:9": _("Landscape 16:9"),
+    "9:16": _("Portrait 9:16"),
+    "4:3": _("Classic 4:3"),
+    "instagram": _("Instagram post"),
+    "facebook_cover": _("Facebook cover"),
+}
+OUTPAINT_ANCHOR_LABELS = {
+    "center": _("In the centre"),
+    "left": _("At the left"),
+    "right": _("At the right"),
+    "top": _("At the top"),
+    "bottom": _("At the bottom"),
 }
 # Errors about fields the page does not show are reported on the field that decides them.
-ERROR_FIELD_ALIASES = {"width": "size_preset", "height": "size_preset"}
+ERROR_FIELD_ALIASES = {"width": "size_preset", "height": "size_preset", "outpaint": "extend_to"}
 MAX_MASK_DATA_URL = 12 * 1024 * 1024  # a painted mask's PNG data URL; the upload checks limit its pixels
 RECENT_SOURCE_IMAGES = 24  # the gallery picker's choices (any of the user's own image ids is accepted)
 
 
+def _as_uuid(value: str) -> uuid.UUID | None:
+    try:
+        return uuid.UUID(value)
+    except ValueError:
+        return None
+
+
 def size_preset_choices() -> list[tuple[str, str]]:
-    return [("", "Template default")] + [
+    return [("", _("Template default"))] + [
         (name, f"{SIZE_PRESET_LABELS.get(name, name)} · {width}\N{MULTIPLICATION SIGN}{height}")
         for name, (width, height) in SIZE_PRESETS.items()
     ]
@@ -56,56 +73,62 @@ def template_choices(templates) -> list[tuple[str, Any]]:
     """Templates grouped by production path, as <optgroup>s."""
     groups: dict[str, list[tuple[str, str]]] = {}
     for template in templates:
-        label = f"{template.name} · {template.credit_cost} credit{'s' if template.credit_cost != 1 else ''}/image"
+        label = ngettext(
+            "%(name)s · %(count)s credit/image", "%(name)s · %(count)s credits/image", template.credit_cost
+        ) % {
+            "name": template.name,
+            "count": template.credit_cost,
+        }
         groups.setdefault(template.get_production_path_display(), []).append((template.slug, label))
-    return [("", "No template (the path's defaults)"), *groups.items()]
+    return [("", _("No template (the path's defaults)")), *groups.items()]
 
 
 class GenerateForm(forms.Form):
-    template = forms.ChoiceField(required=False, label="Template")
+    template = forms.ChoiceField(required=False, label=_("Template"))
     production_path = forms.ChoiceField(
-        required=False, choices=PATH_CHOICES, initial=DEFAULT_PATH, label="Production path"
+        required=False, choices=PATH_CHOICES, initial=DEFAULT_PATH, label=_("Production path")
     )
     prompt = forms.CharField(
         max_length=MAX_PROMPT_LENGTH,
-        widget=forms.Textarea(attrs={"rows": 4, "placeholder": "A linen summer dress on a sunlit terrace"}),
-        help_text="Describe the picture. The template adds its own style words.",
+        label=_("Prompt"),
+        widget=forms.Textarea(attrs={"rows": 4, "placeholder": _("A linen summer dress on a sunlit terrace")}),
+        help_text=_("Describe the picture. The template adds its own style words."),
     )
     negative_prompt = forms.CharField(
         required=False,
         max_length=MAX_PROMPT_LENGTH,
-        label="Negative prompt",
-        widget=forms.Textarea(attrs={"rows": 2, "placeholder": "blurry, low quality, watermark"}),
-        help_text="What to keep out of the picture.",
+        label=_("Negative prompt"),
+        widget=forms.Textarea(attrs={"rows": 2, "placeholder": _("blurry, low quality, watermark")}),
+        help_text=_("What to keep out of the picture."),
     )
-    size_preset = forms.ChoiceField(required=False, label="Size", choices=size_preset_choices)
+    size_preset = forms.ChoiceField(required=False, label=_("Size"), choices=size_preset_choices)
     num_images = forms.TypedChoiceField(
         coerce=int,
         choices=[(n, str(n)) for n in range(1, MAX_IMAGES_PER_JOB + 1)],
         initial=1,
-        label="Number of images",
+        label=_("Number of images"),
     )
     seed = forms.IntegerField(
         required=False,
         min_value=0,
         max_value=MAX_SEED,
-        label="Seed",
-        help_text="Leave empty for a random seed; the same seed and settings draw the same picture.",
-        widget=forms.NumberInput(attrs={"placeholder": "Random", "inputmode": "numeric"}),
+        label=_("Seed"),
+        help_text=_("Leave empty for a random seed; the same seed and settings draw the same picture."),
+        widget=forms.NumberInput(attrs={"placeholder": _("Random"), "inputmode": "numeric"}),
     )
     steps = forms.IntegerField(
         required=False,
         min_value=1,
         max_value=max(model.max_steps for model in MODELS.values()),
-        label="Steps",
-        widget=forms.NumberInput(attrs={"placeholder": "Default", "inputmode": "numeric"}),
+        label=_("Steps"),
+        widget=forms.NumberInput(attrs={"placeholder": _("Default"), "inputmode": "numeric"}),
     )
     guidance = forms.FloatField(
         required=False,
         min_value=0,
         max_value=max(model.max_guidance for model in MODELS.values()),
-        label="Guidance",
-        widget=forms.NumberInput(attrs={"placeholder": "Default", "step": "0.1", "inputmode": "decimal"}),
+        label=_("Guidance"),
+        widget=forms.NumberInput(attrs={"placeholder": _("Default"), "step": "0.1", "inputmode": "decimal"}),
     )
     # "Start from an image": an upload (stored first, in the same submit) or one of the user's own images.
     source_file = forms.ImageField(
@@ -127,6 +150,16 @@ class GenerateForm(forms.Form):
 
     # The page's mask painter sends a PNG data URL (white = repaint); with it the job is an inpaint.
     mask = forms.CharField(required=False, widget=forms.HiddenInput, max_length=MAX_MASK_DATA_URL)
+    # "Extend to": the source kept as it is on a larger canvas (an outpaint), the new area drawn around it.
+    extend_to = forms.ChoiceField(
+        required=False,
+        label=_("Extend to"),
+        choices=lambda: [("", _("Don't extend")), *size_preset_choices()[1:]],
+        help_text=_("Keeps your image as it is on a canvas of this size and draws the new area around it."),
+    )
+    extend_anchor = forms.ChoiceField(
+        required=False, label=_("Keep the image"), choices=list(OUTPAINT_ANCHOR_LABELS.items()), initial="center"
+    )
 
     def __init__(self, *args: Any, user: User | None = None, **kwargs: Any):
         super().__init__(*args, **kwargs)
@@ -138,13 +171,17 @@ class GenerateForm(forms.Form):
             for image in self.recent_images
         ]
         chosen = str(self["source_image"].value() or "")
+        self.chosen_source: SourceImage | GeneratedImage | None = None
         if chosen and chosen not in {value for value, _label in choices}:
-            choices.append((chosen, _("The job's own source image")))
+            self.chosen_source = find_source(user, _as_uuid(chosen)) if user is not None and _as_uuid(chosen) else None
+            mine = isinstance(self.chosen_source, GeneratedImage)
+            choices.append((chosen, _("This image") if mine else _("The job's own source image")))
         self.fields["source_image"].widget.choices = choices
 
     def source_urls(self) -> dict[str, str]:
-        """The picker's images as the mask painter draws over them."""
-        return {str(image.uuid): signed_url(image.file.name) for image in self.recent_images}
+        """The picker's images as the mask painter draws over them (the prefilled one too, however old)."""
+        images = [*self.recent_images, *([self.chosen_source] if self.chosen_source is not None else [])]
+        return {str(image.uuid): signed_url(image.file.name) for image in images}
 
     def clean(self) -> dict[str, Any]:
         cleaned = super().clean()
@@ -159,7 +196,7 @@ class GenerateForm(forms.Form):
             return None
         template = template_for_jobs(slug)
         if template is None:
-            raise ValidationError("This template is not available any more.")
+            raise ValidationError(_("This template is not available any more."))
         return template
 
     def clean_template_path(self, cleaned: dict[str, Any]) -> None:
@@ -176,6 +213,7 @@ class GenerateForm(forms.Form):
             if data.get("source_file"):
                 upload = store_source_image(owner=user, file=data["source_file"], field="source_file")
             source = upload.uuid if upload is not None else data.get("source_image")
+            outpaint = self.outpaint()
             return submit_job_request(
                 user=user,
                 prompt=data["prompt"],
@@ -188,8 +226,9 @@ class GenerateForm(forms.Form):
                 steps=data.get("steps"),
                 guidance=data.get("guidance"),
                 source_image=source,
-                strength=data.get("strength") if source is not None else None,
+                strength=data.get("strength") if source is not None and not self.extends() else None,
                 mask=data.get("mask") or None,
+                outpaint=outpaint,
             )
         except ValidationError as error:
             self.add_service_errors(error, upload=upload)
@@ -200,6 +239,20 @@ class GenerateForm(forms.Form):
         if upload is not None:
             delete_source_image(source=upload)
         return None
+
+    def outpaint(self) -> dict[str, str] | None:
+        """The API's `outpaint` field from the "Extend to" picker, or None when the image is not extended."""
+        data = self.cleaned_data
+        if not data.get("extend_to"):
+            return None
+        return {"size_preset": data["extend_to"], "anchor": data.get("extend_anchor") or "center"}
+
+    def extends(self) -> bool:
+        """An outpaint: the picker's, or the template's own canvas when nothing is painted (the slider's strength
+        does not apply to either, so it is not sent)."""
+        template = self.cleaned_data.get("template")
+        extending_template = template is not None and template_outpaint_anchor(template.config) is not None
+        return bool(self.cleaned_data.get("extend_to")) or (extending_template and not self.cleaned_data.get("mask"))
 
     def add_service_errors(self, error: ValidationError, *, upload: SourceImage | None = None) -> None:
         if not hasattr(error, "error_dict"):
@@ -226,6 +279,8 @@ def generate_page_data() -> dict[str, Any]:
                 "bounds": template.bounds,
                 "max_images": template.max_images,
                 "description": template.description,
+                "requires_source": pipeline_requires_source(template.config.get("pipeline", [])),
+                "extends": template_outpaint_anchor(template.config) is not None,
             }
             for template in listed_templates()
         },
@@ -288,15 +343,96 @@ def initial_from_image(image: GeneratedImage) -> dict[str, Any]:
     return {**initial_from_job(image.job, seed=image.seed), "num_images": 1}
 
 
-# --- Actions on a gallery image (its page's Vary, Extend to…, Upscale buttons) ---------------------------------
+def initial_for_edit(image: GeneratedImage) -> dict[str, Any]:
+    """Edit region: the image's own request with the image itself as the source, for the mask painter. An inpaint
+    keeps the source's size, so no size is prefilled; its strength starts at the inpaint default."""
+    initial = {key: value for key, value in initial_from_image(image).items() if key != "size_preset"}
+    return {**initial, "source_image": str(image.uuid), "strength": DEFAULT_STRENGTH[JobMode.INPAINT]}
 
-OUTPAINT_ANCHOR_LABELS = {
-    "center": _("In the centre"),
-    "left": _("At the left"),
-    "right": _("At the right"),
-    "top": _("At the top"),
-    "bottom": _("At the bottom"),
-}
+
+class EstimateForm(GenerateForm):
+    """The generate page's fields as they stand, priced before submit with the server's own rules (job_price,
+    output_size, estimate_seconds): the page shows this, so it never keeps a second copy of them. An upload not
+    yet sent is described by its pixel size; a painted mask by a flag."""
+
+    source_width = forms.IntegerField(required=False, min_value=1, max_value=100_000)
+    source_height = forms.IntegerField(required=False, min_value=1, max_value=100_000)
+    mask = forms.BooleanField(required=False)
+
+    def __init__(self, *args: Any, **kwargs: Any):
+        super().__init__(*args, **kwargs)
+        self.fields["prompt"].required = False
+        self.fields["num_images"].required = False
+
+    def clean(self) -> dict[str, Any]:
+        cleaned = super().clean()
+        if (cleaned.get("source_width") is None) != (cleaned.get("source_height") is None):
+            self.add_error("source_width", _("Give both the width and the height of the upload."))
+        return cleaned
+
+    def quote(self, *, user: User) -> dict[str, Any]:
+        """What submit would reserve, the output size and mode, and the time: raises SourceNotFound for an image
+        that is not the user's (a 404 like the submit's)."""
+        data = self.cleaned_data
+        template: Template | None = data.get("template")
+        config = template.config if template is not None else {}
+        model = MODELS.get(config.get("model", DEFAULT_MODEL), MODELS[DEFAULT_MODEL])
+        path = PATHS[data.get("production_path") or DEFAULT_PATH]
+        source_size = None
+        if data.get("source_image") is not None:
+            source = find_source(user, data["source_image"])
+            if source is None:
+                raise SourceNotFound("source_image")
+            source_size = (source.width, source.height)
+        elif data.get("source_width"):
+            source_size = (data["source_width"], data["source_height"])
+        mode = JobMode.TEXT
+        if source_size is not None:
+            mode = JobMode.OUTPAINT if self.extends() else JobMode.INPAINT if data.get("mask") else JobMode.IMAGE
+        preset = (data.get("extend_to") if mode == JobMode.OUTPAINT else None) or data.get("size_preset") or None
+        default_size = (config["width"], config["height"]) if "width" in config else path.default_size
+        if source_size is not None and mode != JobMode.OUTPAINT:
+            width, height = fitted_size(*source_size, model=model, max_side=tier_limits(user.tier).max_side)
+            if mode == JobMode.IMAGE and data.get("size_preset"):
+                width, height = SIZE_PRESETS[data["size_preset"]]
+        else:
+            width, height = SIZE_PRESETS[preset] if preset else default_size
+        count = data.get("num_images") or 1
+        cost = job_price(
+            mode=mode,
+            per_image=template.credit_cost if template is not None else 1,
+            num_images=count,
+            width=width,
+            height=height,
+        )
+        steps = data.get("steps") or config.get("steps", model.default_steps)
+        sizing = GenerationJob(model=model.name, mode=mode, width=width, height=height, steps=steps, num_images=count)
+        after = user.credit_balance - cost
+        images = ngettext("%(count)s image", "%(count)s images", count) % {"count": count}
+        return {
+            "mode": str(mode),
+            "cost": cost,
+            "width": width,
+            "height": height,
+            "num_images": count,
+            "steps": steps,
+            "seconds": estimate_seconds(sizing),
+            "balance_after": after,
+            # Ready to show, in the user's language.
+            "size_text": f"{width}\N{MULTIPLICATION SIGN}{height}, {images}",
+            "model_text": ngettext("%(model)s, %(steps)s step", "%(model)s, %(steps)s steps", steps)
+            % {"model": model.label, "steps": steps},
+            "after_text": ngettext("%(count)s credit", "%(count)s credits", after) % {"count": after},
+            "warning": ""
+            if after >= 0
+            else ngettext(
+                "You need %(count)s more credit for this job.", "You need %(count)s more credits for this job.", -after
+            )
+            % {"count": -after},
+        }
+
+
+# --- Actions on a gallery image (its page's Vary, Extend to…, Upscale buttons) ---------------------------------
 
 
 class ImageActionForm(forms.Form):
@@ -373,6 +509,9 @@ def image_action_costs(image: GeneratedImage) -> dict[str, int]:
             mode=JobMode.IMAGE, per_image=template.credit_cost if template else 1, num_images=1, width=0, height=0
         ),
         "extend": job_price(mode=JobMode.OUTPAINT, per_image=1, num_images=1, width=0, height=0),
+        "edit": job_price(
+            mode=JobMode.INPAINT, per_image=template.credit_cost if template else 1, num_images=1, width=0, height=0
+        ),
         **{
             f"upscale{factor}": job_price(
                 mode=JobMode.UPSCALE,

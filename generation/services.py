@@ -26,7 +26,7 @@ from .engine.image_ops import denoising_steps
 from .engine.job_input import JobInput, JobMode, clean_prompt
 from .engine.models_catalog import DEFAULT_MODEL, MAX_IMAGES_PER_JOB, MODELS, SIZE_PRESETS, get_model
 from .engine.paths import PathSpec, get_path, resolve_path
-from .engine.workflow import pipeline_requires_source
+from .engine.workflow import pipeline_requires_source, template_outpaint_anchor
 from .image_input import SourceNotFound, output_size, resolve_image_input
 from .models import GenerationJob, JobStatus, ReferenceMethod
 from .ops import monitoring
@@ -108,6 +108,9 @@ def submit_job(
     path = _job_path(production_path, template)
     config = template.config if template else {}
     limits = tier_limits(user.tier)
+    if source_image is not None and all(value is None for value in (outpaint_anchor, mask, strength, upscale_factor)):
+        # A template that extends the image to its own canvas; a strength or mask asks for a redraw instead (Vary).
+        outpaint_anchor = template_outpaint_anchor(config)
     image_input = resolve_image_input(
         source=source_image,
         mask=mask,

@@ -8,6 +8,7 @@ app_name = "generation"
 urlpatterns = [
     path("dashboard/", views.dashboard, name="dashboard"),
     path("generate/", views.generate, name="generate"),
+    path("generate/estimate", views.generate_estimate, name="generate-estimate"),
     path("jobs/", views.job_list, name="jobs"),
     path("jobs/<int:pk>/", views.job_detail, name="job"),
     path("jobs/<int:pk>/cancel", views.job_cancel, name="job-cancel"),

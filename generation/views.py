@@ -8,7 +8,7 @@ import uuid
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.paginator import Paginator
-from django.http import Http404, HttpRequest, HttpResponse
+from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.utils.http import url_has_allowed_host_and_scheme
@@ -25,11 +25,14 @@ from .engine.paths import PATH_CHOICES, PATH_NAMES
 from .filters import JobPageFilter
 from .forms import (
     IMAGE_ACTION_FORMS,
+    EstimateForm,
     GenerateForm,
     generate_page_data,
+    initial_for_edit,
     initial_from_image,
     initial_from_job,
 )
+from .image_input import SourceNotFound
 from .models import FINAL_STATUSES, JobStatus
 
 JOBS_PAGE_SIZE = 20
@@ -58,9 +61,9 @@ def _prefill(request: HttpRequest) -> dict:
         try:
             image_uuid = uuid.UUID(image_id)
         except ValueError:
-            raise Http404("No such image.") from None
+            raise Http404(_("No such image.")) from None
         image = get_object_or_404(live_images_for(request.user).select_related("job__template"), uuid=image_uuid)
-        return initial_from_image(image)
+        return initial_for_edit(image) if request.GET.get("edit") == "region" else initial_from_image(image)
     if job_id := request.GET.get("from_job"):
         job = get_object_or_404(selectors.jobs_for(request.user), pk=job_id if job_id.isdigit() else 0)
         return initial_from_job(job)
@@ -82,10 +85,10 @@ def generate(request: HttpRequest) -> HttpResponse:
     if request.method == "POST":
         form = GenerateForm(request.POST, request.FILES, user=request.user)
         if form.is_valid() and (job := form.submit(user=request.user)) is not None:
-            messages.success(request, f"Job {job.pk} is queued.")
+            messages.success(request, _("Job %(job)s is queued.") % {"job": job.pk})
             if job.dispatched_at is None:
                 messages.warning(
-                    request, "The job queue is unreachable right now; your job is saved and starts when it is back."
+                    request, _("The job queue is unreachable right now; your job is saved and starts when it is back.")
                 )
             return redirect("generation:job", pk=job.pk)
     else:
@@ -93,8 +96,30 @@ def generate(request: HttpRequest) -> HttpResponse:
     return render(
         request,
         "pages/generate.html",
-        {"form": form, "page_data": generate_page_data(), "limits": limits_for(request.user)},
+        {
+            "form": form,
+            "page_data": generate_page_data(),
+            "limits": limits_for(request.user),
+            # Edit region (the image page's button): the painter opens on the prefilled image.
+            "edit_region": request.method == "GET" and request.GET.get("edit") == "region",
+        },
     )
+
+
+@login_required
+@require_GET
+def generate_estimate(request: HttpRequest) -> JsonResponse:
+    """The generate page's cost, size and time for its fields as they stand, priced by the server's own rules;
+    bad input is a 400 naming the field, another user's image a 404."""
+    form = EstimateForm(request.GET, user=request.user)
+    if not form.is_valid():
+        return JsonResponse({"errors": form.errors.get_json_data()}, status=400)
+    try:
+        return JsonResponse(form.quote(user=request.user))
+    except SourceNotFound as error:
+        return JsonResponse(
+            {"errors": {error.field: [{"message": _("No such image."), "code": "not_found"}]}}, status=404
+        )
 
 
 @login_required
@@ -149,9 +174,14 @@ def job_cancel(request: HttpRequest, pk: int) -> HttpResponse:
     job = get_object_or_404(selectors.jobs_for(request.user), pk=pk)
     job = services.cancel_job(job=job)
     if job.status == JobStatus.CANCELED:
-        messages.success(request, f"Job {job.pk} is canceled; credits for images it did not make are returned.")
+        messages.success(
+            request, _("Job %(job)s is canceled; credits for images it did not make are returned.") % {"job": job.pk}
+        )
     else:
-        messages.info(request, f"Job {job.pk} had already {job.status}.")
+        messages.info(
+            request,
+            _("Job %(job)s had already ended: %(status)s.") % {"job": job.pk, "status": job.get_status_display()},
+        )
     return _back(request, reverse("generation:job", kwargs={"pk": job.pk}))
 
 
@@ -162,7 +192,9 @@ def job_retry(request: HttpRequest, pk: int) -> HttpResponse:
     job = get_object_or_404(selectors.jobs_for(request.user), pk=pk)
     form = GenerateForm(initial_from_job(job), user=request.user)
     if form.is_valid() and (new_job := form.submit(user=request.user)) is not None:
-        messages.success(request, f"Job {new_job.pk} is queued with the settings of job {job.pk}.")
+        messages.success(
+            request, _("Job %(new)s is queued with the settings of job %(old)s.") % {"new": new_job.pk, "old": job.pk}
+        )
         return redirect("generation:job", pk=new_job.pk)
     for field, errors in form.errors.items():
         label = form.fields[field].label if field in form.fields else ""

@@ -131,6 +131,27 @@ CURATED_TEMPLATES = [
         ),
     },
     {
+        "slug": "banner-from-product-shot",
+        "name": "Banner from product shot",
+        "production_path": "fashion",
+        "credit_cost": 1,
+        "description": "Your product shot kept as it is on a wide banner canvas, the scene drawn out around it.",
+        "sample_prompt": "the same sneaker on a sunlit studio floor with soft shadows",
+        "bounds": TURBO_BOUNDS,
+        # A cover-sized canvas (SIZE_PRESETS["facebook_cover"]): the shot stays in the centre, the rest is drawn.
+        "config": {
+            **_from_image(
+                _config(
+                    *TURBO,
+                    (820, 312),
+                    ["product banner", "clean studio scene", "soft even light", "wide composition"],
+                    "clutter, text, watermark, low quality",
+                )
+            ),
+            "outpaint_anchor": "center",
+        },
+    },
+    {
         "slug": "beauty-close-up",
         "name": "Beauty close-up",
         "production_path": "beauty",

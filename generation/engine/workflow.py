@@ -169,7 +169,13 @@ def run_pipeline(pipeline: list[dict[str, Any]], context: WorkflowContext) -> Wo
     return context
 
 
-CONFIG_KEYS = {"model", "scheduler", "steps", "cfg_scale", "width", "height", "pipeline"}
+CONFIG_KEYS = {"model", "scheduler", "steps", "cfg_scale", "width", "height", "pipeline", "outpaint_anchor"}
+
+
+def template_outpaint_anchor(config: dict[str, Any]) -> str | None:
+    """Where a template that extends the customer's image to its own canvas (its width and height) keeps the
+    image: the job is then an outpaint unless the request names its own anchor."""
+    return config.get("outpaint_anchor")
 
 
 def validate_workflow_config(config: Any) -> dict[str, Any]:
@@ -203,4 +209,19 @@ def validate_workflow_config(config: Any) -> dict[str, Any]:
             raise WorkflowConfigError(key, "Must be a number.")
         if not low <= value <= high:
             raise WorkflowConfigError(key, f"Must be between {low} and {high} for {spec.label}.")
-    return {**config, "scheduler": scheduler, "pipeline": validate_pipeline(config.get("pipeline", []))}
+    pipeline = validate_pipeline(config.get("pipeline", []))
+    if "outpaint_anchor" in config:
+        _check_outpaint_anchor(config, pipeline)
+    return {**config, "scheduler": scheduler, "pipeline": pipeline}
+
+
+def _check_outpaint_anchor(config: dict[str, Any], pipeline: list[dict[str, Any]]) -> None:
+    """An extending template names a known anchor, the canvas it extends to, and loads the customer's image."""
+    from .image_ops import OUTPAINT_ANCHORS
+
+    if config["outpaint_anchor"] not in OUTPAINT_ANCHORS:
+        raise WorkflowConfigError("outpaint_anchor", f"Must be one of: {', '.join(OUTPAINT_ANCHORS)}.")
+    if "width" not in config or "height" not in config:
+        raise WorkflowConfigError("outpaint_anchor", "Give the width and height the image is extended to.")
+    if not pipeline_requires_source(pipeline):
+        raise WorkflowConfigError("outpaint_anchor", "Extending needs a load_image node in the pipeline.")

@@ -89,35 +89,74 @@ if (dataNode && form) {
     out("limits").textContent =
       `${model.label}: steps ${stepRange[0]}–${stepRange[1]}, guidance ${guidanceRange[0]}–${guidanceRange[1]}` +
       (chosen && Object.keys(bounds).length ? ` (the ${chosen.name} template's range).` : ".");
+    // A template that starts from the customer's image asks for one; one that extends it says so to the painter.
+    out("source-required").hidden = !(chosen && chosen.requires_source);
+    out("source-optional").hidden = Boolean(chosen && chosen.requires_source);
+    form.dataset.templateExtends = chosen && chosen.extends ? "1" : "";
+    form.dispatchEvent(new Event("template-changed"));
     out("template-description").textContent = chosen
       ? `${chosen.name}: ${chosen.description} ${chosen.cost} credit${chosen.cost === 1 ? "" : "s"} per image.`
       : "No template: the production path's own style words and defaults, 1 credit per image.";
     updateEstimate();
   }
 
-  function updateEstimate() {
-    const chosen = current();
-    const model = modelFor(chosen);
-    const count = Number(numImages.value) || 1;
-    const costPerImage = chosen ? chosen.cost : 1;
-    const cost = costPerImage * count;
-    let [width, height] = defaultSize(chosen);
-    if (!sizePreset.disabled && sizePreset.value && data.presets[sizePreset.value]) {
-      [width, height] = data.presets[sizePreset.value];
+  // The cost, output size and time come from the server (generation:generate-estimate), priced by the same
+  // job_price and output-size rules as the submit, for the fields as they stand: text, from an image, a painted
+  // region, an extended canvas.
+  let pending = null;
+  let timer = null;
+  const unknown = () => {
+    for (const name of ["estimate-cost", "estimate-time", "estimate-after", "estimate-model", "estimate-size"]) out(name).textContent = "–";
+  };
+
+  async function fetchEstimate() {
+    const params = new URLSearchParams();
+    for (const [name, value] of new FormData(form)) {
+      if (value instanceof File || ["csrfmiddlewaretoken", "mask", "prompt", "negative_prompt"].includes(name)) continue;
+      params.append(name, value);
     }
-    const chosenSteps = !steps.disabled && steps.value ? Number(steps.value) : chosen ? chosen.defaults.steps : model.default_steps;
-    const scale = Math.max((width * height) / (1024 * 1024), 0.25);
-    const seconds = model.seconds_per_step * chosenSteps * count * scale + 1;
-    const balanceNode = out("balance");
-    const balance = Number(balanceNode.dataset.balance);
-    out("estimate-cost").textContent = String(cost);
-    out("estimate-time").textContent = `~${formatSeconds(seconds)}`;
-    out("estimate-after").textContent = `${balance - cost} credits`;
-    out("estimate-model").textContent = `${model.label}, ${chosenSteps} steps`;
-    out("estimate-size").textContent = `${width}×${height}, ${count} image${count === 1 ? "" : "s"}`;
+    if (!params.get("source_image") && form.dataset.sourceWidth) {
+      params.set("source_width", form.dataset.sourceWidth);
+      params.set("source_height", form.dataset.sourceHeight);
+    }
+    if (form.dataset.maskPainted) params.set("mask", "on");
+    if (pending) pending.abort();
+    pending = new AbortController();
+    let answer;
+    let body;
+    try {
+      answer = await fetch(`${form.dataset.estimateUrl}?${params}`, {
+        signal: pending.signal,
+        headers: { Accept: "application/json" },
+        credentials: "same-origin",
+      });
+      body = await answer.json();
+    } catch (error) {
+      if (error.name === "AbortError") return;
+      unknown();
+      return;
+    }
     const warning = out("estimate-warning");
-    warning.hidden = balance >= cost;
-    warning.textContent = balance >= cost ? "" : `You need ${cost - balance} more credits for this job.`;
+    if (!answer.ok) {
+      unknown();
+      const messages = Object.values(body.errors || {}).flat().map((entry) => entry.message);
+      warning.hidden = !messages.length;
+      warning.textContent = messages.join(" ");
+      return;
+    }
+    form.dataset.estimateMode = body.mode;
+    out("estimate-cost").textContent = String(body.cost);
+    out("estimate-time").textContent = `~${formatSeconds(body.seconds)}`;
+    out("estimate-after").textContent = body.after_text;
+    out("estimate-model").textContent = body.model_text;
+    out("estimate-size").textContent = body.size_text;
+    warning.hidden = !body.warning;
+    warning.textContent = body.warning;
+  }
+
+  function updateEstimate() {
+    clearTimeout(timer);
+    timer = setTimeout(fetchEstimate, 120);
   }
 
   template.addEventListener("change", applyTemplate);
@@ -130,5 +169,6 @@ if (dataNode && form) {
     input.addEventListener("input", updateEstimate);
     input.addEventListener("change", updateEstimate);
   }
+  form.addEventListener("source-changed", updateEstimate);
   applyTemplate();
 }

@@ -138,7 +138,7 @@ def test_the_page_offers_the_users_own_recent_images_and_the_strength_slider(own
     assert f'value="{mine.uuid}"' in page and str(theirs.uuid) not in page
     assert 'type="range"' in page and 'min="0.05"' in page and 'max="1.0"' in page and 'value="0.6"' in page
     with translation.override("ko"):
-        korean = owner_client.get(GENERATE).content.decode()
+        korean = owner_client.get(GENERATE, HTTP_ACCEPT_LANGUAGE="ko").content.decode()
     assert "이미지에서 시작하기" in korean and "갤러리에서 선택" in korean
 
 

@@ -134,7 +134,7 @@ def test_the_actions_need_a_post_with_the_csrf_token(user, image):
 
 def test_the_actions_read_in_korean(owner_client, image):
     with translation.override("ko"):
-        page = owner_client.get(reverse("gallery:image", args=[image.uuid])).content.decode()
+        page = owner_client.get(reverse("gallery:image", args=[image.uuid]), HTTP_ACCEPT_LANGUAGE="ko").content.decode()
 
     assert "변형 (약하게)" in page and "2\N{MULTIPLICATION SIGN} 업스케일" in page
     assert "캔버스 확장…" in page and "1 크레딧" in page
