@@ -309,3 +309,32 @@ def test_a_template_that_starts_from_an_image_asks_for_one(user):
         "generation",
         "save_image",
     ]
+
+
+def banner_template():
+    from templates_app.seed_templates import CURATED_TEMPLATES
+    from tests.factories import TemplateFactory
+
+    entry = next(entry for entry in CURATED_TEMPLATES if entry["slug"] == "banner-from-product-shot")
+    return TemplateFactory(production_path="beauty", config=entry["config"])  # IMAGE_JOB's path
+
+
+def test_a_template_that_extends_the_image_makes_an_outpaint_on_its_canvas(user):
+    template = banner_template()
+    source = source_upload(user, size=(512, 512))
+
+    assert refused_field(post_job(user, template=template.slug)) == ["source_image"]
+    body = accepted(post_job(user, template=template.slug, source_image=str(source.uuid)))
+
+    job = GenerationJob.objects.get(pk=body["id"])
+    assert (job.mode, job.outpaint_anchor, job.width, job.height) == ("outpaint", "center", 820, 312)
+    assert job.credit_cost == template.credit_cost
+
+
+def test_a_strength_with_an_extending_template_asks_for_a_redraw_instead(user):
+    template = banner_template()
+    source = source_upload(user, size=(512, 512))
+
+    body = accepted(post_job(user, template=template.slug, source_image=str(source.uuid), strength=0.5))
+
+    assert body["mode"] == "image"

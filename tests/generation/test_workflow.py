@@ -134,3 +134,24 @@ def test_new_node_types_register_with_a_decorator_and_run_in_order():
 def test_registering_a_node_type_twice_is_an_error():
     with pytest.raises(ValueError, match="already registered"):
         register_node("generation")(type("Again", (Node,), {}))
+
+
+BANNER = next(entry["config"] for entry in CURATED_TEMPLATES if entry["slug"] == "banner-from-product-shot")
+
+
+def test_an_extending_template_names_where_the_image_stays():
+    assert validate_workflow_config(BANNER)["outpaint_anchor"] == "center"
+
+
+@pytest.mark.parametrize(
+    "config",
+    [
+        BANNER | {"outpaint_anchor": "middle"},
+        {key: value for key, value in BANNER.items() if key != "width"},
+        THREE_D_RENDER | {"outpaint_anchor": "left"},  # no load_image node: there is no image to extend
+    ],
+)
+def test_a_bad_extending_template_is_refused_on_its_anchor(config):
+    with pytest.raises(WorkflowConfigError) as error:
+        validate_workflow_config(config)
+    assert error.value.path == "outpaint_anchor"

@@ -327,3 +327,11 @@ def test_the_estimate_needs_a_signed_in_user(client, user):
 
     assert response.status_code == 302 and reverse("accounts:login") in response["Location"]
     assert login(user).get(ESTIMATE).status_code == 200
+
+
+def test_the_estimates_text_reads_in_korean(owner_client, user):
+    response = owner_client.get(ESTIMATE, {"num_images": "3"}, HTTP_ACCEPT_LANGUAGE="ko")
+
+    body = response.json()
+    assert body["size_text"].endswith("이미지 3장")
+    assert body["after_text"] == f"{user.credit_balance - 3} 크레딧"
