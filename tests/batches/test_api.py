@@ -214,3 +214,30 @@ def test_the_download_of_a_batch_with_no_image_yet_is_409(api_client):
     response = api_client.get(f"/api/v1/batches/{batch_id}/download")
     assert response.status_code == 409
     assert response.json()["error"]["code"] == "conflict"
+
+
+def test_the_batch_routes_are_documented_under_their_tag_with_examples():
+    from ..api.conftest import openapi_schema
+
+    schema = openapi_schema()
+    create_op = schema["paths"]["/api/v1/batches"]["post"]
+    assert create_op["tags"] == ["batches"]
+    assert len(create_op["requestBody"]["content"]["application/json"]["examples"]) >= 2
+    assert create_op["responses"]["202"]["content"]["application/json"]["examples"]
+    assert {"400", "402", "409", "429"} <= set(create_op["responses"])
+    assert "Idempotency-Key" in {parameter["name"] for parameter in create_op["parameters"]}
+    assert schema["paths"]["/api/v1/batches/{id}"]["get"]["responses"]["200"]["content"]["application/json"]["examples"]
+    assert "application/zip" in schema["paths"]["/api/v1/batches/{id}/download"]["get"]["responses"]["200"]["content"]
+    assert "batches" in {tag["name"] for tag in schema["tags"]}
+
+
+@pytest.mark.django_db(transaction=True)
+def test_two_batches_sent_at_once_that_the_credits_cover_only_one_of_make_one(broker):
+    from ..accounts.test_concurrency import in_threads
+
+    user = UserFactory(credits=5)
+    responses = in_threads(lambda i: create(client_for(user), BATCH | {"prompt": f"take {i}"}), n=2)
+    assert sorted(response.status_code for response in responses) == [202, 402]
+    assert Batch.objects.count() == 1 and GenerationJob.objects.filter(owner=user).count() == 3
+    user.refresh_from_db()
+    assert (user.credit_balance, user.credits_reserved) == (2, 3)
