@@ -21,7 +21,7 @@ from accounts.tokens import AccessToken
 from generation.models import JobStatus
 
 from ..factories import JOB_REQUEST, GenerationJobFactory
-from ..processes import DaphneProcess
+from ..processes import NGINX, DaphneProcess, GunicornProcess, NginxProcess
 from ..waiting import job_when
 
 pytestmark = pytest.mark.e2e
@@ -72,7 +72,7 @@ def session_cookies(user) -> dict[str, str]:
 
 
 async def read(
-    server: DaphneProcess,
+    server: DaphneProcess | NginxProcess,
     path: str,
     *,
     headers: dict[str, str] | None = None,
@@ -293,3 +293,33 @@ def test_an_idle_stream_carries_a_heartbeat_comment(daphne, transactional_db, us
     )
     assert stream.comments[:2] == ["heartbeat", "heartbeat"]
     assert [message.event for message in stream.messages] == ["snapshot"]
+
+
+@pytest.fixture
+def proxy(daphne, transactional_db, tmp_path):
+    """deploy/nginx.conf in front of gunicorn (web) and this module's daphne (ws), as compose runs them."""
+    if NGINX is None:
+        pytest.skip("nginx is not installed (Debian: apt-get install nginx-light; .ci/run installs it)")
+    web = GunicornProcess().ready()
+    upstreams = {
+        "web:8000": f"127.0.0.1:{web.port}",
+        "ws:8001": f"127.0.0.1:{daphne.port}",
+        "minio:9000": "127.0.0.1:9",
+    }
+    nginx = NginxProcess(upstreams=upstreams, directory=tmp_path)
+    try:
+        yield nginx.ready()
+    finally:
+        nginx.stop()
+        web.stop()
+
+
+def test_the_proxy_sends_both_streams_to_daphne_unbuffered(proxy, user):
+    job = GenerationJobFactory(owner=user)
+    headers = api_key_headers(user)
+    for path in ("/api/v1/events", f"/api/v1/jobs/{job.pk}/events"):
+        # Heartbeats come from daphne alone (gunicorn would answer the opening and end), one a second here:
+        # two of them arriving while the stream stays open means nothing holds them back on the way.
+        stream = asyncio.run(read(proxy, path, headers=headers, until=lambda s: len(s.comments) >= 2, timeout=10))
+        assert (stream.status, stream.messages[0].event, stream.ended) == (200, "snapshot", False), path
+        assert stream.comments[:2] == ["heartbeat", "heartbeat"]
