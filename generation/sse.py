@@ -274,8 +274,9 @@ def stream_schema(summary: str, description: str) -> Any:
         tags=["jobs"],
         parameters=[RESUME_PARAMETER],
         responses={
+            # The schema is each message's `data` (what stream readers, schemathesis included, check it against).
             (200, "text/event-stream"): OpenApiResponse(
-                OpenApiTypes.STR,
+                OpenApiTypes.OBJECT,
                 description=STREAM_DESCRIPTION,
                 examples=[OpenApiExample("A running job", value=STREAM_EXAMPLE)],
             ),

@@ -98,3 +98,14 @@ class TestOpening:
             (True, False),
             (False, True),
         ]
+
+
+@pytest.mark.parametrize("path", ["/api/v1/jobs/{id}/events", "/api/v1/events"])
+def test_both_streams_are_documented_under_jobs_as_event_streams(path):
+    from ..api.conftest import openapi_schema
+
+    operation = openapi_schema()["paths"][path]["get"]
+    assert operation["tags"] == ["jobs"]
+    assert list(operation["responses"]["200"]["content"]) == ["text/event-stream"]
+    assert {"400", "401"} <= set(operation["responses"])
+    assert [p["name"] for p in operation["parameters"] if p["in"] == "header"] == ["Last-Event-ID"]
