@@ -1,6 +1,11 @@
 // Generate form: follows the chosen template's limits and shows the cost and time estimate as the user types.
 // The server checks everything again; this only saves a round trip.
 
+// User-facing strings go through Django's JavaScript catalog (base.html loads it first; /i18n/js/).
+const gettext = window.gettext || ((text) => text);
+const ngettext = window.ngettext || ((one, many, count) => (count === 1 ? one : many));
+const interpolate = window.interpolate || ((format, values) => format.replace(/%\((\w+)\)s/g, (_, key) => String(values[key])));
+
 const dataNode = document.getElementById("generate-data");
 const form = document.querySelector("[data-generate-form]");
 
@@ -18,11 +23,13 @@ if (dataNode && form) {
   const out = (name) => document.querySelector(`[data-${name}]`);
 
   const formatSeconds = (value) => {
-    if (value < 10) return `${value.toFixed(1)} s`;
-    if (value < 60) return `${Math.round(value)} s`;
+    if (value < 10) return interpolate(gettext("%(seconds)s s"), { seconds: value.toFixed(1) }, true);
+    if (value < 60) return interpolate(gettext("%(seconds)s s"), { seconds: Math.round(value) }, true);
     const minutes = Math.floor(value / 60);
     const rest = Math.round(value % 60);
-    return rest ? `${minutes} min ${rest} s` : `${minutes} min`;
+    return rest
+      ? interpolate(gettext("%(minutes)s min %(seconds)s s"), { minutes, seconds: rest }, true)
+      : interpolate(gettext("%(minutes)s min"), { minutes }, true);
   };
 
   const current = () => (template.value ? data.templates[template.value] : null);
@@ -62,7 +69,7 @@ if (dataNode && form) {
   function applyTemplate() {
     const chosen = current();
     const model = modelFor(chosen);
-    const locked = chosen ? `Fixed by the ${chosen.name} template.` : "";
+    const locked = chosen ? interpolate(gettext("Fixed by the %(name)s template."), { name: chosen.name }, true) : "";
     if (chosen && path.value !== chosen.path) path.value = chosen.path;
     setEnabled(negative, allows(chosen, "negative_prompt"), locked);
     setEnabled(seed, allows(chosen, "seed"), locked);
@@ -78,25 +85,30 @@ if (dataNode && form) {
     guidance.max = guidanceRange[1];
     const defaultSteps = chosen ? chosen.defaults.steps : model.default_steps;
     const defaultGuidance = chosen ? chosen.defaults.guidance : model.default_guidance;
-    steps.placeholder = `Default ${defaultSteps}`;
-    guidance.placeholder = `Default ${defaultGuidance}`;
+    steps.placeholder = interpolate(gettext("Default %(value)s"), { value: defaultSteps }, true);
+    guidance.placeholder = interpolate(gettext("Default %(value)s"), { value: defaultGuidance }, true);
     const maxImages = Math.min(chosen ? chosen.max_images : 4, 4);
     for (const option of numImages.options) option.disabled = Number(option.value) > maxImages;
     if (Number(numImages.value) > maxImages) numImages.value = String(maxImages);
     const [width, height] = defaultSize(chosen);
     const defaultOption = sizePreset.querySelector("option[value='']");
-    if (defaultOption) defaultOption.textContent = `${chosen ? "Template" : "Path"} default · ${width}×${height}`;
+    if (defaultOption) {
+      const label = chosen ? gettext("Template default · %(width)s×%(height)s") : gettext("Path default · %(width)s×%(height)s");
+      defaultOption.textContent = interpolate(label, { width, height }, true);
+    }
+    const range = { model: model.label, low: stepRange[0], high: stepRange[1], gLow: guidanceRange[0], gHigh: guidanceRange[1] };
     out("limits").textContent =
-      `${model.label}: steps ${stepRange[0]}–${stepRange[1]}, guidance ${guidanceRange[0]}–${guidanceRange[1]}` +
-      (chosen && Object.keys(bounds).length ? ` (the ${chosen.name} template's range).` : ".");
+      chosen && Object.keys(bounds).length
+        ? interpolate(gettext("%(model)s: steps %(low)s–%(high)s, guidance %(gLow)s–%(gHigh)s (the %(name)s template's range)."), { ...range, name: chosen.name }, true)
+        : interpolate(gettext("%(model)s: steps %(low)s–%(high)s, guidance %(gLow)s–%(gHigh)s."), range, true);
     // A template that starts from the customer's image asks for one; one that extends it says so to the painter.
     out("source-required").hidden = !(chosen && chosen.requires_source);
     out("source-optional").hidden = Boolean(chosen && chosen.requires_source);
     form.dataset.templateExtends = chosen && chosen.extends ? "1" : "";
     form.dispatchEvent(new Event("template-changed"));
     out("template-description").textContent = chosen
-      ? `${chosen.name}: ${chosen.description} ${chosen.cost} credit${chosen.cost === 1 ? "" : "s"} per image.`
-      : "No template: the production path's own style words and defaults, 1 credit per image.";
+      ? interpolate(ngettext("%(name)s: %(description)s %(cost)s credit per image.", "%(name)s: %(description)s %(cost)s credits per image.", chosen.cost), chosen, true)
+      : gettext("No template: the production path's own style words and defaults, 1 credit per image.");
     updateEstimate();
   }
 

@@ -28,6 +28,7 @@ from django.utils import translation
 from accounts.services import create_api_key
 from gallery.services import create_folder, create_share_link, trash_image
 from generation.engine.models_catalog import MODELS
+from templates_app.views import style_prompts
 
 from ..conftest import client_for
 from ..factories import GenerationJobFactory, UserFactory, stored_image
@@ -70,8 +71,15 @@ ALLOWED = {
     "UTC",
     "AI",
     "min",  # a plan's API rate, "20/min", as the throttle settings write it
+    "Ctrl",
+    "Shift",
+    "Space",
+    "V",
+    "E",
+    "I",  # keys as printed on the keyboard (the mask painter's shortcuts)
 }
 WORD = re.compile(r"[A-Za-z][A-Za-z0-9]*")
+VERSION = re.compile(r"v\d+")  # a template's version, "Lookbook v2"
 
 
 # --- (a) the catalogs -----------------------------------------------------------------------------------------
@@ -165,7 +173,7 @@ def english_left(html: str, data: list[str]) -> list[str]:
         rest = text
         for value in strip:
             rest = rest.replace(value, " ")
-        words = [word for word in WORD.findall(rest) if word not in ALLOWED]
+        words = [word for word in WORD.findall(rest) if word not in ALLOWED and not VERSION.fullmatch(word)]
         if words:
             leftovers.append(f"{' '.join(words)}  ←  {text.strip()[:120]}")
     return leftovers
@@ -207,6 +215,8 @@ def world(user, template, story):
     data += [chapter.title] + [s.description for s in chapter.scenes.all()]
     data += [tag.name for tag in image.tags.all()] + [entry.reason for entry in user.credit_entries.all()]
     data += [image.model, image.backend, job.model, finished.model]  # model ids and the backend name stay as they are
+    data += [image.negative_prompt_used, job.negative_prompt, finished.negative_prompt]
+    data += [*style_prompts(template), "nothing-matches"]  # prompt words (like prompts, not translated), a search
     pages = [
         reverse("generation:dashboard"),
         reverse("generation:generate"),
