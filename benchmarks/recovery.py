@@ -4,7 +4,7 @@ Real worker processes (tiny pipeline) and a real beat with the default sweeper s
 redis-server, so it can be restarted) and on RabbitMQ (a vhost of its own, deleted after). The machine's shared
 RabbitMQ is never restarted: other work uses it, so its restart is not measured here.
 
-1. Kill: two workers (one runs beat); the one running a job is killed whole (main process and pool); the time
+1. Kill: two workers and a beat; the worker running a job is killed whole (main process and pool); the time
    from the kill to the job running again on the other, and to it finishing.
 2. Duplicate: the finished job's task is published again; the time until that delivery returns (not run twice).
 3. Broker restart (Redis only): jobs queued, the broker restarted without persistence (every message lost);
@@ -18,6 +18,7 @@ from __future__ import annotations
 import argparse
 import os
 import subprocess
+import sys
 import tempfile
 import time
 from pathlib import Path
@@ -41,12 +42,19 @@ def measure(broker_url: str, kills: int, restart: object | None) -> dict[str, li
     from generation.services import submit_job
     from generation.tasks import run_generation_job
     from tests.factories import UserFactory
-    from tests.processes import WorkerProcess
+    from tests.processes import ROOT, WorkerProcess, child_env
 
     user = UserFactory(tier="enterprise")
     figures: dict[str, list[float]] = {"kill -> running again": [], "kill -> finished": [], "duplicate handled": []}
     env = {"CELERY_BROKER_URL": broker_url}
-    workers = [WorkerProcess(beat=True, **env), WorkerProcess(**env)]
+    workers = [WorkerProcess(**env), WorkerProcess(**env)]
+    beat = subprocess.Popen(  # beat of its own, so killing a worker never kills the sweepers
+        [sys.executable, "-m", "celery", "-A", "zimage", "beat", "--schedule", str(Path(tempfile.mkdtemp()) / "beat")],
+        cwd=ROOT,
+        env=child_env(**env),
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
     try:
         for worker in workers:
             worker.ready(timeout=180)
@@ -81,8 +89,8 @@ def measure(broker_url: str, kills: int, restart: object | None) -> dict[str, li
             outcome = result.get(timeout=120)
             figures["duplicate handled"].append(time.monotonic() - sent)
             assert outcome == "skipped" and done.images.count() == 1, outcome
-            # The killed worker comes back (a supervisor's restart), with beat if it had it.
-            replacement = WorkerProcess(beat=victim is workers[0], **env).ready(timeout=180)
+            # The killed worker comes back (a supervisor's restart).
+            replacement = WorkerProcess(**env).ready(timeout=180)
             workers[workers.index(victim)] = replacement
         if restart is not None:
             jobs = [submit_job(user=user, **job_fields, steps=2, seed=100 + index) for index in range(10)]
@@ -100,6 +108,8 @@ def measure(broker_url: str, kills: int, restart: object | None) -> dict[str, li
             )
             figures["broker restart -> 10 lost jobs all run"] = [time.monotonic() - restarted]
     finally:
+        beat.terminate()
+        beat.wait(timeout=30)
         for worker in workers:
             worker.stop()
     return figures
