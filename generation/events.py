@@ -148,7 +148,9 @@ def job_history(job_id: int) -> tuple[int, list[Numbered]]:
     from core.redis_clients import shared_redis
 
     pipe = shared_redis().pipeline(transaction=True)
-    counter, entries = pipe.get(sequence_key(job_id)).lrange(history_key(job_id), 0, -1).execute()
+    pipe.get(sequence_key(job_id))
+    pipe.lrange(history_key(job_id), 0, -1)
+    counter, entries = pipe.execute()
     return int(counter or 0), sorted((_parse_entry(entry) for entry in entries), key=lambda item: item.seq)
 
 
@@ -157,7 +159,9 @@ def account_history(user_id: int) -> tuple[int, list[Numbered]]:
     from core.redis_clients import shared_redis
 
     pipe = shared_redis().pipeline(transaction=True)
-    counter, entries = pipe.get(account_sequence_key(user_id)).lrange(account_history_key(user_id), 0, -1).execute()
+    pipe.get(account_sequence_key(user_id))
+    pipe.lrange(account_history_key(user_id), 0, -1)
+    counter, entries = pipe.execute()
     return int(counter or 0), sorted((_parse_entry(entry) for entry in entries), key=lambda item: item.account_seq)
 
 

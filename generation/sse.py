@@ -42,6 +42,7 @@ from core.openapi import error_response
 from core.redis_clients import shared_redis
 
 from . import events, selectors
+from .models import FINAL_STATUSES
 from .ops import monitoring
 
 logger = logging.getLogger(__name__)
@@ -125,6 +126,9 @@ class Cursor:
             if last is None and after > 0:
                 return None  # cannot tell whether that was the final event: the snapshot tells
             self.done = last is not None and last["type"] in events.FINAL_EVENT_TYPES
+            finished = selectors.jobs_for(self.user).filter(pk=self.job_id, status__in=FINAL_STATUSES)
+            if not self.done and finished.exists():
+                return None  # finished without a final event on record: the snapshot says how, and ends the stream
         return [chunk for event in missed for chunk in self.take(event)]
 
     def snapshot(self) -> list[bytes]:
@@ -134,7 +138,7 @@ class Cursor:
         if self.job_id is not None:
             (job,) = jobs
             self.sent = job["seq"]
-            self.done = job["status"] in {"succeeded", "failed", "canceled"}
+            self.done = job["status"] in FINAL_STATUSES
         else:
             self.sent = account
             self.reflected = {job["job"]: job["seq"] for job in jobs}
@@ -172,9 +176,10 @@ async def _count_list_watcher(user_id: int, change: int) -> None:
     def move() -> None:
         key = monitoring.user_sockets_key(user_id)
         try:
-            shared_redis(timeout=1).pipeline(transaction=False).incrby(key, change).expire(
-                key, monitoring.USER_SOCKETS_TTL
-            ).execute()
+            pipe = shared_redis(timeout=1).pipeline(transaction=False)
+            pipe.incrby(key, change)
+            pipe.expire(key, monitoring.USER_SOCKETS_TTL)
+            pipe.execute()
         except Exception:  # a Redis that is down costs new-job announcements, never the stream
             logger.warning("could not count an event stream: Redis is unreachable")
 
@@ -297,7 +302,7 @@ class JobEventsView(EventsViewBase):
         "`job.canceled`), after which the stream ends. `id:` is the event's `seq`.",
     )
     def get(self, request: Request, pk: int) -> StreamingHttpResponse:
-        job_id = get_object_or_404(selectors.jobs_for(request.user).values_list("pk", flat=True), pk=pk)
+        job_id = get_object_or_404(selectors.jobs_for(request.user), pk=pk).pk
         cursor = Cursor(request.user, job_id=job_id, resume_after=last_event_id(request))
         return event_stream_response(request, cursor)
 

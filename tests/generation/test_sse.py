@@ -85,6 +85,11 @@ class TestOpening:
         response = client_for(user).get(f"/api/v1/jobs/{job.pk}/events", HTTP_LAST_EVENT_ID="7")
         assert [(event_id, event) for event_id, event, _ in messages(response)] == [(1, "snapshot")]
 
+    def test_a_finished_job_with_no_events_on_record_gets_the_snapshot_that_ends_its_stream(self, user):
+        job = GenerationJobFactory(owner=user, succeeded=True)
+        response = client_for(user).get(f"/api/v1/jobs/{job.pk}/events", HTTP_LAST_EVENT_ID="0")
+        assert [(event_id, event) for event_id, event, _ in messages(response)] == [(0, "snapshot")]
+
     def test_the_account_stream_resumes_by_the_accounts_own_numbers(self, user):
         first, second = GenerationJobFactory(owner=user, running=True), GenerationJobFactory(owner=user, running=True)
         published(first, "job.started")
