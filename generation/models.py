@@ -130,6 +130,8 @@ class GenerationJob(models.Model):
             models.Index(fields=["production_path", "status", "created_at"], name="job_path_status_created"),
             models.Index(fields=["owner", "-created_at"], name="job_owner_created"),
             models.Index(fields=["status", "heartbeat_at"], name="job_status_heartbeat"),
+            # The fair scheduler's history: the last jobs started on a path (generation.scheduling).
+            models.Index(fields=["production_path", "-started_at"], name="job_path_started"),
             # Every submit counts its owner's unfinished jobs: this index holds only those, however many
             # finished jobs the owner has.
             models.Index(

@@ -18,12 +18,12 @@ from typing import TYPE_CHECKING, Any
 from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db import InterfaceError, OperationalError, connection
-from django.db.models import Count, F, Q
+from django.db.models import F, Q
 from django.utils import timezone
 
 from accounts.selectors import limits_for
 
-from . import events
+from . import events, scheduling
 from .credits import settle_job_credits
 from .engine.job_input import clean_prompt
 from .engine.paths import get_path
@@ -237,67 +237,110 @@ def _check_runnable(job: GenerationJob) -> None:
 def execute_job(
     *, job_id: int, dispatch_token: str, worker_id: str | None = None, in_background: bool = False
 ) -> RunOutcome:
-    """Run one delivery of a job. Returns what happened; safe to call for every (re)delivery.
+    """Run one delivery: start the fair next job of the message's path (generation.scheduling), which is often
+    the message's own job. Returns what happened; safe to call for every (re)delivery.
 
     `in_background` (the Celery task): the images are stored and the job finished on the process's store thread,
     and this returns DRAWN once the last image is handed over, so the worker draws the next job meanwhile.
     """
     worker_id = worker_id or worker_identity()
     store = store_queue() if in_background else INLINE
-    job = (
-        GenerationJob.objects.select_related("owner", "source_upload", "source_image", "mask").filter(pk=job_id).first()
-    )
-    if job is None:
+    started = claim_for_message(job_id=job_id, dispatch_token=dispatch_token, worker_id=worker_id)
+    if isinstance(started, RunOutcome):
+        return started
+    with job_log_context(started):
+        logger.info("job started on %s (delivery %s)", worker_id, started.deliveries)
+        events.publish(started, "job.started", total=started.progress_total)
+        return _run_claimed(started, worker_id, store)
+
+
+def claim_for_message(*, job_id: int, dispatch_token: str, worker_id: str) -> GenerationJob | RunOutcome:
+    """The job one message starts, claimed (running on `worker_id`), or what the message came to instead."""
+    message_job = GenerationJob.objects.filter(pk=job_id).first()
+    if message_job is None:
         return RunOutcome.MISSING
-    with job_log_context(job):
-        if str(job.dispatch_token) != dispatch_token:
-            logger.info("stale delivery skipped")
-            return RunOutcome.STALE
-        if job.status == JobStatus.RUNNING:
-            if not claimer_is_dead(job):
-                raise ClaimHeldByLiveWorker(job.worker_id)
-            # The worker that held it died (SIGKILL, OOM): count a retry and take it back.
-            if not requeue_or_fail(job, "The worker running this job died.", redispatch=False):
-                return RunOutcome.FAILED
-        if job.status != JobStatus.QUEUED:
-            logger.info("job is %s, not run again", job.status)
-            return RunOutcome.SKIPPED
-        if job.deliveries >= settings.JOB_MAX_DELIVERIES:
-            fail_job(job, f"Gave up after {job.deliveries} deliveries to workers.")
-            return RunOutcome.FAILED
-        try:
-            _check_runnable(job)
-        except ValidationError as error:
-            fail_job(job, "; ".join(error.messages))
-            return RunOutcome.FAILED
-        path = get_path(job.production_path)
-        running_limit = limits_for(job.owner).max_running_jobs
-        running = _running_counts(job, path.name)
-        if running["owner"] >= running_limit:
-            raise OwnerAtRunningLimit(running_limit)
-        if running["path"] >= path.concurrency:
+    with job_log_context(message_job):
+        for _attempt in range(CLAIM_ATTEMPTS):
+            holder = scheduling.token_holder(message_job, dispatch_token)
+            if holder is None:
+                logger.info("stale delivery skipped")
+                return RunOutcome.STALE
+            if holder.status == JobStatus.RUNNING:
+                if not claimer_is_dead(holder):
+                    raise ClaimHeldByLiveWorker(holder.worker_id)
+                # The worker that held it died (SIGKILL, OOM): count a retry and take it back, keeping this
+                # message's token, so this delivery is the one that starts it (or the path's fair next) again.
+                with job_log_context(holder):
+                    if not requeue_or_fail(holder, "The worker running this job died.", redispatch=False):
+                        return RunOutcome.FAILED
+            if holder.status != JobStatus.QUEUED:
+                logger.info("job is %s, not run again", holder.status)
+                return RunOutcome.SKIPPED
+            started = _claim_fair_next(holder, dispatch_token, worker_id)
+            if started is not None:
+                return started
+        return RunOutcome.LOST_RACE
+
+
+# Each attempt re-reads who holds the message's token: it moves only when a concurrent claim hands it over.
+CLAIM_ATTEMPTS = 5
+
+
+def _unrunnable(job: GenerationJob) -> str | None:
+    """Why the worker must fail the job instead of running it: past the delivery cap, or inputs it cannot run."""
+    if job.deliveries >= settings.JOB_MAX_DELIVERIES:
+        return f"Gave up after {job.deliveries} deliveries to workers."
+    try:
+        _check_runnable(job)
+    except ValidationError as error:
+        return "; ".join(error.messages)
+    return None
+
+
+def _claim_fair_next(holder: GenerationJob, token: str, worker_id: str) -> GenerationJob | RunOutcome | None:
+    """Claim the fair next job of the holder's path under the message's token: the job now ours, an outcome to
+    return, or None when the token moved to another job meanwhile (look it up again)."""
+    if (reason := _unrunnable(holder)) is not None:
+        fail_job(holder, reason)
+        return RunOutcome.FAILED
+    path = get_path(holder.production_path)
+    for _attempt in range(CLAIM_ATTEMPTS):
+        queued_owners = GenerationJob.objects.filter(production_path=path.name, status=JobStatus.QUEUED).values_list(
+            "owner_id", flat=True
+        )
+        running, on_path = scheduling.drawing_counts(set(queued_owners) | {holder.owner_id}, path.name)
+        if on_path >= path.concurrency:
             raise PathAtConcurrencyLimit(path.concurrency)
-        if not job.transition(
-            JobStatus.RUNNING,
-            worker_id=worker_id,
-            heartbeat_at=timezone.now(),
-            deliveries=job.deliveries + 1,  # claims are serialised by the status condition
-            progress_step=0,
-        ):
-            return RunOutcome.LOST_RACE
-        logger.info("job started on %s (delivery %s)", worker_id, job.deliveries)
-        events.publish(job, "job.started", total=job.progress_total)
-        return _run_claimed(job, worker_id, store)
+        candidates = scheduling.claim_order(path.name, running)
+        if not candidates:
+            raise OwnerAtRunningLimit(limits_for(holder.owner).max_running_jobs)
+        for pk in candidates[:CLAIM_ATTEMPTS]:
+            job = holder if pk == holder.pk else _load(pk)
+            if job is None:
+                continue
+            if job is not holder and (reason := _unrunnable(job)) is not None:
+                with job_log_context(job):
+                    fail_job(job, reason)
+                continue
+            result = scheduling.claim(
+                holder=holder,
+                job=job,
+                token=token,
+                worker_id=worker_id,
+                heartbeat_at=timezone.now(),
+                deliveries=job.deliveries + 1,  # claims are serialised by the status condition
+                progress_step=0,
+            )
+            if result == scheduling.ClaimResult.CLAIMED:
+                return job
+            if result == scheduling.ClaimResult.HOLDER_MOVED:
+                return None
+    return RunOutcome.LOST_RACE
 
 
-def _running_counts(job: GenerationJob, path_name: str) -> dict[str, int]:
-    """Jobs drawing now, the owner's and on the job's production path: a job past its last step (its images
-    being stored by a store thread) holds no GPU, and counting it would send the next job back to the broker."""
-    drawing = GenerationJob.objects.filter(status=JobStatus.RUNNING, progress_step__lt=F("progress_total"))
-    return drawing.aggregate(
-        owner=Count("id", filter=Q(owner_id=job.owner_id)),
-        path=Count("id", filter=Q(production_path=path_name)),
-    )
+def _load(pk: int) -> GenerationJob | None:
+    related = ("owner", "source_upload", "source_image", "mask")
+    return GenerationJob.objects.select_related(*related).filter(pk=pk, status=JobStatus.QUEUED).first()
 
 
 def _run_claimed(job: GenerationJob, worker_id: str, store: StoreQueue) -> RunOutcome:
@@ -348,7 +391,8 @@ def retry_backoff(retry_count: int) -> float:
 
 
 def requeue_or_fail(job: GenerationJob, error: str, *, redispatch: bool) -> bool:
-    """Back to queued with a new dispatch token (old messages become stale), or failed past the cap."""
+    """Back to queued, or failed past the cap. Sent again (`redispatch`): under a new dispatch token, so the old
+    message becomes stale. Not sent (the delivery that found its worker dead runs it): it keeps its token."""
     job.refresh_from_db()
     if job.status != JobStatus.RUNNING:
         return False
@@ -359,7 +403,7 @@ def requeue_or_fail(job: GenerationJob, error: str, *, redispatch: bool) -> bool
         JobStatus.QUEUED,
         retry_count=job.retry_count + 1,
         last_error=error,
-        dispatch_token=uuid.uuid4(),
+        dispatch_token=uuid.uuid4() if redispatch else job.dispatch_token,
         worker_id="",
         heartbeat_at=None,
         dispatched_at=None,
