@@ -22,7 +22,7 @@ from . import scheduling, selectors, services
 from .engine.models_catalog import MAX_IMAGES_PER_JOB, MAX_PROMPT_LENGTH, MODELS, SIZE_PRESETS
 from .filters import JobFilter
 from .image_input import OUTPAINT_ANCHORS
-from .models import GenerationJob, JobStatus
+from .models import GenerationJob, JobStatus, ReferenceMethod
 
 # The widest limits over all models; the job's own model narrows them at submit (with a message naming it).
 MIN_SIDE = min(model.min_side for model in MODELS.values())
@@ -133,6 +133,9 @@ class JobSerializer(ModelSerializer):
     estimated_start_seconds = serializers.SerializerMethodField(
         help_text="Queued: about how many seconds until it starts; null otherwise."
     )
+    reference_method = serializers.SerializerMethodField(
+        help_text="How a character's reference image conditions the job; null when it has none."
+    )
 
     class Meta:
         model = GenerationJob
@@ -181,6 +184,10 @@ class JobSerializer(ModelSerializer):
     def get_source_image(self, job: GenerationJob) -> str | None:
         source = job.source
         return str(source.uuid) if source is not None else None
+
+    @extend_schema_field(serializers.ChoiceField(choices=ReferenceMethod.choices, allow_null=True))
+    def get_reference_method(self, job: GenerationJob) -> str | None:
+        return job.reference_method or None
 
     @extend_schema_field(serializers.IntegerField(allow_null=True))
     def get_queue_position(self, job: GenerationJob) -> int | None:
