@@ -525,3 +525,15 @@ def test_korean_pages_fit_a_phone_and_a_desktop_in_chromium(live_server, tmp_pat
         assert overflow == {}
     finally:
         browser.close()
+
+
+def test_a_batch_page_is_korean(user, set_tier):
+    from batches.services import batch_create
+
+    set_tier("free", max_batch_jobs=10, max_queued_jobs=10)
+    batch = batch_create(user=user, prompts=["a red coat", "a blue coat"], size_presets=["1:1", "instagram"])
+    client = korean_client(user, "profile")
+    response = client.get(reverse("batches:batch", args=[batch.pk]))
+    assert response.status_code == 200
+    data = ["a red coat", "a blue coat", user.email, *[job.model for job in batch.jobs.all()]]
+    assert english_left(response.content.decode(), data) == []
