@@ -87,7 +87,10 @@ VERSION = re.compile(r"v\d+")  # a template's version, "Lookbook v2"
 
 @pytest.fixture(scope="module")
 def extracted(tmp_path_factory) -> dict[str, polib.POFile]:
-    """What Django's makemessages finds in the source today, run on a copy so the real catalog is not touched."""
+    """What Django's makemessages finds in the source today, run on a copy so the real catalog is not touched.
+    makemessages needs GNU gettext's xgettext (a development tool; running the site needs none)."""
+    if shutil.which("xgettext") is None:
+        pytest.skip("GNU gettext (xgettext) is not installed: apt-get install gettext")
     copy = tmp_path_factory.mktemp("makemessages")
     for name in SOURCES:
         shutil.copytree(ROOT / name, copy / name, ignore=shutil.ignore_patterns("__pycache__", "migrations"))
