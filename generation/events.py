@@ -183,25 +183,47 @@ def _number_now(event: dict[str, Any]) -> bool:
     return True
 
 
+class EventNumber:
+    """An event's `seq` once the publisher has numbered it, for its webhook deliveries (webhooks.dispatch reads
+    it on its own thread): None when the event could not be numbered (Redis down, a dropped event)."""
+
+    WAIT_SECONDS = 2.0  # the publisher's Redis timeout: past it the event is not going to be numbered
+
+    def __init__(self) -> None:
+        self._seq: int | None = None
+        self._settled = threading.Event()
+
+    def settle(self, seq: int | None = None) -> None:
+        if not self._settled.is_set():
+            self._seq = seq
+            self._settled.set()
+
+    def wait(self) -> int | None:
+        self._settled.wait(self.WAIT_SECONDS)
+        return self._seq
+
+
 class EventPublisher:
     """One daemon thread per process running its own event loop, with pooled Redis connections."""
 
     def __init__(self) -> None:
         self._pid = os.getpid()
         self._loop = asyncio.new_event_loop()
-        self._queue: asyncio.Queue[dict[str, Any]] = asyncio.Queue()
+        self._queue: asyncio.Queue[tuple[dict[str, Any], EventNumber | None]] = asyncio.Queue()
         self._pending = 0
         self._lock = threading.Lock()
         self._thread = threading.Thread(target=self._run, name="zimage-events", daemon=True)
         self._thread.start()
 
-    def submit(self, event: dict[str, Any]) -> bool:
+    def submit(self, event: dict[str, Any], number: EventNumber | None = None) -> bool:
         with self._lock:
             if self._pending >= MAX_PENDING_EVENTS:
                 logger.warning("event queue full, dropping event", extra={"job_id": event.get("job")})
+                if number is not None:
+                    number.settle()
                 return False
             self._pending += 1
-        self._loop.call_soon_threadsafe(self._queue.put_nowait, event)
+        self._loop.call_soon_threadsafe(self._queue.put_nowait, (event, number))
         return True
 
     def flush(self, timeout: float = 5.0) -> bool:
@@ -232,9 +254,11 @@ class EventPublisher:
                 del last_of_job[job_id]
 
         while True:
-            event = await self._queue.get()
+            event, number = await self._queue.get()
             job_id = event["job"]
-            task = asyncio.ensure_future(self._deliver(layer, client, event, last_of_job.get(job_id), in_flight))
+            task = asyncio.ensure_future(
+                self._deliver(layer, client, event, number, last_of_job.get(job_id), in_flight)
+            )
             running.add(task)
             last_of_job[job_id] = task
             task.add_done_callback(functools.partial(forget, job_id=job_id))
@@ -244,6 +268,7 @@ class EventPublisher:
         layer: Any,
         client: Any,
         event: dict[str, Any],
+        number: EventNumber | None,
         previous: asyncio.Task[None] | None,
         in_flight: asyncio.Semaphore,
     ) -> None:
@@ -251,7 +276,7 @@ class EventPublisher:
             if previous is not None:
                 await asyncio.wait([previous])
             async with in_flight:
-                await self._send(layer, client, event)
+                await self._send(layer, client, event, number)
         except Exception:
             logger.warning(
                 "could not publish job event",
@@ -259,10 +284,12 @@ class EventPublisher:
                 extra={"job_id": event.get("job"), "event": event["type"]},
             )
         finally:
+            if number is not None:
+                number.settle(event.get("seq"))
             with self._lock:
                 self._pending -= 1
 
-    async def _send(self, layer: Any, client: Any, event: dict[str, Any]) -> None:
+    async def _send(self, layer: Any, client: Any, event: dict[str, Any], number: EventNumber | None) -> None:
         to_job_group = not event.pop("new_job", False)
         refresh = event.pop("refresh", False)
         if "seq" not in event:  # else numbered already, by _number_now
@@ -271,6 +298,8 @@ class EventPublisher:
             if numbers is None:  # a queue refresh for a job that has started meanwhile
                 return
             event["seq"], event["account_seq"] = int(numbers[0]), int(numbers[1])
+        if number is not None:  # the webhooks need not wait for the channel layer's sends
+            number.settle(event["seq"])
         message = {"type": "job.event", "event": event}
         groups = [user_group(event["owner"]), *([job_group(event["job"])] if to_job_group else [])]
         await asyncio.gather(*(layer.group_send(group, message) for group in groups))
@@ -314,15 +343,23 @@ def publish(
         event["refresh"] = True
     if event_type == "job.started":
         request_queue_refresh(job.production_path)
-    # The job's webhooks: a queue put after the caller's commit; their own thread writes and enqueues deliveries.
+    # The job's webhooks: a queue put after the caller's commit; their own thread writes and enqueues deliveries,
+    # each carrying this event's seq, so a receiver orders them as the WebSocket and SSE clients do.
+    number = EventNumber()
     notify_job_event(
-        job_id=job.pk, owner_id=job.owner_id, event_type=event_type, body=functools.partial(job_body, job.pk)
+        job_id=job.pk,
+        owner_id=job.owner_id,
+        event_type=event_type,
+        body=functools.partial(job_body, job.pk),
+        seq=number.wait,
     )
     try:
         if number_now:
             _number_now(event)
-        return get_publisher().submit(event)
+            number.settle(event["seq"])
+        return get_publisher().submit(event, number)
     except Exception:  # Redis down, a broken publisher (closed loop, no thread): never fail the job
+        number.settle()
         logger.warning("could not queue job event", exc_info=True, extra={"job_id": job.pk, "event": event_type})
         return False
 

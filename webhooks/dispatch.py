@@ -31,22 +31,29 @@ MAX_PENDING = 10_000
 class FanOut:
     def __init__(self) -> None:
         self.pid = os.getpid()
-        self._queue: queue.SimpleQueue[tuple[int, int, str, Callable[[], dict[str, Any]], float] | None] = (
-            queue.SimpleQueue()
-        )
+        self._queue: queue.SimpleQueue[
+            tuple[int, int, str, Callable[[], dict[str, Any]], Callable[[], int | None], float] | None
+        ] = queue.SimpleQueue()
         self._endpoints: dict[int, tuple[float, list[WebhookEndpoint]]] = {}
         self._pending = 0
         self._lock = threading.Lock()
         self._thread = threading.Thread(target=self._run, name="zimage-webhooks", daemon=True)
         self._thread.start()
 
-    def submit(self, job_id: int, owner_id: int, event_type: str, body: Callable[[], dict[str, Any]]) -> None:
+    def submit(
+        self,
+        job_id: int,
+        owner_id: int,
+        event_type: str,
+        body: Callable[[], dict[str, Any]],
+        seq: Callable[[], int | None] = lambda: None,
+    ) -> None:
         with self._lock:
             if self._pending >= MAX_PENDING:
                 logger.warning("webhook queue full, dropping event", extra={"job_id": job_id, "event": event_type})
                 return
             self._pending += 1
-        self._queue.put((job_id, owner_id, event_type, body, time.time()))
+        self._queue.put((job_id, owner_id, event_type, body, seq, time.time()))
 
     def flush(self, timeout: float = 10.0) -> bool:
         """Wait until every event submitted so far has its deliveries written and enqueued (tests, shutdown)."""
@@ -74,12 +81,12 @@ class FanOut:
             item = self._queue.get()
             if item is None:
                 return
-            job_id, owner_id, event_type, body, timestamp = item
+            job_id, owner_id, event_type, body, seq, timestamp = item
             try:
                 close_old_connections()
                 endpoints = self._endpoints_of(job_id, owner_id)
                 ids = fan_out_job_event(
-                    job_id=job_id, event_type=event_type, endpoints=endpoints, body=body, timestamp=timestamp
+                    job_id=job_id, event_type=event_type, endpoints=endpoints, body=body, seq=seq, timestamp=timestamp
                 )
                 enqueue_deliveries(ids)
             except Exception:
@@ -103,12 +110,22 @@ def get_fan_out() -> FanOut:
         return _fan_out
 
 
-def notify_job_event(*, job_id: int, owner_id: int, event_type: str, body: Callable[[], dict[str, Any]]) -> None:
-    """Queue a job event for its webhooks once the caller's transaction commits; never raises into the job."""
+def notify_job_event(
+    *,
+    job_id: int,
+    owner_id: int,
+    event_type: str,
+    body: Callable[[], dict[str, Any]],
+    seq: Callable[[], int | None] = lambda: None,
+) -> None:
+    """Queue a job event for its webhooks once the caller's transaction commits; never raises into the job.
+
+    `seq` gives the event's number in the job's one event order (generation.events), waited for on the fan-out
+    thread; None when it could not be numbered."""
     if event_type not in EVENT_KIND:
         return
     try:
         fan_out = get_fan_out()
-        transaction.on_commit(lambda: fan_out.submit(job_id, owner_id, event_type, body))
+        transaction.on_commit(lambda: fan_out.submit(job_id, owner_id, event_type, body, seq))
     except Exception:
         logger.warning("could not queue a webhook event", exc_info=True, extra={"job_id": job_id})

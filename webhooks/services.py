@@ -165,6 +165,7 @@ def fan_out_job_event(
     endpoints: Sequence[WebhookEndpoint],
     body: Callable[[], dict[str, Any]],
     timestamp: float,
+    seq: Callable[[], int | None] = lambda: None,
 ) -> list[int]:
     """Write one delivery per endpoint that wants the event; the ids to enqueue.
 
@@ -177,6 +178,7 @@ def fan_out_job_event(
     payload = {
         "type": event_type,
         "timestamp": datetime.fromtimestamp(timestamp, tz=UTC).isoformat().replace("+00:00", "Z"),
+        "seq": seq(),  # the job's event order, shared with the WebSocket and SSE (null: not numbered)
         "data": body(),
     }
     payload = json.loads(json.dumps(payload, cls=DjangoJSONEncoder))

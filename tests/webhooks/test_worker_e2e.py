@@ -1,11 +1,12 @@
-"""Through a real Celery worker: a job's webhooks arrive signed, started before completed, with the submitting
-request's id, and a receiver that hangs never holds the job up."""
+"""Through a real Celery worker: a job's webhooks arrive signed, started before completed, numbered in the job's
+one event order, with the submitting request's id, and a receiver that hangs never holds the job up."""
 
 import threading
 
 import pytest
 from standardwebhooks.webhooks import Webhook
 
+from generation import events
 from generation.models import JobStatus
 from tests.conftest import client_for
 from tests.factories import JOB_REQUEST
@@ -33,6 +34,9 @@ def test_a_jobs_webhooks_arrive_signed_and_in_order(user, receiver, two_slot_wor
     assert [payload["type"] for payload in payloads] == ["job.started", "job.succeeded"]
     assert payloads[1]["data"]["status"] == "succeeded" and payloads[1]["data"]["images"]
     assert len({headers["webhook-id"] for headers, _ in receiver.requests}) == 2
+    # The seq the WebSocket and SSE clients saw for the same two events.
+    seq_of = {event.event["type"]: event.seq for event in events.job_history(job["id"])[1]}
+    assert [payload["seq"] for payload in payloads] == [seq_of["job.started"], seq_of["job.succeeded"]]
 
 
 def test_a_hanging_receiver_never_holds_the_job_up(user, receiver, two_slot_worker):
