@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from django import forms
 from django.core.exceptions import ValidationError
@@ -11,7 +11,6 @@ from django.utils.translation import gettext_lazy as _
 from accounts.exceptions import AccountsError
 from generation.engine.models_catalog import SIZE_PRESETS
 from generation.forms import SIZE_PRESET_LABELS, GenerateForm
-from templates_app.selectors import template_for_jobs
 
 from .models import Batch
 from .services import batch_create
@@ -42,14 +41,7 @@ class BatchForm(forms.Form):
     steps = GenerateForm.base_fields["steps"]
     guidance = GenerateForm.base_fields["guidance"]
 
-    def clean_template(self) -> Any:
-        slug = self.cleaned_data.get("template")
-        if not slug:
-            return None
-        template = template_for_jobs(slug)
-        if template is None:
-            raise ValidationError(_("This template is not available any more."))
-        return template
+    clean_template = GenerateForm.clean_template  # the generate form's own check, for the same field
 
     def submit(self, *, user: User) -> Batch | None:
         """The batch, or None with the refusal added to this form's errors (nothing is stored then)."""

@@ -22,6 +22,16 @@ def no_cached_backend_notice():
     cache.delete(NOTICE_CACHE_KEY)
 
 
+@pytest.fixture
+def browser(tmp_path):
+    """A headless Chromium of the test's own (its profile under tmp_path), closed after it."""
+    from .test_browser_e2e import Browser  # that module imports this one's XSS_PROMPT
+
+    browser = Browser(tmp_path / "chromium-profile")
+    yield browser
+    browser.close()
+
+
 def login(user) -> Client:
     client = Client()
     client.force_login(user)

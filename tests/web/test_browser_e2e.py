@@ -121,13 +121,6 @@ class Browser:
             self.process.kill()
 
 
-@pytest.fixture
-def browser(tmp_path):
-    browser = Browser(tmp_path / "chromium-profile")
-    yield browser
-    browser.close()
-
-
 def test_xss_payloads_in_prompts_never_run_in_a_real_browser(live_server, browser):
     user = UserFactory()
     job = GenerationJobFactory(owner=user, succeeded=True, prompt=XSS_PROMPT, negative_prompt=XSS_PROMPT)

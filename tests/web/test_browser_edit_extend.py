@@ -52,13 +52,6 @@ PAINTED = (
 )
 
 
-@pytest.fixture
-def browser(tmp_path):
-    browser = Browser(tmp_path / "chromium-profile")
-    yield browser
-    browser.close()
-
-
 def wait_for(browser: Browser, expression: str, seconds: float = 15):
     deadline = time.monotonic() + seconds
     while time.monotonic() < deadline:

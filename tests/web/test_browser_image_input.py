@@ -39,13 +39,6 @@ PASTE_AN_IMAGE = """
 """
 
 
-@pytest.fixture
-def browser(tmp_path):
-    browser = Browser(tmp_path / "chromium-profile")
-    yield browser
-    browser.close()
-
-
 def wait_for(browser: Browser, expression: str, seconds: float = 10):
     deadline = time.monotonic() + seconds
     while time.monotonic() < deadline:
