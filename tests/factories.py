@@ -74,6 +74,19 @@ class TemplateFactory(factory.django.DjangoModelFactory):
 # The small fashion request tests submit by default (the `submit` and `submit_api` fixtures): fast on the tiny
 # pipeline, inside every plan's limits. GenerationJobFactory's defaults are the job it makes.
 JOB_REQUEST = {"prompt": "a linen summer dress", "production_path": "fashion", "width": 256, "height": 256, "steps": 2}
+# A template config on the tiny SDXL (its own pipeline class): a character's reference may go through IP-Adapter.
+SDXL_TEMPLATE_CONFIG = {
+    "model": "stabilityai/stable-diffusion-xl-base-1.0",
+    "scheduler": "EulerDiscrete",
+    "steps": 3,
+    "cfg_scale": 5.0,
+    "width": 256,
+    "height": 256,
+    "pipeline": [
+        {"node_type": "generation", "parameters": {"negative_prompt": "blurry"}},
+        {"node_type": "save_image", "parameters": {}},
+    ],
+}
 
 
 class GenerationJobFactory(factory.django.DjangoModelFactory):

@@ -15,7 +15,15 @@ from generation.engine.paths import get_path
 from scenes import services
 from scenes.models import StoryImageRequest
 
-from ..factories import ChapterFactory, CharacterFactory, SceneFactory, TemplateFactory, diffusion_request, png_bytes
+from ..factories import (
+    SDXL_TEMPLATE_CONFIG,
+    ChapterFactory,
+    CharacterFactory,
+    SceneFactory,
+    TemplateFactory,
+    diffusion_request,
+    png_bytes,
+)
 from ..waiting import wait_until
 
 pytestmark = pytest.mark.e2e
@@ -104,22 +112,8 @@ def test_a_characters_reference_image_is_where_a_worker_draws_its_scene_from(wor
         assert (float(png.text["strength"]), png.text["seed"]) == (0.55, str(mia.seed))
 
 
-SDXL_TEMPLATE = {
-    "model": "stabilityai/stable-diffusion-xl-base-1.0",
-    "scheduler": "EulerDiscrete",
-    "steps": 3,
-    "cfg_scale": 5.0,
-    "width": 256,
-    "height": 256,
-    "pipeline": [
-        {"node_type": "generation", "parameters": {"negative_prompt": "blurry"}},
-        {"node_type": "save_image", "parameters": {}},
-    ],
-}
-
-
 def sdxl_scene_with_reference(user):
-    template = TemplateFactory(production_path="cartoon", config=SDXL_TEMPLATE)
+    template = TemplateFactory(production_path="cartoon", config=SDXL_TEMPLATE_CONFIG)
     chapter = ChapterFactory(story__owner=user, story__production_path="cartoon", story__template=template, number=1)
     mia = services.create_character(
         story=chapter.story, name="Mia", reference_png=png_bytes((320, 256), color=(200, 120, 30))
@@ -148,7 +142,11 @@ def test_on_sdxl_with_the_adapter_installed_a_worker_draws_the_scene_through_ip_
         png.load()
         assert (png.text["reference_method"], png.text["ip_adapter_scale"]) == ("ip_adapter", "0.45")
         assert (png.text["mode"], png.text["source_image"]) == ("image", str(mia.reference_source.uuid))
-        assert (png.text["model"], png.text["seed"], png.size) == (SDXL_TEMPLATE["model"], str(mia.seed), (256, 256))
+        assert (png.text["model"], png.text["seed"], png.size) == (
+            SDXL_TEMPLATE_CONFIG["model"],
+            str(mia.seed),
+            (256, 256),
+        )
         drawn = np.asarray(png.convert("RGB"), dtype=np.int16)
         prompts = (png.text["prompt"], png.text["negative_prompt"])
     # The same request drawn here, on this process's tiny SDXL: the worker's image is exactly the one conditioned on

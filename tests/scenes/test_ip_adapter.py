@@ -9,22 +9,17 @@ from generation.services import retry_job
 from scenes import services
 
 from ..conftest import client_for
-from ..factories import ChapterFactory, CharacterFactory, SceneFactory, StoryFactory, TemplateFactory, png_bytes
+from ..factories import (
+    SDXL_TEMPLATE_CONFIG,
+    ChapterFactory,
+    CharacterFactory,
+    SceneFactory,
+    StoryFactory,
+    TemplateFactory,
+    png_bytes,
+)
 
 pytestmark = pytest.mark.django_db
-
-SDXL_CONFIG = {
-    "model": "stabilityai/stable-diffusion-xl-base-1.0",
-    "scheduler": "EulerDiscrete",
-    "steps": 3,
-    "cfg_scale": 5.0,
-    "width": 256,
-    "height": 256,
-    "pipeline": [
-        {"node_type": "generation", "parameters": {"negative_prompt": "blurry"}},
-        {"node_type": "save_image", "parameters": {}},
-    ],
-}
 
 
 def story_on(user, config=None):
@@ -42,7 +37,7 @@ def scene_with_reference(story, strength=0.55):
 
 
 def test_with_the_adapter_installed_an_sdxl_scene_goes_through_ip_adapter_at_full_steps(user, ip_adapter_weights):
-    scene, mia = scene_with_reference(story_on(user, SDXL_CONFIG), strength=0.3)
+    scene, mia = scene_with_reference(story_on(user, SDXL_TEMPLATE_CONFIG), strength=0.3)
     job = services.generate_scene_image(scene=scene).job
 
     mia.refresh_from_db()
@@ -57,14 +52,14 @@ def test_with_the_adapter_installed_an_sdxl_scene_goes_through_ip_adapter_at_ful
 
 
 def test_a_character_portrait_on_sdxl_goes_through_ip_adapter_too(user, ip_adapter_weights):
-    _, mia = scene_with_reference(story_on(user, SDXL_CONFIG))
+    _, mia = scene_with_reference(story_on(user, SDXL_TEMPLATE_CONFIG))
     job = services.generate_character_image(character=mia).job
     assert (job.reference_method, job.ip_adapter_scale) == (ReferenceMethod.IP_ADAPTER, 0.45)
 
 
 def test_without_the_adapters_files_the_reference_is_image_to_image_and_says_so(user, settings, tmp_path):
     settings.DIFFUSION_WEIGHTS_DIR = str(tmp_path)  # a weights folder without IP-Adapter in it
-    scene, _ = scene_with_reference(story_on(user, SDXL_CONFIG))
+    scene, _ = scene_with_reference(story_on(user, SDXL_TEMPLATE_CONFIG))
     job = services.generate_scene_image(scene=scene).job
     assert (job.reference_method, job.mode, job.ip_adapter_scale) == (ReferenceMethod.IMAGE_TO_IMAGE, "image", None)
     assert job.progress_total == 1  # image-to-image at 0.55 of 3 steps: int(1.65)
@@ -77,14 +72,14 @@ def test_z_image_draws_the_reference_image_to_image_even_with_the_adapter_instal
 
 
 def test_a_scene_without_a_reference_records_no_reference_method(user, ip_adapter_weights):
-    story = story_on(user, SDXL_CONFIG)
+    story = story_on(user, SDXL_TEMPLATE_CONFIG)
     scene = SceneFactory(chapter__story=story, characters=[CharacterFactory(story=story)])
     job = services.generate_scene_image(scene=scene).job
     assert (job.mode, job.reference_method) == ("text", "")
 
 
 def test_the_job_api_and_page_say_how_the_reference_conditions_the_job(user, client, ip_adapter_weights):
-    scene, _ = scene_with_reference(story_on(user, SDXL_CONFIG))
+    scene, _ = scene_with_reference(story_on(user, SDXL_TEMPLATE_CONFIG))
     job = services.generate_scene_image(scene=scene).job
 
     body = client_for(user).get(f"/api/v1/jobs/{job.pk}").json()
@@ -111,7 +106,7 @@ def test_an_image_to_image_reference_is_shown_as_such(user, client, settings):
 
 
 def test_a_retried_reference_job_conditions_on_the_reference_again(user, ip_adapter_weights):
-    scene, _ = scene_with_reference(story_on(user, SDXL_CONFIG))
+    scene, _ = scene_with_reference(story_on(user, SDXL_TEMPLATE_CONFIG))
     job = services.generate_scene_image(scene=scene).job
     GenerationJob.objects.filter(pk=job.pk).update(status=JobStatus.FAILED)
 
