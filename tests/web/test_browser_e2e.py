@@ -121,6 +121,16 @@ class Browser:
             self.process.kill()
 
 
+def wait_for(browser: Browser, expression: str, seconds: float = 10):
+    """The truthy value of a JavaScript expression once it has one; fails after `seconds`."""
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        if value := browser.evaluate(expression):
+            return value
+        time.sleep(0.1)
+    raise AssertionError(f"never true: {expression}")
+
+
 def test_xss_payloads_in_prompts_never_run_in_a_real_browser(live_server, browser):
     user = UserFactory()
     job = GenerationJobFactory(owner=user, succeeded=True, prompt=XSS_PROMPT, negative_prompt=XSS_PROMPT)

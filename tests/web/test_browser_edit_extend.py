@@ -8,6 +8,7 @@ from Edit region streams its progress to the job page over the WebSocket (daphne
 from __future__ import annotations
 
 import base64
+import functools
 import io
 import os
 import time
@@ -24,6 +25,7 @@ from templates_app.seed_templates import CURATED_TEMPLATES
 from ..factories import TemplateFactory, UserFactory, stored_image
 from ..processes import DaphneProcess
 from .test_browser_e2e import CHROMIUM, Browser
+from .test_browser_e2e import wait_for as wait_for_truthy
 
 pytestmark = [
     pytest.mark.e2e,
@@ -46,19 +48,11 @@ KEYS = {  # key -> (code, Windows virtual key code): what Input.dispatchKeyEvent
     "z": ("KeyZ", 90),
 }
 CTRL, SHIFT = 2, 8
+wait_for = functools.partial(wait_for_truthy, seconds=15)  # the painter's image and the worker take longer here
 PAINTED = (
     "(c => c.width > 0 && c.getContext('2d').getImageData(0, 0, c.width, c.height).data"
     ".some((v, i) => i % 4 === 3 && v))(document.querySelector('[data-mask-canvas]'))"
 )
-
-
-def wait_for(browser: Browser, expression: str, seconds: float = 15):
-    deadline = time.monotonic() + seconds
-    while time.monotonic() < deadline:
-        if value := browser.evaluate(expression):
-            return value
-        time.sleep(0.1)
-    raise AssertionError(f"never true: {expression}")
 
 
 def viewport(browser: Browser, name: str) -> None:

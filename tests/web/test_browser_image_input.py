@@ -16,7 +16,7 @@ from django.urls import reverse
 from generation.models import GenerationJob
 
 from ..factories import UserFactory, stored_image
-from .test_browser_e2e import CHROMIUM, Browser
+from .test_browser_e2e import CHROMIUM, Browser, wait_for
 
 pytestmark = [
     pytest.mark.e2e,
@@ -37,15 +37,6 @@ PASTE_AN_IMAGE = """
   return document.querySelector('input[name="source_file"]').files.length;
 })()
 """
-
-
-def wait_for(browser: Browser, expression: str, seconds: float = 10):
-    deadline = time.monotonic() + seconds
-    while time.monotonic() < deadline:
-        if value := browser.evaluate(expression):
-            return value
-        time.sleep(0.1)
-    raise AssertionError(f"never true: {expression}")
 
 
 def screenshots(browser: Browser, name: str) -> None:
