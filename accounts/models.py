@@ -130,6 +130,14 @@ class Tier(models.Model):
         validators=[MinValueValidator(1), MaxValueValidator(1000)],
         help_text="Jobs one campaign batch may create (prompts x sizes).",
     )
+    max_private_styles = models.PositiveSmallIntegerField(
+        default=0,
+        validators=[MaxValueValidator(1000)],
+        help_text="LoRA styles an owner may upload (0: the public library only).",
+    )
+    max_brand_kits = models.PositiveSmallIntegerField(
+        default=1, validators=[MaxValueValidator(1000)], help_text="Brand kits an owner may keep."
+    )
 
     class Meta:
         ordering = ("monthly_credits",)
@@ -151,6 +159,8 @@ class Tier(models.Model):
             max_upscale_factor=self.max_upscale_factor,
             queue_weight=self.queue_weight,
             max_batch_jobs=self.max_batch_jobs,
+            max_private_styles=self.max_private_styles,
+            max_brand_kits=self.max_brand_kits,
         )
 
 

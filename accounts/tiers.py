@@ -28,6 +28,8 @@ class TierLimits:
     max_upscale_factor: int  # 2, or 4
     queue_weight: int  # turns an owner of this plan gets in each round of a path's fair queue
     max_batch_jobs: int  # jobs one campaign batch may create (prompts x sizes)
+    max_private_styles: int  # LoRA styles an owner may upload (0: the public library only)
+    max_brand_kits: int  # brand kits an owner may keep
 
 
 DEFAULT_TIERS: dict[str, TierLimits] = {
@@ -44,6 +46,8 @@ DEFAULT_TIERS: dict[str, TierLimits] = {
         max_upscale_factor=2,
         queue_weight=1,
         max_batch_jobs=8,
+        max_private_styles=0,
+        max_brand_kits=1,
     ),
     TierName.PRO: TierLimits(
         name=TierName.PRO,
@@ -58,6 +62,8 @@ DEFAULT_TIERS: dict[str, TierLimits] = {
         max_upscale_factor=4,
         queue_weight=2,
         max_batch_jobs=40,
+        max_private_styles=10,
+        max_brand_kits=10,
     ),
     TierName.ENTERPRISE: TierLimits(
         name=TierName.ENTERPRISE,
@@ -72,5 +78,7 @@ DEFAULT_TIERS: dict[str, TierLimits] = {
         max_upscale_factor=4,
         queue_weight=4,
         max_batch_jobs=200,
+        max_private_styles=100,
+        max_brand_kits=50,
     ),
 }

@@ -85,6 +85,8 @@ class GeneratedImage(models.Model):
     # that name no owner or job (the originals' do). Made on the first view of a share (services.share_copies).
     shared_file = models.FileField(max_length=255, blank=True)
     shared_thumbnail = models.FileField(max_length=255, blank=True)
+    # When the job's brand kit put its logo on `file`, the image as the model drew it (both are downloadable).
+    original_file = models.FileField(max_length=255, blank=True)
     width = models.PositiveIntegerField()
     height = models.PositiveIntegerField()
     seed = models.BigIntegerField()

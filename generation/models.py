@@ -97,6 +97,19 @@ class GenerationJob(models.Model):
     reference_method = models.CharField(max_length=16, choices=ReferenceMethod, blank=True)
     # The request id of the submit (the proxy's X-Request-ID, else generated): on every log line of the job.
     request_id = models.CharField(max_length=64, blank=True, editable=False)
+    # Brand styles (brands app), resolved at submit: what the worker loads and what the image records.
+    styles = models.JSONField(
+        default=list,
+        blank=True,
+        help_text='The LoRA styles applied, as a snapshot: [{"id", "name", "weight", "trigger_words", "file", "sha256"}].',
+    )
+    brand_kit = models.ForeignKey(
+        "brands.BrandKit", null=True, blank=True, on_delete=models.SET_NULL, related_name="jobs"
+    )
+    apply_logo = models.BooleanField(default=False, help_text="Composite the brand kit's logo onto every image.")
+    inputs = models.JSONField(
+        default=dict, blank=True, help_text="The template's declared inputs this job set, by name (validated at submit)."
+    )
     # A failed job is retried as a new job, at most once (generation.services.retry_job: admin and API).
     retry_of = models.OneToOneField(
         "self", null=True, blank=True, on_delete=models.SET_NULL, related_name="retried_as", editable=False

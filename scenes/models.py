@@ -44,6 +44,12 @@ class Story(models.Model):
         help_text="Used when the story has no template (a template brings its own path).",
     )
     style = models.CharField(max_length=300, blank=True, help_text="Style words added to every scene's prompt.")
+    styles = models.JSONField(
+        default=list, blank=True, help_text='LoRA styles for every image of the story: [{"id", "weight"}], up to 3.'
+    )
+    brand_kit = models.ForeignKey(
+        "brands.BrandKit", null=True, blank=True, on_delete=models.SET_NULL, related_name="stories"
+    )
     created_at = models.DateTimeField(default=timezone.now)
     updated_at = models.DateTimeField(auto_now=True)
 

@@ -55,6 +55,9 @@ class Template(models.Model):
         help_text='Limits on overridable parameters, e.g. {"steps": [1, 12], "guidance": [0, 2]}.',
     )
     max_images = models.PositiveSmallIntegerField(default=MAX_IMAGES_PER_JOB)
+    styles = models.JSONField(
+        default=list, blank=True, help_text='Public LoRA styles every job of the template uses: [{"id", "weight"}].'
+    )
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 

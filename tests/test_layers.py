@@ -34,6 +34,7 @@ LAYERS: list[tuple[str, ...]] = [
     ("generation.engine",),
     ("accounts",),
     ("gallery",),
+    ("brands",),  # styles and brand kits: templates, jobs and stories apply them
     ("templates_app",),
     ("webhooks",),  # below generation: jobs hand it their events; it reads no job model code
     ("generation",),
@@ -42,7 +43,7 @@ LAYERS: list[tuple[str, ...]] = [
     ("core",),  # health, the landing page, template tags and context processors read every app
     ("zimage",),
 ]
-FIRST_PARTY = {"accounts", "batches", "core", "gallery", "generation", "scenes", "templates_app", "webhooks", "zimage"}
+FIRST_PARTY = {"accounts", "batches", "brands", "core", "gallery", "generation", "scenes", "templates_app", "webhooks", "zimage"}
 
 
 def layer_of(module: str) -> int:

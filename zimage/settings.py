@@ -43,6 +43,7 @@ INSTALLED_APPS = [
     "axes",
     "core",
     "accounts",
+    "brands",
     "templates_app",
     "generation",
     "gallery",
