@@ -1,0 +1,160 @@
+"""Accessible and responsive (#22 part 3), in a real headless Chromium over every page of the website
+(tests/web/pages.py finds them in the URL conf), signed in and out, in English and Korean: axe-core finds no
+serious or critical violation, and no page scrolls sideways on a 390 px phone. Screenshots of every page at 390 and
+1280 px go to $ZIMAGE_SCREENSHOTS when set, to look at.
+
+axe-core comes from the npm registry: tests/web/axe/package-lock.json pins it, and the first run installs it with
+`npm ci` under ~/.cache/zimage (once per lock). Skipped where Chromium or npm is not installed."""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import os
+import shutil
+import subprocess
+import time
+from pathlib import Path
+
+import pytest
+from django.conf import settings
+
+from ..factories import UserFactory
+from .pages import Page, page_world, website_pages
+from .test_browser_e2e import CHROMIUM, Browser
+from .test_browser_image_input import logged_in
+
+pytestmark = [
+    pytest.mark.e2e,
+    pytest.mark.skipif(CHROMIUM is None, reason="Chromium is not installed"),
+]
+
+AXE_PACKAGE = Path(__file__).parent / "axe"
+LANGUAGES = ("en", "ko")
+PHONE, DESKTOP = 390, 1280
+# axe's impact levels: "serious" and "critical" block someone from using the page; "moderate" and "minor" are
+# reported by the audit but do not fail it.
+BLOCKING = ("serious", "critical")
+
+
+@pytest.fixture(scope="session")
+def axe_script() -> str:
+    """axe.min.js as npm installs it from the lock file, cached under ~/.cache/zimage/axe-<lock digest>."""
+    lock = AXE_PACKAGE / "package-lock.json"
+    digest = hashlib.sha256((AXE_PACKAGE / "package.json").read_bytes() + lock.read_bytes()).hexdigest()[:16]
+    cache = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "zimage" / f"axe-{digest}"
+    script = cache / "node_modules" / "axe-core" / "axe.min.js"
+    if not script.exists():
+        npm = shutil.which("npm")
+        if npm is None:
+            pytest.skip("npm is not installed (apt-get install npm): it installs axe-core")
+        building = cache.with_name(f"{cache.name}.{os.getpid()}")
+        shutil.rmtree(building, ignore_errors=True)
+        building.mkdir(parents=True)
+        for name in ("package.json", "package-lock.json"):
+            shutil.copy(AXE_PACKAGE / name, building / name)
+        subprocess.run(
+            [npm, "ci", "--ignore-scripts", "--no-audit", "--no-fund", "--loglevel=error"],
+            cwd=building,
+            check=True,
+            timeout=300,
+        )
+        try:
+            building.rename(cache)
+        except OSError:  # another run installed the same lock meanwhile
+            shutil.rmtree(building)
+    return script.read_text()
+
+
+@pytest.fixture
+def world(live_server):
+    """One object of every kind for a user with no language of their own (the cookie decides)."""
+    return page_world(UserFactory())
+
+
+def in_language(browser: Browser, url: str, language: str) -> None:
+    browser.call("Network.setCookie", name=settings.LANGUAGE_COOKIE_NAME, value=language, url=url)
+
+
+def sweep(browser: Browser, live_server, world, *, signed_in: bool, language: str) -> list[Page]:
+    """Set the browser up as that visitor and list their pages."""
+    browser.call("Network.enable")
+    if signed_in:
+        logged_in(browser, live_server, world.owner)
+    in_language(browser, live_server.url, language)
+    return website_pages(world, signed_in=signed_in)
+
+
+def open_page(browser: Browser, live_server, page: Page, language: str) -> None:
+    browser.open(live_server.url + page.url)
+    assert browser.evaluate("document.documentElement.lang") == language, page
+
+
+def axe_violations(browser: Browser, axe_script: str) -> list[str]:
+    """axe's serious and critical violations on the open page, one line per rule: rule, impact, where."""
+    if not browser.evaluate("typeof window.axe === 'object'"):
+        browser.evaluate(axe_script)
+    result = browser.call(
+        "Runtime.evaluate",
+        expression=(
+            "axe.run(document, {resultTypes: ['violations']}).then(r => r.violations"
+            f".filter(v => {list(BLOCKING)!r}.includes(v.impact))"
+            ".map(v => `${v.id} (${v.impact}): ${v.help} at `"
+            " + v.nodes.slice(0, 3).map(n => n.target.join(' ')).join(', ')))"
+        ),
+        awaitPromise=True,
+        returnByValue=True,
+    )
+    assert "exceptionDetails" not in result, result
+    return result["result"]["value"]
+
+
+def screenshot(browser: Browser, name: str, width: int) -> None:
+    folder = os.environ.get("ZIMAGE_SCREENSHOTS")
+    if not folder:
+        return
+    time.sleep(0.2)
+    shot = browser.call("Page.captureScreenshot", format="png", captureBeyondViewport=True)
+    safe = "".join(c if c.isalnum() or c in "-_" else "-" for c in name)
+    Path(folder).mkdir(parents=True, exist_ok=True)
+    Path(folder, f"{safe}-{width}.png").write_bytes(base64.b64decode(shot["data"]))
+
+
+def set_width(browser: Browser, width: int) -> None:
+    browser.call("Emulation.setDeviceMetricsOverride", width=width, height=900, deviceScaleFactor=1, mobile=False)
+
+
+@pytest.mark.parametrize("language", LANGUAGES)
+@pytest.mark.parametrize("signed_in", [True, False], ids=["signed-in", "signed-out"])
+def test_axe_finds_no_serious_or_critical_violation_on_any_page(
+    live_server, browser, world, axe_script, signed_in, language
+):
+    pages = sweep(browser, live_server, world, signed_in=signed_in, language=language)
+    assert len(pages) >= (20 if signed_in else 8)
+    found = {}
+    # The phone layout has its own controls (the menu button); the dark theme its own colours (contrast).
+    for width, scheme in ((DESKTOP, "light"), (PHONE, "light"), (DESKTOP, "dark")):
+        set_width(browser, width)
+        browser.call("Emulation.setEmulatedMedia", features=[{"name": "prefers-color-scheme", "value": scheme}])
+        for page in pages:
+            open_page(browser, live_server, page, language)
+            if violations := axe_violations(browser, axe_script):
+                found[f"{page.url} @{width} {scheme}"] = violations
+    assert found == {}, "\n".join(f"{url}\n  " + "\n  ".join(items) for url, items in found.items())
+
+
+@pytest.mark.parametrize("language", LANGUAGES)
+@pytest.mark.parametrize("signed_in", [True, False], ids=["signed-in", "signed-out"])
+def test_no_page_scrolls_sideways_on_a_phone(live_server, browser, world, signed_in, language):
+    pages = sweep(browser, live_server, world, signed_in=signed_in, language=language)
+    wide = {}
+    for page in pages:
+        set_width(browser, PHONE)
+        open_page(browser, live_server, page, language)
+        if (width := browser.evaluate("document.documentElement.scrollWidth")) > PHONE:
+            wide[page.url] = width
+        name = f"{language}-{'in' if signed_in else 'out'}-{page.name}"
+        screenshot(browser, name, PHONE)
+        set_width(browser, DESKTOP)
+        screenshot(browser, name, DESKTOP)
+    assert wide == {}
