@@ -342,6 +342,21 @@ def set_tags(*, image: GeneratedImage, names: Iterable[str]) -> GeneratedImage:
 
 
 @transaction.atomic
+def tag_images(*, images: Iterable[GeneratedImage], names: Iterable[str]) -> list[Tag]:
+    """Add these tags (made when missing) to each image, keeping the tags it has; all or none."""
+    images = list(images)
+    owners = {image.owner_id for image in images}
+    if len(owners) > 1:
+        raise ValidationError({"tags": "Images of different owners cannot be tagged together."})
+    if not images:
+        return []
+    tags = get_or_create_tags(owner=images[0].owner, names=names)
+    for image in images:
+        image.tags.add(*tags)
+    return tags
+
+
+@transaction.atomic
 def update_image(
     *,
     image: GeneratedImage,

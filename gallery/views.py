@@ -35,7 +35,7 @@ from . import selectors, services
 from .api import ZIP_MAX_IMAGES
 from .downloads import zip_response
 from .filters import UNFILED, ImageFilter
-from .models import Folder, GeneratedImage, ShareLink
+from .models import Folder, GeneratedImage, ShareLink, Tag
 
 SHARE_PAGE_SIZE = 60
 # The page shows images from presigned URLs (any S3 host) and nothing else: no scripts, no forms.
@@ -99,6 +99,7 @@ BULK_ACTIONS = [
     ("favourite", gettext_lazy("Add to favourites")),
     ("unfavourite", gettext_lazy("Remove from favourites")),
     ("move", gettext_lazy("Move to folder")),
+    ("tag", gettext_lazy("Add tags")),
     ("trash", gettext_lazy("Move to trash")),
 ]
 
@@ -152,13 +153,24 @@ class ShareForm(forms.Form):
 class BulkForm(forms.Form):
     action = forms.ChoiceField(choices=BULK_ACTIONS, label=gettext_lazy("Action"))
     folder = forms.ChoiceField(required=False, label=gettext_lazy("Folder"))
+    tags = forms.CharField(required=False, max_length=500, label=gettext_lazy("Tags"))
 
     def __init__(self, *args, user, **kwargs):
         super().__init__(*args, **kwargs)
         self.fields["folder"].choices = folder_choices(user, blank=_("No folder"))
 
+    def clean_tags(self) -> list[str]:
+        """Comma-separated tag names, for "Add tags"; each one as the gallery's tags allow."""
+        names = [name.strip() for name in self.cleaned_data.get("tags", "").split(",") if name.strip()]
+        longest = Tag._meta.get_field("name").max_length or 0
+        if any(len(name) > longest for name in names):
+            raise ValidationError(_("A tag name is at most %(count)s characters.") % {"count": longest})
+        return names
+
     def clean(self):
         cleaned = super().clean()
+        if cleaned.get("action") == "tag" and not cleaned.get("tags") and "tags" not in self.errors:
+            self.add_error("tags", _("Name at least one tag to add."))
         try:
             ids = [uuid.UUID(value) for value in self.data.getlist("ids")]
         except ValueError:
@@ -258,7 +270,9 @@ def bulk(request: HttpRequest) -> HttpResponse:
     form = BulkForm(request.POST, user=request.user)
     fallback = reverse("gallery:list")
     if not form.is_valid():
-        for error in form.non_field_errors() or [_("Choose what to do with the selected images.")]:
+        errors = [_("Tags: %(error)s") % {"error": error} for error in form.errors.get("tags", [])]
+        errors += form.non_field_errors() or ([] if errors else [_("Choose what to do with the selected images.")])
+        for error in errors:
             messages.error(request, error)
         return _back(request, fallback)
     images = selectors.images_by_uuid(request.user, form.cleaned_data["ids"])
@@ -285,6 +299,12 @@ def bulk(request: HttpRequest) -> HttpResponse:
                 "Moved %(count)s image out of its folder.", "Moved %(count)s images out of their folders.", count
             ) % {"count": count}
         messages.success(request, message)
+    elif action == "tag":
+        services.tag_images(images=images, names=form.cleaned_data["tags"])
+        messages.success(
+            request,
+            ngettext("Tagged %(count)s image.", "Tagged %(count)s images.", len(images)) % {"count": len(images)},
+        )
     elif action in ("favourite", "unfavourite"):
         for image in images:
             services.set_favourite(image=image, is_favourite=action == "favourite")

@@ -6,6 +6,7 @@ import logging
 import uuid
 from collections.abc import Iterable
 from dataclasses import dataclass, field
+from enum import StrEnum
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from django.core.exceptions import NON_FIELD_ERRORS, ValidationError
@@ -70,12 +71,21 @@ def update_story(*, story: Story, **changes: Any) -> Story:
     return _save(story, changes, ("title", "description", "template", "production_path", "style"))
 
 
+def delete_story(*, story: Story) -> None:
+    """Its chapters, scenes, characters (and their reference images) go with it; its jobs and images stay."""
+    story.delete()
+
+
 def create_chapter(*, story: Story, **fields: Any) -> Chapter:
     return update_chapter(chapter=Chapter(story=story), **fields)
 
 
 def update_chapter(*, chapter: Chapter, **changes: Any) -> Chapter:
     return _save(chapter, changes, ("number", "title", "script", "style"), numbered_by="number")
+
+
+def delete_chapter(*, chapter: Chapter) -> None:
+    chapter.delete()
 
 
 @transaction.atomic
@@ -151,6 +161,38 @@ def update_scene(*, scene: Scene, characters: list[Character] | None = None, **c
         if strangers:
             raise ValidationError({"characters": f"Not in this story: {', '.join(strangers)}."})
         scene.characters.set(characters)
+    return scene
+
+
+def delete_scene(*, scene: Scene) -> None:
+    scene.delete()
+
+
+class SceneMove(StrEnum):
+    UP = "up"
+    DOWN = "down"
+
+
+@transaction.atomic
+def move_scene(*, scene: Scene, direction: SceneMove) -> Scene:
+    """Swap the scene's number with its neighbour's in scene order (numbers may have gaps); at either end, no
+    change. The chapter row is locked, so two moves in one chapter run one after the other; the swap goes
+    through a free number above the chapter's highest, as the unique number is checked on each row written."""
+    Chapter.objects.select_for_update().only("pk").get(pk=scene.chapter_id)
+    scene.refresh_from_db(fields=["scene_number"])
+    siblings = Scene.objects.filter(chapter_id=scene.chapter_id)
+    if direction == SceneMove.UP:
+        neighbour = siblings.filter(scene_number__lt=scene.scene_number).order_by("-scene_number").first()
+    else:
+        neighbour = siblings.filter(scene_number__gt=scene.scene_number).order_by("scene_number").first()
+    if neighbour is None:
+        return scene
+    mine, theirs = scene.scene_number, neighbour.scene_number
+    free = (siblings.aggregate(n=models.Max("scene_number"))["n"] or 0) + 1
+    siblings.filter(pk=scene.pk).update(scene_number=free)
+    siblings.filter(pk=neighbour.pk).update(scene_number=mine)
+    siblings.filter(pk=scene.pk).update(scene_number=theirs)
+    scene.scene_number = theirs
     return scene
 
 

@@ -20,12 +20,13 @@ from django.utils.translation import gettext_lazy, ngettext
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from accounts.exceptions import AccountsError
-from gallery.selectors import live_images_for
+from gallery.selectors import live_images_for, signed_url
+from gallery.uploads import clean_uploaded_image
 from generation.engine.paths import PATH_CHOICES
 from templates_app.selectors import listed_templates, template_for_jobs
 
 from . import selectors, services
-from .models import Chapter, Character, Scene, Story
+from .models import MAX_REFERENCE_STRENGTH, MIN_REFERENCE_STRENGTH, Chapter, Character, Scene, Story
 
 
 class StoryForm(forms.Form):
@@ -82,6 +83,46 @@ class CharacterForm(forms.Form):
         widget=forms.Textarea(attrs={"rows": 2}),
         help_text=gettext_lazy("Appearance, used in every prompt the character is in."),
     )
+
+
+class CharacterEditForm(CharacterForm):
+    reference_image = forms.FileField(
+        required=False,
+        label=gettext_lazy("Reference image"),
+        help_text=gettext_lazy("PNG, JPEG or WebP. The character's pictures start from it; a new one replaces it."),
+        widget=forms.ClearableFileInput(
+            attrs={"accept": "image/png,image/jpeg,image/webp", "data-reference-input": ""}
+        ),
+    )
+    reference_strength = forms.FloatField(
+        min_value=MIN_REFERENCE_STRENGTH,
+        max_value=MAX_REFERENCE_STRENGTH,
+        label=gettext_lazy("Reference strength"),
+        help_text=Character._meta.get_field("reference_strength").help_text,
+        widget=forms.NumberInput(attrs={"step": "0.05"}),
+    )
+
+    def clean_reference_image(self) -> bytes | None:
+        """The upload re-encoded as PNG, checked as the API checks a reference image (its reasons in the page's
+        language, by their codes)."""
+        upload = self.cleaned_data.get("reference_image")
+        if not upload:
+            return None
+        try:
+            return clean_uploaded_image(upload)
+        except ValidationError as error:
+            reasons = {
+                "too_large": _("The file is too large."),
+                "empty": _("The file is empty."),
+                "format": _("Use a PNG, JPEG or WebP image."),
+                "animated": _("Animated images are not accepted: upload a single still image."),
+                "too_many_pixels": _("The image has too many pixels."),
+                "invalid_image": _("The file is not a valid image or is corrupt."),
+            }
+            codes = [item.code for item in error.error_list]
+            raise ValidationError(
+                [str(reasons.get(code or "", message)) for code, message in zip(codes, error.messages, strict=True)]
+            ) from None
 
 
 class SceneForm(forms.Form):
@@ -231,12 +272,15 @@ def _chapter_context(chapter: Chapter, scene_form: SceneForm | None = None) -> d
     for scene in chapter.scenes.order_by("scene_number").prefetch_related("characters").select_related("chosen_image"):
         requests = list(selectors.image_requests(scene=scene)[:5])
         images = [image for request in requests for image in request.job.images.all() if image.deleted_at is None]
+        chosen = scene.chosen_image if scene.chosen_image and scene.chosen_image.deleted_at is None else None
         scenes.append(
             {
                 "scene": scene,
                 "latest": requests[0] if requests else None,
                 "images": images[:8],
-                "chosen": scene.chosen_image if scene.chosen_image and scene.chosen_image.deleted_at is None else None,
+                "chosen": chosen,
+                # The small grid, to choose from: shown when it holds more than the one picture already shown.
+                "show_grid": len(images) > 1 or bool(images and not chosen),
             }
         )
     next_number = (chapter.scenes.aggregate(n=Max("scene_number"))["n"] or 0) + 1
@@ -333,3 +377,225 @@ def scene_choose(request: HttpRequest, pk: int) -> HttpResponse:
 
 def _chapter_url(scene: Scene) -> str:
     return reverse("scenes:chapter", kwargs={"pk": scene.chapter_id})
+
+
+# --- Editing and deleting ------------------------------------------------------------------------
+# Each edit page is GET (the form) and POST (the change); each delete is a confirmation page (GET) and the delete
+# (POST). Every row is found through the owner's selectors, so another user's id is a 404 either way.
+
+
+def _edit_page(
+    request: HttpRequest,
+    *,
+    form: forms.Form,
+    title: str,
+    crumbs: list[tuple[str, str]],
+    back: str,
+    status: int = 200,
+    **extra: Any,
+) -> HttpResponse:
+    context = {"form": form, "title": title, "crumbs": crumbs, "back": back, **extra}
+    return render(request, "scenes/pages/edit.html", context, status=status)
+
+
+def _confirm_page(
+    request: HttpRequest, *, title: str, consequence: str, crumbs: list[tuple[str, str]], back: str
+) -> HttpResponse:
+    context = {"title": title, "consequence": consequence, "crumbs": crumbs, "back": back}
+    return render(request, "pages/confirm_delete.html", context)
+
+
+def _story_crumbs(story: Story) -> list[tuple[str, str]]:
+    return [(reverse("scenes:list"), _("Stories")), (reverse("scenes:story", args=[story.pk]), story.title)]
+
+
+def _chapter_crumbs(chapter: Chapter) -> list[tuple[str, str]]:
+    label = _("Chapter %(number)s") % {"number": chapter.number}
+    return [*_story_crumbs(chapter.story), (reverse("scenes:chapter", args=[chapter.pk]), label)]
+
+
+def _save_form(form: forms.Form, write) -> bool:
+    """Run `write(**cleaned_data)` for a valid form; a refusal from the service lands on the form's fields."""
+    if not form.is_valid():
+        return False
+    try:
+        write(**form.cleaned_data)
+    except ValidationError as error:
+        _apply_errors(form, error)
+        return False
+    return True
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+def story_edit(request: HttpRequest, pk: int) -> HttpResponse:
+    story = _story(request, pk)
+    initial = {
+        "title": story.title,
+        "description": story.description,
+        "template": story.template.slug if story.template else "",
+        "production_path": story.production_path,
+        "style": story.style,
+    }
+    form = StoryForm(request.POST or None, initial=initial)
+    if request.method == "POST" and _save_form(form, lambda **data: services.update_story(story=story, **data)):
+        messages.success(request, _("Story saved."))
+        return redirect("scenes:story", pk=story.pk)
+    story.refresh_from_db()  # a refused change was set on the row in memory only
+    back = reverse("scenes:story", args=[story.pk])
+    status = 400 if form.errors else 200
+    return _edit_page(request, form=form, title=_("Edit story"), crumbs=_story_crumbs(story), back=back, status=status)
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+def story_delete(request: HttpRequest, pk: int) -> HttpResponse:
+    story = _story(request, pk)
+    if request.method == "POST":
+        services.delete_story(story=story)
+        messages.success(request, _("Story “%(title)s” deleted.") % {"title": story.title})
+        return redirect("scenes:list")
+    return _confirm_page(
+        request,
+        title=_("Delete the story “%(title)s”?") % {"title": story.title},
+        consequence=_(
+            "Its chapters, scenes and characters are deleted with it. The images already made stay in your gallery."
+        ),
+        crumbs=_story_crumbs(story),
+        back=reverse("scenes:story", args=[story.pk]),
+    )
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+def chapter_edit(request: HttpRequest, pk: int) -> HttpResponse:
+    chapter = _chapter(request, pk)
+    initial = {"number": chapter.number, "title": chapter.title, "script": chapter.script, "style": chapter.style}
+    form = ChapterForm(request.POST or None, initial=initial)
+    if request.method == "POST" and _save_form(form, lambda **d: services.update_chapter(chapter=chapter, **d)):
+        messages.success(request, _("Chapter saved."))
+        return redirect("scenes:chapter", pk=chapter.pk)
+    chapter.refresh_from_db()
+    back = reverse("scenes:chapter", args=[chapter.pk])
+    status = 400 if form.errors else 200
+    crumbs = _chapter_crumbs(chapter)
+    return _edit_page(request, form=form, title=_("Edit chapter"), crumbs=crumbs, back=back, status=status)
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+def chapter_delete(request: HttpRequest, pk: int) -> HttpResponse:
+    chapter = _chapter(request, pk)
+    if request.method == "POST":
+        services.delete_chapter(chapter=chapter)
+        messages.success(request, _("Chapter %(number)s deleted.") % {"number": chapter.number})
+        return redirect("scenes:story", pk=chapter.story_id)
+    return _confirm_page(
+        request,
+        title=_("Delete chapter %(number)s?") % {"number": chapter.number},
+        consequence=_("Its scenes are deleted with it. The images already made stay in your gallery."),
+        crumbs=_chapter_crumbs(chapter),
+        back=reverse("scenes:chapter", args=[chapter.pk]),
+    )
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+def scene_edit(request: HttpRequest, pk: int) -> HttpResponse:
+    scene = _scene(request, pk)
+    chapter = scene.chapter
+    initial = {
+        "scene_number": scene.scene_number,
+        "description": scene.description,
+        "characters": [str(character.pk) for character in scene.characters.all()],
+    }
+    form = SceneForm(request.POST or None, story=chapter.story, initial=initial)
+    if request.method == "POST" and _save_form(form, lambda **data: services.update_scene(scene=scene, **data)):
+        messages.success(request, _("Scene %(number)s saved.") % {"number": scene.scene_number})
+        return redirect(f"{_chapter_url(scene)}#scene-{scene.pk}")
+    scene.refresh_from_db()
+    back = f"{_chapter_url(scene)}#scene-{scene.pk}"
+    status = 400 if form.errors else 200
+    crumbs = _chapter_crumbs(chapter)
+    return _edit_page(request, form=form, title=_("Edit scene"), crumbs=crumbs, back=back, status=status)
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+def scene_delete(request: HttpRequest, pk: int) -> HttpResponse:
+    scene = _scene(request, pk)
+    if request.method == "POST":
+        services.delete_scene(scene=scene)
+        messages.success(request, _("Scene %(number)s deleted.") % {"number": scene.scene_number})
+        return redirect("scenes:chapter", pk=scene.chapter_id)
+    return _confirm_page(
+        request,
+        title=_("Delete scene %(number)s?") % {"number": scene.scene_number},
+        consequence=_("The images already made for it stay in your gallery."),
+        crumbs=_chapter_crumbs(scene.chapter),
+        back=f"{_chapter_url(scene)}#scene-{scene.pk}",
+    )
+
+
+@login_required
+@require_POST
+def scene_move(request: HttpRequest, pk: int) -> HttpResponse:
+    """Move the scene one place up or down in its chapter (the page's buttons; keyboard-reachable forms)."""
+    scene = _scene(request, pk)
+    try:
+        direction = services.SceneMove(request.POST.get("direction", ""))
+    except ValueError:
+        messages.error(request, _("Choose whether to move the scene up or down."))
+        return redirect("scenes:chapter", pk=scene.chapter_id)
+    services.move_scene(scene=scene, direction=direction)
+    messages.success(request, _("Scene moved: it is now scene %(number)s.") % {"number": scene.scene_number})
+    return redirect(f"{_chapter_url(scene)}#scene-{scene.pk}")
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+def character_edit(request: HttpRequest, pk: int) -> HttpResponse:
+    character = get_object_or_404(selectors.characters_for(request.user), pk=pk)
+    initial = {
+        "name": character.name,
+        "description": character.description,
+        "reference_strength": character.reference_strength,
+    }
+    form = CharacterEditForm(request.POST or None, request.FILES or None, initial=initial)
+
+    def write(*, reference_image: bytes | None, **data: Any) -> None:
+        services.update_character(character=character, reference_png=reference_image, **data)
+
+    if request.method == "POST" and _save_form(form, write):
+        messages.success(request, _("%(name)s saved.") % {"name": character.name})
+        return redirect("scenes:story", pk=character.story_id)
+    character.refresh_from_db()
+    reference_url = signed_url(character.reference_image.name) if character.reference_image else None
+    return _edit_page(
+        request,
+        form=form,
+        title=_("Edit %(name)s") % {"name": character.name},
+        crumbs=_story_crumbs(character.story),
+        back=reverse("scenes:story", args=[character.story_id]),
+        status=400 if form.errors else 200,
+        multipart=True,
+        reference_url=reference_url,
+        character=character,
+    )
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+def character_delete(request: HttpRequest, pk: int) -> HttpResponse:
+    character = get_object_or_404(selectors.characters_for(request.user), pk=pk)
+    if request.method == "POST":
+        services.delete_character(character=character)
+        messages.success(request, _("%(name)s left the story.") % {"name": character.name})
+        return redirect("scenes:story", pk=character.story_id)
+    return _confirm_page(
+        request,
+        title=_("Delete the character %(name)s?") % {"name": character.name},
+        consequence=_("They leave every scene they are in. The images already made stay in your gallery."),
+        crumbs=_story_crumbs(character.story),
+        back=reverse("scenes:story", args=[character.story_id]),
+    )

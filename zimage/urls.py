@@ -5,6 +5,7 @@ from drf_spectacular.views import SpectacularAPIView, SpectacularRedocView, Spec
 
 from core import api, csp, health, locale
 from generation.ops.metrics import metrics_view
+from templates_app.urls import preset_urlpatterns
 
 api_v1 = [
     path("", include("generation.api_urls")),
@@ -32,6 +33,7 @@ urlpatterns = [
     # The website: each app's pages (views.py + urls.py), rendered server-side.
     path("accounts/", include("accounts.urls")),
     path("templates/", include("templates_app.urls")),
+    path("presets/", include(preset_urlpatterns)),
     path("stories/", include("scenes.urls")),
     path("", include("gallery.urls")),
     path("", include("batches.urls")),

@@ -12,6 +12,7 @@ if (form) {
   const count = form.querySelector("[data-selected-count]");
   const action = form.querySelector("[data-bulk-action]");
   const folder = form.querySelector("[data-bulk-folder]");
+  const tags = form.querySelector("[data-bulk-tags]");
   const submit = form.querySelector("[data-bulk-submit]");
   for (const node of form.querySelectorAll("[data-js-only]")) node.hidden = false;
 
@@ -30,10 +31,31 @@ if (form) {
     }
     folder.hidden = action.value !== "move";
     folder.disabled = action.value !== "move";
+    if (tags) {
+      tags.hidden = action.value !== "tag";
+      tags.disabled = action.value !== "tag";
+    }
   }
 
+  // Shift with a click or with Space ticks every box between the last one changed and this one, like a file list.
+  let anchor = null;
+  let shiftHeld = false;
+  document.addEventListener("keydown", (event) => (shiftHeld = event.shiftKey));
+  document.addEventListener("keyup", (event) => (shiftHeld = event.shiftKey));
+  document.addEventListener("click", (event) => {
+    if (event.target.matches && event.target.matches("[data-select]")) shiftHeld = shiftHeld || event.shiftKey;
+  }, true);
   document.addEventListener("change", (event) => {
-    if (event.target.matches("[data-select]")) refresh();
+    if (!event.target.matches("[data-select]")) return;
+    const all = boxes();
+    const here = all.indexOf(event.target);
+    if (shiftHeld && anchor !== null && anchor !== here && all[anchor]) {
+      const [from, to] = anchor < here ? [anchor, here] : [here, anchor];
+      for (const box of all.slice(from, to + 1)) box.checked = event.target.checked;
+    }
+    anchor = here;
+    shiftHeld = false;
+    refresh();
   });
   if (selectAll) {
     selectAll.addEventListener("change", () => {

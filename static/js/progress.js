@@ -7,8 +7,8 @@ const gettext = window.gettext || ((text) => text);
 const ngettext = window.ngettext || ((one, many, count) => (count === 1 ? one : many));
 const interpolate = window.interpolate || ((format, values) => format.replace(/%\((\w+)\)s/g, (_, key) => String(values[key])));
 
-const FINAL = new Set(["succeeded", "failed", "canceled"]);
-const LABELS = {
+export const FINAL = new Set(["succeeded", "failed", "canceled"]);
+export const LABELS = {
   queued: gettext("Queued"),
   running: gettext("Running"),
   succeeded: gettext("Succeeded"),
@@ -37,7 +37,7 @@ function formatSeconds(value) {
 }
 
 /** A socket that reconnects with backoff until `shouldStay()` says the page no longer needs it. */
-class LiveSocket {
+export class LiveSocket {
   constructor(path, onMessage, shouldStay, onState) {
     this.path = path;
     this.onMessage = onMessage;
@@ -89,7 +89,7 @@ class LiveSocket {
 }
 
 /** Status, progress bar and the cancel/retry forms: shared by the job page and list rows. */
-function applyCommon(root, state) {
+export function applyCommon(root, state) {
   if (state.status) {
     root.dataset.jobStatus = state.status;
     const badge = part(root, "status");

@@ -19,6 +19,7 @@ import polib
 import pytest
 from django.conf import settings
 from django.core import mail
+from django.core.files.uploadedfile import SimpleUploadedFile
 from django.core.management import call_command
 from django.template.loader import render_to_string
 from django.test import Client, override_settings
@@ -28,6 +29,7 @@ from django.utils import translation
 from accounts.services import create_api_key
 from gallery.services import create_folder, create_share_link, trash_image
 from generation.engine.models_catalog import MODELS
+from templates_app.services import create_prompt_preset
 from templates_app.views import style_prompts
 
 from ..conftest import client_for
@@ -199,6 +201,9 @@ def world(user, template, story):
     create_share_link(owner=user, folder=folder, expires_at=None)
     key, _raw = create_api_key(user=user, name="CMS")
     chapter = story.chapters.get()
+    scene = chapter.scenes.get()
+    character = story.characters.get()
+    preset = create_prompt_preset(owner=user, name="Window light", text="soft window light")
     data = [
         user.email,
         template.name,
@@ -219,6 +224,7 @@ def world(user, template, story):
     data += [tag.name for tag in image.tags.all()] + [entry.reason for entry in user.credit_entries.all()]
     data += [image.model, image.backend, job.model, finished.model]  # model ids and the backend name stay as they are
     data += [image.negative_prompt_used, job.negative_prompt, finished.negative_prompt]
+    data += [preset.name, preset.text]
     data += [*style_prompts(template), "nothing-matches"]  # prompt words (like prompts, not translated), a search
     pages = [
         reverse("generation:dashboard"),
@@ -239,6 +245,17 @@ def world(user, template, story):
         reverse("scenes:list"),
         reverse("scenes:story", args=[story.pk]),
         reverse("scenes:chapter", args=[chapter.pk]),
+        reverse("scenes:story-edit", args=[story.pk]),
+        reverse("scenes:story-delete", args=[story.pk]),
+        reverse("scenes:chapter-edit", args=[chapter.pk]),
+        reverse("scenes:chapter-delete", args=[chapter.pk]),
+        reverse("scenes:scene-edit", args=[scene.pk]),
+        reverse("scenes:scene-delete", args=[scene.pk]),
+        reverse("scenes:character-edit", args=[character.pk]),
+        reverse("scenes:character-delete", args=[character.pk]),
+        reverse("presets:list"),
+        reverse("presets:edit", args=[preset.pk]),
+        reverse("presets:delete", args=[preset.pk]),
         reverse("accounts:profile"),
         reverse("core:landing"),
     ]
@@ -335,7 +352,15 @@ def test_every_website_form_error_is_korean(user, world, story, image):
     client = korean_client(user, "accept-language")
     chapter = story.chapters.get()
     folder = create_folder(owner=user, name="Errors")
-    data += [folder.name, "fr", "nowhere", "wild", "huge", "middle"]  # refused choices are echoed in the errors
+    data += [
+        folder.name,
+        "fr",
+        "nowhere",
+        "wild",
+        "huge",
+        "middle",
+        "sideways",
+    ]  # refused choices are echoed in the errors
     posts = [
         (reverse("generation:generate"), {"prompt": "", "num_images": "99", "seed": "-1"}),
         (reverse("scenes:list"), {"title": "", "production_path": "nowhere"}),
@@ -344,6 +369,15 @@ def test_every_website_form_error_is_korean(user, world, story, image):
         (reverse("scenes:scene-create", args=[chapter.pk]), {"scene_number": "x", "description": ""}),
         (reverse("gallery:folder-create"), {"name": ""}),
         (reverse("gallery:bulk"), {"action": "move"}),
+        (reverse("gallery:bulk"), {"action": "tag", "tags": " , ", "ids": [str(image.uuid)]}),
+        (reverse("scenes:story-edit", args=[story.pk]), {"title": "", "production_path": "nowhere"}),
+        (reverse("scenes:chapter-edit", args=[chapter.pk]), {"number": "0"}),
+        (reverse("scenes:scene-edit", args=[chapter.scenes.get().pk]), {"scene_number": "x", "description": ""}),
+        (
+            reverse("scenes:character-edit", args=[story.characters.get().pk]),
+            {"name": "", "reference_strength": "9", "reference_image": SimpleUploadedFile("a.png", b"not an image")},
+        ),
+        (reverse("presets:list"), {"name": "", "kind": "sideways", "text": ""}),
         (reverse("gallery:image-organise", args=[image.uuid]), {"folder": "nope", "tags": "x" * 60}),
         (reverse("generation:image-vary", args=[image.uuid]), {"strength": "wild"}),
         (reverse("generation:image-extend", args=[image.uuid]), {"size_preset": "huge", "anchor": "middle"}),
