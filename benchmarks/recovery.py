@@ -43,6 +43,7 @@ def measure(broker_url: str, kills: int, restart: object | None) -> dict[str, li
     from generation.tasks import run_generation_job
     from tests.factories import UserFactory
     from tests.processes import ROOT, WorkerProcess, child_env
+    from tests.waiting import running_past
 
     user = UserFactory(tier="enterprise")
     figures: dict[str, list[float]] = {"kill -> running again": [], "kill -> finished": [], "duplicate handled": []}
@@ -62,11 +63,7 @@ def measure(broker_url: str, kills: int, restart: object | None) -> dict[str, li
         for index in range(kills):
             job = submit_job(user=user, **job_fields, steps=24, seed=index)
             running = wait(
-                lambda job=job: (
-                    GenerationJob.objects.filter(pk=job.pk, status=JobStatus.RUNNING, progress_step__gte=2)
-                    .only("worker_id")
-                    .first()
-                ),
+                lambda job=job: running_past(job.pk, 2),  # its live step, from Redis
                 timeout=120,
             )
             pid = int(running.worker_id.rpartition(":")[2])

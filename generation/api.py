@@ -18,7 +18,7 @@ from gallery.models import GeneratedImage
 from gallery.selectors import image_urls, live_images_for
 from templates_app.api import TemplateSlugField
 
-from . import scheduling, selectors, services
+from . import progress, scheduling, selectors, services
 from .engine.models_catalog import MAX_IMAGES_PER_JOB, MAX_PROMPT_LENGTH, MODELS, SIZE_PRESETS
 from .filters import JobFilter
 from .image_input import OUTPAINT_ANCHORS
@@ -180,6 +180,10 @@ class JobSerializer(ModelSerializer):
             "estimated_start_seconds",
         )
         read_only_fields = fields
+
+    def to_representation(self, instance: GenerationJob) -> dict:
+        progress.overlay([instance])  # a running job's step is live in Redis; its row holds the last milestone
+        return super().to_representation(instance)
 
     def get_source_image(self, job: GenerationJob) -> str | None:
         source = job.source

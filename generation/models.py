@@ -1,12 +1,14 @@
+import functools
 import uuid
 
 from django.conf import settings
-from django.db import models
+from django.db import models, transaction
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
 from gallery.models import ImageType
 
+from . import progress
 from .engine.diffusion.ip_adapter import scale_for
 from .engine.job_input import JobInput, JobMode
 from .engine.paths import DEFAULT_PATH, PATH_CHOICES
@@ -198,7 +200,6 @@ class GenerationJob(models.Model):
             outpaint_anchor=self.outpaint_anchor,
             upscale_factor=self.upscale_factor,
             reference_method=self.reference_method,
-            styles=self.styles,
         )
 
     @property
@@ -216,8 +217,8 @@ class GenerationJob(models.Model):
         source = self.source
         return source.file.name if source is not None else ""
 
-    def transition(self, new_status: str, **changes) -> bool:
-        """Move to `new_status` only if the row is still in the status this instance holds.
+    def transition(self, new_status: str, *, where: dict | None = None, **changes) -> bool:
+        """Move to `new_status` only if the row is still in the status this instance holds (and matches `where`).
 
         A conditional UPDATE, so two workers (or a worker and a cancel) can never both win:
         the loser gets False and must treat the job as no longer theirs.
@@ -231,7 +232,11 @@ class GenerationJob(models.Model):
         if new_status == JobStatus.CANCELED:
             changes.setdefault("canceled_at", now)
         changes["updated_at"] = now
-        won = type(self).objects.filter(pk=self.pk, status=self.status).update(**changes) == 1
+        left_running = self.status == JobStatus.RUNNING
+        won = type(self).objects.filter(pk=self.pk, status=self.status, **(where or {})).update(**changes) == 1
+        if won and left_running:
+            # The run's live progress record (generation.progress) stops it at its next step once this commits.
+            transaction.on_commit(functools.partial(progress.ended, self.pk, final=new_status in FINAL_STATUSES))
         if won:
             expressions = [name for name, value in changes.items() if hasattr(value, "resolve_expression")]
             for name, value in changes.items():

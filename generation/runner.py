@@ -19,11 +19,12 @@ from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db import InterfaceError, OperationalError, connection
 from django.db.models import F, Q
+from django.db.models.functions import Greatest
 from django.utils import timezone
 
 from accounts.selectors import limits_for
 
-from . import events, scheduling
+from . import events, progress, scheduling
 from .credits import settle_job_credits
 from .engine.job_input import clean_prompt
 from .engine.paths import get_path
@@ -32,7 +33,6 @@ from .joblog import job_log_context
 from .models import GenerationJob, JobStatus
 from .services import dispatch_job
 from .store_queue import INLINE, StoreQueue, store_queue
-from .style_files import local_style_file
 from .worker import claimer_is_dead, worker_identity
 
 if TYPE_CHECKING:
@@ -84,12 +84,31 @@ TRANSIENT_ERRORS: tuple[type[BaseException], ...] = (
 )
 
 
-class ProgressReporter:
-    """Per-step callback: records progress + heartbeat (and notices cancellation), publishes events."""
+# Seconds between a running job's `job.progress` events; each image's last step is announced as well.
+PROGRESS_EVENT_EVERY = 0.5
 
-    def __init__(self, job: GenerationJob, worker_id: str, store: StoreQueue = INLINE, publish_interval: float = 0.1):
+
+class ProgressReporter:
+    """Per-step callback: records progress + heartbeat (and notices cancellation), publishes events.
+
+    Each step is recorded in Redis (generation.progress), which is also the cancel check; the job's row gets the
+    progress and heartbeat at milestones: every `progress.db_heartbeat_every()` seconds, when the drawing ends, per
+    image stored, and at every step while Redis has no record of the run (down, restarted, expired).
+    """
+
+    def __init__(
+        self,
+        job: GenerationJob,
+        worker_id: str,
+        store: StoreQueue = INLINE,
+        publish_interval: float = PROGRESS_EVENT_EVERY,
+    ):
         self.job = job
         self.worker_id = worker_id
+        self.run = progress.run_name(job, worker_id)
+        self.step = job.progress_step  # the last step drawn
+        self.per_image = max(1, job.progress_total // max(1, job.num_images))
+        self.last_db_beat = time.monotonic()  # the claim wrote the row's heartbeat
         self.store = store
         self.stopped: RunOutcome | None = None  # set when a store ended the job (failed, requeued, interrupted)
         self.publish_interval = publish_interval
@@ -104,11 +123,22 @@ class ProgressReporter:
         return rows.update(heartbeat_at=timezone.now(), **changes) == 1
 
     def on_step(self, step: int, total: int, latents: Any) -> None:
-        # One conditional UPDATE per step is the heartbeat, the progress and the cancel check.
-        if not self._still_ours(progress_step=step, progress_total=total):
-            raise JobInterrupted
+        # One Redis call per step is the live progress, the heartbeat and the cancel check.
+        self.step = step
         now = time.monotonic()
-        if step == total or now - self.last_publish >= self.publish_interval:
+        live = progress.beat(self.job.pk, self.run, step, total)
+        if live is progress.Live.STOPPED:
+            raise JobInterrupted
+        # The row at milestones: the drawing's end (a free worker's claim counts only jobs still drawing), the
+        # reaper's heartbeat every few seconds, and every step while Redis knows nothing of this run.
+        unknown = live is progress.Live.UNKNOWN
+        if unknown or step == total or now - self.last_db_beat >= progress.db_heartbeat_every():
+            if not self._still_ours(progress_step=step, progress_total=total):
+                raise JobInterrupted
+            self.last_db_beat = now
+            if unknown and progress.resume(self.job.pk, self.run, step, total) is progress.Live.STOPPED:
+                raise JobInterrupted
+        if step == total or step % self.per_image == 0 or now - self.last_publish >= self.publish_interval:
             self.last_publish = now
             elapsed = now - self.started
             eta = elapsed / step * (total - step) if step else None
@@ -173,7 +203,9 @@ class ProgressReporter:
                     backend=backend,
                     generation_seconds=seconds,
                     image_type=self.job.image_type,
-                    claim=lambda: self._still_ours(images_done=F("images_done") + 1),
+                    claim=lambda: self._still_ours(
+                        images_done=F("images_done") + 1, progress_step=Greatest("progress_step", self.step)
+                    ),
                 )
                 if stored is None:
                     raise JobInterrupted
@@ -250,6 +282,9 @@ def execute_job(
     if isinstance(started, RunOutcome):
         return started
     with job_log_context(started):
+        if progress.started(started) is progress.Live.STOPPED:
+            logger.info("job ended right after its claim (canceled)")
+            return RunOutcome.INTERRUPTED
         logger.info("job started on %s (delivery %s)", worker_id, started.deliveries)
         events.publish(started, "job.started", total=started.progress_total)
         return _run_claimed(started, worker_id, store)
@@ -257,12 +292,15 @@ def execute_job(
 
 def claim_for_message(*, job_id: int, dispatch_token: str, worker_id: str) -> GenerationJob | RunOutcome:
     """The job one message starts, claimed (running on `worker_id`), or what the message came to instead."""
-    message_job = GenerationJob.objects.filter(pk=job_id).first()
+    related = ("owner", "source_upload", "source_image", "mask", "brand_kit")
+    message_job = GenerationJob.objects.select_related(*related).filter(pk=job_id).first()
     if message_job is None:
         return RunOutcome.MISSING
     with job_log_context(message_job):
-        for _attempt in range(CLAIM_ATTEMPTS):
-            holder = scheduling.token_holder(message_job, dispatch_token)
+        for attempt in range(CLAIM_ATTEMPTS):
+            # Usually the message's own job still holds its token: the row just read says so, no second query.
+            own = attempt == 0 and str(message_job.dispatch_token) == dispatch_token
+            holder = message_job if own else scheduling.token_holder(message_job, dispatch_token)
             if holder is None:
                 logger.info("stale delivery skipped")
                 return RunOutcome.STALE
@@ -323,15 +361,18 @@ def _claim_fair_next(holder: GenerationJob, token: str, worker_id: str) -> Gener
                 with job_log_context(job):
                     fail_job(job, reason)
                 continue
-            result = scheduling.claim(
-                holder=holder,
-                job=job,
-                token=token,
-                worker_id=worker_id,
-                heartbeat_at=timezone.now(),
-                deliveries=job.deliveries + 1,  # claims are serialised by the status condition
-                progress_step=0,
-            )
+            running = {
+                "worker_id": worker_id,
+                "heartbeat_at": timezone.now(),
+                "deliveries": job.deliveries + 1,  # claims are serialised by the status condition
+                "progress_step": 0,
+            }
+            if job is holder:
+                # The fair next job is the message's own: no token to swap, so one conditional UPDATE claims it.
+                if job.transition(JobStatus.RUNNING, where={"dispatch_token": token}, **running):
+                    return job
+                return None  # taken, canceled, or its token moved meanwhile: look it up again
+            result = scheduling.claim(holder=holder, job=job, token=token, **running)
             if result == scheduling.ClaimResult.CLAIMED:
                 return job
             if result == scheduling.ClaimResult.HOLDER_MOVED:
@@ -353,7 +394,6 @@ def _run_claimed(job: GenerationJob, worker_id: str, store: StoreQueue) -> RunOu
         on_step=reporter.on_step,
         store_image=reporter.store_image,
         load_image=open_stored_image,
-        load_style=local_style_file,
         # Only a job claimed before can have stored images already: skip the query on a first delivery.
         done_indexes=set(job.images.values_list("index", flat=True)) if job.deliveries > 1 else set(),
     )

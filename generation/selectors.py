@@ -10,6 +10,7 @@ from django.db.models import Prefetch, QuerySet
 from core.redis_clients import shared_redis
 from gallery.models import GeneratedImage
 
+from . import progress
 from .events import sequence_key
 from .models import FINAL_STATUSES, GenerationJob, JobStatus
 
@@ -65,7 +66,10 @@ def job_snapshot(user, *, job_id: int | None = None) -> list[dict[str, Any]]:
 
     job_ids = snapshot_job_ids(user, job_id=job_id)
     sequences = event_sequences(job_ids)
-    jobs = jobs_for(user).filter(pk__in=job_ids).order_by("-created_at", "-id")
+    jobs = list(jobs_for(user).filter(pk__in=job_ids).order_by("-created_at", "-id"))
+    # A running job's step lives in Redis (read after the counters too: the worker records a step before it
+    # publishes it), its row holds the last milestone.
+    progress.overlay(jobs)
     return [
         {
             "job": job.pk,

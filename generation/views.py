@@ -20,7 +20,7 @@ from gallery.selectors import live_images_for
 from gallery.views import image_page
 from templates_app.selectors import listed_templates
 
-from . import events, selectors, services
+from . import events, progress, selectors, services
 from .engine.paths import PATH_CHOICES, PATH_NAMES
 from .filters import JobPageFilter
 from .forms import (
@@ -126,6 +126,7 @@ def generate_estimate(request: HttpRequest) -> JsonResponse:
 @require_GET
 def job_detail(request: HttpRequest, pk: int) -> HttpResponse:
     job = get_object_or_404(selectors.jobs_for(request.user), pk=pk)
+    progress.overlay([job])  # a running job's step is live in Redis; its row holds the last milestone
     return render(
         request,
         "pages/job_detail.html",

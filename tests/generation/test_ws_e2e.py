@@ -27,7 +27,7 @@ from generation.models import GenerationJob, JobStatus
 
 from ..factories import GenerationJobFactory
 from ..processes import DaphneProcess
-from ..waiting import wait_until
+from ..waiting import live_job, wait_until
 
 pytestmark = pytest.mark.e2e
 
@@ -153,7 +153,7 @@ def separate_connection():
 
 def wait_for_step(job_id: int, step: int, timeout: float = EVENT_TIMEOUT) -> None:
     deadline = time.monotonic() + timeout
-    while not GenerationJob.objects.filter(pk=job_id, progress_step__gte=step).exists():
+    while live_job(job_id).progress_step < step:
         assert time.monotonic() < deadline, f"job {job_id} never reached step {step}"
         time.sleep(0.005)
 

@@ -20,7 +20,7 @@ from generation.models import FINAL_STATUSES, GenerationJob, JobStatus
 
 from ..accounts.helpers import assert_ledger_matches_cache
 from ..factories import UserFactory
-from ..waiting import wait_until
+from ..waiting import live_job, running_past, wait_until
 
 pytestmark = pytest.mark.e2e
 
@@ -55,12 +55,7 @@ def test_sigkill_of_the_pool_process_mid_job_twenty_times(worker, user, submit):
     for index in range(20):
         job = submit(user, width=512, height=512, steps=12, seed=index)
         jobs.append(job)
-        running = wait_until(
-            lambda job=job: GenerationJob.objects.filter(
-                pk=job.pk, status=JobStatus.RUNNING, progress_step__gte=2
-            ).exists(),
-            message=f"job {job.pk} to run",
-        )
+        running = wait_until(lambda job=job: running_past(job.pk, 2), message=f"job {job.pk} to run")
         assert running
         for pid in worker.pool_pids():
             os.kill(pid, signal.SIGKILL)
@@ -111,10 +106,7 @@ def test_redis_restarted_with_fifty_jobs_in_flight_loses_none_and_charges_once(
 @postgres_only
 def test_a_dropped_database_connection_under_the_worker_is_retried_to_success(worker, user, submit):
     job = submit(user, width=512, height=512, steps=20, seed=3)
-    wait_until(
-        lambda: GenerationJob.objects.filter(pk=job.pk, status=JobStatus.RUNNING, progress_step__gte=2).exists(),
-        message="the job to run",
-    )
+    wait_until(lambda: running_past(job.pk, 2), message="the job to run")
     with connection.cursor() as cursor:
         cursor.execute(
             "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity "
@@ -163,7 +155,7 @@ def test_a_job_that_kills_every_worker_it_reaches_ends_failed_after_the_cap_and_
         delivery = kills + 1
         running = wait_until(
             lambda: (
-                (j := GenerationJob.objects.get(pk=job.pk)).status in FINAL_STATUSES
+                (j := live_job(job.pk)).status in FINAL_STATUSES
                 or (j.status == JobStatus.RUNNING and j.deliveries == delivery and j.progress_step >= 2)
             ),
             message=f"delivery {delivery} of the job to run, or the job to end",

@@ -12,7 +12,7 @@ from generation import runner
 from generation.models import FINAL_STATUSES, GenerationJob, JobStatus
 
 from ..factories import UserFactory
-from ..waiting import wait_until
+from ..waiting import running_past, wait_until
 from .test_faults import assert_invariants
 
 pytestmark = pytest.mark.e2e
@@ -42,7 +42,7 @@ def test_jobs_spread_over_two_workers_and_a_killed_ones_job_finishes_on_the_othe
 
     long = submit(user, width=512, height=512, steps=20, seed=99)
     running = wait_until(
-        lambda: GenerationJob.objects.filter(pk=long.pk, status=JobStatus.RUNNING, progress_step__gte=2).first(),
+        lambda: running_past(long.pk, 2),
         message="the long job to run",
     )
     victim = worker_of(running, workers)
