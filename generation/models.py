@@ -200,6 +200,7 @@ class GenerationJob(models.Model):
             outpaint_anchor=self.outpaint_anchor,
             upscale_factor=self.upscale_factor,
             reference_method=self.reference_method,
+            styles=self.styles,
         )
 
     @property

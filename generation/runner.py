@@ -33,6 +33,7 @@ from .joblog import job_log_context
 from .models import GenerationJob, JobStatus
 from .services import dispatch_job
 from .store_queue import INLINE, StoreQueue, store_queue
+from .style_files import local_style_file
 from .worker import claimer_is_dead, worker_identity
 
 if TYPE_CHECKING:
@@ -394,6 +395,7 @@ def _run_claimed(job: GenerationJob, worker_id: str, store: StoreQueue) -> RunOu
         on_step=reporter.on_step,
         store_image=reporter.store_image,
         load_image=open_stored_image,
+        load_style=local_style_file,
         # Only a job claimed before can have stored images already: skip the query on a first delivery.
         done_indexes=set(job.images.values_list("index", flat=True)) if job.deliveries > 1 else set(),
     )
