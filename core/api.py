@@ -23,7 +23,7 @@ from rest_framework.views import exception_handler as drf_exception_handler
 from rest_framework.views import set_rollback
 
 from .errors import DomainError
-from .pagination import Pagination, SkipLimitPagination, stable_order
+from .pagination import Pagination, stable_order
 from .parsers import PayloadTooLarge
 
 # --- errors ------------------------------------------------------------------------------------
@@ -186,7 +186,6 @@ class ModelSerializer(serializers.ModelSerializer):
 __all__ = [
     "Conflict",
     "Pagination",
-    "SkipLimitPagination",
     "StrictSerializer",
     "StrictSerializerMixin",
     "exception_handler",

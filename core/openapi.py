@@ -182,7 +182,7 @@ class FilterSetExtension(OpenApiFilterExtension):
 # --- the schema class ---------------------------------------------------------------------------
 
 # The tag of a path is its first segment (after /api/v1/), renamed here, or the nested resource it names.
-TAG_ALIASES = {"generate": "compatibility", "status": "compatibility", "shares": "public-shares"}
+TAG_ALIASES = {"shares": "public-shares"}
 NESTED_RESOURCES = {"chapters", "characters", "scenes"}
 WRITE_METHODS = {"POST", "PUT", "PATCH"}
 
@@ -266,8 +266,7 @@ object that does not exist. 402 (`insufficient_credits`) adds `balance` and `cos
 
 ## Pagination
 Lists answer `{"count", "next", "previous", "results"}`: `?page=` from 1 and `?page_size=` (default 20, at most
-100), in a stable order (newest first unless the endpoint says otherwise; ties broken by id). The jobs list
-also takes `?skip=&limit=`.
+100), in a stable order (newest first unless the endpoint says otherwise; ties broken by id).
 
 ## Jobs
 `POST /api/v1/jobs` answers 202 at once with the queued job; follow it with `GET /api/v1/jobs/{id}` (or the
@@ -276,9 +275,12 @@ template's credits, reserved at submit and settled when the job finishes; cancel
 images' credits. Limits: prompt up to 2,000 characters, 1 to 4 images, sides within the model's range (and the
 plan's `max_side`), a plan's number of queued and running jobs (`GET /api/v1/me` lists your plan's limits).
 
-## Compatibility
-`POST /api/v1/generate`, `GET /api/v1/status/{job_id}` and `GET /api/v1/jobs?skip=&limit=` keep clients of the
-first API working; they are the same jobs through the same services.
+## Compatibility with earlier APIs
+The clients of the earlier systems this product replaces (the source documents 000, 002, 003 and 004) work
+unchanged, with an API key: their routes are listed under the tags "compatible with document ...". They are the
+same jobs through the same services, answered in the earlier shapes and status words; errors have the shape
+above plus `detail`. `GET /api/v1/jobs` with `?skip=` or `?limit=` answers document 002's plain list; without
+them, the paginated list above.
 """.strip()
 
 TAGS = [
@@ -287,7 +289,6 @@ TAGS = [
     {"name": "jobs", "description": "Submit generation jobs, follow their progress, cancel or retry them."},
     {"name": "batches", "description": "Campaign batches: one prompt (or several) at many channel sizes at once."},
     {"name": "webhooks", "description": "Signed webhooks for your jobs' events, their deliveries and retries."},
-    {"name": "compatibility", "description": "The first API's routes, mapped onto the same job services."},
     {"name": "templates", "description": "Curated templates: a production path's settings and prompts."},
     {"name": "paths", "description": "Production paths (fashion, beauty, eats, cinema, cartoon) with defaults."},
     {"name": "size-presets", "description": "Named output sizes a job can ask for."},
@@ -304,6 +305,26 @@ TAGS = [
     {"name": "scenes", "description": "A chapter's scenes, their image jobs, status and chosen image."},
     {"name": "characters", "description": "A story's characters (fixed seed, reference image) and their images."},
     {"name": "health", "description": "Readiness of the service and its dependencies."},
+    # The earlier APIs' routes (compat/, one module each): their paths, bodies and status words, the same jobs.
+    {
+        "name": "compatible with document 000",
+        "description": "Template jobs with `template_id` and `parameters` (the template's inputs among them), "
+        "and their progress as Server-Sent Events at `/generate/{job_id}/stream`.",
+    },
+    {
+        "name": "compatible with document 002",
+        "description": "`POST /generate` with `prompt`, `model`, `parameters`; `/status/{job_id}`; "
+        "`/jobs?skip=&limit=` as a plain list. Status words: pending, processing, completed, failed.",
+    },
+    {
+        "name": "compatible with document 003",
+        "description": "The gateway's image service: `POST /images/generate` answers a task; `/tasks/{task_id}`.",
+    },
+    {
+        "name": "compatible with document 004",
+        "description": "A scene's image at `/chapters/{chapter_id}/images/scenes/{scene_number}` and its status "
+        "(pending, in_progress, completed, failed).",
+    },
 ]
 
 SECURITY_DESCRIPTIONS = {

@@ -1,4 +1,4 @@
-"""The API's pagination: page numbers (or skip/limit on the jobs list) over a totally ordered queryset.
+"""The API's pagination: page numbers over a totally ordered queryset.
 
 Kept apart from core.api and free of view imports: DRF imports DEFAULT_PAGINATION_CLASS while it defines
 its generic views.
@@ -10,7 +10,7 @@ from typing import Any
 
 from django.db.models import QuerySet
 from rest_framework.exceptions import ValidationError
-from rest_framework.pagination import LimitOffsetPagination, PageNumberPagination
+from rest_framework.pagination import PageNumberPagination
 
 MAX_PAGE_SIZE = 100
 
@@ -57,31 +57,3 @@ class Pagination(PageNumberPagination):
     def paginate_queryset(self, queryset, request, view=None):
         check_int_params(request, page=1, page_size=1)  # a page_size over 100 is capped, not refused
         return super().paginate_queryset(stable_order(queryset), request, view)
-
-
-class SkipLimitPagination(Pagination):
-    """Page numbers, or `?skip=&limit=` (rows to skip, rows to return) for clients of the first API."""
-
-    def __init__(self) -> None:
-        self.offset = LimitOffsetPagination()
-        self.offset.default_limit = self.page_size
-        self.offset.max_limit = MAX_PAGE_SIZE
-        self.offset.limit_query_param = "limit"
-        self.offset.offset_query_param = "skip"
-        self.by_offset = False
-
-    def paginate_queryset(self, queryset, request, view=None):
-        self.by_offset = "skip" in request.query_params or "limit" in request.query_params
-        if self.by_offset:
-            check_int_params(request, skip=0, limit=1)  # a limit over 100 is capped, not refused
-            return self.offset.paginate_queryset(stable_order(queryset), request, view)
-        return super().paginate_queryset(queryset, request, view)
-
-    def get_paginated_response(self, data):
-        return self.offset.get_paginated_response(data) if self.by_offset else super().get_paginated_response(data)
-
-    def get_schema_operation_parameters(self, view):
-        return [
-            *super().get_schema_operation_parameters(view),
-            *self.offset.get_schema_operation_parameters(view),
-        ]

@@ -141,6 +141,9 @@ def store_generated_image(
         "job": job.pk,
         "mode": job.mode,
     }
+    if job.inputs:  # the template's inputs as the job resolved them: each value and the words it added
+        metadata["inputs"] = json.dumps(job.inputs, ensure_ascii=False, sort_keys=True)
+        metadata["template_version"] = job.template.version if job.template is not None else ""
     if job.mode != JobMode.TEXT:  # what it started from, as the API names them (upload or gallery image ids)
         source = job.source
         metadata["source_image"] = str(source.uuid) if source is not None else ""

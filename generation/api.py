@@ -12,14 +12,15 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from accounts import idempotency
-from core.api import Conflict, ModelSerializer, SkipLimitPagination, StrictSerializer
+from core.api import Conflict, ModelSerializer, StrictSerializer
 from core.openapi import error_response
 from gallery.models import GeneratedImage
 from gallery.selectors import image_urls, live_images_for
 from templates_app.api import TemplateSlugField
 
 from . import progress, scheduling, selectors, services
-from .engine.models_catalog import MAX_IMAGES_PER_JOB, MAX_PROMPT_LENGTH, MODELS, SIZE_PRESETS
+from .engine.models_catalog import MAX_IMAGES_PER_JOB, MAX_PROMPT_LENGTH, MODEL_NAMES, MODELS, SIZE_PRESETS
+from .engine.template_inputs import MAX_TEXT_LENGTH
 from .filters import JobFilter
 from .image_input import OUTPAINT_ANCHORS
 from .models import GenerationJob, JobStatus, ReferenceMethod
@@ -71,6 +72,19 @@ class JobCreateSerializer(StrictSerializer):
         help_text="fashion, beauty, eats, cinema or cartoon; default: the template's path, else fashion.",
     )
     template = TemplateSlugField(required=False, allow_null=True, help_text="A template's slug (its latest version).")
+    model = serializers.ChoiceField(
+        choices=MODEL_NAMES,
+        required=False,
+        source="model_name",
+        help_text="z-image-turbo (default) or sdxl, or their full names; a template fixes its own. Steps, guidance "
+        "and sizes are checked against this model's limits, and the estimate follows it.",
+    )
+    inputs = serializers.DictField(
+        child=serializers.CharField(max_length=MAX_TEXT_LENGTH, allow_blank=True),
+        required=False,
+        help_text="The template's declared inputs by name (GET /api/v1/templates/{slug} lists them in "
+        'config.inputs with their values), e.g. {"lighting_setup": "dramatic"}; each adds its words to the prompt.',
+    )
     negative_prompt = serializers.CharField(required=False, allow_blank=True, max_length=MAX_PROMPT_LENGTH)
     size_preset = serializers.ChoiceField(choices=list(SIZE_PRESETS), required=False, help_text="Instead of a size.")
     width = serializers.IntegerField(
@@ -170,6 +184,7 @@ class JobSerializer(ModelSerializer):
             "outpaint_anchor",
             "upscale_factor",
             "reference_method",
+            "inputs",
             "created_at",
             "dispatched_at",
             "started_at",
@@ -309,10 +324,10 @@ def _accepted(job: GenerationJob) -> dict:
 
 
 class JobListCreateView(generics.ListAPIView):
-    """Your jobs, newest first; `?skip=&limit=` works as well as `?page=&page_size=`."""
+    """Your jobs, newest first, by `?page=&page_size=`. (With `?skip=&limit=` this path answers document 002's
+    plain list instead: compat.doc002.)"""
 
     serializer_class = JobSerializer
-    pagination_class = SkipLimitPagination
     filterset_class = JobFilter
 
     @extend_schema(summary="List your jobs")
@@ -468,83 +483,3 @@ class ImageUpscaleView(_FromImageView):
 
     def submit(self, request, image, data):
         return services.upscale_image(user=request.user, image=image, **data)
-
-
-# --- the first API's routes, on the same services --------------------------------------------
-
-
-class GenerateAcceptedSerializer(serializers.Serializer):
-    job_id = serializers.IntegerField()
-    status = serializers.ChoiceField(choices=JobStatus.choices)
-    estimated_seconds = serializers.FloatField()
-
-
-class StatusImageSerializer(serializers.Serializer):
-    id = serializers.UUIDField()
-    url = serializers.CharField(help_text="Signed; expires.")
-    thumbnail_url = serializers.CharField(help_text="Signed; expires.")
-
-
-class JobStatusSerializer(serializers.Serializer):
-    job_id = serializers.IntegerField()
-    status = serializers.ChoiceField(choices=JobStatus.choices)
-    progress = serializers.IntegerField(help_text="Percent done, 0 to 100.")
-    images = StatusImageSerializer(many=True)
-    error = serializers.CharField(allow_null=True, help_text="Why it failed; null unless failed.")
-
-
-class GenerateView(APIView):
-    @extend_schema(
-        summary="Submit a job (first API)",
-        request=JobCreateSerializer,
-        responses={202: GenerateAcceptedSerializer, **SUBMIT_ERRORS},
-        parameters=[idempotency.OPENAPI_PARAMETER],
-        examples=[
-            CREATE_EXAMPLES[0],
-            OpenApiExample(
-                "Queued",
-                value={"job_id": 42, "status": "queued", "estimated_seconds": 2.8},
-                response_only=True,
-                status_codes=["202"],
-            ),
-        ],
-    )
-    @idempotency.idempotent
-    def post(self, request):
-        """The same as `POST /api/v1/jobs`, answering only the job's id and status."""
-        serializer = JobCreateSerializer(data=request.data)
-        serializer.is_valid(raise_exception=True)
-        job = services.submit_job_request(user=request.user, **serializer.validated_data)
-        body = {"job_id": job.pk, "status": job.status, "estimated_seconds": services.estimate_seconds(job)}
-        return Response(body, status=status.HTTP_202_ACCEPTED)
-
-
-class JobStatusView(APIView):
-    @extend_schema(
-        summary="A job's status (first API)",
-        responses={200: JobStatusSerializer},
-        examples=[
-            OpenApiExample(
-                "Succeeded",
-                value={
-                    "job_id": 42,
-                    "status": "succeeded",
-                    "progress": 100,
-                    "images": [{"id": JOB_EXAMPLE["images"][0]["id"], **JOB_EXAMPLE["images"][0]["urls"]}],
-                    "error": None,
-                },
-                response_only=True,
-            )
-        ],
-    )
-    def get(self, request, job_id: int):
-        """Status, progress, the finished images' URLs and the error of a failed job."""
-        job = get_object_or_404(selectors.jobs_for(request.user), pk=job_id)
-        body = {
-            "job_id": job.pk,
-            "status": job.status,
-            "progress": job.percent,
-            "images": [{"id": image.uuid, **image_urls(image)} for image in job.images.all()],
-            "error": job.last_error if job.status == JobStatus.FAILED else None,
-        }
-        return Response(JobStatusSerializer(body).data)

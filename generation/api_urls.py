@@ -14,7 +14,4 @@ urlpatterns = [
     path("images/<uuid:pk>/variations", api.ImageVariationsView.as_view(), name="image-variations"),
     path("images/<uuid:pk>/extend", api.ImageExtendView.as_view(), name="image-extend"),
     path("images/<uuid:pk>/upscale", api.ImageUpscaleView.as_view(), name="image-upscale"),
-    # The first API's routes, kept for its clients.
-    path("generate", api.GenerateView.as_view(), name="generate"),
-    path("status/<int:job_id>", api.JobStatusView.as_view(), name="job-status"),
 ]

@@ -5,14 +5,15 @@ from __future__ import annotations
 import django_filters
 from django.db.models import QuerySet
 
-from core.filters import DateOrDateTimeFilter, FilterSet, PageParameter, SlugFilter
+from core.filters import DateOrDateTimeFilter, FilterSet, SlugFilter
 
 from .engine.paths import PATH_CHOICES
 from .models import GenerationJob, JobStatus
 
 
 class JobFilter(FilterSet):
-    """Narrows the owner's jobs (selectors.browse_jobs); `skip`/`limit` page it as the first API did."""
+    """Narrows the owner's jobs (selectors.browse_jobs). (`skip`/`limit` make /api/v1/jobs document 002's list:
+    compat.doc002.)"""
 
     status = django_filters.ChoiceFilter(choices=JobStatus.choices)
     path = django_filters.ChoiceFilter(
@@ -28,8 +29,6 @@ class JobFilter(FilterSet):
         end_of_day=True,
         help_text="A date (that whole day included) or date-time (exclusive).",
     )
-    skip = PageParameter(min_value=0, help_text="Rows to skip.")
-    limit = PageParameter(min_value=1, help_text="Rows to return: at most 100; more is capped.")
 
     class Meta:
         model = GenerationJob

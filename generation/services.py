@@ -24,8 +24,18 @@ from .credits import admit_job, job_price, settle_job_credits
 from .engine.diffusion import ip_adapter
 from .engine.image_ops import denoising_steps
 from .engine.job_input import JobInput, JobMode, clean_prompt
-from .engine.models_catalog import DEFAULT_MODEL, MAX_IMAGES_PER_JOB, MODELS, SIZE_PRESETS, get_model
+from .engine.models_catalog import (
+    DEFAULT_MODEL,
+    MAX_IMAGES_PER_JOB,
+    MODEL_ALIASES,
+    MODELS,
+    SIZE_PRESETS,
+    ModelSpec,
+    get_model,
+    model_for_name,
+)
 from .engine.paths import PathSpec, get_path, resolve_path
+from .engine.template_inputs import input_fragments, resolve_inputs, with_input_fragments
 from .engine.workflow import pipeline_requires_source, template_outpaint_anchor
 from .image_input import SourceNotFound, output_size, resolve_image_input
 from .models import GenerationJob, JobStatus, ReferenceMethod
@@ -70,12 +80,74 @@ def _check_template_allows(template: Template, overrides: dict[str, Any], size_p
         raise ValidationError({"size_preset": f"The template {template.name!r} has a fixed size."})
 
 
+def job_model(*, template: Template | None, model_name: str | None = None) -> ModelSpec:
+    """The template's model, else the one the request names (short or full name), else the default.
+
+    A template fixes its model: naming another with it is refused on `model`, naming the same one is fine.
+    """
+    asked = None
+    if model_name:
+        asked = model_for_name(model_name)
+        if asked is None:
+            names = ", ".join((*MODEL_ALIASES, *MODELS))
+            raise ValidationError({"model": _("Unknown model; choose one of: %(names)s.") % {"names": names}})
+    if template is None:
+        return asked or MODELS[DEFAULT_MODEL]
+    fixed = get_model(template.config.get("model", DEFAULT_MODEL))
+    if asked is not None and asked.name != fixed.name:
+        raise ValidationError(
+            {
+                "model": _("The template %(template)s draws with %(model)s: leave model out or name that one.")
+                % {"template": template.name, "model": fixed.label}
+            }
+        )
+    return fixed
+
+
+def job_size(
+    *,
+    mode: str,
+    model: ModelSpec,
+    default: tuple[int, int],
+    dictated: tuple[int, int] | None,
+    size_preset: str | None,
+    width: int | None,
+    height: int | None,
+    canvas_fixed: bool,
+) -> tuple[int, int]:
+    """The job's output size, one precedence for the submit and the website's estimate: an inpaint keeps its
+    source's (fitted) size and an upscale multiplies it; otherwise the preset or size asked for, else the source's
+    (image-to-image), else `default` (the template's or the path's). An outpaint needs a size unless the template
+    fixes its canvas (`canvas_fixed`)."""
+    if size_preset is not None:
+        if size_preset not in SIZE_PRESETS:
+            raise ValidationError({"size_preset": f"Choose one of: {', '.join(SIZE_PRESETS)}."})
+        width, height = SIZE_PRESETS[size_preset]
+    if dictated is not None and mode in (JobMode.INPAINT, JobMode.UPSCALE):
+        if width is not None or height is not None:
+            field = "size_preset" if size_preset is not None else "width" if width is not None else "height"
+            raise ValidationError({field: _("This job's size follows its source image: leave the size out.")})
+        if mode == JobMode.UPSCALE:  # exactly factor x the source, past max_side
+            return dictated
+        width, height = dictated
+    elif dictated is not None and width is None and height is None:
+        default = dictated
+    elif mode == JobMode.OUTPAINT and width is None and height is None and not canvas_fixed:
+        raise ValidationError({"outpaint": _("Give the size to extend to: a size_preset, or width and height.")})
+    return (
+        _int_in(default[0] if width is None else width, "width", model.min_side, model.max_side),
+        _int_in(default[1] if height is None else height, "height", model.min_side, model.max_side),
+    )
+
+
 def submit_job(
     *,
     user: User,
     prompt: str,
     production_path: str | None = None,
     template: Template | None = None,
+    model_name: str | None = None,
+    inputs: dict[str, Any] | None = None,
     negative_prompt: str | None = None,
     size_preset: str | None = None,
     width: int | None = None,
@@ -127,29 +199,20 @@ def submit_job(
     if template is not None:
         overrides = {"width": width, "height": height, "steps": steps, "guidance": guidance, "seed": seed}
         _check_template_allows(template, {**overrides, "negative_prompt": negative_prompt or None}, size_preset)
-    model = get_model(config.get("model", DEFAULT_MODEL))
-    if size_preset is not None:
-        if size_preset not in SIZE_PRESETS:
-            raise ValidationError({"size_preset": f"Choose one of: {', '.join(SIZE_PRESETS)}."})
-        width, height = SIZE_PRESETS[size_preset]
-    default_width, default_height = (config["width"], config["height"]) if "width" in config else path.default_size
-    dictated = output_size(image_input, model=model, max_side=limits.max_side)
-    if dictated is not None and image_input.mode in (JobMode.INPAINT, JobMode.UPSCALE):
-        if width is not None or height is not None:
-            field = "size_preset" if size_preset is not None else "width" if width is not None else "height"
-            raise ValidationError({field: _("This job's size follows its source image: leave the size out.")})
-        width, height = dictated
-    elif dictated is not None and width is None and height is None:
-        default_width, default_height = dictated
-    elif image_input.mode == JobMode.OUTPAINT and width is None and height is None and "width" not in config:
-        raise ValidationError({"outpaint": _("Give the size to extend to: a size_preset, or width and height.")})
-    if image_input.mode == JobMode.UPSCALE and dictated is not None:  # exactly factor x the source, past max_side
-        if num_images != 1:
-            raise ValidationError({"num_images": _("An upscale makes one image.")})
-        width, height = dictated
-    else:
-        width = _int_in(default_width if width is None else width, "width", model.min_side, model.max_side)
-        height = _int_in(default_height if height is None else height, "height", model.min_side, model.max_side)
+    model = job_model(template=template, model_name=model_name)
+    resolved_inputs = resolve_inputs(config.get("inputs", {}), inputs)
+    width, height = job_size(
+        mode=image_input.mode,
+        model=model,
+        default=(config["width"], config["height"]) if "width" in config else path.default_size,
+        dictated=output_size(image_input, model=model, max_side=limits.max_side),
+        size_preset=size_preset,
+        width=width,
+        height=height,
+        canvas_fixed="width" in config,
+    )
+    if image_input.mode == JobMode.UPSCALE and num_images != 1:
+        raise ValidationError({"num_images": _("An upscale makes one image.")})
     steps = _int_in(config.get("steps", model.default_steps) if steps is None else steps, "steps", 1, model.max_steps)
     guidance = config.get("cfg_scale", model.default_guidance) if guidance is None else guidance
     if isinstance(guidance, bool) or not isinstance(guidance, int | float):
@@ -173,7 +236,9 @@ def submit_job(
         height=height,
         num_images=num_images,
         seed=seed,
-        workflow=path.build_pipeline(config.get("pipeline", []), mode=image_input.mode),
+        workflow=with_input_fragments(
+            path.build_pipeline(config.get("pipeline", []), mode=image_input.mode), input_fragments(resolved_inputs)
+        ),
         credit_cost=job_price(
             mode=image_input.mode,
             per_image=template.credit_cost if template else 1,
@@ -198,6 +263,7 @@ def submit_job(
             source_upload=image_input.source_upload,
             source_image=image_input.source_image,
             mask=image_input.mask,
+            inputs=resolved_inputs,  # the values and the fragments they added: a later revision changes neither
             progress_total=denoising_steps(job_input),
             # The submitting request's id (a job made outside a request gets its own): on the worker's log lines
             # for the job and on its webhook deliveries.
@@ -292,8 +358,15 @@ def _from_image(image: GeneratedImage) -> dict[str, Any]:
         "negative_prompt": job.negative_prompt or None if template is None else None,
         "production_path": job.production_path,
         "template": template,
+        "inputs": input_values(job) if template is not None else None,
+        "model_name": job.model,  # a template's own model anyway; without one, the model the job chose
         "image_type": job.image_type,
     }
+
+
+def input_values(job: GenerationJob) -> dict[str, str]:
+    """The template inputs a job was submitted with, by name, as a new submit takes them."""
+    return {name: entry["value"] for name, entry in (job.inputs or {}).items()}
 
 
 def vary_image(
@@ -318,7 +391,7 @@ def extend_image(
 ) -> GenerationJob:
     """The image on a larger canvas (a square shot becomes a 16:9 banner), the new area drawn around it."""
     fields = _from_image(image)
-    fields.pop("template")  # the canvas is the customer's choice, not the template's fixed size
+    fields.pop("template"), fields.pop("inputs")  # the canvas is the customer's choice, not the template's size
     return submit_job(
         user=user,
         **fields,
@@ -333,7 +406,7 @@ def extend_image(
 def upscale_image(*, user: User, image: GeneratedImage, factor: int = 2) -> GenerationJob:
     """The image enlarged `factor` times, its detail redrawn tile by tile at low strength."""
     fields = _from_image(image)
-    fields.pop("template")
+    fields.pop("template"), fields.pop("inputs")
     return submit_job(user=user, **fields, source_image=image, upscale_factor=factor)
 
 
@@ -438,6 +511,8 @@ def retry_job(*, job: GenerationJob) -> GenerationJob:
             prompt=original.prompt,
             production_path=original.production_path,
             template=original.template,
+            inputs=input_values(original) if original.template is not None else None,
+            model_name=original.model,
             num_images=original.num_images,
             image_type=original.image_type,
             **(overrides | image_input_of(original)),

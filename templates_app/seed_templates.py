@@ -38,6 +38,51 @@ def _from_image(config: dict) -> dict:
     return {**config, "pipeline": [nodes[0], {"node_type": "load_image", "parameters": {}}, *nodes[1:]]}
 
 
+# The inputs the source documents' 3D-render requests set (`parameters.render_engine`, `.lighting_setup`), each
+# value the words it adds to the prompt. templates_app/migrations/0004 gives them to an installed 3D render too.
+RENDER_INPUTS = {
+    "render_engine": {
+        "label": {"en": "Render engine", "ko": "렌더 엔진"},
+        "choices": {
+            "cycles": {
+                "label": {"en": "Cycles (path tracing)", "ko": "사이클 (경로 추적)"},
+                "prompt": "blender cycles, path traced, physically based materials",
+            },
+            "eevee": {
+                "label": {"en": "Eevee (real-time)", "ko": "이브이 (실시간)"},
+                "prompt": "blender eevee, real-time render, crisp stylized shading",
+            },
+            "octane": {
+                "label": {"en": "Octane", "ko": "옥테인"},
+                "prompt": "octane render, unbiased, glossy reflections",
+            },
+        },
+        "default": "cycles",
+    },
+    "lighting_setup": {
+        "label": {"en": "Lighting", "ko": "조명"},
+        "choices": {
+            "studio": {
+                "label": {"en": "Studio softbox", "ko": "스튜디오 소프트박스"},
+                "prompt": "soft studio lighting, three-point softboxes",
+            },
+            "dramatic": {
+                "label": {"en": "Dramatic", "ko": "드라마틱"},
+                "prompt": "dramatic rim lighting, deep shadows",
+            },
+            "natural": {
+                "label": {"en": "Natural daylight", "ko": "자연광"},
+                "prompt": "natural daylight, soft shadows",
+            },
+            "neon": {
+                "label": {"en": "Neon", "ko": "네온"},
+                "prompt": "neon lighting, vivid coloured reflections",
+            },
+        },
+        "default": "studio",
+    },
+}
+
 TURBO = (Z_IMAGE_TURBO, 9, 0.0)
 # Few-step Turbo looks its best near 9 steps without CFG; SDXL needs more steps and some guidance.
 TURBO_BOUNDS = {"steps": [4, 12], "guidance": [0.0, 2.0]}
@@ -52,7 +97,7 @@ CURATED_TEMPLATES = [
         "description": "Glossy product-style 3D render with studio lighting (SDXL).",
         "sample_prompt": "modern futuristic car in a cyberpunk city",
         "bounds": SDXL_BOUNDS,
-        # The source documents' example, verbatim.
+        # The source documents' example, verbatim, and the two inputs their requests set.
         "config": {
             "model": SDXL,
             "scheduler": "DPMSolverMultistep",
@@ -81,6 +126,7 @@ CURATED_TEMPLATES = [
                     },
                 },
             ],
+            "inputs": RENDER_INPUTS,
         },
     },
     {

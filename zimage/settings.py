@@ -50,6 +50,7 @@ INSTALLED_APPS = [
     "scenes",
     "webhooks",
     "batches",
+    "compat",  # the earlier APIs' routes (the source documents'), over the apps' services
 ]
 
 MIDDLEWARE = [

@@ -8,6 +8,7 @@ from generation.ops.metrics import metrics_view
 from templates_app.urls import preset_urlpatterns
 
 api_v1 = [
+    path("", include("compat.api_urls")),  # first: it answers /jobs?skip=&limit= before the jobs list does
     path("", include("generation.api_urls")),
     path("", include("gallery.api_urls")),
     path("", include("templates_app.api_urls")),

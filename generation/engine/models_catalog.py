@@ -66,6 +66,9 @@ MODELS: dict[str, ModelSpec] = {
     ),
 }
 DEFAULT_MODEL = Z_IMAGE_TURBO
+# The short names a job request may use for each model (the full names work too).
+MODEL_ALIASES: dict[str, str] = {"z-image-turbo": Z_IMAGE_TURBO, "sdxl": SDXL}
+MODEL_NAMES = (*MODEL_ALIASES, *MODELS)
 
 SIZE_PRESETS: dict[str, tuple[int, int]] = {
     "1:1": (1024, 1024),
@@ -78,6 +81,13 @@ SIZE_PRESETS: dict[str, tuple[int, int]] = {
 
 MAX_PROMPT_LENGTH = 2000
 MAX_IMAGES_PER_JOB = 4
+
+
+def model_for_name(name: str) -> ModelSpec | None:
+    """The model a request names by its short or full name (any letter case), or None."""
+    lowered = name.strip().lower()
+    full = MODEL_ALIASES.get(lowered) or next((key for key in MODELS if key.lower() == lowered), None)
+    return MODELS[full] if full else None
 
 
 def get_model(name: str) -> ModelSpec:

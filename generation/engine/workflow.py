@@ -169,7 +169,7 @@ def run_pipeline(pipeline: list[dict[str, Any]], context: WorkflowContext) -> Wo
     return context
 
 
-CONFIG_KEYS = {"model", "scheduler", "steps", "cfg_scale", "width", "height", "pipeline", "outpaint_anchor"}
+CONFIG_KEYS = {"model", "scheduler", "steps", "cfg_scale", "width", "height", "pipeline", "outpaint_anchor", "inputs"}
 
 
 def template_outpaint_anchor(config: dict[str, Any]) -> str | None:
@@ -179,8 +179,9 @@ def template_outpaint_anchor(config: dict[str, Any]) -> str | None:
 
 
 def validate_workflow_config(config: Any) -> dict[str, Any]:
-    """Validate a template's whole config: model and its limits, then every pipeline node."""
+    """Validate a template's whole config: model and its limits, every pipeline node, the declared inputs."""
     from .models_catalog import MODELS
+    from .template_inputs import validate_input_declarations
 
     if not isinstance(config, dict):
         raise WorkflowConfigError("config", "Must be a JSON object.")
@@ -212,6 +213,8 @@ def validate_workflow_config(config: Any) -> dict[str, Any]:
     pipeline = validate_pipeline(config.get("pipeline", []))
     if "outpaint_anchor" in config:
         _check_outpaint_anchor(config, pipeline)
+    if "inputs" in config:
+        config = {**config, "inputs": validate_input_declarations(config["inputs"])}
     return {**config, "scheduler": scheduler, "pipeline": pipeline}
 
 

@@ -54,6 +54,7 @@ OBJECT_FOR_KWARG = {
     "chapter_id": ("chapter", "pk"),
     "scene_number": ("scene", "scene_number"),
     "job_id": ("job", "pk"),
+    "task_id": ("job", "pk"),  # document 003's tasks are jobs (compat.doc003)
     "delivery_id": ("delivery", "pk"),
 }
 ID_KWARGS = {"pk", "id", "uuid", "token", "slug", *OBJECT_FOR_KWARG}

@@ -25,11 +25,14 @@ def send(client, method: str, url: str):
 
 def test_the_matrix_covers_every_app():
     names = {route.name.split(":")[0] for route in ROUTES}
-    assert {"generation-api", "gallery-api", "templates_app-api", "scenes-api", "accounts-api"} <= names
+    assert {"generation-api", "gallery-api", "templates_app-api", "scenes-api", "accounts-api", "compat-api"} <= names
     assert {
         "generation-api:job-detail",
         "generation-api:job-retry",
-        "generation-api:job-status",
+        "compat-api:status",
+        "compat-api:task",
+        "compat-api:generate-stream",
+        "compat-api:scene-image-status",
         "gallery-api:trash-item",
     } <= {route.name for route in ROUTES}
     assert len(ROUTES) >= 25
