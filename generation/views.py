@@ -145,6 +145,7 @@ def job_list(request: HttpRequest) -> HttpResponse:
     """The user's jobs, narrowed by the jobs API's own filters (generation.filters); a bad value is ignored."""
     filters = JobPageFilter(request.GET, queryset=selectors.browse_jobs(request.user))
     page = Paginator(filters.qs, JOBS_PAGE_SIZE).get_page(request.GET.get("page"))
+    progress.overlay(page.object_list)  # running jobs' live steps (the rows the template renders)
     values = filters.form.cleaned_data
     status, path, query = values.get("status") or "", values.get("path") or "", values.get("q") or ""
     return render(

@@ -168,6 +168,16 @@ def test_the_snapshot_and_the_api_read_the_live_step(claimed, published, user, a
     assert (snapshot["step"], snapshot["total"], snapshot["percent"]) == (4, 6, 67)
     body = api_client.get(f"/api/v1/jobs/{claimed.pk}").json()
     assert (body["progress_step"], body["percent"]) == (4, 67)
+    listed = api_client.get("/api/v1/jobs").json()["results"]
+    assert [job["progress_step"] for job in listed if job["id"] == claimed.pk] == [4]
+
+
+def test_the_job_pages_show_the_live_step(claimed, published, user, client):
+    runner.ProgressReporter(claimed, WORKER).on_step(4, 6, None)
+    client.force_login(user)
+    page = client.get(f"/jobs/{claimed.pk}/").content.decode()
+    assert "Step 4 of 6" in page and 'value="67"' in page
+    assert 'value="67"' in client.get("/jobs/").content.decode()
 
 
 def test_a_claim_of_the_messages_own_job_is_one_update(user, submit):
