@@ -191,8 +191,7 @@ def _story_context(story: Story, **forms_: forms.Form) -> dict[str, Any]:
     characters = []
     for character in story.characters.order_by("name", "id"):
         latest = selectors.image_requests(character=character).first()
-        reference = signed_url(character.reference_image.name) if character.reference_image else None
-        characters.append({"character": character, "request": latest, "reference_url": reference})
+        characters.append({"character": character, "request": latest})
     next_number = (story.chapters.aggregate(n=Max("number"))["n"] or 0) + 1
     return {
         "story": story,
