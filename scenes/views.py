@@ -191,7 +191,8 @@ def _story_context(story: Story, **forms_: forms.Form) -> dict[str, Any]:
     characters = []
     for character in story.characters.order_by("name", "id"):
         latest = selectors.image_requests(character=character).first()
-        characters.append({"character": character, "request": latest})
+        reference = signed_url(character.reference_image.name) if character.reference_image else None
+        characters.append({"character": character, "request": latest, "reference_url": reference})
     next_number = (story.chapters.aggregate(n=Max("number"))["n"] or 0) + 1
     return {
         "story": story,

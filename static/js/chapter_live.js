@@ -117,4 +117,28 @@ function setupChapter(root) {
   });
 }
 
-if (section) setupChapter(section);
+/** After a move up/down the page reloads at the scene: focus comes back to the button pressed (or its twin at
+ * either end), so the keyboard can keep moving the same scene. */
+function keepFocusAcrossMoves(root) {
+  const KEY = "zimage.scene-move";
+  const remembered = sessionStorage.getItem(KEY);
+  sessionStorage.removeItem(KEY);
+  if (remembered) {
+    const [sceneId, direction] = remembered.split(":");
+    const scene = document.getElementById(`scene-${sceneId}`);
+    const buttons = scene ? [...scene.querySelectorAll("[data-move]")] : [];
+    const target = buttons.find((button) => button.dataset.move === direction && !button.disabled) || buttons.find((button) => !button.disabled);
+    // After the load's own scroll to #scene-N, which would otherwise leave the focus on the page.
+    if (target) window.addEventListener("load", () => setTimeout(() => target.focus(), 0), { once: true });
+  }
+  root.addEventListener("click", (event) => {
+    const button = event.target.closest("[data-move]");
+    const scene = button && button.closest("[data-scene]");
+    if (scene) sessionStorage.setItem(KEY, `${scene.id.replace("scene-", "")}:${button.dataset.move}`);
+  });
+}
+
+if (section) {
+  keepFocusAcrossMoves(section);
+  setupChapter(section);
+}

@@ -157,6 +157,8 @@ def test_the_owner_uploads_a_reference_image_shown_on_the_edit_page(owner, tree)
     assert default_storage.exists(character.reference_image.name)
     page = owner.get(url).content.decode()
     assert "data-reference-preview" in page and 'src=""' not in page  # the current reference is shown
+    story_page = owner.get(reverse("scenes:story", args=[character.story_id])).content.decode()
+    assert 'alt="Reference image of Mara"' in story_page  # and on the story page, until a picture is made
 
 
 def test_a_new_reference_image_replaces_the_old_one(owner, tree, django_capture_on_commit_callbacks):

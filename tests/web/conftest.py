@@ -11,6 +11,7 @@ from core.context_processors import NOTICE_CACHE_KEY
 from scenes import services as story_services
 
 from ..factories import TemplateFactory, stored_image
+from ..processes import DaphneProcess
 
 XSS_PROMPT = '<script>alert(1)</script> dress" onmouseover="alert(2)'
 
@@ -30,6 +31,14 @@ def browser(tmp_path):
     browser = Browser(tmp_path / "chromium-profile")
     yield browser
     browser.close()
+
+
+@pytest.fixture
+def daphne(transactional_db):
+    """The site under daphne (HTTP and WebSockets, as `make run` serves it), for pages that follow jobs live."""
+    server = DaphneProcess().ready()
+    yield server
+    server.stop()
 
 
 def login(user) -> Client:

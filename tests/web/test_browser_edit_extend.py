@@ -23,7 +23,6 @@ from generation.models import GenerationJob
 from templates_app.seed_templates import CURATED_TEMPLATES
 
 from ..factories import TemplateFactory, UserFactory, stored_image
-from ..processes import DaphneProcess
 from .test_browser_e2e import CHROMIUM, Browser
 from .test_browser_e2e import wait_for as wait_for_truthy
 
@@ -253,13 +252,6 @@ def test_the_banner_template_asks_for_a_shot_and_extends_it(live_server, browser
     job = GenerationJob.objects.get(owner=user, template__slug="banner-from-product-shot")
     assert (job.mode, job.source_image, job.width, job.height) == ("outpaint", image, 820, 312)
     assert browser.errors == []
-
-
-@pytest.fixture
-def daphne(transactional_db):
-    server = DaphneProcess().ready()
-    yield server
-    server.stop()
 
 
 def test_a_job_from_edit_region_streams_its_progress_to_the_job_page(module_worker, daphne, browser):
