@@ -83,8 +83,13 @@ class GalleryImageSerializer(ModelSerializer):
         return sorted(tag.name for tag in image.tags.all())
 
     def get_urls(self, image) -> dict[str, str]:
-        """Signed and expiring; `download` saves the original PNG (its metadata embedded) under a readable name."""
-        return {**selectors.image_urls(image), "download": selectors.download_url(image)}
+        """Signed and expiring; `download` saves the PNG (its metadata embedded) under a readable name, with the
+        brand kit's logo when one was put on it; `original_download` the model's image before the logo ("": none)."""
+        return {
+            **selectors.image_urls(image),
+            "download": selectors.download_url(image),
+            "original_download": selectors.original_download_url(image),
+        }
 
 
 class ImageUpdateSerializer(StrictSerializer):
@@ -154,13 +159,26 @@ class SignedUrlSerializer(serializers.Serializer):
 
 class ImageDownloadView(APIView):
     @extend_schema(
-        parameters=[OpenApiParameter("redirect", OpenApiTypes.BOOL, description="false: answer the URL as JSON")],
+        parameters=[
+            OpenApiParameter("redirect", OpenApiTypes.BOOL, description="false: answer the URL as JSON"),
+            OpenApiParameter(
+                "variant",
+                OpenApiTypes.STR,
+                enum=["image", "original"],
+                description="original: the model's image before the brand kit's logo (404 when no logo was put on)",
+            ),
+        ],
         responses={302: None, 200: SignedUrlSerializer},
     )
     def get(self, request, pk):
-        """The original PNG, metadata embedded: a redirect to a signed, expiring URL (or that URL as JSON)."""
+        """The PNG, metadata embedded: a redirect to a signed, expiring URL (or that URL as JSON)."""
         image = get_object_or_404(selectors.live_images_for(request.user), uuid=pk)
-        url = selectors.download_url(image)
+        variant = request.query_params.get("variant", "image")
+        if variant not in {"image", "original"}:
+            raise exceptions.ValidationError({"variant": ["image or original."]})
+        url = selectors.original_download_url(image) if variant == "original" else selectors.download_url(image)
+        if not url:
+            raise exceptions.NotFound("This image has no logo, so no separate original.")
         if request.query_params.get("redirect", "true").lower() in {"false", "0", "no"}:
             return Response({"url": url, "expires_in": settings.SIGNED_URL_EXPIRY})
         return HttpResponseRedirect(url)

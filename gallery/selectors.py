@@ -58,7 +58,15 @@ def image_urls(image: GeneratedImage) -> dict[str, str]:
 
 
 def download_url(image: GeneratedImage) -> str:
+    """The image as the gallery shows it: with the brand kit's logo when one was composited."""
     return signed_url(image.file.name, download_as=download_name(image))
+
+
+def original_download_url(image: GeneratedImage) -> str:
+    """The image as the model drew it, before the logo; empty when no logo was put on it (`file` is the original)."""
+    if not image.original_file:
+        return ""
+    return signed_url(image.original_file.name, download_as=download_name(image).replace(".png", "-original.png"))
 
 
 def shared_image_urls(image: GeneratedImage) -> dict[str, str]:

@@ -118,11 +118,14 @@ def store_generated_image(
     generation_seconds: float,
     image_type: str = ImageType.GENERAL,
     claim: Callable[[], bool] | None = None,
+    original: Image.Image | None = None,
 ) -> GeneratedImage | None:
     """Store one finished image. Idempotent per (job, index): a re-run returns the existing row.
 
     `claim()` runs in the row's transaction, after the encode and upload (which hold no lock): False records
     nothing, deletes the uploads and returns None (the worker's job was canceled meanwhile).
+    `original`: the image as the model drew it, when `image` carries the brand kit's logo; kept as
+    `original_file` (same metadata), while `file` and the thumbnail show the logo.
     """
     existing = GeneratedImage.objects.filter(job=job, index=index).first()
     if existing is not None:
@@ -158,17 +161,25 @@ def store_generated_image(
             metadata["reference_method"] = job.reference_method
         if job.ip_adapter_scale is not None:
             metadata["ip_adapter_scale"] = job.ip_adapter_scale
+    metadata.update(brand_metadata(job))
+    shown = metadata | {"logo": "composited"} if original is not None else metadata
     name = uuid.uuid4().hex
-    original_key = default_storage.save(image_key(job, f"{name}.png"), ContentFile(encode_png(image, metadata)))
+    original_key = default_storage.save(image_key(job, f"{name}.png"), ContentFile(encode_png(image, shown)))
+    stored = [original_key]
     try:
-        thumbnail_key = default_storage.save(image_key(job, f"{name}.thumb.webp"), ContentFile(encode_thumbnail(image)))
+        stored.append(default_storage.save(image_key(job, f"{name}.thumb.webp"), ContentFile(encode_thumbnail(image))))
+        if original is not None:
+            unlogoed = encode_png(original, metadata)
+            stored.append(default_storage.save(image_key(job, f"{name}.original.png"), ContentFile(unlogoed)))
     except Exception:
-        delete_stored(original_key)
+        delete_stored(*stored)
         raise
+    thumbnail_key = stored[1]
+    unlogoed_key = stored[2] if original is not None else ""
     try:
         with transaction.atomic():
             if claim is not None and not claim():
-                delete_stored(original_key, thumbnail_key)
+                delete_stored(*stored)
                 return None
             return GeneratedImage.objects.create(
                 owner_id=job.owner_id,
@@ -177,6 +188,7 @@ def store_generated_image(
                 image_type=image_type,
                 file=original_key,
                 thumbnail=thumbnail_key,
+                original_file=unlogoed_key,
                 width=image.width,
                 height=image.height,
                 seed=seed,
@@ -192,11 +204,21 @@ def store_generated_image(
             )
     except IntegrityError:
         # Another delivery stored this index first: keep theirs, drop our copy.
-        delete_stored(original_key, thumbnail_key)
+        delete_stored(*stored)
         return GeneratedImage.objects.get(job=job, index=index)
     except Exception:
-        delete_stored(original_key, thumbnail_key)
+        delete_stored(*stored)
         raise
+
+
+def brand_metadata(job: GenerationJob) -> dict[str, str | int | float]:
+    """What the PNG records of the job's styles (name:weight, in the order they applied) and brand kit."""
+    metadata: dict[str, str | int | float] = {}
+    if job.styles:
+        metadata["styles"] = ", ".join(f"{style['name']}:{style['weight']:g}" for style in job.styles)
+    if job.brand_kit_id is not None:
+        metadata["brand_kit"] = job.brand_kit.name if job.brand_kit is not None else ""
+    return metadata
 
 
 # --- Source images (a job's input) -------------------------------------------------------------

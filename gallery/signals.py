@@ -1,5 +1,6 @@
 """Stored objects follow their rows: however an image row goes (its job deleted, the trash emptied, an admin
-delete), its original, thumbnail and shared copies are removed from storage once that delete has committed."""
+delete), its file, thumbnail, un-logoed original and shared copies are removed from storage once that delete has
+committed."""
 
 from __future__ import annotations
 
@@ -13,7 +14,13 @@ from .services import delete_stored
 
 @receiver(post_delete, sender=GeneratedImage, dispatch_uid="gallery.remove_stored_files")
 def remove_stored_files(sender, instance: GeneratedImage, using: str, **kwargs) -> None:
-    stored = (instance.file, instance.thumbnail, instance.shared_file, instance.shared_thumbnail)
+    stored = (
+        instance.file,
+        instance.thumbnail,
+        instance.original_file,
+        instance.shared_file,
+        instance.shared_thumbnail,
+    )
     names = [field.name for field in stored if field.name]
     # After commit only: a rolled-back delete must still find its files.
     transaction.on_commit(lambda: delete_stored(*names), using=using)

@@ -117,6 +117,7 @@ class ProgressReporter:
         self.last_publish = 0.0
         self.last_preview_step = 0
         self.stored: dict[int, GeneratedImage] = {}  # index -> image stored by this run
+        self._logo: Image | None = None  # the brand kit's logo, read for the job's first image
 
     def _still_ours(self, **changes: Any) -> bool:
         """Apply `changes` only while the job runs on this worker: the heartbeat and the cancel check in one."""
@@ -194,6 +195,7 @@ class ProgressReporter:
             return None
         with job_log_context(self.job):
             try:
+                image, original = self._with_logo(image)
                 stored = store_generated_image(
                     job=self.job,
                     index=index,
@@ -207,6 +209,7 @@ class ProgressReporter:
                     claim=lambda: self._still_ours(
                         images_done=F("images_done") + 1, progress_step=Greatest("progress_step", self.step)
                     ),
+                    original=original,
                 )
                 if stored is None:
                     raise JobInterrupted
@@ -216,6 +219,27 @@ class ProgressReporter:
             self.stored[index] = stored
             events.publish(self.job, "job.image", image=events.image_event_payload(stored))
             return stored
+
+    def _with_logo(self, image: Image) -> tuple[Image, Image | None]:
+        """(what `file` shows, the model's original or None): the brand kit's logo composited when the job asked
+        for it at submit (`apply_logo`) and the kit still has one; its file is read once per job, on this thread."""
+        from brands.logo import composite_logo
+        from gallery.services import open_stored_image
+
+        kit = self.job.brand_kit if self.job.apply_logo else None
+        if kit is None or not kit.logo:
+            return image, None
+        if self._logo is None:
+            self._logo = open_stored_image(str(kit.logo.name))
+        logoed = composite_logo(
+            image,
+            self._logo,
+            corner=kit.logo_corner,
+            margin=kit.logo_margin,
+            scale=kit.logo_scale,
+            opacity=kit.logo_opacity,
+        )
+        return logoed, image
 
     def wait_stored(self) -> None:
         """Until the images handed over so far are stored (or dropped): before the job ends on an error."""

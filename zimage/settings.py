@@ -256,8 +256,6 @@ GALLERY_TRASH_DAYS = env.int("GALLERY_TRASH_DAYS", default=30)
 # Uploads (template previews, reference images): checked against the header before any decoding.
 UPLOAD_MAX_BYTES = env.int("UPLOAD_MAX_BYTES", default=10 * 1024 * 1024)
 UPLOAD_MAX_PIXELS = env.int("UPLOAD_MAX_PIXELS", default=40_000_000)
-# LoRA styles (brands): the largest .safetensors a user or staff may upload; SDXL and Z-Image LoRAs are 20-400 MB.
-STYLE_MAX_UPLOAD_MB = env.int("STYLE_MAX_UPLOAD_MB", default=512)
 # The longest side an upscale may produce (4x of a 1024 px image).
 UPSCALE_MAX_SIDE = env.int("UPSCALE_MAX_SIDE", default=4096)
 if AWS_STORAGE_BUCKET_NAME:

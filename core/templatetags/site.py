@@ -72,6 +72,12 @@ def download_url(image) -> str:
 
 
 @register.filter
+def original_download_url(image) -> str:
+    """The model's image before the brand kit's logo; empty when no logo was put on it."""
+    return gallery_selectors.original_download_url(image)
+
+
+@register.filter
 def preview_url(template) -> str:
     """A template's preview picture, signed; empty when it has none."""
     return gallery_selectors.signed_url(template.preview.name) if template.preview else ""

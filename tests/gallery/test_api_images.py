@@ -49,7 +49,8 @@ class TestBrowse:
 
         assert item["prompt"] == "a red <b>dress</b>"
         assert item["job"] == image.job_id
-        assert set(item["urls"]) == {"url", "thumbnail_url", "download"}
+        assert set(item["urls"]) == {"url", "thumbnail_url", "download", "original_download"}
+        assert item["urls"]["original_download"] == ""  # no brand kit logo on it, so no separate original
         assert item["urls"]["url"].startswith("/media/files/")
 
     @pytest.mark.parametrize(
