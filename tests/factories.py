@@ -315,3 +315,62 @@ class SceneFactory(factory.django.DjangoModelFactory):
     def characters(self, create, extracted, **kwargs):
         if create and extracted:
             self.characters.set(extracted)
+
+
+# --- LoRA styles ---------------------------------------------------------------------------------
+
+
+LORA_TARGETS = {
+    "denoiser": ["to_q", "to_k", "to_v", "to_out.0"],
+    "text_encoder": ["q_proj", "k_proj", "v_proj", "out_proj"],
+}
+
+
+def lora_file(base_model: str, *, seed: int = 0, rank: int = 4, text_encoder: bool = False) -> bytes:
+    """A .safetensors LoRA for `base_model`'s tiny pipeline: peft layers (random A and B, so it changes the image)
+    on the transformer's (Z-Image) or UNet's (SDXL) attention, and with `text_encoder` on SDXL's first text
+    encoder too, saved with diffusers' own save_lora_weights."""
+    import tempfile
+    from pathlib import Path
+
+    import torch
+    from peft import LoraConfig, inject_adapter_in_model
+    from peft.utils import get_peft_model_state_dict
+
+    from generation.engine.diffusion.tiny import build_tiny_sdxl, build_tiny_z_image
+
+    pipeline = build_tiny_z_image() if base_model == Z_IMAGE_TURBO else build_tiny_sdxl()
+    torch.manual_seed(seed)
+    parts = {"transformer" if base_model == Z_IMAGE_TURBO else "unet": LORA_TARGETS["denoiser"]}
+    if text_encoder:
+        parts["text_encoder"] = LORA_TARGETS["text_encoder"]
+    layers: dict[str, object] = {}
+    for component, targets in parts.items():
+        config = LoraConfig(r=rank, lora_alpha=rank, target_modules=targets, init_lora_weights=False)
+        module = inject_adapter_in_model(config, getattr(pipeline, component))
+        layers[f"{component}_lora_layers"] = get_peft_model_state_dict(module)
+        layers[f"{component}_lora_adapter_metadata"] = config.to_dict()
+    with tempfile.TemporaryDirectory() as folder:
+        type(pipeline).save_lora_weights(folder, **layers)
+        return (Path(folder) / "pytorch_lora_weights.safetensors").read_bytes()
+
+
+def stored_style(data: bytes, *, base_model: str = Z_IMAGE_TURBO, name: str = "Style", weight: float = 1.0) -> dict:
+    """A style file put in storage, and the job's snapshot entry for it as brands.services.resolve_styles writes
+    it (GenerationJob.styles): for worker tests that need no Style row."""
+    import hashlib
+
+    from django.core.files.base import ContentFile
+    from django.core.files.storage import default_storage
+
+    sha256 = hashlib.sha256(data).hexdigest()
+    key = default_storage.save(f"styles/test/{sha256[:12]}.safetensors", ContentFile(data))
+    return {
+        "id": 0,
+        "name": name,
+        "weight": weight,
+        "trigger_words": "",
+        "file": key,
+        "sha256": sha256,
+        "base_model": base_model,
+    }

@@ -256,6 +256,9 @@ GALLERY_TRASH_DAYS = env.int("GALLERY_TRASH_DAYS", default=30)
 # Uploads (template previews, reference images): checked against the header before any decoding.
 UPLOAD_MAX_BYTES = env.int("UPLOAD_MAX_BYTES", default=10 * 1024 * 1024)
 UPLOAD_MAX_PIXELS = env.int("UPLOAD_MAX_PIXELS", default=40_000_000)
+# The LoRA adapters a worker process keeps loaded (least recently used deleted past either limit).
+STYLE_CACHE_MAX_ADAPTERS = env.int("STYLE_CACHE_MAX_ADAPTERS", default=8)
+STYLE_CACHE_MAX_MB = env.int("STYLE_CACHE_MAX_MB", default=512)
 # The longest side an upscale may produce (4x of a 1024 px image).
 UPSCALE_MAX_SIDE = env.int("UPSCALE_MAX_SIDE", default=4096)
 if AWS_STORAGE_BUCKET_NAME:

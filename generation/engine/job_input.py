@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import enum
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from typing import Any
 
 from django.core.exceptions import ValidationError
@@ -53,11 +53,15 @@ class JobInput:
     outpaint_anchor: str = ""  # where the source sits on the larger canvas: center, left, right, top, bottom
     upscale_factor: int = 0
     reference_method: str = ""  # a scene character's reference: "image", IP_ADAPTER, or "" for none
+    # LoRA styles (#20), the job's snapshot in the order they apply: [{"id", "name", "weight", "trigger_words",
+    # "file" (storage key), "sha256", "base_model"}]; the worker fetches each file and loads it as an adapter.
+    styles: list[dict[str, Any]] = field(default_factory=list)
 
     def as_fields(self) -> dict[str, Any]:
-        """The job row's fields of the same names (the source and mask are rows the job links to, not keys)."""
+        """The job row's fields of the same names (the source and mask are rows the job links to, not keys; the
+        styles snapshot is written by the submit beside the brand kit it may come from)."""
         fields = asdict(self)
-        del fields["source_key"], fields["mask_key"]
+        del fields["source_key"], fields["mask_key"], fields["styles"]
         return fields
 
 

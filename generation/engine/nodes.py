@@ -79,6 +79,22 @@ def _report(context: WorkflowContext, offset: int, total: int, step: int, _: int
     context.on_step(offset + step, total, latents)
 
 
+def request_styles(context: WorkflowContext) -> tuple[Any, ...]:
+    """The job's LoRA styles as the engine takes them (diffusion.LoraStyle), each file fetched by the worker."""
+    from .diffusion import LoraStyle
+
+    if not context.job.styles:
+        return ()
+    if context.load_style is None:
+        raise RuntimeError("A job with styles needs the worker's load_style (generation.runner).")
+    return tuple(
+        LoraStyle(
+            path=context.load_style(style), sha256=style["sha256"], weight=float(style["weight"]), name=style["name"]
+        )
+        for style in context.job.styles
+    )
+
+
 @register_node("generation")
 class GenerationNode(Node):
     """Draws the job's images one by one, so each can be saved and announced as soon as it exists.
@@ -123,6 +139,7 @@ class GenerationNode(Node):
             inputs = {"mode": mode, "image": context.source, "strength": image_ops.job_strength(job, mode)}
             if mode == JobMode.INPAINT:
                 inputs["mask"] = context.mask
+        inputs["styles"] = request_styles(context)
         per_image = image_ops.steps_per_image(job)
         total = per_image * job.num_images
         prompts: dict[str, Any] = {"prompt": context.prompt, "negative_prompt": context.negative_prompt}
@@ -172,6 +189,7 @@ class UpscaleNode(Node):
             )
         backend = get_backend()
         context.backend_name = backend.name
+        styles = request_styles(context)
         tile, overlap = image_ops.upscale_tiling(job)
         boxes = image_ops.tile_boxes(job.width, job.height, tile=tile, overlap=overlap)
         per_tile = image_ops.steps_from_strength(job.steps, job.strength, model=job.model)
@@ -187,7 +205,7 @@ class UpscaleNode(Node):
             for number, box in enumerate(boxes):
                 crop = enlarged.crop(box)
                 request = DiffusionRequest.for_image(
-                    job, **prompts, index=index, mode=JobMode.IMAGE, image=crop, strength=job.strength
+                    job, **prompts, index=index, mode=JobMode.IMAGE, image=crop, strength=job.strength, styles=styles
                 )
                 request = dataclasses.replace(request, width=crop.width, height=crop.height)
                 offset = index * per_image + number * per_tile

@@ -42,6 +42,8 @@ class WorkflowContext:
     store_image: Callable[[WorkflowContext, int, Image], Any] | None = None
     # The worker's: opens a stored image (the job's source or mask) by its storage key.
     load_image: Callable[[str], Image] | None = None
+    # The worker's: a style of the job's snapshot (JobInput.styles) as a local .safetensors path, hash-checked.
+    load_style: Callable[[dict[str, Any]], str] | None = None
     # Set by the load_image node: the image to start from (for outpaint, the canvas with the source placed on it)
     # and, for inpaint and outpaint, the "L" mask of what to redraw (white), both at the job's output size.
     source: Image | None = None

@@ -20,6 +20,16 @@ StepCallback = Callable[[int, int, Any], None]
 
 
 @dataclass(frozen=True)
+class LoraStyle:
+    """A LoRA style as the engine applies it: its file on this machine (fetched and hash-checked by the worker)."""
+
+    path: str
+    sha256: str
+    weight: float
+    name: str
+
+
+@dataclass(frozen=True)
 class DiffusionRequest:
     prompt: str
     negative_prompt: str
@@ -39,6 +49,8 @@ class DiffusionRequest:
     # A text request conditioned on `reference` through SDXL's IP-Adapter at `reference_scale` (ip_adapter.py).
     reference: Image | None = None
     reference_scale: float = 0.0
+    # LoRA styles at their weights, in the order they apply (lora.StyleAdapters); none draws the base model.
+    styles: tuple[LoraStyle, ...] = ()
 
     @classmethod
     def for_image(
@@ -54,6 +66,7 @@ class DiffusionRequest:
         strength: float = 1.0,
         reference: Image | None = None,
         reference_scale: float = 0.0,
+        styles: tuple[LoraStyle, ...] = (),
     ) -> DiffusionRequest:
         """The request for the job's `index`-th image: the prompts as the workflow shaped them, seed + index."""
         return cls(
@@ -72,6 +85,7 @@ class DiffusionRequest:
             strength=strength,
             reference=reference,
             reference_scale=reference_scale,
+            styles=styles,
         )
 
 

@@ -16,6 +16,7 @@ from ..image_ops import pipeline_strength, steps_from_strength
 from ..models_catalog import MODELS, SDXL, Z_IMAGE_TURBO, get_model
 from . import DiffusionRequest, StepCallback, WeightsUnavailable, ip_adapter
 from .fastpaths import prepare_pipeline
+from .lora import StyleAdapters, StyleUnavailable
 from .pool import REAL_COMPONENT_BYTES, ModelPool, budget_from_settings
 
 logger = logging.getLogger(__name__)
@@ -113,9 +114,14 @@ class DiffusersBackend:
             offload=settings.DIFFUSION_MODEL_CPU_OFFLOAD,
             known_sizes=None if name == "tiny" else REAL_COMPONENT_BYTES,
             prepare=prepare_pipeline,
-            on_release=self._forget_conditioning,
+            on_release=self._forget_model_state,
         )
-        self._conditioning_key: tuple[str, str, str, bool] | None = None
+        self.styles = StyleAdapters(
+            max_adapters=settings.STYLE_CACHE_MAX_ADAPTERS,
+            max_bytes=int(settings.STYLE_CACHE_MAX_MB * 2**20),
+            kind="tiny" if name == "tiny" else "real",
+        )
+        self._conditioning_key: tuple[Any, ...] | None = None
         self._conditioning_inputs: dict[str, Any] = {}
         for model in preload:
             self._pipeline(model)
@@ -164,8 +170,22 @@ class DiffusersBackend:
         """Drop a model's pipelines, the derived ones with it, so its weights can be freed."""
         self.pool.release(model)
 
-    def _forget_conditioning(self, model: str) -> None:
-        """The kept prompt embeddings sit on the device too: they go with their model."""
+    def _with_styles(self, request: DiffusionRequest) -> None:
+        """The request's LoRA styles on at their weights, every other cached one off (lora.StyleAdapters)."""
+        pipeline = self._pipeline(request.model)
+        try:
+            self.styles.apply(
+                pipeline, request.model, request.styles, grow=lambda load: self.pool.grow(request.model, load)
+            )
+        except StyleUnavailable as error:
+            if not error.intact:
+                self.forget_model(request.model)  # a load that failed half-way may have changed the pipeline
+            raise
+
+    def _forget_model_state(self, model: str) -> None:
+        """The kept prompt embeddings sit on the device too, and the adapters live in the pipeline: they go with
+        their model."""
+        self.styles.forget_model(model)
         if self._conditioning_key and self._conditioning_key[0] == model:
             self._conditioning_key, self._conditioning_inputs = None, {}
 
@@ -197,7 +217,9 @@ class DiffusersBackend:
         z_image = _is_z_image(pipeline)
         # Classifier-free guidance (and so a negative embedding) as each pipeline decides it.
         guided = request.guidance > 0 if z_image else request.guidance > 1
-        key = (request.model, request.prompt, request.negative_prompt, guided)
+        # A style may adapt SDXL's text encoders: the embeddings depend on the styles and weights too.
+        styles = tuple((style.sha256, style.weight) for style in request.styles)
+        key = (request.model, request.prompt, request.negative_prompt, guided, styles)
         if self._conditioning_key != key:
             negative = request.negative_prompt or None
             device = pipeline._execution_device
@@ -235,6 +257,7 @@ class DiffusersBackend:
         spec = MODELS[request.model]
         pipeline = self._pipeline_for(request.model, request.mode)
         pipeline = self._with_scheduler(pipeline, request.scheduler)
+        self._with_styles(request)
         conditioning = self._conditioning(self._pipeline(request.model), request)
         generator = torch.Generator(device="cpu").manual_seed(request.seed)
         width, height = spec.snap(request.width), spec.snap(request.height)
