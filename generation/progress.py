@@ -47,12 +47,12 @@ def run_name(job: GenerationJob, worker_id: str | None = None) -> str:
 
 def ttl() -> int:
     """Seconds a live record outlives its last step: past it, readers fall back to the row."""
-    return max(60, 2 * settings.JOB_HEARTBEAT_TIMEOUT)
+    return int(max(60, 2 * settings.JOB_HEARTBEAT_TIMEOUT))
 
 
 def db_heartbeat_every() -> float:
     """How often a running job's row gets its heartbeat: a third of the timeout, so two can be missed."""
-    return min(10.0, settings.JOB_HEARTBEAT_TIMEOUT / 3)
+    return float(min(10.0, settings.JOB_HEARTBEAT_TIMEOUT / 3))
 
 
 # KEYS[1] the live hash; ARGV: run, step, total, epoch seconds, ttl, mode. Mode "beat": record only while the hash
