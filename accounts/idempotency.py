@@ -24,6 +24,7 @@ from django.conf import settings
 from django.core.serializers.json import DjangoJSONEncoder
 from django.db import OperationalError, connection, transaction
 from django.utils import timezone
+from django.utils.translation import gettext as _
 from drf_spectacular.utils import OpenApiParameter
 from rest_framework.exceptions import ValidationError
 from rest_framework.request import Request
@@ -69,7 +70,7 @@ def idempotent(view_method: Callable[..., Response]) -> Callable[..., Response]:
             return view_method(view, request, *args, **kwargs)
         key = key.strip()
         if not key or len(key) > MAX_KEY_LENGTH or not key.isprintable():
-            raise ValidationError({HEADER: [f"Send 1 to {MAX_KEY_LENGTH} printable characters."]})
+            raise ValidationError({HEADER: [_("Send 1 to %(max)s printable characters.") % {"max": MAX_KEY_LENGTH}]})
         return run_idempotent(
             user=request.user,
             key=key,

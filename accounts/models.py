@@ -233,6 +233,13 @@ class CreditEntry(models.Model):
         """The size of the movement, whatever its direction."""
         return abs(self.amount) or abs(self.reserved_change)
 
+    @property
+    def description(self) -> str:
+        """The reason in the reader's language (accounts.reasons); the stored reason stays the record."""
+        from .reasons import describe
+
+        return describe(self.reason)
+
 
 class ApiKey(models.Model):
     """A long-lived personal API key. Only its SHA-256 is stored; the secret is shown once."""

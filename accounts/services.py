@@ -25,6 +25,7 @@ from django.urls import reverse
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
+from . import reasons
 from .exceptions import InsufficientCredits
 from .models import ApiKey, CreditEntry, EntryKind, User
 from .selectors import tier_limits
@@ -212,15 +213,15 @@ def grant_credits(
     if kind not in (EntryKind.GRANT, EntryKind.REFUND):
         raise ValueError(f"grant_credits writes grants and refunds, not {kind}.")
     if isinstance(amount, bool) or not isinstance(amount, int) or amount <= 0:
-        raise ValidationError({"amount": "Grant a positive whole number of credits."})
+        raise ValidationError({"amount": _("Grant a positive whole number of credits.")})
     if not reason.strip():
-        raise ValidationError({"reason": "Say why these credits are granted."})
+        raise ValidationError({"reason": _("Say why these credits are granted.")})
     with transaction.atomic():
         locked = lock_account(user.pk)
         existing = CreditEntry.objects.filter(idempotency_key=idempotency_key).first()
         if existing is not None:
             if existing.user_id != user.pk or existing.amount != amount:
-                raise ValidationError({"idempotency_key": "This key was already used for a different grant."})
+                raise ValidationError({"idempotency_key": _("This key was already used for a different grant.")})
             _copy_balances(locked, user)
             return existing
         entry = write_ledger_entry(
@@ -250,7 +251,7 @@ def grant_monthly_credit(*, user: User, month: str | None = None) -> CreditEntry
     return grant_credits(
         user=user,
         amount=amount,
-        reason=f"Monthly {user.get_tier_display()} credits for {month}",
+        reason=reasons.monthly_grant(tier=user.tier, month=month),
         idempotency_key=f"monthly:{user.pk}:{month}",
     )
 
@@ -311,7 +312,9 @@ def create_api_key(*, user: User, name: str) -> tuple[ApiKey, str]:
     if not name:
         raise ValidationError({"name": _("Name the key so you can recognise it later.")})
     if ApiKey.objects.filter(user=user, revoked_at__isnull=True).count() >= MAX_API_KEYS:
-        raise ValidationError({"name": f"You can have at most {MAX_API_KEYS} active keys; revoke one first."})
+        raise ValidationError(
+            {"name": _("You can have at most %(count)s active keys; revoke one first.") % {"count": MAX_API_KEYS}}
+        )
     raw_key = API_KEY_PREFIX + secrets.token_urlsafe(32)
     key = ApiKey.objects.create(user=user, name=name[:100], prefix=raw_key[:11], key_hash=hash_api_key(raw_key))
     logger.info("api key created", extra={"user_id": user.pk, "api_key_id": key.pk})

@@ -303,7 +303,7 @@ def _check_owner(owner_id: int, *objects: Folder | Tag | GeneratedImage | None) 
     """Services trust no caller: an object of another user's is reported as missing, never touched."""
     for obj in objects:
         if obj is not None and obj.owner_id != owner_id:
-            raise ValidationError({type(obj).__name__.lower(): "No such object."})
+            raise ValidationError({type(obj).__name__.lower(): _("No such object.")})
 
 
 def _save_validated(obj: Folder | Tag) -> None:
@@ -332,7 +332,7 @@ def move_to_folder(*, image: GeneratedImage, folder: Folder | None) -> Generated
 def _normalise_tag_name(name: str) -> str:
     name = " ".join(str(name).split())
     if not name:
-        raise ValidationError({"tags": "Tag names cannot be blank."})
+        raise ValidationError({"tags": _("Tag names cannot be blank.")})
     max_length = Tag._meta.get_field("name").max_length
     if max_length is not None and len(name) > max_length:
         raise ValidationError({"tags": f"Tag names are at most {max_length} characters."})
@@ -372,7 +372,7 @@ def tag_images(*, images: Iterable[GeneratedImage], names: Iterable[str]) -> lis
     images = list(images)
     owners = {image.owner_id for image in images}
     if len(owners) > 1:
-        raise ValidationError({"tags": "Images of different owners cannot be tagged together."})
+        raise ValidationError({"tags": _("Images of different owners cannot be tagged together.")})
     if not images:
         return []
     tags = get_or_create_tags(owner=images[0].owner, names=names)
@@ -534,12 +534,12 @@ def create_share_link(
     expires_at: dt.datetime | None = None,
 ) -> ShareLink:
     if (image is None) == (folder is None):
-        raise ValidationError({"non_field_errors": "Share exactly one image or one folder."})
+        raise ValidationError({"non_field_errors": _("Share exactly one image or one folder.")})
     _check_owner(owner.pk, image, folder)
     if image is not None and image.deleted_at is not None:
-        raise ValidationError({"image": "This image is in the trash."})
+        raise ValidationError({"image": _("This image is in the trash.")})
     if expires_at is not None and expires_at <= timezone.now():
-        raise ValidationError({"expires_at": "The expiry must be in the future."})
+        raise ValidationError({"expires_at": _("The expiry must be in the future.")})
     return ShareLink.objects.create(owner=owner, image=image, folder=folder, expires_at=expires_at)
 
 

@@ -15,6 +15,7 @@ from django.db import transaction
 from django.db.models import Count
 from django.utils.translation import gettext as _
 
+from accounts import reasons
 from accounts.exceptions import EmailNotVerified, TooManyJobs
 from accounts.models import CreditEntry, EntryKind
 from accounts.selectors import tier_limits
@@ -100,7 +101,7 @@ def _write_reservation(user: User, job: GenerationJob) -> CreditEntry | None:
         kind=EntryKind.RESERVATION,
         amount=-cost,
         reserved_change=cost,
-        reason=f"Job {job.pk}: {job.num_images} image(s) reserved",
+        reason=reasons.job_reserved(job_id=job.pk, count=job.num_images),
         idempotency_key=f"job:{job.pk}:reservation",
         job_id=job.pk,
     )
@@ -127,7 +128,7 @@ def settle_job_credits(*, job: GenerationJob) -> list[CreditEntry]:
         charge = reserved * produced // job.num_images
         release = reserved - charge
         written = []
-        summary = f"Job {job.pk} {job.status}: {produced} of {job.num_images} image(s) produced"
+        summary = reasons.job_settled(job_id=job.pk, status=job.status, produced=produced, count=job.num_images)
         if charge:
             written.append(
                 write_ledger_entry(

@@ -55,7 +55,7 @@ MAX_SEED = 2**32 - 1
 
 def _int_in(value: Any, field: str, low: int, high: int) -> int:
     if isinstance(value, bool) or not isinstance(value, int):
-        raise ValidationError({field: "Must be a whole number."})
+        raise ValidationError({field: _("Must be a whole number.")})
     if not low <= value <= high:
         raise ValidationError({field: f"Must be between {low} and {high}."})
     return value
@@ -71,7 +71,7 @@ def _job_path(production_path: str | None, template: Template | None) -> PathSpe
 
 def _check_template_allows(template: Template, overrides: dict[str, Any], size_preset: str | None) -> None:
     if not template.is_active:
-        raise ValidationError({"template": "This template is not available."})
+        raise ValidationError({"template": _("This template is not available.")})
     allowed = set(template.overridable)
     for name, value in overrides.items():
         if value is not None and name not in allowed:
@@ -216,7 +216,7 @@ def submit_job(
     steps = _int_in(config.get("steps", model.default_steps) if steps is None else steps, "steps", 1, model.max_steps)
     guidance = config.get("cfg_scale", model.default_guidance) if guidance is None else guidance
     if isinstance(guidance, bool) or not isinstance(guidance, int | float):
-        raise ValidationError({"guidance": "Must be a number."})
+        raise ValidationError({"guidance": _("Must be a number.")})
     if not 0 <= guidance <= model.max_guidance:
         raise ValidationError({"guidance": f"Must be between 0 and {model.max_guidance} for {model.label}."})
     max_images = template.max_images if template else MAX_IMAGES_PER_JOB

@@ -199,7 +199,7 @@ def move_scene(*, scene: Scene, direction: SceneMove) -> Scene:
 def choose_scene_image(*, scene: Scene, image: GeneratedImage | None) -> Scene:
     """Mark one of the scene's generated images as the one the story uses (None clears the choice)."""
     if image is not None and not StoryImageRequest.objects.filter(scene=scene, job_id=image.job_id).exists():
-        raise ValidationError({"image": "This image was not generated for this scene."})
+        raise ValidationError({"image": _("This image was not generated for this scene.")})
     scene.chosen_image = image
     scene.save(update_fields=["chosen_image"])
     return scene

@@ -7,6 +7,7 @@ from dataclasses import asdict, dataclass, field
 from typing import Any
 
 from django.core.exceptions import ValidationError
+from django.utils.translation import gettext as _
 
 from .models_catalog import MAX_PROMPT_LENGTH
 
@@ -79,9 +80,11 @@ def clean_prompt(value: str | None, *, field: str = "prompt", required: bool = T
     """The one check of a prompt's text, wherever it comes from (API, website, scenes, a stored job)."""
     value = (value or "").strip()
     if required and not value:
-        raise ValidationError({field: "This field is required."})
+        raise ValidationError({field: _("This field is required.")})
     if len(value) > MAX_PROMPT_LENGTH:
-        raise ValidationError({field: f"At most {MAX_PROMPT_LENGTH} characters (got {len(value)})."})
+        raise ValidationError(
+            {field: _("At most %(max)s characters (got %(got)s).") % {"max": MAX_PROMPT_LENGTH, "got": len(value)}}
+        )
     if "\x00" in value:
-        raise ValidationError({field: "Must not contain NUL characters."})
+        raise ValidationError({field: _("Must not contain NUL characters.")})
     return value

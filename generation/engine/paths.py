@@ -130,4 +130,5 @@ def resolve_path(name: str | None) -> PathSpec:
     if settings.UNKNOWN_PATH_POLICY == "use_default":
         logger.warning("unknown production path, running as %s", DEFAULT_PATH, extra={"path": name})
         return PATHS[DEFAULT_PATH]
-    raise ValidationError({"production_path": f"Unknown production path {name!r}; choose one of: {', '.join(PATHS)}."})
+    message = _("Unknown production path %(name)r; choose one of: %(paths)s.")
+    raise ValidationError({"production_path": message % {"name": name, "paths": ", ".join(PATHS)}})
