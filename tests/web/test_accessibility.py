@@ -18,10 +18,14 @@ from pathlib import Path
 
 import pytest
 from django.conf import settings
+from django.urls import reverse
+
+from generation.models import GenerationJob
 
 from ..factories import UserFactory
 from .pages import Page, page_world, website_pages
-from .test_browser_e2e import CHROMIUM, Browser
+from .test_browser_e2e import CHROMIUM, Browser, wait_for
+from .test_browser_edit_extend import press
 from .test_browser_image_input import logged_in
 
 pytestmark = [
@@ -121,7 +125,10 @@ def screenshot(browser: Browser, name: str, width: int) -> None:
 
 
 def set_width(browser: Browser, width: int) -> None:
-    browser.call("Emulation.setDeviceMetricsOverride", width=width, height=900, deviceScaleFactor=1, mobile=False)
+    """A phone (its viewport meta applies, scrollbars overlay) at 390 px, a desktop window at 1280."""
+    browser.call(
+        "Emulation.setDeviceMetricsOverride", width=width, height=900, deviceScaleFactor=1, mobile=width == PHONE
+    )
 
 
 @pytest.mark.parametrize("language", LANGUAGES)
@@ -151,10 +158,70 @@ def test_no_page_scrolls_sideways_on_a_phone(live_server, browser, world, signed
     for page in pages:
         set_width(browser, PHONE)
         open_page(browser, live_server, page, language)
-        if (width := browser.evaluate("document.documentElement.scrollWidth")) > PHONE:
-            wide[page.url] = width
+        wide_as = browser.evaluate("[document.documentElement.scrollWidth, document.documentElement.clientWidth]")
+        if wide_as[0] > wide_as[1]:
+            wide[page.url] = wide_as
         name = f"{language}-{'in' if signed_in else 'out'}-{page.name}"
         screenshot(browser, name, PHONE)
         set_width(browser, DESKTOP)
         screenshot(browser, name, DESKTOP)
     assert wide == {}
+
+
+# --- the keyboard alone ------------------------------------------------------------------------------------------
+
+
+def tab_to(browser: Browser, selector: str, *, limit: int = 120) -> None:
+    """Press Tab until the focus is on the element `selector` names; fails when the Tab order never reaches it."""
+    for _ in range(limit):
+        if browser.evaluate(f"document.activeElement.matches({selector!r})"):
+            return
+        press(browser, "Tab")
+    raise AssertionError(f"Tab never reached {selector}")
+
+
+def type_text(browser: Browser, text: str) -> None:
+    for char in text:
+        browser.call("Input.dispatchKeyEvent", type="keyDown", key=char, text=char)
+        browser.call("Input.dispatchKeyEvent", type="keyUp", key=char)
+
+
+def test_generate_watch_open_and_download_with_the_keyboard_alone(module_worker, daphne, browser, tmp_path):
+    """Key presses only (Tab, Enter, typed letters) from the generate page to a downloaded PNG, in Korean, with a
+    real worker making the image and the job page following it over the WebSocket."""
+    user = UserFactory(language="ko")
+    downloads = tmp_path / "downloads"
+    downloads.mkdir()
+    browser.call("Browser.setDownloadBehavior", behavior="allow", downloadPath=str(downloads))
+    logged_in(browser, daphne, user)
+    browser.open(daphne.url + reverse("generation:generate"))
+
+    tab_to(browser, "textarea[name=prompt]")
+    type_text(browser, "a linen summer dress")
+    tab_to(browser, "[data-generate-form] button[type=submit]")
+    press(browser, "Enter")
+    wait_for(browser, "/^\\/jobs\\/\\d+\\/$/.test(location.pathname)", seconds=30)
+    job = GenerationJob.objects.get(owner=user)
+    assert job.prompt == "a linen summer dress"
+
+    # The job page follows the worker live; the finished image is a link the Tab order reaches.
+    wait_for(browser, "document.querySelector('[data-job-live]').dataset.jobStatus === 'succeeded'", seconds=120)
+    tab_to(browser, "[data-field=images] a")
+    press(browser, "Enter")
+    wait_for(browser, "location.pathname.startsWith('/gallery/images/')", seconds=30)
+    image = job.images.get()
+    assert browser.evaluate("location.pathname") == reverse("gallery:image", args=[image.uuid])
+
+    tab_to(browser, "a.btn[href^='/media/files/']")
+    press(browser, "Enter")
+    deadline = time.monotonic() + 30
+    while not [p for p in downloads.iterdir() if p.suffix == ".png"] and time.monotonic() < deadline:
+        time.sleep(0.2)
+    (saved,) = [p for p in downloads.iterdir() if p.suffix == ".png"]
+    assert saved.read_bytes().startswith(b"\x89PNG\r\n\x1a\n")
+    image.file.open("rb")
+    try:
+        assert saved.read_bytes() == image.file.read()
+    finally:
+        image.file.close()
+    assert browser.errors == []
