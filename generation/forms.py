@@ -11,8 +11,8 @@ from typing import TYPE_CHECKING, Any
 
 from django import forms
 from django.core.exceptions import ValidationError
+from django.utils.translation import get_language, ngettext
 from django.utils.translation import gettext_lazy as _
-from django.utils.translation import ngettext
 
 from accounts.exceptions import AccountsError
 from accounts.selectors import tier_limits
@@ -24,12 +24,31 @@ from templates_app.selectors import listed_templates, template_for_jobs
 
 from .credits import job_price
 from .engine.job_input import JobMode
-from .engine.models_catalog import DEFAULT_MODEL, MAX_IMAGES_PER_JOB, MAX_PROMPT_LENGTH, MODELS, SIZE_PRESETS
+from .engine.models_catalog import (
+    DEFAULT_MODEL,
+    MAX_IMAGES_PER_JOB,
+    MAX_PROMPT_LENGTH,
+    MODEL_ALIASES,
+    MODELS,
+    SIZE_PRESETS,
+    Z_IMAGE_TURBO,
+)
 from .engine.paths import DEFAULT_PATH, PATH_CHOICES, PATHS
+from .engine.template_inputs import localized
 from .engine.workflow import pipeline_requires_source, template_outpaint_anchor
 from .image_input import DEFAULT_STRENGTH, MIN_STRENGTH, SourceNotFound, fitted_size
 from .models import GenerationJob
-from .services import MAX_SEED, estimate_seconds, extend_image, submit_job_request, upscale_image, vary_image
+from .services import (
+    MAX_SEED,
+    estimate_seconds,
+    extend_image,
+    input_values,
+    job_model,
+    job_size,
+    submit_job_request,
+    upscale_image,
+    vary_image,
+)
 
 if TYPE_CHECKING:
     from accounts.models import User
@@ -67,6 +86,58 @@ def size_preset_choices() -> list[tuple[str, str]]:
         (name, f"{SIZE_PRESET_LABELS.get(name, name)} · {width}\N{MULTIPLICATION SIGN}{height}")
         for name, (width, height) in SIZE_PRESETS.items()
     ]
+
+
+ALIAS_OF = {full: alias for alias, full in MODEL_ALIASES.items()}
+INPUT_PREFIX = "input_"  # a template input's form field: input_<name>
+
+
+def model_choices() -> list[tuple[str, str]]:
+    """Each model with its limits, by its short name; empty: the template's model, else Z-Image-Turbo."""
+    default = _("Default (the template's model, else %(model)s)") % {"model": MODELS[Z_IMAGE_TURBO].label}
+    return [("", default)] + [
+        (
+            ALIAS_OF.get(name, name),
+            _("%(model)s · up to %(steps)s steps, guidance up to %(guidance)s, %(low)s to %(high)s px")
+            % {
+                "model": model.label,
+                "steps": model.max_steps,
+                "guidance": f"{model.max_guidance:g}",
+                "low": model.min_side,
+                "high": model.max_side,
+            },
+        )
+        for name, model in MODELS.items()
+    ]
+
+
+def template_input_groups(templates, *, chosen: str, data: Any, initial: dict[str, Any]) -> list[dict[str, Any]]:
+    """Each template's declared inputs as the page's fields, in the page's language: the chosen template's shown
+    and enabled, the others hidden and disabled (so they are not sent) until the page's script swaps them."""
+    language = get_language()
+    groups = []
+    for template in templates:
+        declared = template.config.get("inputs") or {}
+        if not declared:
+            continue
+        fields = []
+        for name, spec in declared.items():
+            key = INPUT_PREFIX + name
+            given = data.get(key) if template.slug == chosen and key in data else initial.get(key)
+            fields.append(
+                {
+                    "name": key,
+                    "id": f"id_{key}_{template.slug}",
+                    "label": localized(spec["label"], language),
+                    "value": spec.get("default", "") if given is None else given,
+                    "max_length": spec.get("max_length"),
+                    "choices": [
+                        (choice["value"], localized(choice["label"], language)) for choice in spec.get("choices", [])
+                    ],
+                }
+            )
+        groups.append({"slug": template.slug, "shown": template.slug == chosen, "fields": fields})
+    return groups
 
 
 def template_choices(templates) -> list[tuple[str, Any]]:
@@ -130,6 +201,12 @@ class GenerateForm(forms.Form):
         label=_("Guidance"),
         widget=forms.NumberInput(attrs={"placeholder": _("Default"), "step": "0.1", "inputmode": "decimal"}),
     )
+    model = forms.ChoiceField(
+        required=False,
+        label=_("Model"),
+        choices=model_choices,
+        help_text=_("A template draws with its own model; steps, guidance and sizes follow the model's limits."),
+    )
     # "Start from an image": an upload (stored first, in the same submit) or one of the user's own images.
     source_file = forms.ImageField(
         required=False,
@@ -165,6 +242,10 @@ class GenerateForm(forms.Form):
         super().__init__(*args, **kwargs)
         self.templates = list(listed_templates())
         self.fields["template"].choices = template_choices(self.templates)
+        chosen_slug = str(self["template"].value() or "")
+        self.input_groups = template_input_groups(
+            self.templates, chosen=chosen_slug, data=self.data if self.is_bound else {}, initial=self.initial
+        )
         self.recent_images = list(live_images_for(user)[:RECENT_SOURCE_IMAGES]) if user is not None else []
         choices = [("", _("No image: from text alone"))] + [
             (str(image.uuid), f"{image.job.prompt[:60]} · {image.width}\N{MULTIPLICATION SIGN}{image.height}")
@@ -225,6 +306,8 @@ class GenerateForm(forms.Form):
                 seed=data.get("seed"),
                 steps=data.get("steps"),
                 guidance=data.get("guidance"),
+                model_name=data.get("model") or None,
+                inputs=self.template_inputs(),
                 source_image=source,
                 strength=data.get("strength") if source is not None and not self.extends() else None,
                 mask=data.get("mask") or None,
@@ -254,11 +337,21 @@ class GenerateForm(forms.Form):
         extending_template = template is not None and template_outpaint_anchor(template.config) is not None
         return bool(self.cleaned_data.get("extend_to")) or (extending_template and not self.cleaned_data.get("mask"))
 
+    def template_inputs(self) -> dict[str, str]:
+        """The chosen template's inputs as the page sent them (the service checks them against the template)."""
+        sent = self.data.items()
+        return {key.removeprefix(INPUT_PREFIX): value for key, value in sent if key.startswith(INPUT_PREFIX)}
+
     def add_service_errors(self, error: ValidationError, *, upload: SourceImage | None = None) -> None:
         if not hasattr(error, "error_dict"):
             self.add_error(None, error.messages)
             return
+        labels = {field["name"]: field["label"] for group in self.input_groups for field in group["fields"]}
         for field, messages in error.message_dict.items():
+            if field.startswith("inputs."):  # a template input: named by its label, above the form
+                label = labels.get(INPUT_PREFIX + field.removeprefix("inputs."), field.removeprefix("inputs."))
+                self.add_error(None, [f"{label}: {message}" for message in messages])
+                continue
             name = ERROR_FIELD_ALIASES.get(field, field)
             if name == "source_image" and upload is not None:
                 name = "source_file"
@@ -299,6 +392,7 @@ def generate_page_data() -> dict[str, Any]:
             for name, model in MODELS.items()
         },
         "default_model": DEFAULT_MODEL,
+        "model_aliases": MODEL_ALIASES,
         "presets": {name: list(size) for name, size in SIZE_PRESETS.items()},
     }
 
@@ -333,6 +427,10 @@ def initial_from_job(job: GenerationJob, *, seed: int | None = None) -> dict[str
         initial["steps"] = job.steps
     if "guidance" in allowed and job.guidance != defaults.get("guidance"):
         initial["guidance"] = job.guidance
+    if template is None and job.model != DEFAULT_MODEL:
+        initial["model"] = ALIAS_OF.get(job.model, job.model)
+    if template is not None:  # its inputs as the job set them (the template's current declarations decide)
+        initial.update({INPUT_PREFIX + name: value for name, value in input_values(job).items()})
     if job.mode == JobMode.IMAGE and (source := job.source_upload or job.source_image) is not None:
         initial.update(source_image=str(source.uuid), strength=job.strength)
     return initial
@@ -376,7 +474,7 @@ class EstimateForm(GenerateForm):
         data = self.cleaned_data
         template: Template | None = data.get("template")
         config = template.config if template is not None else {}
-        model = MODELS.get(config.get("model", DEFAULT_MODEL), MODELS[DEFAULT_MODEL])
+        model = job_model(template=template, model_name=data.get("model") or None)
         path = PATHS[data.get("production_path") or DEFAULT_PATH]
         source_size = None
         if data.get("source_image") is not None:
@@ -389,14 +487,21 @@ class EstimateForm(GenerateForm):
         mode = JobMode.TEXT
         if source_size is not None:
             mode = JobMode.OUTPAINT if self.extends() else JobMode.INPAINT if data.get("mask") else JobMode.IMAGE
+        # The submit's own size rule (services.job_size), with the source's fitted size as the submit finds it.
         preset = (data.get("extend_to") if mode == JobMode.OUTPAINT else None) or data.get("size_preset") or None
-        default_size = (config["width"], config["height"]) if "width" in config else path.default_size
+        dictated = None
         if source_size is not None and mode != JobMode.OUTPAINT:
-            width, height = fitted_size(*source_size, model=model, max_side=tier_limits(user.tier).max_side)
-            if mode == JobMode.IMAGE and data.get("size_preset"):
-                width, height = SIZE_PRESETS[data["size_preset"]]
-        else:
-            width, height = SIZE_PRESETS[preset] if preset else default_size
+            dictated = fitted_size(*source_size, model=model, max_side=tier_limits(user.tier).max_side)
+        width, height = job_size(
+            mode=mode,
+            model=model,
+            default=(config["width"], config["height"]) if "width" in config else path.default_size,
+            dictated=dictated,
+            size_preset=preset,
+            width=None,
+            height=None,
+            canvas_fixed="width" in config,
+        )
         count = data.get("num_images") or 1
         cost = job_price(
             mode=mode,

@@ -7,6 +7,7 @@ import uuid
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
+from django.core.exceptions import ValidationError
 from django.core.paginator import Paginator
 from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import get_object_or_404, redirect, render
@@ -120,6 +121,13 @@ def generate_estimate(request: HttpRequest) -> JsonResponse:
         return JsonResponse(
             {"errors": {error.field: [{"message": _("No such image."), "code": "not_found"}]}}, status=404
         )
+    except ValidationError as error:  # what the submit would refuse too (the size of an inpaint, a model)
+        fields = error.message_dict if hasattr(error, "error_dict") else {"__all__": error.messages}
+        errors = {
+            field: [{"message": message, "code": "invalid"} for message in messages]
+            for field, messages in fields.items()
+        }
+        return JsonResponse({"errors": errors}, status=400)
 
 
 @login_required

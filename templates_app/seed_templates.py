@@ -43,42 +43,49 @@ def _from_image(config: dict) -> dict:
 RENDER_INPUTS = {
     "render_engine": {
         "label": {"en": "Render engine", "ko": "렌더 엔진"},
-        "choices": {
-            "cycles": {
+        "choices": [
+            {
+                "value": "cycles",
                 "label": {"en": "Cycles (path tracing)", "ko": "사이클 (경로 추적)"},
                 "prompt": "blender cycles, path traced, physically based materials",
             },
-            "eevee": {
+            {
+                "value": "eevee",
                 "label": {"en": "Eevee (real-time)", "ko": "이브이 (실시간)"},
                 "prompt": "blender eevee, real-time render, crisp stylized shading",
             },
-            "octane": {
+            {
+                "value": "octane",
                 "label": {"en": "Octane", "ko": "옥테인"},
                 "prompt": "octane render, unbiased, glossy reflections",
             },
-        },
+        ],
         "default": "cycles",
     },
     "lighting_setup": {
         "label": {"en": "Lighting", "ko": "조명"},
-        "choices": {
-            "studio": {
+        "choices": [
+            {
+                "value": "studio",
                 "label": {"en": "Studio softbox", "ko": "스튜디오 소프트박스"},
                 "prompt": "soft studio lighting, three-point softboxes",
             },
-            "dramatic": {
+            {
+                "value": "dramatic",
                 "label": {"en": "Dramatic", "ko": "드라마틱"},
                 "prompt": "dramatic rim lighting, deep shadows",
             },
-            "natural": {
+            {
+                "value": "natural",
                 "label": {"en": "Natural daylight", "ko": "자연광"},
                 "prompt": "natural daylight, soft shadows",
             },
-            "neon": {
+            {
+                "value": "neon",
                 "label": {"en": "Neon", "ko": "네온"},
                 "prompt": "neon lighting, vivid coloured reflections",
             },
-        },
+        ],
         "default": "studio",
     },
 }

@@ -1,7 +1,8 @@
 """A template's named inputs: declared in its config, chosen per job, each value becoming a prompt fragment.
 
-A declaration is either a choice (`choices`: value -> its label and the prompt fragment it adds) or free text
-(`max_length`, and a `prompt` pattern with `{value}`). Labels are a string or one per language
+A declaration is either a choice (`choices`: a list of `{"value", "label", "prompt"}`, the prompt being the words
+the value adds, in the order the form lists them) or free text (`max_length`, and a `prompt` pattern with
+`{value}`). Labels are a string or one per language
 (`{"en": "Lighting", "ko": "조명"}`). A job stores what its inputs resolved to, fragments included, so a later
 revision of the template cannot change what an old job's inputs meant.
 """
@@ -61,21 +62,24 @@ def _check_keys(spec: dict[str, Any], allowed: set[str], where: str) -> None:
 def _choice(spec: dict[str, Any], where: str) -> dict[str, Any]:
     _check_keys(spec, CHOICE_KEYS, where)
     choices = spec["choices"]
-    if not isinstance(choices, dict) or not choices or len(choices) > MAX_CHOICES:
-        raise WorkflowConfigError(f"{where}.choices", f"Must be an object of 1 to {MAX_CHOICES} values.")
-    for value, choice in choices.items():
-        at = f"{where}.choices.{value}"
-        if not NAME_PATTERN.match(value):
-            raise WorkflowConfigError(at, "Values are lower-case letters, digits and _ (at most 40).")
+    if not isinstance(choices, list) or not choices or len(choices) > MAX_CHOICES:
+        raise WorkflowConfigError(f"{where}.choices", f"Must be a list of 1 to {MAX_CHOICES} values.")
+    values = []
+    for index, choice in enumerate(choices):
+        at = f"{where}.choices[{index}]"
         if not isinstance(choice, dict):
-            raise WorkflowConfigError(at, "Must be an object with a label and a prompt.")
-        _check_keys(choice, {"label", "prompt"}, at)
+            raise WorkflowConfigError(at, "Must be an object with a value, a label and a prompt.")
+        _check_keys(choice, {"value", "label", "prompt"}, at)
+        value = choice.get("value")
+        if not isinstance(value, str) or not NAME_PATTERN.match(value) or value in values:
+            raise WorkflowConfigError(f"{at}.value", "Values are lower-case letters, digits and _ (at most 40), once.")
+        values.append(value)
         _check_label(choice.get("label"), f"{at}.label")
         fragment = choice.get("prompt")
         if not isinstance(fragment, str) or len(fragment) > MAX_FRAGMENT_LENGTH:
             raise WorkflowConfigError(f"{at}.prompt", f"Must be a string of at most {MAX_FRAGMENT_LENGTH} characters.")
-    if spec.get("default") not in choices:
-        raise WorkflowConfigError(f"{where}.default", f"Must be one of: {', '.join(choices)}.")
+    if spec.get("default") not in values:
+        raise WorkflowConfigError(f"{where}.default", f"Must be one of: {', '.join(values)}.")
     return spec
 
 
@@ -108,10 +112,11 @@ def resolve_inputs(declarations: dict[str, dict[str, Any]], values: dict[str, An
     for name, spec in declarations.items():
         value = values.get(name, spec.get("default", ""))
         if "choices" in spec:
-            if not isinstance(value, str) or value not in spec["choices"]:
-                allowed = ", ".join(spec["choices"])
+            fragments = {choice["value"]: choice["prompt"] for choice in spec["choices"]}
+            if not isinstance(value, str) or value not in fragments:
+                allowed = ", ".join(fragments)
                 raise ValidationError({f"inputs.{name}": _("Choose one of: %(allowed)s.") % {"allowed": allowed}})
-            fragment = spec["choices"][value]["prompt"].strip()
+            fragment = fragments[value].strip()
         else:
             if not isinstance(value, str):
                 raise ValidationError({f"inputs.{name}": _("Must be text.")})

@@ -20,6 +20,7 @@ if (dataNode && form) {
   const guidance = field("guidance");
   const seed = field("seed");
   const negative = field("negative_prompt");
+  const modelChoice = field("model");
   const out = (name) => document.querySelector(`[data-${name}]`);
 
   const formatSeconds = (value) => {
@@ -34,9 +35,20 @@ if (dataNode && form) {
 
   const current = () => (template.value ? data.templates[template.value] : null);
 
+  // A template draws with its own model; without one, the model picked under advanced settings (a short name).
   function modelFor(chosen) {
-    const name = chosen ? chosen.model : data.default_model;
+    const picked = modelChoice && modelChoice.value ? data.model_aliases[modelChoice.value] || modelChoice.value : "";
+    const name = chosen ? chosen.model : picked || data.default_model;
     return { name, ...data.models[name] };
+  }
+
+  // Only the chosen template's declared inputs are shown and sent (the others' fieldsets are disabled).
+  function swapInputs() {
+    for (const group of form.querySelectorAll("[data-template-inputs]")) {
+      const shown = group.dataset.templateInputs === template.value;
+      group.hidden = !shown;
+      group.disabled = !shown;
+    }
   }
 
   function defaultSize(chosen) {
@@ -75,6 +87,8 @@ if (dataNode && form) {
     setEnabled(seed, allows(chosen, "seed"), locked);
     setEnabled(steps, allows(chosen, "steps"), locked);
     setEnabled(guidance, allows(chosen, "guidance"), locked);
+    setEnabled(modelChoice, !chosen, locked);
+    swapInputs();
     setEnabled(sizePreset, allows(chosen, "width") && allows(chosen, "height"), locked);
     const bounds = (chosen && chosen.bounds) || {};
     const stepRange = bounds.steps || [1, model.max_steps];
@@ -177,6 +191,7 @@ if (dataNode && form) {
     if (chosen && chosen.path !== path.value) template.value = "";
     applyTemplate();
   });
+  if (modelChoice) modelChoice.addEventListener("change", applyTemplate);
   for (const input of [sizePreset, numImages, steps]) {
     input.addEventListener("input", updateEstimate);
     input.addEventListener("change", updateEstimate);

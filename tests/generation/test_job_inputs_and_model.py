@@ -17,10 +17,14 @@ from ..factories import JOB_REQUEST, TemplateFactory
 
 LIGHTING = {
     "label": {"en": "Lighting", "ko": "조명"},
-    "choices": {
-        "studio": {"label": {"en": "Studio", "ko": "스튜디오"}, "prompt": "soft studio lighting"},
-        "dramatic": {"label": {"en": "Dramatic", "ko": "드라마틱"}, "prompt": "dramatic rim lighting, deep shadows"},
-    },
+    "choices": [
+        {"value": "studio", "label": {"en": "Studio", "ko": "스튜디오"}, "prompt": "soft studio lighting"},
+        {
+            "value": "dramatic",
+            "label": {"en": "Dramatic", "ko": "드라마틱"},
+            "prompt": "dramatic rim lighting, deep shadows",
+        },
+    ],
     "default": "studio",
 }
 
@@ -77,7 +81,7 @@ def test_an_input_without_a_template_is_refused_naming_it(api_client):
 def test_a_revision_of_the_template_leaves_an_old_jobs_inputs_as_they_were(api_client, lit_template):
     old = submit(api_client, template=lit_template.slug, inputs={"lighting": "dramatic"}).json()
     config = copy.deepcopy(lit_template.config)
-    config["inputs"]["lighting"]["choices"]["dramatic"]["prompt"] = "harsh top light"
+    config["inputs"]["lighting"]["choices"][1]["prompt"] = "harsh top light"
     revise_template(template=lit_template, config=config)
     new = submit(api_client, template=lit_template.slug, inputs={"lighting": "dramatic"}).json()
     assert GenerationJob.objects.get(pk=old["id"]).inputs["lighting"]["prompt"] == "dramatic rim lighting, deep shadows"

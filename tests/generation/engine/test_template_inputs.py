@@ -18,10 +18,10 @@ from templates_app.seed_templates import RENDER_INPUTS
 LIGHTING = {
     "lighting": {
         "label": {"en": "Lighting", "ko": "조명"},
-        "choices": {
-            "studio": {"label": "Studio", "prompt": "soft studio lighting"},
-            "dramatic": {"label": "Dramatic", "prompt": "dramatic rim lighting, deep shadows"},
-        },
+        "choices": [
+            {"value": "studio", "label": "Studio", "prompt": "soft studio lighting"},
+            {"value": "dramatic", "label": "Dramatic", "prompt": "dramatic rim lighting, deep shadows"},
+        ],
         "default": "studio",
     },
     "colour": {"label": "Colour", "max_length": 20, "prompt": "in {value} tones"},
@@ -39,10 +39,15 @@ def test_the_seeded_render_inputs_are_valid_declarations():
         ({"lighting": {**LIGHTING["lighting"], "default": "neon"}}, "inputs.lighting.default"),
         ({"lighting": {**LIGHTING["lighting"], "label": ""}}, "inputs.lighting.label"),
         ({"lighting": {**LIGHTING["lighting"], "max_length": 5}}, "inputs.lighting.max_length"),
-        ({"lighting": {**LIGHTING["lighting"], "choices": {}}}, "inputs.lighting.choices"),
+        ({"lighting": {**LIGHTING["lighting"], "choices": []}}, "inputs.lighting.choices"),
+        ({"lighting": {**LIGHTING["lighting"], "choices": {"studio": {}}}}, "inputs.lighting.choices"),
         (
-            {"lighting": {**LIGHTING["lighting"], "choices": {"studio": {"label": "Studio"}}}},
-            "inputs.lighting.choices.studio.prompt",
+            {"lighting": {**LIGHTING["lighting"], "choices": [{"value": "studio", "label": "Studio"}]}},
+            "inputs.lighting.choices[0].prompt",
+        ),
+        (
+            {"lighting": {**LIGHTING["lighting"], "choices": [*LIGHTING["lighting"]["choices"]] * 2}},
+            "inputs.lighting.choices[2].value",
         ),
         ({"colour": {"label": "Colour"}}, "inputs.colour.max_length"),
         ({"colour": {"label": "Colour", "max_length": 20, "prompt": "in tones"}}, "inputs.colour.prompt"),
