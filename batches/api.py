@@ -13,6 +13,8 @@ from rest_framework.views import APIView
 
 from accounts import idempotency
 from accounts.tiers import DEFAULT_TIERS
+from brands.api import style_choices_field
+from brands.services import brand_kit_for_job
 from core.api import Conflict, ModelSerializer, Pagination, StrictSerializer
 from core.openapi import error_response
 from gallery.downloads import zip_response
@@ -55,6 +57,11 @@ class BatchCreateSerializer(StrictSerializer):
     seed = job_field("seed", help_text="The same seed for every job; default: a random one each.")
     steps = job_field("steps")
     guidance = job_field("guidance")
+    styles = style_choices_field(
+        required=False, help_text='Up to 3 LoRA styles, [{"id", "weight"}], for every job (default: as for one job).'
+    )
+    brand_kit = job_field("brand_kit", help_text="One of your brand kits, for every job.")
+    apply_logo = job_field("apply_logo")
 
     def validate_size_presets(self, value: list[str]) -> list[str]:
         if len(set(value)) != len(value):
@@ -202,7 +209,9 @@ class BatchListCreateView(generics.ListAPIView):
         `max_batch_jobs` is a 400 on `size_presets` (and `prompts`)."""
         serializer = BatchCreateSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
-        batch = services.batch_create(user=request.user, **serializer.validated_data)
+        data = serializer.validated_data
+        data["brand_kit"] = brand_kit_for_job(user=request.user, kit_id=data.pop("brand_kit", None))
+        batch = services.batch_create(user=request.user, **data)
         return Response(
             BatchSerializer(selectors.batches_for(request.user).get(pk=batch.pk)).data,
             status=status.HTTP_202_ACCEPTED,

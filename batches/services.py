@@ -24,6 +24,7 @@ from .models import Batch, BatchJob
 
 if TYPE_CHECKING:
     from accounts.models import User
+    from brands.models import BrandKit
     from templates_app.models import Template
 
 logger = logging.getLogger(__name__)
@@ -46,6 +47,7 @@ def batch_create(
     size_presets: list[str],
     template: Template | None = None,
     num_images: int = 1,
+    brand_kit: BrandKit | None = None,
     **job_fields: Any,
 ) -> Batch:
     """A job per prompt x size preset, every other field shared; all or nothing.
@@ -101,7 +103,11 @@ def batch_create(
             owner=user,
             production_path="",
             template=template,
-            parameters={"num_images": num_images, **{k: v for k, v in job_fields.items() if v is not None}},
+            parameters={
+                "num_images": num_images,
+                **{k: v for k, v in job_fields.items() if v is not None},
+                **({"brand_kit": brand_kit.pk} if brand_kit is not None else {}),
+            },
             total_cost=total,
         )
         for position, (prompt, size_preset) in enumerate(itertools.product(prompts, size_presets)):
@@ -112,6 +118,7 @@ def batch_create(
                 template=template,
                 num_images=num_images,
                 max_queued=waiting_limit,
+                brand_kit=brand_kit,
                 **job_fields,
             )
             BatchJob.objects.create(batch=batch, job=job, position=position, prompt=prompt, size_preset=size_preset)

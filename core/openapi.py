@@ -289,6 +289,8 @@ TAGS = [
     {"name": "jobs", "description": "Submit generation jobs, follow their progress, cancel or retry them."},
     {"name": "batches", "description": "Campaign batches: one prompt (or several) at many channel sizes at once."},
     {"name": "webhooks", "description": "Signed webhooks for your jobs' events, their deliveries and retries."},
+    {"name": "styles", "description": "LoRA styles: the public library and your own uploads, applied by weight."},
+    {"name": "brand-kits", "description": "Brand kits: palette, tone, words to avoid, default styles and a logo."},
     {"name": "templates", "description": "Curated templates: a production path's settings and prompts."},
     {"name": "paths", "description": "Production paths (fashion, beauty, eats, cinema, cartoon) with defaults."},
     {"name": "size-presets", "description": "Named output sizes a job can ask for."},

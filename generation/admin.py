@@ -11,8 +11,8 @@ from django.http import HttpRequest, HttpResponse
 from django.urls import path, reverse
 from django.utils.html import format_html
 
-from accounts.exceptions import AccountsError
 from accounts.models import CreditEntry
+from core.errors import DomainError
 from gallery.models import GeneratedImage
 from gallery.selectors import signed_url
 
@@ -170,7 +170,7 @@ class GenerationJobAdmin(admin.ModelAdmin):
         for job in queryset.filter(status=JobStatus.FAILED).order_by("pk"):
             try:
                 created.append(services.retry_job(job=job))
-            except (ValidationError, AccountsError) as error:
+            except (ValidationError, DomainError) as error:  # a plan's refusal, a style deleted since
                 refused += 1
                 reason = "; ".join(error.messages) if isinstance(error, ValidationError) else str(error)
                 self.message_user(request, f"Job {job.pk} was not retried: {reason}", messages.WARNING)

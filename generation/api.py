@@ -12,6 +12,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from accounts import idempotency
+from brands.api import style_choices_field
 from core.api import Conflict, ModelSerializer, StrictSerializer
 from core.openapi import error_response
 from gallery.models import GeneratedImage
@@ -120,6 +121,17 @@ class JobCreateSerializer(StrictSerializer):
     mask = MaskField(required=False, allow_null=True)
     outpaint = OutpaintSerializer(required=False, allow_null=True)
     upscale_factor = serializers.ChoiceField(choices=[2, 4], required=False, help_text="Enlarge the source 2x or 4x.")
+    styles = style_choices_field(
+        required=False,
+        help_text='Up to 3 LoRA styles, [{"id", "weight"}] (GET /api/v1/styles), made for the job\'s model; default: '
+        "the template's styles, else the brand kit's defaults. Their trigger words join the prompt.",
+    )
+    brand_kit = serializers.IntegerField(
+        required=False, allow_null=True, min_value=1, help_text="One of your brand kits: palette, tone, words to avoid."
+    )
+    apply_logo = serializers.BooleanField(
+        required=False, allow_null=True, help_text="Put the kit's logo on the images, where its logo_apply is per_job."
+    )
 
 
 class ImageSerializer(serializers.Serializer):
@@ -133,6 +145,20 @@ class ImageSerializer(serializers.Serializer):
 
     def get_urls(self, image) -> dict[str, str]:
         return image_urls(image)
+
+
+class JobStyleSerializer(serializers.Serializer):
+    """What a job recorded of one style it used (its snapshot, less the storage key)."""
+
+    id = serializers.IntegerField()
+    name = serializers.CharField()
+    weight = serializers.FloatField()
+    trigger_words = serializers.CharField()
+    base_model = serializers.CharField()
+    sha256 = serializers.CharField()
+
+    class Meta:
+        fields = ("id", "name", "weight", "trigger_words", "base_model", "sha256")
 
 
 class JobSerializer(ModelSerializer):
@@ -150,6 +176,7 @@ class JobSerializer(ModelSerializer):
     reference_method = serializers.SerializerMethodField(
         help_text="How a character's reference image conditions the job; null when it has none."
     )
+    styles = serializers.SerializerMethodField(help_text="The styles it applied, in order, as they were at submit.")
 
     class Meta:
         model = GenerationJob
@@ -193,12 +220,19 @@ class JobSerializer(ModelSerializer):
             "images",
             "queue_position",
             "estimated_start_seconds",
+            "styles",
+            "brand_kit",
+            "apply_logo",
         )
         read_only_fields = fields
 
     def to_representation(self, instance: GenerationJob) -> dict:
         progress.overlay([instance])  # a running job's step is live in Redis; its row holds the last milestone
         return super().to_representation(instance)
+
+    @extend_schema_field(JobStyleSerializer(many=True))
+    def get_styles(self, job: GenerationJob) -> list[dict]:
+        return [{name: style.get(name) for name in JobStyleSerializer.Meta.fields} for style in job.styles]
 
     def get_source_image(self, job: GenerationJob) -> str | None:
         source = job.source
@@ -259,6 +293,18 @@ JOB_EXAMPLE = {
     "canceled_at": None,
     "queue_position": None,
     "estimated_start_seconds": None,
+    "styles": [
+        {
+            "id": 12,
+            "name": "Linen catalogue",
+            "weight": 0.8,
+            "trigger_words": "lnncat style",
+            "base_model": "Tongyi-MAI/Z-Image-Turbo",
+            "sha256": "9f2c4b1e6a0d8c7b5e3f1a2d4c6b8e0f1a3c5e7b9d1f3a5c7e9b1d3f5a7c9e1b",
+        }
+    ],
+    "brand_kit": 3,
+    "apply_logo": True,
     "images": [
         {
             "id": "3f2b9c5e-8a61-4c1e-9b0d-2a7f4e6d1c80",
@@ -293,6 +339,17 @@ CREATE_EXAMPLES = [
             "size_preset": "4:3",
             "negative_prompt": "blurry, text",
             "steps": 9,
+        },
+        request_only=True,
+    ),
+    OpenApiExample(
+        "A style and a brand kit",
+        value={
+            "prompt": "linen summer dress on a model, white studio",
+            "production_path": "fashion",
+            "styles": [{"id": 12, "weight": 0.8}],
+            "brand_kit": 3,
+            "apply_logo": True,
         },
         request_only=True,
     ),

@@ -13,6 +13,7 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from accounts.selectors import tier_limits
+from brands.services import brand_kit_for_job, job_apply_logo, job_styles, with_brand
 from core.request_id import current_request_id, new_request_id
 from gallery.models import GeneratedImage, ImageType, SourceImage
 from gallery.selectors import find_source, source_images_for
@@ -43,6 +44,7 @@ from .ops import monitoring
 
 if TYPE_CHECKING:
     from accounts.models import User
+    from brands.models import BrandKit
     from templates_app.models import Template
 
 logger = logging.getLogger(__name__)
@@ -166,6 +168,10 @@ def submit_job(
     webhook_events: list[str] | None = None,
     max_queued: int | None = None,  # a batch's own waiting-jobs limit (generation.credits.admit_job)
     reference: bool = False,
+    styles: list[dict[str, Any]] | None = None,
+    story_styles: list[dict[str, Any]] | None = None,
+    brand_kit: BrandKit | None = None,
+    apply_logo: bool | None = None,
 ) -> GenerationJob:
     """Validate, persist and enqueue a job; returns at once. A dead broker leaves it queued for the sweeper.
 
@@ -175,6 +181,9 @@ def submit_job(
     inpaint (with `mask`), outpaint (with `outpaint_anchor`) or upscale (with `upscale_factor`) job. With
     `reference` the source is a scene character's reference image: it conditions the job through SDXL's IP-Adapter
     where its weights are installed for the job's model, else image-to-image (recorded in reference_method).
+    Brand styles (brands.services.job_styles): the job's own `styles`, else the template's, else the story's
+    (`story_styles`), else the brand kit's defaults, snapshotted on the job; their trigger words and the kit's
+    prompt fragments go into the workflow's prompt_enhancement (brands.services.with_brand).
     """
     webhook = job_webhook_clean(url=webhook_url, events=webhook_events)  # before any write: DNS is slow
     path = _job_path(production_path, template)
@@ -224,6 +233,15 @@ def submit_job(
     seed = random.SystemRandom().randint(0, MAX_SEED) if seed is None else _int_in(seed, "seed", 0, MAX_SEED)
     if template is not None:
         template.check_bounds(width=width, height=height, steps=steps, guidance=guidance, num_images=num_images)
+    used_styles = job_styles(
+        owner=user,
+        base_model=model.name,
+        styles=styles,
+        template_styles=template.styles if template is not None else None,
+        story_styles=story_styles,
+        kit=brand_kit,
+    )
+    apply_logo = job_apply_logo(kit=brand_kit, apply_logo=apply_logo)
     job_input = JobInput(
         production_path=path.name,
         prompt=clean_prompt(prompt),
@@ -236,8 +254,12 @@ def submit_job(
         height=height,
         num_images=num_images,
         seed=seed,
-        workflow=with_input_fragments(
-            path.build_pipeline(config.get("pipeline", []), mode=image_input.mode), input_fragments(resolved_inputs)
+        workflow=with_brand(
+            with_input_fragments(
+                path.build_pipeline(config.get("pipeline", []), mode=image_input.mode), input_fragments(resolved_inputs)
+            ),
+            styles=used_styles,
+            kit=brand_kit,
         ),
         credit_cost=job_price(
             mode=image_input.mode,
@@ -271,6 +293,9 @@ def submit_job(
             # Written now, as if the send after commit succeeded (it nearly always does): one UPDATE fewer.
             celery_task_id=str(uuid.uuid4()),
             dispatched_at=timezone.now(),
+            styles=used_styles,
+            brand_kit=brand_kit,
+            apply_logo=apply_logo,
         )
         # Plan limits + credit reservation; raising rolls the job back with it.
         admit_job(user=user, job=job, max_queued=max_queued)
@@ -307,10 +332,12 @@ def submit_job_request(
     source_image: uuid.UUID | None = None,
     mask: uuid.UUID | str | None = None,
     outpaint: dict[str, Any] | None = None,
+    brand_kit: int | None = None,
     **fields: Any,
 ) -> GenerationJob:
     """A job as the API and the website ask for it: image ids resolved to the user's own (another user's is a 404),
     a painted mask (PNG data URL) stored with the job, the outpaint target unpacked; all or nothing."""
+    fields["brand_kit"] = brand_kit_for_job(user=user, kit_id=brand_kit)
     source = None
     if source_image is not None:
         source = find_source(user, source_image)
@@ -361,6 +388,7 @@ def _from_image(image: GeneratedImage) -> dict[str, Any]:
         "inputs": input_values(job) if template is not None else None,
         "model_name": job.model,  # a template's own model anyway; without one, the model the job chose
         "image_type": job.image_type,
+        **brand_of(job),
     }
 
 
@@ -515,12 +543,22 @@ def retry_job(*, job: GenerationJob) -> GenerationJob:
             model_name=original.model,
             num_images=original.num_images,
             image_type=original.image_type,
-            **(overrides | image_input_of(original)),
+            **(overrides | image_input_of(original) | brand_of(original)),
         )
         GenerationJob.objects.filter(pk=retry.pk).update(retry_of=original)
         retry.retry_of = original
     logger.info("failed job retried as job %s", retry.pk, extra={"job_id": original.pk, "user_id": original.owner_id})
     return retry
+
+
+def brand_of(job: GenerationJob) -> dict[str, Any]:
+    """The styles (as resolved, weights included) and brand kit a job used, as submit_job's arguments: for a retry
+    or a new take on its image. A style deleted since makes the new submit refuse on `styles`."""
+    return {
+        "styles": [{"id": style["id"], "weight": style["weight"]} for style in job.styles] or None,
+        "brand_kit": job.brand_kit,
+        "apply_logo": job.apply_logo if job.brand_kit is not None else None,
+    }
 
 
 def image_input_of(job: GenerationJob) -> dict[str, Any]:

@@ -15,6 +15,9 @@ from rest_framework.settings import api_settings
 from rest_framework.views import APIView
 
 from accounts import idempotency
+from brands.api import style_choices_field
+from brands.models import BrandKit
+from brands.selectors import brand_kits_of
 from core.api import ModelSerializer, Pagination, StrictSerializer, StrictSerializerMixin
 from gallery.selectors import image_urls, images_for, signed_url
 from gallery.uploads import UploadedImageField
@@ -27,12 +30,37 @@ from .models import Chapter, Character, Scene, Story, StoryImageRequest
 # --- serializers -----------------------------------------------------------------------------
 
 
+class OwnBrandKitField(serializers.PrimaryKeyRelatedField):
+    """One of the requesting user's brand kits; another user's id reads as "does not exist"."""
+
+    def get_queryset(self):
+        request = self.context.get("request")
+        return brand_kits_of(user=request.user) if request is not None else BrandKit.objects.none()
+
+
 class StorySerializer(StrictSerializerMixin, serializers.ModelSerializer):
     template = TemplateSlugField(required=False, allow_null=True)
+    styles = style_choices_field(
+        required=False, help_text='LoRA styles for every image, [{"id", "weight"}], unless the template has its own.'
+    )
+    brand_kit = OwnBrandKitField(
+        required=False, allow_null=True, help_text="One of your brand kits, for every image of the story."
+    )
 
     class Meta:
         model = Story
-        fields = ("id", "title", "description", "template", "production_path", "style", "created_at", "updated_at")
+        fields = (
+            "id",
+            "title",
+            "description",
+            "template",
+            "production_path",
+            "style",
+            "styles",
+            "brand_kit",
+            "created_at",
+            "updated_at",
+        )
         read_only_fields = ("id", "created_at", "updated_at")
 
 

@@ -13,8 +13,10 @@ from django.core.exceptions import NON_FIELD_ERRORS, ValidationError
 from django.core.files.base import ContentFile
 from django.core.files.storage import default_storage
 from django.db import models, transaction
+from django.utils.translation import gettext as _
 
 from accounts.exceptions import AccountsError
+from brands.services import style_choices
 from gallery.models import GeneratedImage, ImageType, SourceImage
 from gallery.services import SourceInUse, delete_source_image, delete_stored, store_source_image
 from generation.engine.job_input import fit_prompt
@@ -68,7 +70,13 @@ def update_story(*, story: Story, **changes: Any) -> Story:
     template = changes.get("template")
     if template is not None:
         changes["production_path"] = template.production_path  # a template brings its own path
-    return _save(story, changes, ("title", "description", "template", "production_path", "style"))
+    if "styles" in changes:  # applied to every image unless the template has its own (brands.services.job_styles)
+        changes["styles"] = style_choices(owner=story.owner, requested=changes["styles"] or [])
+    kit = changes.get("brand_kit")
+    if kit is not None and kit.owner_id != story.owner_id:
+        raise ValidationError({"brand_kit": _("No such brand kit.")})
+    fields = ("title", "description", "template", "production_path", "style", "styles", "brand_kit")
+    return _save(story, changes, fields)
 
 
 def delete_story(*, story: Story) -> None:
@@ -287,6 +295,8 @@ def _submit(*, story: Story, prompt: str, seed: int | None, image_type: str, ref
         production_path=None if template else story.production_path,
         seed=seed,
         image_type=image_type,
+        story_styles=story.styles or None,
+        brand_kit=story.brand_kit,
         **from_reference,
     )
     if cut:

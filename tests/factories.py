@@ -374,3 +374,29 @@ def stored_style(data: bytes, *, base_model: str = Z_IMAGE_TURBO, name: str = "S
         "sha256": sha256,
         "base_model": base_model,
     }
+
+# --- brands -------------------------------------------------------------------------------------
+
+
+class StyleFactory(factory.django.DjangoModelFactory):
+    """A style row, public by default (`owner=user` for a private one). Its file is not stored: for tests of
+    what a job records and asks for; a style to load on a worker comes from brands.services.style_create."""
+
+    class Meta:
+        model = "brands.Style"
+
+    owner = None
+    name = factory.Sequence(lambda n: f"Style {n}")
+    base_model = Z_IMAGE_TURBO
+    file = factory.Sequence(lambda n: f"styles/factory-{n}.safetensors")
+    file_size = 1024
+    sha256 = factory.Sequence(lambda n: f"{n:064x}")
+    trigger_words = factory.Sequence(lambda n: f"style{n} look")
+
+
+class BrandKitFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = "brands.BrandKit"
+
+    owner = factory.SubFactory(UserFactory)
+    name = factory.Sequence(lambda n: f"Kit {n}")

@@ -259,6 +259,9 @@ UPLOAD_MAX_PIXELS = env.int("UPLOAD_MAX_PIXELS", default=40_000_000)
 # The LoRA adapters a worker process keeps loaded (least recently used deleted past either limit).
 STYLE_CACHE_MAX_ADAPTERS = env.int("STYLE_CACHE_MAX_ADAPTERS", default=8)
 STYLE_CACHE_MAX_MB = env.int("STYLE_CACHE_MAX_MB", default=512)
+
+# LoRA styles (brands): the largest .safetensors a user or staff may upload; SDXL and Z-Image LoRAs are 20-400 MB.
+STYLE_MAX_UPLOAD_MB = env.int("STYLE_MAX_UPLOAD_MB", default=512)
 # The longest side an upscale may produce (4x of a 1024 px image).
 UPSCALE_MAX_SIDE = env.int("UPSCALE_MAX_SIDE", default=4096)
 if AWS_STORAGE_BUCKET_NAME:

@@ -16,6 +16,7 @@ api_v1 = [
     path("", include("accounts.api_urls")),
     path("", include("webhooks.api_urls")),
     path("", include("batches.api_urls")),
+    path("", include("brands.api_urls")),
     path("schema/", SpectacularAPIView.as_view(), name="schema"),
     path("docs/", SpectacularSwaggerSplitView.as_view(url_name="schema"), name="swagger-ui"),
     path("redoc/", csp.allow_inline_styles(SpectacularRedocView.as_view(url_name="schema")), name="redoc"),

@@ -25,7 +25,8 @@ def enhance_prompt(prompt: str, style_prompts: list[str]) -> str:
 
 @register_node("prompt_enhancement")
 class PromptEnhancementNode(Node):
-    parameters = {"style_prompts": ((list,), False), "negative_prompt": ((str,), False)}
+    # avoid_words: a brand kit's words to avoid, joined to whichever negative prompt the job ends up with.
+    parameters = {"style_prompts": ((list,), False), "negative_prompt": ((str,), False), "avoid_words": ((str,), False)}
 
     @classmethod
     def check(cls, params: dict[str, Any], path: str) -> None:
@@ -37,6 +38,7 @@ class PromptEnhancementNode(Node):
         context.prompt = enhance_prompt(context.prompt, self.params.get("style_prompts", []))
         if not context.negative_prompt:
             context.negative_prompt = self.params.get("negative_prompt", "")
+        context.negative_prompt = enhance_prompt(context.negative_prompt, [self.params.get("avoid_words", "")])
 
 
 @register_node("load_image")

@@ -19,7 +19,15 @@ from templates_app.services import create_prompt_preset
 from webhooks.models import WebhookDelivery
 from webhooks.services import endpoint_create
 
-from ..factories import GenerationJobFactory, TemplateFactory, UserFactory, source_upload, stored_image
+from ..factories import (
+    BrandKitFactory,
+    GenerationJobFactory,
+    StyleFactory,
+    TemplateFactory,
+    UserFactory,
+    source_upload,
+    stored_image,
+)
 
 API_PREFIX = "api/v1/"
 
@@ -48,6 +56,8 @@ OBJECT_FOR_PATH = {
     "chapters": ("chapter", "pk"),
     "characters": ("character", "pk"),
     "batches": ("batch", "pk"),
+    "styles": ("style", "pk"),
+    "brand-kits": ("brand_kit", "pk"),
 }
 OBJECT_FOR_KWARG = {
     "story_id": ("story", "pk"),
@@ -108,6 +118,8 @@ def make_world(owner) -> SimpleNamespace:
         webhook=webhook,
         delivery=WebhookDelivery.objects.create(endpoint=webhook, job=job, event_type="job.succeeded", payload={}),
         batch=batch,
+        style=StyleFactory(owner=owner),
+        brand_kit=BrandKitFactory(owner=owner),
     )
 
 
@@ -124,6 +136,7 @@ def their_world(other_user):
 def owned_rows(owner) -> dict[str, list[dict]]:
     """Everything the owner has, as plain values: equal before and after means nothing was touched."""
     from accounts.models import ApiKey
+    from brands.models import BrandKit, Style
     from gallery.models import Folder, GeneratedImage, ShareLink, SourceImage, Tag
     from scenes.models import Chapter, Character, Scene, Story
     from templates_app.models import PromptPreset
@@ -142,6 +155,8 @@ def owned_rows(owner) -> dict[str, list[dict]]:
         "characters": Character.objects.filter(story__owner=owner),
         "scenes": Scene.objects.filter(chapter__story__owner=owner),
         "batches": Batch.objects.filter(owner=owner),
+        "styles": Style.objects.filter(owner=owner),
+        "brand_kits": BrandKit.objects.filter(owner=owner),
     }
     return {name: list(queryset.order_by("pk").values()) for name, queryset in querysets.items()}
 
