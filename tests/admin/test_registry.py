@@ -15,11 +15,13 @@ from gallery import services as gallery
 from templates_app import services as templates
 
 from ..factories import (
+    BrandKitFactory,
     ChapterFactory,
     GeneratedImageFactory,
     GenerationJobFactory,
     SceneFactory,
     StoryFactory,
+    StyleFactory,
     TemplateFactory,
     UserFactory,
 )
@@ -102,6 +104,8 @@ def _instances():
         return row
 
     return {
+        "brands.Style": lambda owner: StyleFactory(owner=owner),
+        "brands.BrandKit": lambda owner: BrandKitFactory(owner=owner),
         "batches.Batch": batch,
         "webhooks.WebhookEndpoint": webhook_endpoint,
         "webhooks.WebhookDelivery": webhook_delivery,
