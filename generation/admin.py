@@ -10,6 +10,8 @@ from django.db.models import QuerySet
 from django.http import HttpRequest, HttpResponse
 from django.urls import path, reverse
 from django.utils.html import format_html
+from django.utils.translation import gettext
+from django.utils.translation import gettext_lazy as _
 
 from accounts.models import CreditEntry
 from core.errors import DomainError
@@ -31,7 +33,7 @@ class GeneratedImageInline(admin.TabularInline):
     can_delete = False
     show_change_link = True
 
-    @admin.display(description="Image")
+    @admin.display(description=_("Image"))
     def thumbnail_preview(self, image: GeneratedImage) -> str:
         if not image.thumbnail:
             return "-"
@@ -48,7 +50,7 @@ class JobCreditEntryInline(admin.TabularInline):
     extra = 0
     max_num = 0
     can_delete = False
-    verbose_name_plural = "Credit ledger"
+    verbose_name_plural = _("Credit ledger")
 
 
 def _seconds(delta: timedelta | None) -> str:
@@ -81,9 +83,9 @@ class GenerationJobAdmin(admin.ModelAdmin):
     inlines = (GeneratedImageInline, JobCreditEntryInline)
     actions = ("cancel_jobs", "retry_failed_jobs", "redispatch_queued_jobs")
     fieldsets = (
-        ("Request", {"fields": ("owner", "template", "production_path", "image_type", "prompt", "negative_prompt")}),
+        (_("Request"), {"fields": ("owner", "template", "production_path", "image_type", "prompt", "negative_prompt")}),
         (
-            "Parameters",
+            _("Parameters"),
             {
                 "fields": (
                     "enhanced_prompt",
@@ -95,7 +97,7 @@ class GenerationJobAdmin(admin.ModelAdmin):
             },
         ),
         (
-            "Status",
+            _("Status"),
             {
                 "fields": (
                     "status",
@@ -109,7 +111,7 @@ class GenerationJobAdmin(admin.ModelAdmin):
             },
         ),
         (
-            "Timing",
+            _("Timing"),
             {
                 "fields": (
                     ("created_at", "dispatched_at"),
@@ -118,7 +120,7 @@ class GenerationJobAdmin(admin.ModelAdmin):
                 )
             },
         ),
-        ("Worker", {"fields": ("worker_id", "heartbeat_at", "celery_task_id", "dispatch_token", "request_id")}),
+        (_("Worker"), {"fields": ("worker_id", "heartbeat_at", "celery_task_id", "dispatch_token", "request_id")}),
     )
 
     def get_readonly_fields(self, request: HttpRequest, obj: GenerationJob | None = None) -> list[str]:
@@ -132,19 +134,23 @@ class GenerationJobAdmin(admin.ModelAdmin):
     def get_queryset(self, request: HttpRequest) -> QuerySet[GenerationJob]:
         return super().get_queryset(request).select_related("retried_as")
 
-    @admin.display(description="Progress")
+    @admin.display(description=_("Progress"))
     def progress(self, job: GenerationJob) -> str:
-        return f"{job.percent} % ({job.images_done}/{job.num_images} images)"
+        return gettext("%(percent)s %% (%(done)s/%(total)s images)") % {
+            "percent": job.percent,
+            "done": job.images_done,
+            "total": job.num_images,
+        }
 
-    @admin.display(description="Queue wait")
+    @admin.display(description=_("Queue wait"))
     def queue_wait(self, job: GenerationJob) -> str:
         return _seconds(job.started_at - job.created_at if job.started_at else None)
 
-    @admin.display(description="Processing time")
+    @admin.display(description=_("Processing time"))
     def processing_time(self, job: GenerationJob) -> str:
         return _seconds(job.finished_at - job.started_at if job.started_at and job.finished_at else None)
 
-    @admin.display(description="Retried as")
+    @admin.display(description=_("Retried as"))
     def retried_as_link(self, job: GenerationJob) -> str:
         retry = getattr(job, "retried_as", None)
         if retry is None:
@@ -156,15 +162,19 @@ class GenerationJobAdmin(admin.ModelAdmin):
     # --- actions: each calls one service per job and reports what happened -------------------
 
     @admin.action(
-        description="Cancel selected jobs (credits of unproduced images are released)", permissions=["change"]
+        description=_("Cancel selected jobs (credits of unproduced images are released)"), permissions=["change"]
     )
     def cancel_jobs(self, request: HttpRequest, queryset: QuerySet[GenerationJob]) -> None:
         canceled = 0
         for job in queryset.exclude(status__in=FINAL_STATUSES):
             canceled += services.cancel_job(job=job).status == JobStatus.CANCELED
-        self.message_user(request, f"Canceled {canceled} job(s); finished jobs were left as they were.")
+        self.message_user(
+            request, gettext("Canceled %(count)s job(s); finished jobs were left as they were.") % {"count": canceled}
+        )
 
-    @admin.action(description="Retry selected failed jobs as new jobs (credits reserved again)", permissions=["change"])
+    @admin.action(
+        description=_("Retry selected failed jobs as new jobs (credits reserved again)"), permissions=["change"]
+    )
     def retry_failed_jobs(self, request: HttpRequest, queryset: QuerySet[GenerationJob]) -> None:
         created, refused = [], 0
         for job in queryset.filter(status=JobStatus.FAILED).order_by("pk"):
@@ -173,17 +183,19 @@ class GenerationJobAdmin(admin.ModelAdmin):
             except (ValidationError, DomainError) as error:  # a plan's refusal, a style deleted since
                 refused += 1
                 reason = "; ".join(error.messages) if isinstance(error, ValidationError) else str(error)
-                self.message_user(request, f"Job {job.pk} was not retried: {reason}", messages.WARNING)
+                message = gettext("Job %(pk)s was not retried: %(reason)s") % {"pk": job.pk, "reason": reason}
+                self.message_user(request, message, messages.WARNING)
         if created:
             ids = ", ".join(str(job.pk) for job in created)
-            self.message_user(request, f"Retried {len(created)} failed job(s) as job(s) {ids}.", messages.SUCCESS)
+            message = gettext("Retried %(count)s failed job(s) as job(s) %(ids)s.")
+            self.message_user(request, message % {"count": len(created), "ids": ids}, messages.SUCCESS)
         elif not refused:
-            self.message_user(request, "No failed job was selected.", messages.WARNING)
+            self.message_user(request, gettext("No failed job was selected."), messages.WARNING)
 
-    @admin.action(description="Re-dispatch selected queued jobs to their queue", permissions=["change"])
+    @admin.action(description=_("Re-dispatch selected queued jobs to their queue"), permissions=["change"])
     def redispatch_queued_jobs(self, request: HttpRequest, queryset: QuerySet[GenerationJob]) -> None:
         sent = sum(services.redispatch_job(job=job) for job in queryset.filter(status=JobStatus.QUEUED))
-        self.message_user(request, f"Re-dispatched {sent} queued job(s).")
+        self.message_user(request, gettext("Re-dispatched %(count)s queued job(s).") % {"count": sent})
 
     # --- the statistics page ---------------------------------------------------------------------
 

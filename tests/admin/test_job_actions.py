@@ -113,3 +113,17 @@ class TestRedispatch:
         # The earlier message (had there been one) is now stale: a worker receiving it does nothing.
         assert runner.execute_job(job_id=job.pk, dispatch_token=str(job.dispatch_token)) == "stale"
         assert GenerationJob.objects.get(pk=running.pk).dispatch_token == running.dispatch_token
+
+
+class TestInKorean:
+    def test_the_job_page_and_an_actions_report_are_in_the_staff_members_language(
+        self, staff_client, staff, user, submit
+    ):
+        staff.language = "ko"
+        staff.save(update_fields=["language"])
+        job = submit(user)
+        page = staff_client.get(f"{CHANGELIST}{job.pk}/change/").content.decode()
+        assert "크레딧 원장" in page and "처리 시간" in page
+        assert "Credit ledger" not in page
+        response = run_action(staff_client, "cancel_jobs", job, follow=True)
+        assert messages_of(response) == ["작업 1개를 취소했습니다. 이미 끝난 작업은 그대로 두었습니다."]
