@@ -16,6 +16,8 @@ from django.utils.translation import gettext_lazy as _
 
 from accounts.exceptions import AccountsError
 from accounts.selectors import tier_limits
+from brands.forms import BrandJobFields, brand_initial
+from brands.services import BrandKitNotFound, StyleNotFound
 from gallery.models import GeneratedImage, SourceImage
 from gallery.selectors import find_source, live_images_for, signed_url
 from gallery.services import delete_source_image, store_source_image
@@ -154,7 +156,7 @@ def template_choices(templates) -> list[tuple[str, Any]]:
     return [("", _("No template (the path's defaults)")), *groups.items()]
 
 
-class GenerateForm(forms.Form):
+class GenerateForm(BrandJobFields):
     template = forms.ChoiceField(required=False, label=_("Template"))
     production_path = forms.ChoiceField(
         required=False, choices=PATH_CHOICES, initial=DEFAULT_PATH, label=_("Production path")
@@ -240,6 +242,7 @@ class GenerateForm(forms.Form):
 
     def __init__(self, *args: Any, user: User | None = None, **kwargs: Any):
         super().__init__(*args, **kwargs)
+        self.init_brand_fields(user=user)  # the style picker and the brand kit selector (brands.forms)
         self.templates = list(listed_templates())
         self.fields["template"].choices = template_choices(self.templates)
         chosen_slug = str(self["template"].value() or "")
@@ -312,11 +315,14 @@ class GenerateForm(forms.Form):
                 strength=data.get("strength") if source is not None and not self.extends() else None,
                 mask=data.get("mask") or None,
                 outpaint=outpaint,
+                **self.brand_request(),
             )
         except ValidationError as error:
             self.add_service_errors(error, upload=upload)
         except SourceNotFound as error:
             self.add_service_errors(ValidationError({error.field: _("No such image.")}), upload=upload)
+        except (StyleNotFound, BrandKitNotFound) as error:  # deleted since the page was drawn
+            self.add_service_errors(ValidationError({error.field: error.message}), upload=upload)
         except AccountsError as error:  # not enough credits, too many jobs in progress
             self.add_error(None, str(error))
         if upload is not None:
@@ -433,6 +439,7 @@ def initial_from_job(job: GenerationJob, *, seed: int | None = None) -> dict[str
         initial.update({INPUT_PREFIX + name: value for name, value in input_values(job).items()})
     if job.mode == JobMode.IMAGE and (source := job.source_upload or job.source_image) is not None:
         initial.update(source_image=str(source.uuid), strength=job.strength)
+    initial.update(brand_initial(job))
     return initial
 
 

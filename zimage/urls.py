@@ -38,6 +38,7 @@ urlpatterns = [
     path("presets/", include(preset_urlpatterns)),
     path("stories/", include("scenes.urls")),
     path("", include("gallery.urls")),
+    path("", include("brands.urls")),
     path("", include("batches.urls")),
     path("", include("generation.urls")),
     path("", include("core.urls")),

@@ -25,6 +25,7 @@ from django.template.loader import render_to_string
 from django.test import Client, override_settings
 from django.urls import reverse
 from django.utils import translation
+from PIL import Image
 
 from accounts.services import create_api_key
 from gallery.services import create_folder, create_share_link, trash_image
@@ -41,7 +42,7 @@ ROOT = Path(settings.BASE_DIR)
 KO_DIR = Path(settings.LOCALE_PATHS[0]) / "ko" / "LC_MESSAGES"
 # What makemessages reads: the apps, the wiring, the templates and the static JavaScript.
 SOURCES = ["accounts", "core", "gallery", "generation", "scenes", "templates_app", "webhooks", "zimage", "templates"]
-SOURCES += [name for name in ("batches", "static") if (ROOT / name).is_dir()]
+SOURCES += [name for name in ("batches", "brands", "static") if (ROOT / name).is_dir()]
 
 # Names Korean text writes in Latin letters: the brand, protocols and formats, the model family in the hero line,
 # the API header syntax, units, and the switcher's own "English" (a language is named in its own language).
@@ -79,6 +80,8 @@ ALLOWED = {
     "V",
     "E",
     "I",  # keys as printed on the keyboard (the mask painter's shortcuts)
+    "LoRA",
+    "safetensors",  # the style adapters' kind and file format, as the tools that make them name them
 }
 WORD = re.compile(r"[A-Za-z][A-Za-z0-9]*")
 VERSION = re.compile(r"v\d+")  # a template's version, "Lookbook v2"
@@ -262,6 +265,53 @@ def world(user, template, story):
     return pages, data
 
 
+def brand_world(user) -> tuple[list[str], list[str]]:
+    """The styles and brand-kit pages, and an image with a kit's logo on it (both downloads offered)."""
+    from brands.logo import composite_logo
+    from brands.services import brand_kit_create
+    from gallery.services import open_stored_image, store_generated_image
+
+    from ..factories import StyleFactory, png_bytes
+
+    public, own = StyleFactory(name="Film grain"), StyleFactory(name="Our look", owner=user, trigger_words="ourlook")
+    kit = brand_kit_create(
+        owner=user,
+        name="Acme",
+        palette=["#112233"],
+        tone_words="warm",
+        avoid_words="clutter",
+        default_styles=[{"id": public.pk, "weight": 0.5}],
+        logo=png_bytes((40, 20), mode="RGBA", color=(255, 0, 0, 128)),
+        logo_apply="all",
+    )
+    job = GenerationJobFactory(owner=user, succeeded=True, brand_kit=kit, apply_logo=True)
+    job.styles = [{"id": public.pk, "name": public.name, "weight": 0.5}]
+    job.save(update_fields=["styles"])
+    drawn = Image.new("RGB", (job.width, job.height), (40, 90, 160))
+    logoed = store_generated_image(
+        job=job,
+        index=0,
+        image=composite_logo(
+            drawn, open_stored_image(kit.logo.name), corner="top-left", margin=0, scale=0.2, opacity=1
+        ),
+        original=drawn,
+        prompt_used=job.prompt,
+        negative_prompt_used="",
+        seed=job.seed,
+        backend="tiny",
+        generation_seconds=0.1,
+    )
+    pages = [
+        reverse("brands:styles"),
+        reverse("brands:kits"),
+        reverse("brands:kit-create"),
+        reverse("brands:kit-edit", args=[kit.pk]),
+        reverse("gallery:image", args=[logoed.uuid]),
+    ]
+    data = [public.name, own.name, own.trigger_words, public.trigger_words, kit.name, "#112233", "warm", "clutter"]
+    return pages, [*data, job.prompt, job.model, logoed.prompt_used]
+
+
 def korean_client(user, how: str) -> Client:
     if how == "profile":
         user.language = "ko"
@@ -276,6 +326,8 @@ def korean_client(user, how: str) -> Client:
 @pytest.mark.parametrize("how", ["accept-language", "profile"])
 def test_every_signed_in_page_is_korean(user, world, how):
     pages, data = world
+    brand_pages, brand_data = brand_world(user)
+    pages, data = pages + brand_pages, data + brand_data
     client = korean_client(user, how)
     leftovers = {}
     for url in pages:
@@ -368,6 +420,11 @@ def test_every_website_form_error_is_korean(user, world, story, image):
         (reverse("scenes:character-create", args=[story.pk]), {"name": ""}),
         (reverse("scenes:scene-create", args=[chapter.pk]), {"scene_number": "x", "description": ""}),
         (reverse("gallery:folder-create"), {"name": ""}),
+        (reverse("brands:styles"), {"name": "", "base_model": "nowhere", "default_weight": "9"}),
+        (
+            reverse("brands:kit-create"),
+            {"palette": "#000000 " * 9, "logo_corner": "middle", "logo_margin": "2", "logo_apply": "sideways"},
+        ),
         (reverse("gallery:bulk"), {"action": "move"}),
         (reverse("gallery:bulk"), {"action": "tag", "tags": " , ", "ids": [str(image.uuid)]}),
         (reverse("scenes:story-edit", args=[story.pk]), {"title": "", "production_path": "nowhere"}),

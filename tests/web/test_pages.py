@@ -31,6 +31,9 @@ PRIVATE_PAGES = [
     "gallery:list",
     "gallery:trash",
     "scenes:list",
+    "brands:styles",
+    "brands:kits",
+    "brands:kit-create",
     "accounts:profile",
 ]
 
