@@ -37,10 +37,13 @@ class UserAdmin(BaseUserAdmin):
     readonly_fields = ("credit_balance", "credits_reserved", "last_login", "date_joined")
     fieldsets = (
         (None, {"fields": ("email", "password")}),
-        ("Personal info", {"fields": ("first_name", "last_name")}),
-        ("Plan and credits", {"fields": ("tier", "credit_balance", "credits_reserved")}),
-        ("Permissions", {"fields": ("is_active", "is_staff", "is_superuser", "groups", "user_permissions")}),
-        ("Important dates", {"fields": ("last_login", "date_joined", "email_verified_at")}),
+        (gettext_lazy("Personal info"), {"fields": ("first_name", "last_name")}),
+        (gettext_lazy("Plan and credits"), {"fields": ("tier", "credit_balance", "credits_reserved")}),
+        (
+            gettext_lazy("Permissions"),
+            {"fields": ("is_active", "is_staff", "is_superuser", "groups", "user_permissions")},
+        ),
+        (gettext_lazy("Important dates"), {"fields": ("last_login", "date_joined", "email_verified_at")}),
     )
     add_fieldsets = ((None, {"classes": ("wide",), "fields": ("email", "tier", "password1", "password2")}),)
     inlines = (CreditEntryInline,)
