@@ -123,9 +123,7 @@ def test_the_style_picker_takes_three_styles_and_the_kit_selector_asks_for_the_l
     browser.open(live_server.url + reverse("generation:generate"))
     assert browser.errors == []
     box = "document.querySelector('input[name=styles][value=\"{}\"]')"
-    other_model = (
-        "document.querySelector('input[value=\"{}\"]').closest('li').querySelector('[data-style-other-model]').hidden"
-    )
+    other_model = box + ".closest('li').querySelector('[data-style-other-model]').hidden"
     assert browser.evaluate(other_model.format(for_sdxl.pk)) is False  # this job draws with Z-Image-Turbo
     assert browser.evaluate(other_model.format(styles[0].pk)) is True
 
