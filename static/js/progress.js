@@ -285,7 +285,7 @@ function setupJobPage(root) {
     `/ws/jobs/${jobId}/`,
     onMessage,
     () => !FINAL.has(root.dataset.jobStatus),
-    (state) => setText("connection", state === "live" ? "● Live" : state === "reconnecting" ? "Reconnecting…" : ""),
+    (state) => setText("connection", state === "live" ? gettext("● Live") : state === "reconnecting" ? gettext("Reconnecting…") : ""),
   );
 
   const cancelForm = root.querySelector("[data-cancel-form]");
@@ -296,7 +296,7 @@ function setupJobPage(root) {
         event.preventDefault();
         const button = cancelForm.querySelector("button");
         button.disabled = true;
-        setText("message", "Canceling…");
+        setText("message", gettext("Canceling…"));
       }
     });
   }
