@@ -19,7 +19,7 @@ from rest_framework.views import APIView
 from generation.models import GenerationJob, JobStatus
 
 # Documents 002 and 003: a job's status as their clients compare it.
-PROCESSING_WORDS = {
+PROCESSING_WORDS: dict[str, str] = {
     JobStatus.QUEUED: "pending",
     JobStatus.RUNNING: "processing",
     JobStatus.SUCCEEDED: "completed",
@@ -43,7 +43,7 @@ class LegacyErrors:
     """An earlier API's route: errors in the API's shape, plus `detail` (the message) for the earlier clients."""
 
     def handle_exception(self, exc: Exception) -> Response:
-        response = super().handle_exception(exc)  # type: ignore[misc]
+        response: Response = super().handle_exception(exc)  # type: ignore[misc]
         if isinstance(response.data, dict) and "error" in response.data:
             response.data["detail"] = response.data["error"]["message"]
         return response

@@ -45,7 +45,7 @@ def template_slug(template_id: Any) -> str:
     if isinstance(template_id, int) and not isinstance(template_id, bool):
         template_id = str(template_id)
     try:  # a string without NUL characters, of a slug's length
-        value = serializers.CharField(max_length=120).run_validation(template_id)
+        value: str = serializers.CharField(max_length=120).run_validation(template_id)
     except exceptions.ValidationError as error:
         raise exceptions.ValidationError({"template_id": error.detail}) from error
     if value.isdigit():
@@ -95,5 +95,6 @@ class GenerateStreamView(LegacyErrors, JobEventsView):
         "A job's progress as Server-Sent Events (document 000)",
         "The same stream as `GET /api/v1/jobs/{id}/events`: the snapshot, then each event until the final one.",
     )
-    def get(self, request: Request, job_id: int) -> StreamingHttpResponse:  # type: ignore[override]
-        return super().get(request, pk=job_id)
+    def get(self, request: Request, job_id: int) -> StreamingHttpResponse:
+        stream: StreamingHttpResponse = super().get(request, pk=job_id)
+        return stream

@@ -25,7 +25,7 @@ from scenes.models import StoryImageRequest
 from .common import LegacyView, error_message
 
 TAG = "compatible with document 004"
-SCENE_WORDS = {
+SCENE_WORDS: dict[str, str] = {
     JobStatus.QUEUED: "pending",
     JobStatus.RUNNING: "in_progress",
     JobStatus.SUCCEEDED: "completed",
@@ -50,7 +50,7 @@ def scene_image_status(request: StoryImageRequest) -> dict[str, Any]:
     first = next(iter(job.images.all()), None)
     return {
         "id": request.pk,
-        "chapter_id": request.scene.chapter_id,
+        "chapter_id": request.scene.chapter_id if request.scene is not None else None,
         "scene_number": request.scene_number,
         "job_id": job.pk,
         "status": SCENE_WORDS[job.status],

@@ -7,6 +7,7 @@ never disagree about what a valid job is.
 from __future__ import annotations
 
 import uuid
+from collections.abc import Iterable, Mapping
 from typing import TYPE_CHECKING, Any
 
 from django import forms
@@ -94,7 +95,7 @@ ALIAS_OF = {full: alias for alias, full in MODEL_ALIASES.items()}
 INPUT_PREFIX = "input_"  # a template input's form field: input_<name>
 
 
-def model_choices() -> list[tuple[str, str]]:
+def model_choices() -> list[tuple[str, Any]]:
     """Each model with its limits, by its short name; empty: the template's model, else Z-Image-Turbo."""
     default = _("Default (the template's model, else %(model)s)") % {"model": MODELS[Z_IMAGE_TURBO].label}
     return [("", default)] + [
@@ -113,7 +114,9 @@ def model_choices() -> list[tuple[str, str]]:
     ]
 
 
-def template_input_groups(templates, *, chosen: str, data: Any, initial: dict[str, Any]) -> list[dict[str, Any]]:
+def template_input_groups(
+    templates: Iterable[Template], *, chosen: str, data: Any, initial: Mapping[str, Any]
+) -> list[dict[str, Any]]:
     """Each template's declared inputs as the page's fields, in the page's language: the chosen template's shown
     and enabled, the others hidden and disabled (so they are not sent) until the page's script swaps them."""
     language = get_language()
