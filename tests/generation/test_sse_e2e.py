@@ -317,7 +317,8 @@ def proxy(daphne, transactional_db, tmp_path):
 def test_the_proxy_sends_both_streams_to_daphne_unbuffered(proxy, user):
     job = GenerationJobFactory(owner=user)
     headers = api_key_headers(user)
-    for path in ("/api/v1/events", f"/api/v1/jobs/{job.pk}/events"):
+    # The job's stream at document 000's path too (compat.doc000): the same route in deploy/nginx.conf.
+    for path in ("/api/v1/events", f"/api/v1/jobs/{job.pk}/events", f"/api/v1/generate/{job.pk}/stream"):
         # Heartbeats come from daphne alone (gunicorn would answer the opening and end), one a second here:
         # two of them arriving while the stream stays open means nothing holds them back on the way.
         stream = asyncio.run(read(proxy, path, headers=headers, until=lambda s: len(s.comments) >= 2, timeout=10))
