@@ -225,3 +225,14 @@ def test_generate_watch_open_and_download_with_the_keyboard_alone(module_worker,
     finally:
         image.file.close()
     assert browser.errors == []
+
+
+def test_the_audit_sees_a_violation_when_there_is_one(live_server, browser, axe_script):
+    """The sweep's probe works: an unnamed button and an image without alt text on a page are reported."""
+    browser.open(live_server.url + reverse("core:landing"))
+    browser.evaluate(
+        "document.querySelector('main').insertAdjacentHTML('beforeend',"
+        ' \'<button type="button"></button><img src="/static/img/favicon.svg">\')'
+    )
+    rules = {line.split(" ")[0] for line in axe_violations(browser, axe_script)}
+    assert {"button-name", "image-alt"} <= rules
