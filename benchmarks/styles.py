@@ -20,6 +20,7 @@ import statistics
 import tempfile
 import time
 from pathlib import Path
+from typing import Any
 
 from _setup import configure, machine, rss_mb
 
@@ -42,7 +43,7 @@ def main() -> None:
     print(f"machine: {machine()} | load average {os.getloadavg()[0]:.1f}")
     print(f"tiny pipelines, {args.size}x{args.size}, {args.steps} steps, LoRA rank {args.rank}, median of {args.runs}")
     folder = Path(tempfile.mkdtemp(prefix="bench-styles-"))
-    settings_of = {
+    settings_of: dict[str, dict[str, Any]] = {
         Z_IMAGE_TURBO: {"scheduler": "FlowMatchEulerDiscrete", "guidance": 0.0},
         SDXL: {"scheduler": "EulerDiscrete", "guidance": 5.0, "negative_prompt": "blurry"},
     }
@@ -55,7 +56,7 @@ def main() -> None:
         return LoraStyle(path=str(path), sha256=sha256, weight=0.8, name=f"bench {seed}")
 
     for model in (Z_IMAGE_TURBO, SDXL):
-        fields = {"negative_prompt": ""} | settings_of[model]
+        fields: dict[str, Any] = {"negative_prompt": ""} | settings_of[model]
         request = DiffusionRequest(
             prompt="benchmark", model=model, steps=args.steps, width=args.size, height=args.size, seed=1, **fields
         )
@@ -63,7 +64,10 @@ def main() -> None:
         applied: dict[int, list[float]] = {}  # backend -> seconds of each job's style switch alone
 
         def job(
-            backend: DiffusersBackend, *styles: LoraStyle, request: DiffusionRequest = request, applied=applied
+            backend: DiffusersBackend,
+            *styles: LoraStyle,
+            request: DiffusionRequest = request,
+            applied: dict[int, list[float]] = applied,
         ) -> float:
             styled = DiffusionRequest(**{**request.__dict__, "styles": styles})
             started = time.perf_counter()
