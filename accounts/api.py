@@ -61,10 +61,13 @@ class MeSerializer(serializers.Serializer):
 
 class CreditEntrySerializer(ModelSerializer):
     job = serializers.PrimaryKeyRelatedField(read_only=True, allow_null=True)
+    description = serializers.CharField(
+        read_only=True, help_text="The reason in the request's Accept-Language; `reason` is the record, as written."
+    )
 
     class Meta:
         model = CreditEntry
-        fields = ("id", "kind", "amount", "reserved_change", "credits", "reason", "job", "created_at")
+        fields = ("id", "kind", "amount", "reserved_change", "credits", "reason", "description", "job", "created_at")
         read_only_fields = fields
 
 

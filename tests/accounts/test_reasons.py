@@ -15,6 +15,7 @@ from accounts.models import CreditEntry, EntryKind
 from generation.credits import settle_job_credits
 from generation.models import GenerationJob, JobStatus
 
+from ..conftest import client_for
 from ..factories import UserFactory
 
 pytestmark = pytest.mark.django_db
@@ -72,3 +73,10 @@ def test_the_credit_history_dates_follow_the_readers_locale(user):
         shown = date_format(localtime(entry.created_at), "SHORT_DATETIME_FORMAT")
     assert shown.startswith(f"{entry.created_at.year}-{entry.created_at.month}-")  # Korean: 2026-12-2 20:59
     assert f">{shown}</time>" in page
+
+
+def test_the_api_ledger_keeps_the_reason_and_describes_it_in_the_callers_language(user, submit):
+    job = submit(user, num_images=2)
+    entry = client_for(user).get("/api/v1/me/ledger", HTTP_ACCEPT_LANGUAGE="ko").json()["results"][0]
+    assert entry["reason"] == f"Job {job.pk}: 2 image(s) reserved"
+    assert entry["description"] == "이미지 2장 예약"
