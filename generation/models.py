@@ -246,3 +246,27 @@ class GenerationJob(models.Model):
             if expressions:
                 self.refresh_from_db(fields=expressions)
         return won
+
+
+class FairQueue(models.Model):
+    """A path's fair queue clock (generation.scheduling): the pass of the last job started on it."""
+
+    production_path = models.CharField(max_length=32, unique=True)
+    virtual_time = models.BigIntegerField(default=0)
+
+    def __str__(self) -> str:
+        return f"{self.production_path} @ {self.virtual_time}"
+
+
+class FairQueuePass(models.Model):
+    """Where an owner stands in a path's fair queue: the pass its next job starts at (never behind the clock)."""
+
+    queue = models.ForeignKey(FairQueue, on_delete=models.CASCADE, related_name="passes")
+    owner = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="+")
+    next_pass = models.BigIntegerField(default=0)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["queue", "owner"], name="fair_queue_pass_unique")]
+
+    def __str__(self) -> str:
+        return f"{self.owner_id} on {self.queue_id} @ {self.next_pass}"

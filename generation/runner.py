@@ -369,45 +369,45 @@ def _claim_fair_next(holder: GenerationJob, token: str, worker_id: str) -> Gener
         return RunOutcome.FAILED
     path = get_path(holder.production_path)
     for _attempt in range(CLAIM_ATTEMPTS):
-        queued_owners = GenerationJob.objects.filter(production_path=path.name, status=JobStatus.QUEUED).values_list(
-            "owner_id", flat=True
-        )
-        running, on_path = scheduling.drawing_counts(set(queued_owners) | {holder.owner_id}, path.name)
-        if on_path >= path.concurrency:
-            raise PathAtConcurrencyLimit(path.concurrency)
-        candidates = scheduling.claim_order(path.name, running)
-        if not candidates:
-            raise OwnerAtRunningLimit(limits_for(holder.owner).max_running_jobs)
-        for pk in candidates[:CLAIM_ATTEMPTS]:
-            job = holder if pk == holder.pk else _load(pk)
-            if job is None:
-                continue
-            if job is not holder and (reason := _unrunnable(job)) is not None:
-                with job_log_context(job):
-                    fail_job(job, reason)
-                continue
-            running = {
-                "worker_id": worker_id,
-                "heartbeat_at": timezone.now(),
-                "deliveries": job.deliveries + 1,  # claims are serialised by the status condition
-                "progress_step": 0,
-            }
-            if job is holder:
-                # The fair next job is the message's own: no token to swap, so one conditional UPDATE claims it.
-                if job.transition(JobStatus.RUNNING, where={"dispatch_token": token}, **running):
-                    return job
-                return None  # taken, canceled, or its token moved meanwhile: look it up again
-            result = scheduling.claim(holder=holder, job=job, token=token, **running)
-            if result == scheduling.ClaimResult.CLAIMED:
-                return job
-            if result == scheduling.ClaimResult.HOLDER_MOVED:
-                return None
+        unrunnable: list[tuple[GenerationJob, str]] = []
+        started: GenerationJob | None = None
+        with scheduling.path_turn(path.name) as turn:
+            running, on_path = scheduling.drawing_counts(turn.owners | {holder.owner_id}, path.name)
+            if on_path >= path.concurrency:
+                raise PathAtConcurrencyLimit(path.concurrency)
+            candidates = turn.candidates(running, limit=CLAIM_ATTEMPTS)
+            if not candidates:
+                raise OwnerAtRunningLimit(limits_for(holder.owner).max_running_jobs)
+            for candidate, place in candidates:
+                job = holder if candidate.pk == holder.pk else candidate
+                if job is not holder and (reason := _unrunnable(job)) is not None:
+                    unrunnable.append((job, reason))  # failed once the path's turn is over
+                    continue
+                claimed = {
+                    "worker_id": worker_id,
+                    "heartbeat_at": timezone.now(),
+                    "deliveries": job.deliveries + 1,  # claims are serialised by the status condition
+                    "progress_step": 0,
+                }
+                if job is holder:
+                    # The fair next job is the message's own: no token to swap, so one conditional UPDATE claims it.
+                    if not job.transition(JobStatus.RUNNING, where={"dispatch_token": token}, **claimed):
+                        return None  # taken, canceled, or its token moved meanwhile: look it up again
+                else:
+                    result = scheduling.claim(holder=holder, job=job, token=token, **claimed)
+                    if result == scheduling.ClaimResult.HOLDER_MOVED:
+                        return None
+                    if result == scheduling.ClaimResult.TAKEN:
+                        continue
+                turn.charge(place)
+                started = job
+                break
+        for job, reason in unrunnable:
+            with job_log_context(job):
+                fail_job(job, reason)
+        if started is not None:
+            return started
     return RunOutcome.LOST_RACE
-
-
-def _load(pk: int) -> GenerationJob | None:
-    related = ("owner", "source_upload", "source_image", "mask")
-    return GenerationJob.objects.select_related(*related).filter(pk=pk, status=JobStatus.QUEUED).first()
 
 
 def _run_claimed(job: GenerationJob, worker_id: str, store: StoreQueue) -> RunOutcome:

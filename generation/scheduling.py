@@ -2,31 +2,31 @@
 
 A broker queue is first in, first out, so fairness is decided when a worker claims, not when a job is sent.
 
-The order. Each path keeps no state of its own: it is read from the jobs table. Let `served[o]` be how many of the
-last FAIR_HISTORY jobs started on the path belong to owner o, and `weight[o]` their plan's `queue_weight`
-(free 1, pro 2, enterprise 4). Owner o's k-th oldest queued job (k = 1, 2, ...) gets the virtual time
-`(served[o] + k) / weight[o]`; the path's queue runs in order of virtual time, ties to the oldest job. So owners
-take turns (an owner who just had a job started has it counted), a pro owner gets two turns to a free owner's one,
-and each owner's jobs start oldest first. Starting the head job moves none of the others: its owner's `served`
-grows by one as the rank of each of its other jobs drops by one. That is why several workers claiming at once
-from slightly different reads still follow one order, and why `queue_positions` predicts the start order (until
-the oldest start leaves the history window). The window bounds what one claim reads, and how far an owner
-arriving at a path another owner had alone may jump ahead: about half the window.
+The order: stride scheduling (start-time fair queueing). Each owner on a path has a pass (FairQueuePass), the path a
+clock (FairQueue.virtual_time, the pass of the last job started). An owner's next job starts at
+`max(its pass, the clock)`, so an owner who (re)joins the queue, or was passed over at its running limit, starts
+at the current round: never behind it, so no burst of catching up. The owner with the lowest pass goes next (ties:
+the lower weight, then the oldest job); starting a job moves the clock to its pass and the owner's pass on by its
+stride, STRIDE_UNIT / `Tier.queue_weight`. So owners take turns, an enterprise owner (weight 4) gets four to a free
+owner's one, interleaved, and a newcomer gets at most its weight of turns in a row. Each owner's jobs start oldest
+first. `queue_positions` replays the same rule from the stored passes, so it predicts the start order.
 
 The claim. Every queued job still has one message on its path's queue (its `dispatch_token`), so the messages
 wake as many claims as there are queued jobs. A worker handed the message of job H claims the path's fair next
-job J instead, in one transaction that locks both rows (in id order) and swaps their tokens: J runs under the
-token of the message being consumed, and H keeps J's message, still on the queue, as its own. Each token is held
-by exactly one job, so no queued job is ever left without a message, a redelivered message (its worker died)
-finds the job that delivery ran, and a claim is a conditional update: two claimers never take one job.
+job J instead, in one transaction that holds the path's FairQueue row (claims on a path take turns, so each reads
+the passes the last one wrote), locks both job rows (in id order) and swaps their tokens: J runs under the token
+of the message being consumed, and H keeps J's message, still on the queue, as its own. Each token is held by
+exactly one job, so no queued job is ever left without a message, a redelivered message (its worker died) finds
+the job that delivery ran, and a claim is a conditional update: two claimers never take one job.
 """
 
 from __future__ import annotations
 
+import contextlib
 import enum
+import heapq
 import uuid
-from collections import Counter
-from fractions import Fraction
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from django.db import transaction
@@ -34,48 +34,101 @@ from django.db.models import Count, F
 
 from accounts.selectors import tier_limits
 
-from .models import GenerationJob, JobStatus
+from .models import FairQueue, FairQueuePass, GenerationJob, JobStatus
 
 if TYPE_CHECKING:
-    from collections.abc import Iterable
+    from collections.abc import Callable, Iterable, Iterator
 
-# Several rounds of any plausible mix of weights (4 + 2 + 1), read with one indexed query (job_path_started);
-# it also bounds the jump ahead of an owner who had the path alone to about half of it.
-FAIR_HISTORY = 32
+# The least common multiple of 1..16 (Tier.queue_weight's range), so every weight's stride is a whole number.
+STRIDE_UNIT = 720720
 
-
-def _served(path: str) -> Counter[int]:
-    recent = (
-        GenerationJob.objects.filter(production_path=path, started_at__isnull=False)
-        .order_by("-started_at")
-        .values_list("owner_id", flat=True)[:FAIR_HISTORY]
-    )
-    return Counter(recent)
+RELATED = ("owner", "source_upload", "source_image", "mask", "brand_kit")
 
 
-def _ordered(path: str, *, skip_owner: Any = None) -> list[tuple[int, int]]:
-    """(job id, owner id) of the path's queued jobs in fair order; `skip_owner(owner_id, tier)` leaves an owner out."""
-    queued = (
+def stride(weight: int) -> int:
+    return STRIDE_UNIT // max(1, weight)
+
+
+@dataclass
+class _Owner:
+    owner_id: int
+    weight: int
+    jobs: list[int] = field(default_factory=list)  # queued job ids, oldest first
+
+
+@dataclass(frozen=True)
+class Turn:
+    """One queued job's place in the fair order: the pass it starts at."""
+
+    job_id: int
+    owner_id: int
+    weight: int
+    start_pass: int
+
+
+def _queued(path: str) -> list[tuple[int, int, str]]:
+    """(job id, owner id, owner's tier) of the path's queued jobs, oldest first: one query."""
+    return list(
         GenerationJob.objects.filter(production_path=path, status=JobStatus.QUEUED)
         .order_by("created_at", "pk")
-        .values_list("pk", "owner_id", "owner__tier", "created_at")
+        .values_list("pk", "owner_id", "owner__tier")
     )
-    served = _served(path)
-    ranks: Counter[int] = Counter()
-    keyed = []
-    for pk, owner_id, tier, created_at in queued:
-        if skip_owner is not None and skip_owner(owner_id, tier):
-            continue
-        ranks[owner_id] += 1
-        weight = max(1, tier_limits(tier).queue_weight)
-        keyed.append((Fraction(served[owner_id] + ranks[owner_id], weight), created_at, pk, owner_id))
-    keyed.sort()
-    return [(pk, owner_id) for _vt, _created, pk, owner_id in keyed]
+
+
+def _passes(path: str, owner_ids: Iterable[int]) -> tuple[int, dict[int, int]]:
+    """The path's clock and the stored passes of `owner_ids`."""
+    clock = FairQueue.objects.filter(production_path=path).values_list("virtual_time", flat=True).first() or 0
+    passes = dict(
+        FairQueuePass.objects.filter(queue__production_path=path, owner_id__in=set(owner_ids)).values_list(
+            "owner_id", "next_pass"
+        )
+    )
+    return clock, passes
+
+
+def fair_order(
+    queued: list[tuple[int, int, str]],
+    clock: int,
+    passes: dict[int, int],
+    *,
+    skip_owner: Callable[[int, str], bool] | None = None,
+    limit: int | None = None,
+) -> list[Turn]:
+    """The start order of `queued` (oldest first) under stride scheduling; `skip_owner(owner_id, tier)` leaves an
+    owner out (at its running limit), `limit` stops after that many turns."""
+    owners: dict[int, _Owner] = {}
+    skipped: set[int] = set()
+    for pk, owner_id, tier in queued:
+        owner = owners.get(owner_id)
+        if owner is None:
+            if owner_id in skipped or (skip_owner is not None and skip_owner(owner_id, tier)):
+                skipped.add(owner_id)
+                continue
+            owner = owners[owner_id] = _Owner(owner_id, max(1, tier_limits(tier).queue_weight))
+        owner.jobs.append(pk)
+    # (pass, weight, oldest job, owner): the lowest pass first; on a tie the lower weight, so a newcomer of a
+    # higher weight gets at most its weight of turns before the owner it joined; then the oldest job.
+    heap = [(max(passes.get(o.owner_id, 0), clock), o.weight, o.jobs[0], o.owner_id, 0) for o in owners.values()]
+    heapq.heapify(heap)
+    order: list[Turn] = []
+    while heap and (limit is None or len(order) < limit):
+        start, weight, head, owner_id, index = heapq.heappop(heap)
+        order.append(Turn(head, owner_id, weight, start))
+        jobs = owners[owner_id].jobs
+        if index + 1 < len(jobs):
+            heapq.heappush(heap, (start + stride(weight), weight, jobs[index + 1], owner_id, index + 1))
+    return order
+
+
+def _ordered(path: str) -> list[Turn]:
+    queued = _queued(path)
+    clock, passes = _passes(path, {owner_id for _pk, owner_id, _tier in queued})
+    return fair_order(queued, clock, passes)
 
 
 def queue_positions(path: str) -> dict[int, int]:
     """Every queued job on `path`: its id -> how many queued jobs start before it."""
-    return {pk: position for position, (pk, _owner) in enumerate(_ordered(path))}
+    return {turn.job_id: position for position, turn in enumerate(_ordered(path))}
 
 
 def queue_position(job: GenerationJob) -> int | None:
@@ -105,7 +158,7 @@ def estimated_start_seconds(job: GenerationJob) -> float | None:
 
     if job.status != JobStatus.QUEUED:
         return None
-    order = [pk for pk, _owner in _ordered(job.production_path)]
+    order = [turn.job_id for turn in _ordered(job.production_path)]
     if job.pk not in order:
         return None
     path_jobs = GenerationJob.objects.filter(production_path=job.production_path)
@@ -137,14 +190,53 @@ def drawing_counts(owner_ids: Iterable[int], path: str) -> tuple[dict[int, int],
     return per_owner, drawing.filter(production_path=path).count()
 
 
-def claim_order(path: str, running: dict[int, int]) -> list[int]:
-    """The path's queued jobs a worker may start now, fair next first: owners at their plan's running limit left out."""
-    return [
-        pk
-        for pk, _owner in _ordered(
-            path, skip_owner=lambda owner, tier: running.get(owner, 0) >= tier_limits(tier).max_running_jobs
+class PathTurn:
+    """A path's claims, one at a time: built by `path_turn` inside the transaction that holds the path's clock."""
+
+    def __init__(self, path: str, queue: FairQueue):
+        self.path = path
+        self.queue = queue
+        self.queued = _queued(path)
+        self.owners = {owner_id for _pk, owner_id, _tier in self.queued}
+        _clock, self.passes = _passes(path, self.owners)
+
+    def candidates(self, running: dict[int, int], *, limit: int) -> list[tuple[GenerationJob, Turn]]:
+        """The first `limit` jobs a worker may start now, fair next first, read in one query: owners at their
+        plan's running limit left out."""
+        order = fair_order(
+            self.queued,
+            self.queue.virtual_time,
+            self.passes,
+            skip_owner=lambda owner, tier: running.get(owner, 0) >= tier_limits(tier).max_running_jobs,
+            limit=limit,
         )
-    ]
+        jobs = GenerationJob.objects.select_related(*RELATED).filter(
+            pk__in=[turn.job_id for turn in order], status=JobStatus.QUEUED
+        )
+        by_pk = {job.pk: job for job in jobs}
+        return [(by_pk[turn.job_id], turn) for turn in order if turn.job_id in by_pk]
+
+    def charge(self, turn: Turn) -> None:
+        """The turn's job started: the clock moves to its pass, its owner's pass on by the owner's stride."""
+        FairQueue.objects.filter(pk=self.queue.pk).update(virtual_time=turn.start_pass)
+        FairQueuePass.objects.bulk_create(
+            [FairQueuePass(queue=self.queue, owner_id=turn.owner_id, next_pass=turn.start_pass + stride(turn.weight))],
+            update_conflicts=True,
+            unique_fields=["queue", "owner"],
+            update_fields=["next_pass"],
+        )
+
+
+@contextlib.contextmanager
+def path_turn(path: str) -> Iterator[PathTurn]:
+    """A transaction holding the path's clock row (created on first use): claims on one path are serialised, so
+    each reads the passes the one before it wrote."""
+    with transaction.atomic():
+        queue = FairQueue.objects.select_for_update().filter(production_path=path).first()
+        if queue is None:
+            FairQueue.objects.bulk_create([FairQueue(production_path=path)], ignore_conflicts=True)
+            queue = FairQueue.objects.select_for_update().get(production_path=path)
+        yield PathTurn(path, queue)
 
 
 def token_holder(message_job: GenerationJob, token: str) -> GenerationJob | None:
@@ -154,14 +246,13 @@ def token_holder(message_job: GenerationJob, token: str) -> GenerationJob | None
         wanted = uuid.UUID(token)
     except ValueError:
         return None
-    related = ("owner", "source_upload", "source_image", "mask")
-    own = GenerationJob.objects.select_related(*related).filter(pk=message_job.pk, dispatch_token=wanted).first()
+    own = GenerationJob.objects.select_related(*RELATED).filter(pk=message_job.pk, dispatch_token=wanted).first()
     if own is not None:
         return own
     unfinished = GenerationJob.objects.filter(
         production_path=message_job.production_path, status__in=[JobStatus.QUEUED, JobStatus.RUNNING]
     )
-    return unfinished.select_related(*related).filter(dispatch_token=wanted).first()
+    return unfinished.select_related(*RELATED).filter(dispatch_token=wanted).first()
 
 
 class ClaimResult(enum.StrEnum):

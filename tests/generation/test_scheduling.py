@@ -54,6 +54,38 @@ def test_after_a_queues_fifty_and_b_one_bs_job_is_among_the_next_two_started(set
     assert b_job.pk in [start_next().pk, start_next().pk]
 
 
+def test_after_a_long_run_of_as_jobs_a_newcomers_job_is_among_the_next_two_started():
+    a, b = UserFactory(tier="enterprise"), UserFactory(tier="enterprise")
+    queue(a, 50)
+    for _ in range(20):
+        start_next()
+    (b_job,) = queue(b, 1, after=60)
+
+    assert b_job.pk in [start_next().pk, start_next().pk]
+
+
+def test_a_free_and_an_enterprise_owner_interleave_one_to_four():
+    free, enterprise = UserFactory(tier="free"), UserFactory(tier="enterprise")
+    queue(free, 10)
+    queue(enterprise, 20, after=20)
+
+    started = owners_of([start_next() for _ in range(15)])
+
+    assert started == [free.pk, *[enterprise.pk] * 4] * 3
+
+
+def test_a_newcomer_after_a_long_run_gets_no_more_than_its_weight_of_turns_in_a_row():
+    free, enterprise = UserFactory(tier="free"), UserFactory(tier="enterprise")
+    queue(free, 40)
+    for _ in range(20):
+        start_next()
+    queue(enterprise, 12, after=60)
+
+    started = owners_of([start_next() for _ in range(15)])
+
+    assert started == [*[enterprise.pk] * 4, free.pk] * 3  # its weight (4) of turns, then the free owner's
+
+
 def test_owners_take_turns(set_tier):
     a, b = UserFactory(), UserFactory()
     queue(a, 4)
