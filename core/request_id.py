@@ -1,6 +1,7 @@
 """One request id follows a job from click to image: taken from the proxy's `X-Request-ID` (or made here), on
 every log line of the request, in the response's `X-Request-ID`, stored on the jobs it submits (the worker's
-lines for the job and its webhook deliveries carry it from the job row).
+lines for the job and its webhook deliveries carry it from the job row). A WebSocket connection gets one the same
+way (`WebSocketRequestId`), on every line its consumer logs and in the handshake's response.
 
 A client-sent id is only trusted when it is a short plain token: anything else (too long, a newline that would
 forge a log line, a quote) is replaced by a fresh one, so the header can never inject into logs or headers.
@@ -12,7 +13,8 @@ import contextlib
 import contextvars
 import re
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Awaitable, Callable, Iterator
+from typing import Any
 
 from django.http import HttpRequest, HttpResponse
 
@@ -67,3 +69,28 @@ class RequestIdMiddleware:
             response = self.get_response(request)
         response[HEADER] = request_id
         return response
+
+
+ASGI_HEADER = HEADER.lower().encode()
+
+
+class WebSocketRequestId:
+    """ASGI middleware for the WebSocket routes: the connection's id from the proxy's header (or a new one), in
+    `scope["request_id"]`, on every log line while the connection lives (its handlers, and the threads
+    database_sync_to_async runs them in, inherit the context), and in the handshake's response headers."""
+
+    def __init__(self, inner: Callable[..., Awaitable[None]]):
+        self.inner = inner
+
+    async def __call__(self, scope: dict[str, Any], receive: Callable[..., Any], send: Callable[..., Any]) -> None:
+        supplied = dict(scope.get("headers") or []).get(ASGI_HEADER, b"").decode("latin1")
+        request_id = clean_request_id(supplied)
+
+        async def send_with_id(message: dict[str, Any]) -> None:
+            if message.get("type") == "websocket.accept":
+                headers = [*message.get("headers", []), (ASGI_HEADER, request_id.encode())]
+                message = {**message, "headers": headers}
+            await send(message)
+
+        with request_id_scope(request_id):
+            await self.inner({**scope, "request_id": request_id}, receive, send_with_id)

@@ -8,6 +8,7 @@ progress events without their preview image.
 
 from __future__ import annotations
 
+import logging
 from typing import Any
 from urllib.parse import parse_qs
 
@@ -17,6 +18,8 @@ from channels.generic.websocket import AsyncJsonWebsocketConsumer
 from . import selectors, services
 from .events import job_group, user_group
 from .ops import monitoring
+
+logger = logging.getLogger(__name__)
 
 CLOSE_UNAUTHENTICATED = 4401
 CLOSE_NOT_FOUND = 4404
@@ -48,6 +51,7 @@ class JobEventsConsumer(AsyncJsonWebsocketConsumer):
         jobs = await self._snapshot()
         self.last_seq = {job["job"]: job["seq"] for job in jobs}
         await self.send_json({"type": "snapshot", "jobs": jobs})
+        logger.info("websocket opened", extra={"user_id": user.pk, "job_id": self.job_id})
 
     async def _refuse(self, code: int) -> None:
         """Accept, then close with `code`: a close before accept reaches the client as a bare HTTP 403, which
@@ -57,6 +61,7 @@ class JobEventsConsumer(AsyncJsonWebsocketConsumer):
 
     async def disconnect(self, code: int) -> None:
         if self.counted:
+            logger.info("websocket closed", extra={"user_id": self.user.pk, "close_code": code})
             self.counted = False
             await monitoring.websocket_closed(list_of=self._list_owner())
         if self.group:
@@ -85,6 +90,8 @@ class JobEventsConsumer(AsyncJsonWebsocketConsumer):
             return
         if not await self._cancel(job_id):
             await self.send_json({"type": "error", "code": "not_found", "job": job_id})
+            return
+        logger.info("job canceled over the websocket", extra={"user_id": self.user.pk, "job_id": job_id})
 
     @classmethod
     async def decode_json(cls, text_data: str) -> Any:

@@ -1,3 +1,6 @@
+import io
+import logging
+
 import pytest
 import redis
 from django.conf import settings
@@ -218,5 +221,18 @@ def private_broker(tmp_path):
 
     use(server.url)
     yield server
-    server.stop()
+    if isinstance(server, RabbitMQNode):
+        server.remove()
+    else:
+        server.stop()
     use(previous)
+
+
+@pytest.fixture
+def console():
+    """What the console handler (LOGGING's only one) writes, captured."""
+    handler = next(h for h in logging.getLogger().handlers if h.name == "console")
+    stream = io.StringIO()
+    previous = handler.setStream(stream)
+    yield stream
+    handler.setStream(previous)

@@ -30,14 +30,15 @@ django_asgi_app = get_asgi_application()
 from channels.auth import AuthMiddlewareStack  # noqa: E402
 from channels.routing import ProtocolTypeRouter, URLRouter  # noqa: E402
 
+from core.request_id import WebSocketRequestId  # noqa: E402
 from generation.routing import websocket_urlpatterns  # noqa: E402
 from generation.ws_auth import OriginValidatorUnlessToken, TokenAuthMiddleware  # noqa: E402
 
 application = ProtocolTypeRouter(
     {
         "http": django_asgi_app,
-        "websocket": OriginValidatorUnlessToken(
-            AuthMiddlewareStack(TokenAuthMiddleware(URLRouter(websocket_urlpatterns)))
+        "websocket": WebSocketRequestId(
+            OriginValidatorUnlessToken(AuthMiddlewareStack(TokenAuthMiddleware(URLRouter(websocket_urlpatterns))))
         ),
     }
 )

@@ -6,6 +6,7 @@ Events go out through the real publisher and the Redis channel layer, as in prod
 from __future__ import annotations
 
 import json
+import logging
 
 import pytest
 from asgiref.sync import async_to_sync, sync_to_async
@@ -36,9 +37,14 @@ def session_cookie(user) -> str:
     return f"{settings.SESSION_COOKIE_NAME}={client.cookies[settings.SESSION_COOKIE_NAME].value}"
 
 
-async def socket(path: str, user=None, origin: str | None = ORIGIN) -> WebsocketCommunicator:
-    """A socket as a browser opens it: from our origin, with the session cookie once logged in."""
+async def socket(
+    path: str, user=None, origin: str | None = ORIGIN, request_id: str | None = None
+) -> WebsocketCommunicator:
+    """A socket as a browser opens it: from our origin, with the session cookie once logged in (and the proxy's
+    X-Request-ID when `request_id` is given)."""
     headers = []
+    if request_id is not None:
+        headers.append((b"x-request-id", request_id.encode()))
     if origin is not None:
         headers.append((b"origin", origin.encode()))
     if user is not None:
@@ -410,3 +416,45 @@ class TestTokenAuth:
             assert await closed_with(communicator) == 4401
 
         async_to_sync(run)()
+
+
+class TestRequestId:
+    def test_every_line_a_socket_logs_carries_the_proxys_request_id(self, user, console, caplog):
+        caplog.set_level(logging.INFO, logger="generation.consumers")
+        job = GenerationJobFactory(owner=user)
+
+        async def run():
+            communicator = await socket("/ws/jobs/", user=user, request_id="ws-trace-7")
+            await open_socket(communicator)
+            await communicator.send_json_to({"type": "job.cancel", "job": job.pk})
+            await receive_until(communicator, "job.canceled")
+            await communicator.disconnect()
+
+        async_to_sync(run)()
+        lines = [json.loads(line) for line in console.getvalue().splitlines() if line.startswith("{")]
+        mine = [line for line in lines if line["name"] == "generation.consumers"]
+        assert [line["message"] for line in mine] == [
+            "websocket opened",
+            "job canceled over the websocket",
+            "websocket closed",
+        ]
+        assert {line["request_id"] for line in mine} == {"ws-trace-7"}
+
+    def test_a_socket_without_one_gets_a_new_id_in_its_handshake_and_on_its_lines(self, user, console, caplog):
+        caplog.set_level(logging.INFO, logger="generation.consumers")
+
+        async def run():
+            communicator = await socket("/ws/jobs/", user=user, request_id="bad id\nforged line")
+            await communicator.send_input({"type": "websocket.connect"})
+            accepted = await communicator.receive_output(TIMEOUT)
+            await communicator.receive_json_from(TIMEOUT)  # the snapshot
+            await communicator.disconnect()
+            return accepted
+
+        accepted = async_to_sync(run)()
+        assert accepted["type"] == "websocket.accept"
+        request_id = dict(accepted["headers"])[b"x-request-id"].decode()
+        assert len(request_id) == 32 and int(request_id, 16) >= 0  # the unsafe header was replaced
+        lines = [json.loads(line) for line in console.getvalue().splitlines() if line.startswith("{")]
+        opened = [line for line in lines if line["message"] == "websocket opened"]
+        assert [line["request_id"] for line in opened] == [request_id]
