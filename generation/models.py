@@ -103,14 +103,18 @@ class GenerationJob(models.Model):
     styles = models.JSONField(
         default=list,
         blank=True,
-        help_text='The LoRA styles applied, as a snapshot: [{"id", "name", "weight", "trigger_words", "file", "sha256"}].',
+        help_text=(
+            'The LoRA styles applied, as a snapshot: [{"id", "name", "weight", "trigger_words", "file", "sha256"}].'
+        ),
     )
     brand_kit = models.ForeignKey(
         "brands.BrandKit", null=True, blank=True, on_delete=models.SET_NULL, related_name="jobs"
     )
     apply_logo = models.BooleanField(default=False, help_text="Composite the brand kit's logo onto every image.")
     inputs = models.JSONField(
-        default=dict, blank=True, help_text="The template's declared inputs this job set, by name (validated at submit)."
+        default=dict,
+        blank=True,
+        help_text="The template's declared inputs this job set, by name (validated at submit).",
     )
     # A failed job is retried as a new job, at most once (generation.services.retry_job: admin and API).
     retry_of = models.OneToOneField(

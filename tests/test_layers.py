@@ -44,7 +44,19 @@ LAYERS: list[tuple[str, ...]] = [
     ("core",),  # health, the landing page, template tags and context processors read every app
     ("zimage",),
 ]
-FIRST_PARTY = {"accounts", "batches", "brands", "compat", "core", "gallery", "generation", "scenes", "templates_app", "webhooks", "zimage"}
+FIRST_PARTY = {
+    "accounts",
+    "batches",
+    "brands",
+    "compat",
+    "core",
+    "gallery",
+    "generation",
+    "scenes",
+    "templates_app",
+    "webhooks",
+    "zimage",
+}
 
 
 def layer_of(module: str) -> int:
