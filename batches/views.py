@@ -42,7 +42,10 @@ def batch_detail(request: HttpRequest, pk: int) -> HttpResponse:
         {
             "batch": batch,
             "jobs": [entry.job for entry in entries],
-            "counts": [(JobStatus(status).label, n) for status, n in selectors.status_counts(batch).items() if n],
+            # Recounted live by static/js/progress.js as the rows' events arrive over the WebSocket.
+            "counts": [
+                (status, JobStatus(status).label, n) for status, n in selectors.status_counts(batch).items() if n
+            ],
             "has_images": bool(selectors.zip_entries(batch)),
         },
     )

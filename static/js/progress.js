@@ -1,5 +1,6 @@
 // Live job progress over the WebSocket protocol of generation/consumers.py.
-// A job page follows /ws/jobs/<id>/; lists (dashboard, history) follow /ws/jobs/ for every row they show.
+// A job page follows /ws/jobs/<id>/; lists (dashboard, history, a batch's jobs and its counts by status) follow
+// /ws/jobs/ for every row they show.
 // The server sends a snapshot first, then numbered events; the page only ever moves forward (seq).
 
 // User-facing strings go through Django's JavaScript catalog (base.html loads it first; /i18n/js/).
@@ -311,6 +312,24 @@ function setupJobLists(lists) {
   const anyActive = () => rows().some((row) => !FINAL.has(row.dataset.jobStatus));
   if (!lists.length || !anyActive()) return;
 
+  /** A batch page's counts by status ([data-batch-counts], every row one of its jobs), recounted from the rows. */
+  function recount() {
+    for (const node of document.querySelectorAll("[data-batch-counts]")) {
+      const counted = new Map();
+      for (const row of rows()) counted.set(row.dataset.jobStatus, (counted.get(row.dataset.jobStatus) || 0) + 1);
+      const badges = Object.keys(LABELS)
+        .filter((status) => counted.get(status))
+        .flatMap((status) => {
+          const badge = document.createElement("span");
+          badge.className = "badge";
+          badge.dataset.status = status;
+          badge.textContent = `${LABELS[status]}: ${counted.get(status)}`;
+          return [badge, " "];
+        });
+      node.replaceChildren(...badges);
+    }
+  }
+
   function onMessage(event) {
     if (event.type === "snapshot") {
       for (const job of event.jobs || []) {
@@ -319,6 +338,7 @@ function setupJobLists(lists) {
         lastSeq.set(job.job, job.seq || 0);
         applyCommon(row, job);
       }
+      recount();
       return;
     }
     const row = rowFor(event.job);
@@ -330,6 +350,7 @@ function setupJobLists(lists) {
     } else if (LABELS[status]) {
       applyCommon(row, { status, error: event.error, percent: status === "succeeded" ? 100 : undefined });
     }
+    recount();
     if (!anyActive()) socket.close();
   }
 
