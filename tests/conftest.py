@@ -221,10 +221,7 @@ def private_broker(tmp_path):
 
     use(server.url)
     yield server
-    if isinstance(server, RabbitMQNode):
-        server.remove()
-    else:
-        server.stop()
+    server.stop()
     use(previous)
 
 
