@@ -93,9 +93,7 @@ class BrandKit(models.Model):
         _("default styles"), default=list, blank=True, help_text=_('[{"id": style id, "weight": -2..2}], up to 3.')
     )
     logo = models.FileField(_("logo"), max_length=255, blank=True, help_text=_("Storage key of a re-encoded PNG."))
-    logo_corner = models.CharField(
-        _("logo corner"), max_length=16, choices=LogoCorner, default=LogoCorner.BOTTOM_RIGHT
-    )
+    logo_corner = models.CharField(_("logo corner"), max_length=16, choices=LogoCorner, default=LogoCorner.BOTTOM_RIGHT)
     logo_margin = models.FloatField(
         _("logo margin"),
         default=0.03,

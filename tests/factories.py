@@ -375,6 +375,7 @@ def stored_style(data: bytes, *, base_model: str = Z_IMAGE_TURBO, name: str = "S
         "base_model": base_model,
     }
 
+
 # --- brands -------------------------------------------------------------------------------------
 
 
