@@ -5,7 +5,7 @@ which start from request.user, so another user's story is a 404."""
 from __future__ import annotations
 
 import uuid
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from django import forms
 from django.contrib import messages
@@ -19,7 +19,13 @@ from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy, ngettext
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
+if TYPE_CHECKING:
+    from accounts.models import User
+
 from accounts.exceptions import AccountsError
+from brands.forms import StylePickerForm, styles_as_data
+from brands.models import BrandKit
+from brands.selectors import brand_kits_of
 from gallery.selectors import live_images_for, signed_url
 from gallery.uploads import clean_uploaded_image
 from generation.engine.paths import PATH_CHOICES
@@ -29,7 +35,10 @@ from . import selectors, services
 from .models import MAX_REFERENCE_STRENGTH, MIN_REFERENCE_STRENGTH, Chapter, Character, Scene, Story
 
 
-class StoryForm(forms.Form):
+class StoryForm(StylePickerForm):
+    """A story's fields, with the styles and brand kit every image of it uses (brands.forms' style picker; what
+    is allowed is decided by scenes.services.update_story through brands.services)."""
+
     title = forms.CharField(max_length=200, label=gettext_lazy("Title"))
     description = forms.CharField(
         required=False, label=gettext_lazy("Description"), widget=forms.Textarea(attrs={"rows": 3})
@@ -52,11 +61,33 @@ class StoryForm(forms.Form):
         help_text=gettext_lazy("Added to every scene's prompt, e.g. “watercolour, soft light”."),
     )
 
-    def __init__(self, *args: Any, **kwargs: Any):
+    field_order = ["title", "description", "template", "production_path", "style", "styles", "brand_kit"]
+    brand_kit = forms.TypedChoiceField(
+        coerce=int,
+        empty_value=None,
+        required=False,
+        label=gettext_lazy("Brand kit"),
+        help_text=gettext_lazy("Its colours, tone and words to avoid go into every image of the story."),
+    )
+
+    def __init__(self, *args: Any, user: User, **kwargs: Any):
         super().__init__(*args, **kwargs)
+        self.user = user
         self.fields["template"].choices = [("", _("No template"))] + [
             (t.slug, f"{t.name} ({t.get_production_path_display()})") for t in listed_templates()
         ]
+        self.init_style_picker(user=user)
+        kits = [(kit.pk, kit.name) for kit in brand_kits_of(user=user)]
+        self.choice_field("brand_kit").choices = [("", _("No brand kit")), *kits]
+
+    def clean_brand_kit(self) -> BrandKit | None:
+        kit_id = self.cleaned_data.get("brand_kit")
+        if kit_id is None:
+            return None
+        kit = brand_kits_of(user=self.user).filter(pk=kit_id).first()
+        if kit is None:  # deleted since the page was shown
+            raise ValidationError(_("No such brand kit."))
+        return kit
 
     def clean_template(self):
         slug = self.cleaned_data.get("template")
@@ -165,7 +196,7 @@ def _queue_failed(request: HttpRequest, error: Exception) -> None:
 @login_required
 @require_http_methods(["GET", "POST"])
 def story_list(request: HttpRequest) -> HttpResponse:
-    form = StoryForm(request.POST or None)
+    form = StoryForm(request.POST or None, user=request.user)
     if request.method == "POST" and form.is_valid():
         try:
             story = services.create_story(owner=request.user, **form.cleaned_data)
@@ -179,7 +210,8 @@ def story_list(request: HttpRequest) -> HttpResponse:
     stories = selectors.stories_for(request.user).annotate(
         chapter_count=Count("chapters", distinct=True), character_count=Count("characters", distinct=True)
     )
-    return render(request, "scenes/pages/story_list.html", {"stories": stories, "form": form})
+    status = 400 if form.errors else 200
+    return render(request, "scenes/pages/story_list.html", {"stories": stories, "form": form}, status=status)
 
 
 def _story(request: HttpRequest, pk: int) -> Story:
@@ -437,8 +469,10 @@ def story_edit(request: HttpRequest, pk: int) -> HttpResponse:
         "template": story.template.slug if story.template else "",
         "production_path": story.production_path,
         "style": story.style,
+        "brand_kit": story.brand_kit_id,
+        **styles_as_data(story.styles or []),
     }
-    form = StoryForm(request.POST or None, initial=initial)
+    form = StoryForm(request.POST or None, initial=initial, user=request.user)
     if request.method == "POST" and _save_form(form, lambda **data: services.update_story(story=story, **data)):
         messages.success(request, _("Story saved."))
         return redirect("scenes:story", pk=story.pk)

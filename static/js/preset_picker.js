@@ -8,14 +8,16 @@ if (picker) {
   const status = picker.querySelector("[data-preset-status]");
   const form = picker.closest("form");
 
-  const carets = new Map(); // field -> [start, end] when it lost focus; a field never visited gets the text at its end
+  // A field the user has been in keeps its caret (a textarea remembers it after losing focus); a field never
+  // visited gets the text at its end.
+  const visited = new Set();
   for (const field of form ? form.querySelectorAll("[name=prompt], [name=negative_prompt]") : []) {
-    field.addEventListener("blur", () => carets.set(field, [field.selectionStart, field.selectionEnd]));
+    for (const type of ["focus", "keyup", "click", "select", "input"]) field.addEventListener(type, () => visited.add(field));
   }
 
   function insert(field, text) {
     const value = field.value;
-    const [start, end] = carets.get(field) || [value.length, value.length];
+    const [start, end] = visited.has(field) ? [field.selectionStart, field.selectionEnd] : [value.length, value.length];
     const before = value.slice(0, start).replace(/[\s,]+$/, "");
     const after = value.slice(end).replace(/^[\s,]+/, "");
     const joined = [before, text, after].filter((part) => part).join(", ");

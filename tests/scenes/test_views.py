@@ -13,7 +13,15 @@ from django.urls import reverse
 from scenes import services
 from scenes.models import Chapter, Character, Scene, Story
 
-from ..factories import ChapterFactory, CharacterFactory, SceneFactory, StoryFactory, png_bytes
+from ..factories import (
+    BrandKitFactory,
+    ChapterFactory,
+    CharacterFactory,
+    SceneFactory,
+    StoryFactory,
+    StyleFactory,
+    png_bytes,
+)
 
 pytestmark = pytest.mark.django_db
 
@@ -296,3 +304,62 @@ def test_every_change_needs_the_csrf_token(user, tree):
         assert strict.post(url, {"title": "x", "direction": "down"}).status_code == 403, url
     assert Story.objects.get(pk=story.pk).title == "The lighthouse"
     assert numbers(chapter) == [("scene 1", 1), ("scene 2", 2), ("scene 5", 5)]
+
+
+# --- a story's styles and brand kit ------------------------------------------------------------------------------
+
+
+def story_body(**extra) -> dict:
+    return {"title": "Harbour", "description": "", "template": "", "production_path": "cinema", "style": "", **extra}
+
+
+def test_a_new_story_keeps_the_styles_and_brand_kit_chosen(owner, user):
+    film, ours = StyleFactory(name="Film grain"), StyleFactory(name="Our look", owner=user)
+    kit = BrandKitFactory(owner=user, name="Acme")
+    body = story_body(styles=[str(film.pk), str(ours.pk)], brand_kit=str(kit.pk))
+    body[f"style_weight_{film.pk}"] = "0.5"
+    response = owner.post(reverse("scenes:list"), body)
+    assert response.status_code == 302
+    story = Story.objects.get(owner=user)
+    assert story.brand_kit == kit
+    assert story.styles == [{"id": film.pk, "weight": 0.5}, {"id": ours.pk, "weight": ours.default_weight}]
+
+
+def test_the_edit_page_shows_the_storys_styles_and_kit_and_clears_them(owner, user, tree):
+    story = tree[0]
+    film = StyleFactory(name="Film grain")
+    kit = BrandKitFactory(owner=user, name="Acme")
+    services.update_story(story=story, styles=[{"id": film.pk, "weight": 0.7}], brand_kit=kit)
+    url = reverse("scenes:story-edit", args=[story.pk])
+    page = owner.get(url).content.decode()
+    assert f'name="styles" value="{film.pk}" id="id_styles_{film.pk}" checked' in page
+    assert f'value="{kit.pk}" selected' in page
+    assert owner.post(url, story_body(title="The lighthouse")).status_code == 302
+    story.refresh_from_db()
+    assert (story.styles, story.brand_kit) == ([], None)
+
+
+def test_another_users_brand_kit_is_refused_on_the_kit(owner, other_user, tree):
+    story = tree[0]
+    theirs = BrandKitFactory(owner=other_user)
+    response = owner.post(reverse("scenes:story-edit", args=[story.pk]), story_body(brand_kit=str(theirs.pk)))
+    assert response.status_code == 400
+    assert list(response.context["form"].errors) == ["brand_kit"]
+    story.refresh_from_db()
+    assert story.brand_kit is None and story.title == "The lighthouse"
+
+
+def test_another_users_private_style_is_refused_on_the_styles(owner, other_user):
+    theirs = StyleFactory(owner=other_user, name="Their look")
+    response = owner.post(reverse("scenes:list"), story_body(styles=[str(theirs.pk)]))
+    assert response.status_code == 400
+    assert list(response.context["form"].errors) == ["styles"]
+    assert not Story.objects.exists()
+
+
+def test_more_than_three_styles_are_refused_on_the_styles(owner):
+    styles = [StyleFactory() for _ in range(4)]
+    response = owner.post(reverse("scenes:list"), story_body(styles=[str(style.pk) for style in styles]))
+    assert response.status_code == 400
+    assert list(response.context["form"].errors) == ["styles"]
+    assert not Story.objects.exists()

@@ -13,11 +13,12 @@ from django.urls import reverse
 from gallery.models import GeneratedImage
 from gallery.services import create_folder
 from scenes import services as story_services
+from templates_app.services import create_prompt_preset
 
-from ..factories import UserFactory, stored_image
+from ..factories import UserFactory, png_bytes, stored_image
 from .test_browser_e2e import CHROMIUM
 from .test_browser_e2e import wait_for as wait_for_truthy
-from .test_browser_edit_extend import SHIFT, logged_in, press, screenshots
+from .test_browser_edit_extend import SHIFT, logged_in, press, screenshots, viewport
 
 pytestmark = [
     pytest.mark.e2e,
@@ -167,4 +168,62 @@ def test_bulk_actions_work_from_the_keyboard_with_a_shift_range(live_server, bro
     press(browser, "Enter")
     wait_for(browser, "window.beforeSubmit === undefined && document.readyState === 'complete'")
     assert all(GeneratedImage.objects.get(pk=image.pk).is_favourite for image in images)
+    assert browser.errors == []
+
+
+def test_the_new_pages_fit_a_phone_without_scrolling_sideways(live_server, browser):
+    user = UserFactory()
+    story = story_services.create_story(owner=user, title="Harbour")
+    mara = story_services.create_character(story=story, name="Mara", reference_png=png_bytes((64, 64)))
+    chapter = story_services.create_chapter(story=story, number=1)
+    scene = story_services.create_scene(chapter=chapter, scene_number=1, description="boats at dawn", characters=[mara])
+    preset = create_prompt_preset(owner=user, name="Window light", text="soft window light")
+    logged_in(browser, live_server.url, user)
+    viewport(browser, "phone")
+    pages = [
+        reverse("scenes:story", args=[story.pk]),
+        reverse("scenes:story-edit", args=[story.pk]),
+        reverse("scenes:chapter", args=[chapter.pk]),
+        reverse("scenes:scene-edit", args=[scene.pk]),
+        reverse("scenes:character-edit", args=[mara.pk]),
+        reverse("scenes:character-delete", args=[mara.pk]),
+        reverse("presets:list"),
+        reverse("presets:edit", args=[preset.pk]),
+        reverse("generation:generate"),
+    ]
+    for path in pages:
+        browser.open(live_server.url + path)
+        assert browser.evaluate("document.documentElement.scrollWidth <= window.innerWidth"), path
+    assert browser.errors == []
+
+
+def test_the_preset_picker_inserts_at_the_cursor_of_the_right_field(live_server, browser):
+    user = UserFactory()
+    create_prompt_preset(owner=user, name="Window light", text="soft window light")
+    create_prompt_preset(owner=user, name="No text", text="text, watermark", kind="negative")
+    logged_in(browser, live_server.url, user)
+    browser.open(live_server.url + reverse("generation:generate"))
+    prompt = "document.querySelector('textarea[name=prompt]')"
+    negative = "document.querySelector('textarea[name=negative_prompt]')"
+    browser.evaluate(f"{prompt}.value = 'a red scarf on a chair'")
+    # The cursor after "a red scarf": the preset goes there, between commas.
+    focus(browser, "textarea[name=prompt]")
+    browser.evaluate(f"{prompt}.setSelectionRange(22, 22)")
+    for _ in range(11):
+        press(browser, "ArrowLeft")
+    pick = (
+        "(s => {{ s.value = [...s.options].find(o => o.textContent === {name!r}).value; }})"
+        "(document.querySelector('[data-preset-select]'))"
+    )
+    browser.evaluate(pick.format(name="Window light"))
+    focus(browser, "[data-preset-insert]")
+    press(browser, "Enter")
+    assert browser.evaluate(f"{prompt}.value") == "a red scarf, soft window light, on a chair"
+    # A negative preset goes to the negative prompt, at its end when it was never visited.
+    browser.evaluate(f"{negative}.value = 'blurry'")
+    browser.evaluate(pick.format(name="No text"))
+    focus(browser, "[data-preset-insert]")
+    press(browser, " ")
+    assert browser.evaluate(f"{negative}.value") == "blurry, text, watermark"
+    assert browser.evaluate(f"document.activeElement === {negative}")
     assert browser.errors == []
