@@ -21,6 +21,7 @@ from generation.models import GenerationJob
 from ..factories import UserFactory
 from ..gallery.conftest import S3_ACCESS_KEY, S3_SECRET_KEY, s3_server  # noqa: F401 (a fixture)
 from ..processes import NGINX, DaphneProcess, GunicornProcess, NginxProcess
+from ..waiting import wait_until
 
 pytestmark = pytest.mark.e2e
 
@@ -60,8 +61,13 @@ def test_the_proxy_gives_each_request_an_id_that_the_app_answers_with_and_both_l
     kept = httpx.get(f"{proxy}/healthz", headers={"X-Request-ID": "client-id-1"}).headers["X-Request-ID"]
     assert len(made) == 32 and int(made, 16) >= 0  # nginx's $request_id, forwarded to gunicorn and echoed
     assert kept == "client-id-1"
-    logged = [line.rsplit(" ", 1)[-1] for line in (tmp_path / "access.log").read_text().splitlines()]
-    assert logged[-2:] == [made, "client-id-1"]
+
+    def logged() -> list[str]:
+        return [line.rsplit(" ", 1)[-1] for line in (tmp_path / "access.log").read_text().splitlines()]
+
+    # nginx writes a request's access line after the response has gone: the second may lag the client.
+    wait_until(lambda: "client-id-1" in logged(), timeout=10, message="the second request's access line")
+    assert logged()[-2:] == [made, "client-id-1"]
 
 
 def test_websockets_go_to_daphne_through_the_proxy(proxy):
