@@ -17,6 +17,9 @@ from generation.engine.models_catalog import MODELS
 
 from . import selectors, services
 from .models import (
+    LOGO_MARGIN_RANGE,
+    LOGO_OPACITY_RANGE,
+    LOGO_SCALE_RANGE,
     MAX_PALETTE_COLOURS,
     MAX_STYLE_WEIGHT,
     MAX_STYLES_PER_JOB,
@@ -207,9 +210,11 @@ class BrandKitInputSerializer(StrictSerializer):
         help_text="An image (a PNG with transparency is best), multipart; re-encoded to PNG. null removes it.",
     )
     logo_corner = serializers.ChoiceField(choices=LogoCorner.choices, required=False)
-    logo_margin = serializers.FloatField(required=False, min_value=0.0, max_value=0.25)
-    logo_scale = serializers.FloatField(required=False, min_value=0.02, max_value=0.5)
-    logo_opacity = serializers.FloatField(required=False, min_value=0.05, max_value=1.0)
+    logo_margin = serializers.FloatField(required=False, min_value=LOGO_MARGIN_RANGE[0], max_value=LOGO_MARGIN_RANGE[1])
+    logo_scale = serializers.FloatField(required=False, min_value=LOGO_SCALE_RANGE[0], max_value=LOGO_SCALE_RANGE[1])
+    logo_opacity = serializers.FloatField(
+        required=False, min_value=LOGO_OPACITY_RANGE[0], max_value=LOGO_OPACITY_RANGE[1]
+    )
     logo_apply = serializers.ChoiceField(choices=LogoApply.choices, required=False)
 
 

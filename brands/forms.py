@@ -15,6 +15,9 @@ from generation.engine.models_catalog import DEFAULT_MODEL, MODELS
 
 from . import selectors
 from .models import (
+    LOGO_MARGIN_RANGE,
+    LOGO_OPACITY_RANGE,
+    LOGO_SCALE_RANGE,
     MAX_PALETTE_COLOURS,
     MAX_STYLE_WEIGHT,
     MAX_STYLES_PER_JOB,
@@ -222,24 +225,24 @@ class BrandKitForm(StylePickerForm):
         label=_("Corner"), choices=LogoCorner.choices, initial=LogoCorner.BOTTOM_RIGHT, widget=forms.RadioSelect
     )
     logo_margin = forms.FloatField(
-        min_value=0.0,
-        max_value=0.25,
+        min_value=LOGO_MARGIN_RANGE[0],
+        max_value=LOGO_MARGIN_RANGE[1],
         initial=0.03,
         label=_("Margin"),
         widget=forms.NumberInput(attrs={"type": "range", "step": "0.005"}),
         help_text=_("The gap to the edges, as a share of the image's width."),
     )
     logo_scale = forms.FloatField(
-        min_value=0.02,
-        max_value=0.5,
+        min_value=LOGO_SCALE_RANGE[0],
+        max_value=LOGO_SCALE_RANGE[1],
         initial=0.15,
         label=_("Size"),
         widget=forms.NumberInput(attrs={"type": "range", "step": "0.01"}),
         help_text=_("The logo's width as a share of the image's width."),
     )
     logo_opacity = forms.FloatField(
-        min_value=0.05,
-        max_value=1.0,
+        min_value=LOGO_OPACITY_RANGE[0],
+        max_value=LOGO_OPACITY_RANGE[1],
         initial=1.0,
         label=_("Opacity"),
         widget=forms.NumberInput(attrs={"type": "range", "step": "0.05"}),

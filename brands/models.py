@@ -20,6 +20,10 @@ MAX_STYLES_PER_JOB = 3  # fal's Z-Image-Turbo LoRA endpoint takes up to three; s
 MIN_STYLE_WEIGHT = -2.0
 MAX_STYLE_WEIGHT = 2.0
 MAX_PALETTE_COLOURS = 8
+# The logo's placement bounds (min, max), as shares of the image's width; the model, the API and the form use them.
+LOGO_MARGIN_RANGE = (0.0, 0.25)
+LOGO_SCALE_RANGE = (0.02, 0.5)
+LOGO_OPACITY_RANGE = (0.05, 1.0)
 
 BASE_MODEL_CHOICES = [(spec.name, spec.label) for spec in MODELS.values()]
 
@@ -97,17 +101,19 @@ class BrandKit(models.Model):
     logo_margin = models.FloatField(
         _("logo margin"),
         default=0.03,
-        validators=[MinValueValidator(0.0), MaxValueValidator(0.25)],
+        validators=[MinValueValidator(LOGO_MARGIN_RANGE[0]), MaxValueValidator(LOGO_MARGIN_RANGE[1])],
         help_text=_("Gap from the edges, as a share of the image's width."),
     )
     logo_scale = models.FloatField(
         _("logo size"),
         default=0.15,
-        validators=[MinValueValidator(0.02), MaxValueValidator(0.5)],
+        validators=[MinValueValidator(LOGO_SCALE_RANGE[0]), MaxValueValidator(LOGO_SCALE_RANGE[1])],
         help_text=_("The logo's width as a share of the image's width."),
     )
     logo_opacity = models.FloatField(
-        _("logo opacity"), default=1.0, validators=[MinValueValidator(0.05), MaxValueValidator(1.0)]
+        _("logo opacity"),
+        default=1.0,
+        validators=[MinValueValidator(LOGO_OPACITY_RANGE[0]), MaxValueValidator(LOGO_OPACITY_RANGE[1])],
     )
     logo_apply = models.CharField(_("logo on"), max_length=16, choices=LogoApply, default=LogoApply.NONE)
     created_at = models.DateTimeField(default=timezone.now)
