@@ -14,6 +14,10 @@ from urllib.parse import parse_qs
 
 from channels.db import database_sync_to_async
 from channels.generic.websocket import AsyncJsonWebsocketConsumer
+from django.utils import translation
+from django.utils.translation import gettext as _
+
+from core.locale import scope_language
 
 from . import selectors, services
 from .events import job_group, user_group
@@ -81,12 +85,15 @@ class JobEventsConsumer(AsyncJsonWebsocketConsumer):
         await self.send_json(event)
 
     async def receive_json(self, content: Any, **kwargs: Any) -> None:
+        """The errors' codes are stable; their messages are in the connection's language (core.locale)."""
         if not isinstance(content, dict) or content.get("type") != "job.cancel":
-            await self.send_json({"type": "error", "code": "invalid", "message": "Unknown message type."})
+            with translation.override(scope_language(self.scope)):
+                await self.send_json({"type": "error", "code": "invalid", "message": _("Unknown message type.")})
             return
         job_id = content.get("job")
         if isinstance(job_id, bool) or not isinstance(job_id, int):
-            await self.send_json({"type": "error", "code": "invalid", "message": "`job` must be a job id."})
+            with translation.override(scope_language(self.scope)):
+                await self.send_json({"type": "error", "code": "invalid", "message": _("`job` must be a job id.")})
             return
         if not await self._cancel(job_id):
             await self.send_json({"type": "error", "code": "not_found", "job": job_id})

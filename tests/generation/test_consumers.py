@@ -339,6 +339,31 @@ class TestCancel:
         assert (error["type"], error["code"]) == ("error", "invalid")
         assert after["type"] == "job.started"
 
+    @pytest.mark.parametrize(
+        ("language", "header", "expected"),
+        [
+            ("ko", b"en", "알 수 없는 메시지 유형입니다."),
+            ("", b"ko-KR,ko;q=0.9", "알 수 없는 메시지 유형입니다."),
+            ("", b"", "Unknown message type."),
+        ],
+        ids=["profile", "accept-language", "default"],
+    )
+    def test_an_error_is_in_the_users_language_and_keeps_its_code(self, user, language, header, expected):
+        """As on the website: the user's saved language, else the browser's; the code stays `invalid`."""
+        user.language = language
+        user.save(update_fields=["language"])
+
+        async def run():
+            communicator = await socket("/ws/jobs/", user=user)
+            communicator.scope["headers"].append((b"accept-language", header))
+            await open_socket(communicator)
+            await communicator.send_json_to({"type": "job.delete"})
+            error = await communicator.receive_json_from(timeout=TIMEOUT)
+            await communicator.disconnect()
+            return error
+
+        assert async_to_sync(run)() == {"type": "error", "code": "invalid", "message": expected}
+
 
 def api_key(user) -> str:
     return create_api_key(user=user, name="socket")[1]

@@ -12,6 +12,7 @@ from __future__ import annotations
 import os
 import re
 import shutil
+import struct
 from html.parser import HTMLParser
 from pathlib import Path
 
@@ -82,6 +83,7 @@ ALLOWED = {
     "I",  # keys as printed on the keyboard (the mask painter's shortcuts)
     "LoRA",
     "safetensors",  # the style adapters' kind and file format, as the tools that make them name them
+    "JSON",
 }
 WORD = re.compile(r"[A-Za-z][A-Za-z0-9]*")
 VERSION = re.compile(r"v\d+")  # a template's version, "Lookbook v2"
@@ -568,6 +570,40 @@ def test_an_invalid_confirmation_link_is_korean():
     response = Client(HTTP_ACCEPT_LANGUAGE="ko").get(reverse("accounts:verify-email", args=["not-a-token"]))
     assert response.status_code == 400
     assert english_left(response.content.decode(), []) == []
+
+
+# Files a style upload refuses from their header (generation.engine.diffusion.lora.check_lora_file), and the tool
+# and format names its messages keep in Latin letters (the ones the reader converts the file with).
+LORA_REFUSALS = {
+    "too short": b"\x01\x02",
+    "not JSON": struct.pack("<Q", 4) + b"nope",
+    "no tensors": struct.pack("<Q", 2) + b"{}",
+    "a pickle": b"\x80\x04K\x01." + bytes(8),
+    "a zip": b"PK\x03\x04" + bytes(8),
+}
+LORA_TOOLS = ["PyTorch", ".pt/.ckpt/.bin", "Python pickle", "pickle", "kohya", "diffusers", ".safetensors"]
+
+
+@pytest.mark.parametrize("content", LORA_REFUSALS.values(), ids=LORA_REFUSALS.keys())
+def test_a_refused_style_file_is_explained_in_korean_on_the_api_and_the_page(user, set_tier, content):
+    set_tier("free", max_private_styles=5)
+    body = {"name": "Mine", "base_model": "Tongyi-MAI/Z-Image-Turbo"}
+    upload = SimpleUploadedFile("style.safetensors", content, content_type="application/octet-stream")
+    response = client_for(user).post(
+        "/api/v1/styles", {**body, "file": upload}, format="multipart", HTTP_ACCEPT_LANGUAGE="ko"
+    )
+    assert response.status_code == 400
+    error = response.json()["error"]
+    assert error["code"] == "invalid"
+    assert english_left(error["fields"]["file"][0], LORA_TOOLS) == []
+    assert re.search("[가-힣]", error["fields"]["file"][0])
+
+    upload = SimpleUploadedFile("style.safetensors", content, content_type="application/octet-stream")
+    page = korean_client(user, "accept-language").post(reverse("brands:styles"), {**body, "file": upload})
+    assert page.status_code == 400
+    html = page.content.decode()
+    assert 'class="errorlist"' in html
+    assert english_left(html, [*LORA_TOOLS, "Mine"]) == []
 
 
 def test_api_errors_stay_english_without_accept_language(user):

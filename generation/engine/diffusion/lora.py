@@ -28,6 +28,8 @@ from functools import cache
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, BinaryIO
 
+from django.utils.translation import gettext as _
+
 from ..models_catalog import MODELS, SDXL, Z_IMAGE_TURBO
 
 if TYPE_CHECKING:
@@ -49,7 +51,8 @@ LORA_KEY = re.compile(r"^(?P<module>.+)\.(?P<part>lora_A\.weight|lora_B\.weight|
 
 
 class LoraFileError(ValueError):
-    """The file is not a LoRA this deployment can load for the base model; the message says what to do."""
+    """The file is not a LoRA this deployment can load for the base model; the message says what to do, in the
+    active language (the uploader's request; English on a worker)."""
 
     def __init__(self, message: str) -> None:
         super().__init__(message)
@@ -81,13 +84,17 @@ class LoraSummary:
 def _refuse_other_formats(start: bytes) -> None:
     if start[:2] == b"PK":
         raise LoraFileError(
-            "This is a zip archive (a PyTorch .pt/.ckpt/.bin checkpoint), not safetensors: convert the LoRA to "
-            ".safetensors (for example with the kohya or diffusers tools) and upload that."
+            _(
+                "This is a zip archive (a PyTorch .pt/.ckpt/.bin checkpoint), not safetensors: convert the LoRA to "
+                ".safetensors (for example with the kohya or diffusers tools) and upload that."
+            )
         )
     if start[:1] == b"\x80" and start[1:2] in (b"\x02", b"\x03", b"\x04", b"\x05"):
         raise LoraFileError(
-            "This is a Python pickle (a PyTorch checkpoint), not safetensors; pickles can run code, so they are "
-            "never opened here. Convert the LoRA to .safetensors and upload that."
+            _(
+                "This is a Python pickle (a PyTorch checkpoint), not safetensors; pickles can run code, so they are "
+                "never opened here. Convert the LoRA to .safetensors and upload that."
+            )
         )
 
 
@@ -98,55 +105,72 @@ def read_header(fileobj: BinaryIO, *, max_bytes: int) -> tuple[dict[str, dict[st
     size = fileobj.tell()
     fileobj.seek(0)
     if size > max_bytes:
-        raise LoraFileError(f"The file is {size / 2**20:.0f} MB; a style may be at most {max_bytes / 2**20:.0f} MB.")
+        raise LoraFileError(
+            _("The file is %(size)s MB; a style may be at most %(max)s MB.")
+            % {"size": f"{size / 2**20:.0f}", "max": f"{max_bytes / 2**20:.0f}"}
+        )
     start = fileobj.read(8)
     _refuse_other_formats(start)
     if len(start) < 8:
-        raise LoraFileError("The file is too short to be a .safetensors LoRA (it may be truncated).")
+        raise LoraFileError(_("The file is too short to be a .safetensors LoRA (it may be truncated)."))
     (header_bytes,) = struct.unpack("<Q", start)
     if header_bytes > MAX_HEADER_BYTES:
         raise LoraFileError(
-            f"The file's header claims {header_bytes} bytes (at most {MAX_HEADER_BYTES} here): it is not a valid "
-            ".safetensors LoRA."
+            _("The file's header claims %(bytes)s bytes (at most %(max)s here): it is not a valid .safetensors LoRA.")
+            % {"bytes": header_bytes, "max": MAX_HEADER_BYTES}
         )
     if 8 + header_bytes > size:
-        raise LoraFileError("The file ends inside its safetensors header: it is truncated. Upload the whole file.")
+        raise LoraFileError(_("The file ends inside its safetensors header: it is truncated. Upload the whole file."))
     raw = fileobj.read(header_bytes)
     try:
         header = json.loads(raw.decode("utf-8"))
     except (UnicodeDecodeError, ValueError):
-        raise LoraFileError("The file's safetensors header is not valid JSON: it is not a .safetensors LoRA.") from None
+        raise LoraFileError(
+            _("The file's safetensors header is not valid JSON: it is not a .safetensors LoRA.")
+        ) from None
     if not isinstance(header, dict):
-        raise LoraFileError("The file's safetensors header is not a JSON object: it is not a .safetensors LoRA.")
+        raise LoraFileError(_("The file's safetensors header is not a JSON object: it is not a .safetensors LoRA."))
     header.pop("__metadata__", None)
     data_start, data_bytes = 8 + header_bytes, size - 8 - header_bytes
     spans: list[tuple[int, int]] = []
     for name, entry in header.items():
         if not isinstance(entry, dict) or not {"dtype", "shape", "data_offsets"} <= entry.keys():
-            raise LoraFileError(f"Tensor {name!r} has no dtype, shape and offsets: the file is not valid safetensors.")
+            raise LoraFileError(
+                _("Tensor %(name)s has no dtype, shape and offsets: the file is not valid safetensors.")
+                % {"name": repr(name)}
+            )
         dtype, shape, offsets = entry["dtype"], entry["shape"], entry["data_offsets"]
         if dtype not in DTYPES:
-            raise LoraFileError(f"Tensor {name!r} is {dtype}; LoRA weights are floating point (F16, BF16 or F32).")
+            raise LoraFileError(
+                _("Tensor %(name)s is %(dtype)s; LoRA weights are floating point (F16, BF16 or F32).")
+                % {"name": repr(name), "dtype": dtype}
+            )
         valid_shape = isinstance(shape, list) and all(isinstance(n, int) and n >= 0 for n in shape)
         valid_offsets = isinstance(offsets, list) and len(offsets) == 2 and all(isinstance(n, int) for n in offsets)
         if not valid_shape or not valid_offsets:
-            raise LoraFileError(f"Tensor {name!r} has an invalid shape or offsets: the file is not valid safetensors.")
+            raise LoraFileError(
+                _("Tensor %(name)s has an invalid shape or offsets: the file is not valid safetensors.")
+                % {"name": repr(name)}
+            )
         numel = 1
         for n in shape:
             numel *= n
         begin, end = offsets
         if not 0 <= begin <= end <= data_bytes or end - begin != numel * DTYPE_BYTES[dtype]:
-            raise LoraFileError(f"Tensor {name!r} lies outside the file: it is truncated or not valid safetensors.")
+            raise LoraFileError(
+                _("Tensor %(name)s lies outside the file: it is truncated or not valid safetensors.")
+                % {"name": repr(name)}
+            )
         spans.append((begin, end))
     position = 0
     for begin, end in sorted(spans):
         if begin != position:
-            raise LoraFileError("The file's tensors overlap or leave gaps: it is not valid safetensors.")
+            raise LoraFileError(_("The file's tensors overlap or leave gaps: it is not valid safetensors."))
         position = end
     if position != data_bytes:
-        raise LoraFileError("The file's size does not match its header: it is truncated or not valid safetensors.")
+        raise LoraFileError(_("The file's size does not match its header: it is truncated or not valid safetensors."))
     if not header:
-        raise LoraFileError("The file holds no tensors.")
+        raise LoraFileError(_("The file holds no tensors."))
     return header, data_start, size
 
 
@@ -249,7 +273,8 @@ def _diffusers_keys(model: str, tensors: dict[str, Any], arch: Architecture) -> 
             )
     except Exception as error:  # diffusers' converters raise ValueError, KeyError, IndexError... on foreign names
         raise LoraFileError(
-            f"The file's tensor names are not a LoRA that diffusers can read for {MODELS[model].label} ({error})."
+            _("The file's tensor names are not a LoRA that diffusers can read for %(model)s (%(error)s).")
+            % {"model": MODELS[model].label, "error": error}
         ) from None
     by_component: dict[str, dict[str, Any]] = {}
     leftover = [key for key in converted if key.split(".", 1)[0] not in COMPONENTS[model]]
@@ -263,13 +288,13 @@ def _diffusers_keys(model: str, tensors: dict[str, Any], arch: Architecture) -> 
     )
     if other is not None:
         raise LoraFileError(
-            f"This LoRA was made for {MODELS[other].label}, not {MODELS[model].label}: choose {MODELS[other].label} "
-            "as its base model."
+            _("This LoRA was made for %(other)s, not %(model)s: choose %(other)s as its base model.")
+            % {"other": MODELS[other].label, "model": MODELS[model].label}
         )
     if leftover:
         raise LoraFileError(
-            f"These tensors fit no part of {MODELS[model].label}: {', '.join(sorted(leftover)[:3])}. Is it a LoRA "
-            f"for {MODELS[model].label}?"
+            _("These tensors fit no part of %(model)s: %(tensors)s. Is it a LoRA for %(model)s?")
+            % {"model": MODELS[model].label, "tensors": ", ".join(sorted(leftover)[:3])}
         )
     for component in COMPONENTS[model]:
         part = {k.removeprefix(f"{component}."): v for k, v in converted.items() if k.startswith(f"{component}.")}
@@ -298,7 +323,9 @@ def check_lora_for(fileobj: BinaryIO, *, base_model: str, max_bytes: int, kind: 
     """`check_lora_file` against the tiny ("tiny") or published ("real") architecture: what a worker asks of the
     pipelines it runs."""
     if base_model not in COMPONENTS:
-        raise LoraFileError(f"Styles exist for {', '.join(m.label for m in MODELS.values())} only.")
+        raise LoraFileError(
+            _("Styles exist for %(models)s only.") % {"models": ", ".join(m.label for m in MODELS.values())}
+        )
     label = MODELS[base_model].label
     try:
         header, data_start, _size = read_header(fileobj, max_bytes=max_bytes)
@@ -316,31 +343,47 @@ def check_lora_for(fileobj: BinaryIO, *, base_model: str, max_bytes: int, kind: 
         for key, tensor in part.items():
             match = LORA_KEY.match(key)
             if match is None:
-                raise LoraFileError(f"Tensor {component}.{key} is not a LoRA weight (lora_A/lora_B) of {label}.")
+                raise LoraFileError(
+                    _("Tensor %(name)s is not a LoRA weight (lora_A/lora_B) of %(model)s.")
+                    % {"name": f"{component}.{key}", "model": label}
+                )
             pairs.setdefault(match["module"], {})[match["part"]] = tensor
         for module, weights in pairs.items():
             layer = table.get(module)
             if layer is None:
                 raise LoraFileError(
-                    f"{component}.{module} is not a layer of {label}: this LoRA was made for another model."
+                    _("%(layer)s is not a layer of %(model)s: this LoRA was made for another model.")
+                    % {"layer": f"{component}.{module}", "model": label}
                 )
             down, up = weights.get("lora_A.weight"), weights.get("lora_B.weight")
             if down is None or up is None:
-                raise LoraFileError(f"{component}.{module} has only half of its LoRA pair (lora_A and lora_B).")
+                raise LoraFileError(
+                    _("%(layer)s has only half of its LoRA pair (lora_A and lora_B).")
+                    % {"layer": f"{component}.{module}"}
+                )
             rank = int(down.shape[0]) if down.dim() else 0
             tail = (*layer.kernel,) if layer.kernel else ()
             up_tail = (1, 1) if layer.kernel else ()
             expected_down, expected_up = (rank, layer.in_features, *tail), (layer.out_features, rank, *up_tail)
             if rank < 1 or tuple(down.shape) != expected_down or tuple(up.shape) != expected_up:
                 raise LoraFileError(
-                    f"{component}.{module} has LoRA shapes {tuple(down.shape)} and {tuple(up.shape)}, but {label}'s "
-                    f"layer takes {layer.in_features} and gives {layer.out_features}: this LoRA was made for another "
-                    "model or size."
+                    _(
+                        "%(layer)s has LoRA shapes %(down)s and %(up)s, but %(model)s's layer takes %(in)s and gives "
+                        "%(out)s: this LoRA was made for another model or size."
+                    )
+                    % {
+                        "layer": f"{component}.{module}",
+                        "down": tuple(down.shape),
+                        "up": tuple(up.shape),
+                        "model": label,
+                        "in": layer.in_features,
+                        "out": layer.out_features,
+                    }
                 )
             ranks.append(rank)
             layers += 1
     if not layers:
-        raise LoraFileError(f"The file holds no LoRA layers for {label}.")
+        raise LoraFileError(_("The file holds no LoRA layers for %(model)s.") % {"model": label})
     dtypes = sorted({entry["dtype"] for entry in header.values()})
     return LoraSummary(
         rank=max(ranks),
