@@ -94,7 +94,7 @@ class User(AbstractUser):
 
 def validate_rate(value: str) -> None:
     if not RATE_PATTERN.match(value):
-        raise ValidationError("Write a rate as <requests>/<period>, e.g. 20/min (periods: s, min, hour, day).")
+        raise ValidationError(_("Write a rate as <requests>/<period>, e.g. 20/min (periods: s, min, hour, day)."))
 
 
 class Tier(models.Model):

@@ -11,6 +11,7 @@ from __future__ import annotations
 from typing import Any
 
 from django.http import StreamingHttpResponse
+from django.utils.translation import gettext as _
 from drf_spectacular.utils import extend_schema
 from rest_framework import exceptions, serializers
 from rest_framework.request import Request
@@ -53,7 +54,7 @@ def template_slug(template_id: Any) -> str:
         if slug is not None:
             return slug
     if template_for_jobs(value) is None:
-        raise exceptions.ValidationError({"template_id": [f"No template {value!r}."]})
+        raise exceptions.ValidationError({"template_id": [_("No template %(value)s.") % {"value": repr(value)}]})
     return value
 
 
@@ -64,14 +65,14 @@ def translate_request(data: dict[str, Any]) -> tuple[dict[str, Any], dict[str, s
     names: dict[str, str] = {"inputs.": "parameters."}
     if "template_id" in body:
         if body.get("template") is not None:
-            raise exceptions.ValidationError({"template_id": ["Give template_id or template, not both."]})
+            raise exceptions.ValidationError({"template_id": [_("Give template_id or template, not both.")]})
         body["template"] = template_slug(body.pop("template_id"))
         names["template"] = "template_id"
     parameters = body.pop("parameters", None)
     if parameters is None:
         return body, names
     if not isinstance(parameters, dict):
-        raise exceptions.ValidationError({"parameters": ["Must be an object."]})
+        raise exceptions.ValidationError({"parameters": [_("Must be an object.")]})
     inputs = dict(body.pop("inputs", None) or {})
     for key, value in parameters.items():
         field = PARAMETER_FIELDS.get(key)
@@ -79,7 +80,9 @@ def translate_request(data: dict[str, Any]) -> tuple[dict[str, Any], dict[str, s
             inputs[key] = value
             continue
         if field in body:
-            raise exceptions.ValidationError({f"parameters.{key}": [f"Given twice: here and as {field}."]})
+            raise exceptions.ValidationError(
+                {f"parameters.{key}": [_("Given twice: here and as %(field)s.") % {"field": field}]}
+            )
         body[field] = value
         names[field] = f"parameters.{key}"
     if inputs:

@@ -12,6 +12,7 @@ from typing import Any
 
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404
+from django.utils.translation import gettext as _
 from django.views.decorators.csrf import csrf_exempt
 from drf_spectacular.utils import OpenApiExample, OpenApiParameter, extend_schema
 from rest_framework import exceptions, serializers, status
@@ -109,7 +110,7 @@ class GenerateView(LegacyView):
         """The same job as `POST /api/v1/jobs` with the translated body; answers its id and status at once."""
         data = request.data.dict() if hasattr(request.data, "dict") else request.data  # a form's QueryDict
         if not isinstance(data, dict):
-            raise exceptions.ValidationError({"non_field_errors": ["Send a JSON object."]})
+            raise exceptions.ValidationError({"non_field_errors": [_("Send a JSON object.")]})
         with fields_renamed({"inputs.": "parameters."}):
             body, names = doc000.translate_request(data)
         with fields_renamed(names):

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from django.utils.translation import gettext as _
 from drf_spectacular.utils import extend_schema
 from rest_framework import exceptions, serializers, status
 from rest_framework.request import Request
@@ -85,5 +86,7 @@ class SceneImageStatusView(LegacyView):
         scene = get_scene(request.user, chapter_id, scene_number)
         latest = selectors.latest_image_request(scene=scene)
         if latest is None:
-            raise exceptions.NotFound(f"No image has been requested for scene {scene_number} yet.")
+            raise exceptions.NotFound(
+                _("No image has been requested for scene %(scene_number)s yet.") % {"scene_number": scene_number}
+            )
         return Response(SceneImageAnswerSerializer(scene_image_status(latest)).data)

@@ -155,11 +155,13 @@ class StrictSerializerMixin:
         if hasattr(data, "keys"):
             unknown = set(data.keys()) - set(self.fields)  # type: ignore[attr-defined]
             if unknown:
-                raise serializers.ValidationError({str(name): ["Unknown field."] for name in sorted(map(str, unknown))})
+                raise serializers.ValidationError(
+                    {str(name): [_("Unknown field.")] for name in sorted(map(str, unknown))}
+                )
             values = data.lists() if hasattr(data, "lists") else data.items()
             with_nul = sorted(name for name, value in values if _has_nul(value))
             if with_nul:
-                raise serializers.ValidationError({name: ["Null characters are not allowed."] for name in with_nul})
+                raise serializers.ValidationError({name: [_("Null characters are not allowed.")] for name in with_nul})
         return super().to_internal_value(data)  # type: ignore[misc]
 
 

@@ -10,6 +10,7 @@ from django.core.handlers.asgi import ASGIRequest
 from django.http import HttpResponseRedirect
 from django.shortcuts import get_object_or_404
 from django.urls import reverse
+from django.utils.translation import gettext as _
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import exceptions, generics, serializers, status
@@ -175,10 +176,10 @@ class ImageDownloadView(APIView):
         image = get_object_or_404(selectors.live_images_for(request.user), uuid=pk)
         variant = request.query_params.get("variant", "image")
         if variant not in {"image", "original"}:
-            raise exceptions.ValidationError({"variant": ["image or original."]})
+            raise exceptions.ValidationError({"variant": [_("image or original.")]})
         url = selectors.original_download_url(image) if variant == "original" else selectors.download_url(image)
         if not url:
-            raise exceptions.NotFound("This image has no logo, so no separate original.")
+            raise exceptions.NotFound(_("This image has no logo, so no separate original."))
         if request.query_params.get("redirect", "true").lower() in {"false", "0", "no"}:
             return Response({"url": url, "expires_in": settings.SIGNED_URL_EXPIRY})
         return HttpResponseRedirect(url)
@@ -197,7 +198,7 @@ class ImageZipView(APIView):
         wanted = list(dict.fromkeys(serializer.validated_data["ids"]))
         images = selectors.images_by_uuid(request.user, wanted)
         if len(images) != len(wanted):
-            raise exceptions.NotFound("Some of these images do not exist.")
+            raise exceptions.NotFound(_("Some of these images do not exist."))
         entries = [(selectors.download_name(image), image.file.name) for image in images]
         return zip_response(
             entries,
@@ -440,7 +441,7 @@ class ShareLinkCreateSerializer(StrictSerializer):
     def validate_image(self, value) -> GeneratedImage:
         image = selectors.live_images_for(self.context["request"].user).filter(uuid=value).first()
         if image is None:
-            raise serializers.ValidationError("No such image.")
+            raise serializers.ValidationError(_("No such image."))
         return image
 
 
@@ -512,7 +513,7 @@ class PublicShareView(APIView):
     def get(self, request, token: str):
         link = selectors.active_share_link(token)
         if link is None:
-            raise exceptions.NotFound("This link does not exist, has expired or was revoked.")
+            raise exceptions.NotFound(_("This link does not exist, has expired or was revoked."))
         paginator = Pagination()
         page = [
             services.share_copies(image=image)

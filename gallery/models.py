@@ -44,13 +44,13 @@ class Folder(models.Model):
             return
         parent = self.parent
         if self.pk is not None and parent.pk == self.pk:
-            raise ValidationError({"parent": "A folder cannot be its own parent."})
+            raise ValidationError({"parent": _("A folder cannot be its own parent.")})
         if parent.owner_id != self.owner_id:
             raise ValidationError({"parent": _("No such folder.")})
         if parent.parent_id is not None:
             raise ValidationError({"parent": _("Folders nest one level only: this parent is already a subfolder.")})
         if self.pk is not None and Folder.objects.filter(parent_id=self.pk).exists():
-            raise ValidationError({"parent": "A folder with subfolders cannot become a subfolder."})
+            raise ValidationError({"parent": _("A folder with subfolders cannot become a subfolder.")})
 
 
 class Tag(models.Model):

@@ -313,7 +313,9 @@ def _save_validated(obj: Folder | Tag) -> None:
         with transaction.atomic():
             obj.save()
     except IntegrityError:
-        raise ValidationError({"name": f"A {type(obj).__name__.lower()} with this name already exists."}) from None
+        if isinstance(obj, Folder):
+            raise ValidationError({"name": _("A folder with this name already exists.")}) from None
+        raise ValidationError({"name": _("A tag with this name already exists.")}) from None
 
 
 def set_favourite(*, image: GeneratedImage, is_favourite: bool) -> GeneratedImage:
@@ -335,7 +337,9 @@ def _normalise_tag_name(name: str) -> str:
         raise ValidationError({"tags": _("Tag names cannot be blank.")})
     max_length = Tag._meta.get_field("name").max_length
     if max_length is not None and len(name) > max_length:
-        raise ValidationError({"tags": f"Tag names are at most {max_length} characters."})
+        raise ValidationError(
+            {"tags": _("Tag names are at most %(max_length)s characters.") % {"max_length": max_length}}
+        )
     return name
 
 

@@ -31,9 +31,11 @@ def _read_bounded(file: IO[bytes] | bytes, max_bytes: int) -> bytes:
             file.seek(0)
         data = file.read(max_bytes + 1)
     if len(data) > max_bytes:
-        raise ValidationError(f"The file is larger than {max_bytes // (1024 * 1024)} MB.", code="too_large")
+        raise ValidationError(
+            _("The file is larger than %(mb)s MB.") % {"mb": max_bytes // (1024 * 1024)}, code="too_large"
+        )
     if not data:
-        raise ValidationError("The file is empty.", code="empty")
+        raise ValidationError(_("The file is empty."), code="empty")
     return data
 
 
@@ -54,7 +56,9 @@ def clean_uploaded_image(
                 frames = getattr(probe, "n_frames", 1)
                 if image_format not in ALLOWED_FORMATS:
                     raise ValidationError(
-                        f"Unsupported image format {image_format}; use PNG, JPEG or WebP.", code="format"
+                        _("Unsupported image format %(image_format)s; use PNG, JPEG or WebP.")
+                        % {"image_format": image_format},
+                        code="format",
                     )
                 if frames > 1:
                     raise ValidationError(
@@ -62,7 +66,8 @@ def clean_uploaded_image(
                     )
                 if width * height > max_pixels:
                     raise ValidationError(
-                        f"The image is too large: {width}x{height} pixels (at most {max_pixels} in one frame).",
+                        _("The image is too large: %(width)sx%(height)s pixels (at most %(max_pixels)s in one frame).")
+                        % {"width": width, "height": height, "max_pixels": max_pixels},
                         code="too_many_pixels",
                     )
                 probe.verify()
@@ -72,10 +77,10 @@ def clean_uploaded_image(
                 image = image.convert("RGBA" if "A" in image.getbands() or "transparency" in image.info else "RGB")
         except (Image.DecompressionBombWarning, Image.DecompressionBombError) as bomb:
             raise ValidationError(
-                f"The image is too large to decode safely ({bomb}).", code="too_many_pixels"
+                _("The image is too large to decode safely (%(bomb)s).") % {"bomb": bomb}, code="too_many_pixels"
             ) from None
         except _DECODE_ERRORS:
-            raise ValidationError("The file is not a valid image or is corrupt.", code="invalid_image") from None
+            raise ValidationError(_("The file is not a valid image or is corrupt."), code="invalid_image") from None
     out = io.BytesIO()
     image.save(out, format="PNG", optimize=False, compress_level=6)
     return out.getvalue()

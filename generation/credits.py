@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, Any
 
 from django.core.exceptions import ValidationError
 from django.db import transaction
-from django.db.models import Count
+from django.db.models import Count, Exists, OuterRef, Subquery
 from django.utils.translation import gettext as _
 
 from accounts import reasons
@@ -47,13 +47,21 @@ def _check_job_size(user: User, job: GenerationJob, limits: TierLimits) -> None:
     plan = user.get_tier_display()
     if job.num_images > limits.max_images_per_job:
         raise ValidationError(
-            {"num_images": f"The {plan} plan allows at most {limits.max_images_per_job} images per job."}
+            {
+                "num_images": _("The %(plan)s plan allows at most %(count)s images per job.")
+                % {"plan": plan, "count": limits.max_images_per_job}
+            }
         )
     if job.mode == JobMode.UPSCALE:
         return
     for field in ("width", "height"):
         if getattr(job, field) > limits.max_side:
-            raise ValidationError({field: f"The {plan} plan allows images up to {limits.max_side} px a side."})
+            raise ValidationError(
+                {
+                    field: _("The %(plan)s plan allows images up to %(max_side)s px a side.")
+                    % {"plan": plan, "max_side": limits.max_side}
+                }
+            )
 
 
 def admit_job(*, user: User, job: GenerationJob, max_queued: int | None = None) -> CreditEntry | None:
@@ -116,14 +124,17 @@ def settle_job_credits(*, job: GenerationJob) -> list[CreditEntry]:
     """
     with transaction.atomic():
         locked = lock_account(job.owner_id)
-        job = GenerationJob.objects.get(pk=job.pk)
+        # The job and what its ledger holds, in one query: its reservation's amount, and whether it is settled.
+        entries = CreditEntry.objects.filter(job_id=OuterRef("pk"))
+        job = GenerationJob.objects.annotate(
+            reserved=Subquery(entries.filter(kind=EntryKind.RESERVATION).values("reserved_change")[:1]),
+            settled=Exists(entries.filter(kind__in=[EntryKind.CHARGE, EntryKind.RELEASE])),
+        ).get(pk=job.pk)
         if not job.is_final:
             raise ValueError(f"Job {job.pk} is {job.status}: only a finished job is settled.")
-        entries = {entry.kind: entry for entry in CreditEntry.objects.filter(job=job)}
-        reservation = entries.get(EntryKind.RESERVATION)
-        if reservation is None or EntryKind.CHARGE in entries or EntryKind.RELEASE in entries:
+        if job.reserved is None or job.settled:
             return []
-        reserved = reservation.reserved_change
+        reserved = job.reserved
         produced = job.num_images if job.status == JobStatus.SUCCEEDED else min(job.images_done, job.num_images)
         charge = reserved * produced // job.num_images
         release = reserved - charge

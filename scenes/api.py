@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from django.utils.translation import gettext as _
 from drf_spectacular.utils import extend_schema, inline_serializer
 from rest_framework import exceptions, generics, serializers, status
 from rest_framework.response import Response
@@ -389,7 +390,9 @@ class SceneStatusView(APIView):
         scene = get_scene(request.user, chapter_id, scene_number)
         latest = selectors.latest_image_request(scene=scene)
         if latest is None:
-            raise exceptions.NotFound(f"No image has been requested for scene {scene_number} yet.")
+            raise exceptions.NotFound(
+                _("No image has been requested for scene %(scene_number)s yet.") % {"scene_number": scene_number}
+            )
         job = latest.job
         first_image = next(iter(job.images.all()), None)  # live images, by index (selectors.image_requests)
         urls = image_urls(first_image) if first_image else {"url": None, "thumbnail_url": None}
@@ -439,7 +442,9 @@ class ChapterImagesView(APIView):
     def post(self, request, chapter_id: int):
         chapter = get_chapter(request.user, chapter_id)
         if not chapter.scenes.exists():
-            raise exceptions.ValidationError({"chapter": [f"Chapter {chapter.number} has no scenes yet."]})
+            raise exceptions.ValidationError(
+                {"chapter": [_("Chapter %(number)s has no scenes yet.") % {"number": chapter.number}]}
+            )
         result = services.generate_chapter_images(chapter=chapter)
         if result.error is not None and not result.queued:
             raise result.error  # nothing queued: the usual error answer (400, 402, 429)

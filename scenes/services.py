@@ -167,7 +167,7 @@ def update_scene(*, scene: Scene, characters: list[Character] | None = None, **c
     if characters is not None:
         strangers = [character.name for character in characters if character.story_id != scene.chapter.story_id]
         if strangers:
-            raise ValidationError({"characters": f"Not in this story: {', '.join(strangers)}."})
+            raise ValidationError({"characters": _("Not in this story: %(names)s.") % {"names": ", ".join(strangers)}})
         scene.characters.set(characters)
     return scene
 
@@ -257,7 +257,12 @@ def story_template(story: Story) -> Template | None:
         return None
     template = template_for_jobs(story.template.slug)
     if template is None:
-        raise ValidationError({"template": f"The story's template {story.template.name!r} is no longer available."})
+        raise ValidationError(
+            {
+                "template": _("The story's template %(name)s is no longer available.")
+                % {"name": repr(story.template.name)}
+            }
+        )
     return template
 
 

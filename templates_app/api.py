@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from django.http import Http404
+from django.utils.translation import gettext as _
 from drf_spectacular.utils import extend_schema, inline_serializer
 from rest_framework import generics, permissions, serializers, status, viewsets
 from rest_framework.response import Response
@@ -96,7 +97,7 @@ class TemplateRevisionSerializer(StrictSerializer):
 
     def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
         if not attrs:
-            raise serializers.ValidationError("Change at least one field.")
+            raise serializers.ValidationError(_("Change at least one field."))
         return attrs
 
 
@@ -132,7 +133,7 @@ class TemplateRevisionView(APIView):
 def _latest_or_404(slug: str) -> Template:
     template = selectors.template_for_jobs(slug)
     if template is None:
-        raise Http404(f"No template {slug!r}.")
+        raise Http404(_("No template %(slug)s.") % {"slug": repr(slug)})
     return template
 
 

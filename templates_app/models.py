@@ -6,6 +6,7 @@ from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.core.validators import MaxLengthValidator
 from django.db import models
+from django.utils.translation import gettext as _
 
 from generation.engine.models_catalog import DEFAULT_MODEL, MAX_IMAGES_PER_JOB, MAX_PROMPT_LENGTH, get_model
 from generation.engine.paths import PATH_CHOICES
@@ -130,16 +131,26 @@ class Template(models.Model):
             if name in (self.bounds or {}):
                 low, high = self.bounds[name]
                 if not low <= value <= high:
-                    raise ValidationError({name: f"Must be between {low} and {high} with the template {self.name!r}."})
+                    raise ValidationError(
+                        {
+                            name: _("Must be between %(low)s and %(high)s with the template %(name)s.")
+                            % {"low": low, "high": high, "name": repr(self.name)}
+                        }
+                    )
 
 
 def validate_overridable(overridable: Any) -> list[str]:
     if not isinstance(overridable, list) or not all(isinstance(name, str) for name in overridable):
-        raise ValidationError({"overridable": "Must be a list of parameter names."})
+        raise ValidationError({"overridable": _("Must be a list of parameter names.")})
     unknown = set(overridable) - set(OVERRIDABLE_PARAMETERS)
     if unknown:
         names, allowed = ", ".join(sorted(unknown)), ", ".join(OVERRIDABLE_PARAMETERS)
-        raise ValidationError({"overridable": f"Unknown parameters: {names} (allowed: {allowed})."})
+        raise ValidationError(
+            {
+                "overridable": _("Unknown parameters: %(names)s (allowed: %(allowed)s).")
+                % {"names": names, "allowed": allowed}
+            }
+        )
     return [name for name in OVERRIDABLE_PARAMETERS if name in overridable]
 
 
@@ -149,7 +160,7 @@ def validate_bounds(bounds: Any, *, template: Template) -> dict[str, list[float]
     if bounds in (None, ""):
         return {}
     if not isinstance(bounds, dict):
-        raise ValidationError({"bounds": 'Must be an object like {"steps": [1, 12]}.'})
+        raise ValidationError({"bounds": _('Must be an object like {"steps": [1, 12]}.')})
     model = get_model(template.config.get("model", DEFAULT_MODEL))
     limits = {
         "width": (model.min_side, model.max_side),
@@ -162,23 +173,34 @@ def validate_bounds(bounds: Any, *, template: Template) -> dict[str, list[float]
     normalised = {}
     for name, pair in bounds.items():
         if name not in BOUNDABLE_PARAMETERS:
-            raise _bound_error(name, f"Cannot be bounded (boundable: {', '.join(BOUNDABLE_PARAMETERS)}).")
+            raise _bound_error(
+                name, _("Cannot be bounded (boundable: %(names)s).") % {"names": ", ".join(BOUNDABLE_PARAMETERS)}
+            )
         if name not in template.overridable:
-            raise _bound_error(name, "Is not overridable with this template, so a bound has no effect.")
+            raise _bound_error(name, _("Is not overridable with this template, so a bound has no effect."))
         number_types = (int, float) if name == "guidance" else (int,)
         if (
             not isinstance(pair, list | tuple)
             or len(pair) != 2
             or any(isinstance(value, bool) or not isinstance(value, number_types) for value in pair)
         ):
-            kind = "numbers" if name == "guidance" else "whole numbers"
-            raise _bound_error(name, f"Must be [low, high], two {kind}.")
+            if name == "guidance":
+                raise _bound_error(name, _("Must be [low, high], two numbers."))
+            raise _bound_error(name, _("Must be [low, high], two whole numbers."))
         low, high = pair
         model_low, model_high = limits[name]
         if not model_low <= low <= high <= model_high:
-            raise _bound_error(name, f"Must satisfy {model_low} <= low <= high <= {model_high}.")
+            raise _bound_error(
+                name,
+                _("Must satisfy %(model_low)s <= low <= high <= %(model_high)s.")
+                % {"model_low": model_low, "model_high": model_high},
+            )
         if not low <= defaults[name] <= high:
-            raise _bound_error(name, f"The template's own default ({defaults[name]}) lies outside [{low}, {high}].")
+            raise _bound_error(
+                name,
+                _("The template's own default (%(default)s) lies outside [%(low)s, %(high)s].")
+                % {"default": defaults[name], "low": low, "high": high},
+            )
         normalised[name] = [low, high]
     return normalised
 

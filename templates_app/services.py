@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING, Any
 from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.utils import timezone
+from django.utils.translation import gettext as _
 
 from .models import PromptKind, PromptPreset, Template
 from .seed_templates import CURATED_TEMPLATES
@@ -56,7 +57,7 @@ def revise_template(*, template: Template, **changes: Any) -> Template:
     """
     unknown = set(changes) - REVISABLE_FIELDS
     if unknown:
-        raise ValidationError({name: "This field cannot be changed in a revision." for name in sorted(unknown)})
+        raise ValidationError({name: _("This field cannot be changed in a revision.") for name in sorted(unknown)})
     # Lock every version of the slug: two concurrent revisions must not both become n+1.
     versions = list(Template.objects.select_for_update().filter(slug=template.slug).order_by("-version"))
     revision = Template(
@@ -117,7 +118,11 @@ def _save_preset(preset: PromptPreset) -> PromptPreset:
     preset.full_clean(validate_constraints=False)
     duplicate = PromptPreset.objects.filter(owner=preset.owner_id, kind=preset.kind, name=preset.name)
     if duplicate.exclude(pk=preset.pk).exists():
-        raise ValidationError({"name": f"You already have a {preset.kind} preset named {preset.name!r}."})
+        if preset.kind == PromptKind.NEGATIVE:
+            message = _("You already have a negative prompt preset named %(name)s.")
+        else:
+            message = _("You already have a prompt preset named %(name)s.")
+        raise ValidationError({"name": message % {"name": repr(preset.name)}})
     preset.save()
     return preset
 

@@ -57,7 +57,7 @@ def template_list(request: HttpRequest) -> HttpResponse:
 def template_detail(request: HttpRequest, slug: str) -> HttpResponse:
     template = selectors.template_for_jobs(slug)
     if template is None:
-        raise Http404("No such template.")
+        raise Http404(gettext("No such template."))
     model = MODELS.get(template.config.get("model", DEFAULT_MODEL))
     return render(
         request,

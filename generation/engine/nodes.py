@@ -8,6 +8,7 @@ import time
 from collections.abc import Iterator
 from typing import Any
 
+from django.utils.translation import gettext as _
 from PIL import Image
 
 from . import image_ops
@@ -32,7 +33,7 @@ class PromptEnhancementNode(Node):
     def check(cls, params: dict[str, Any], path: str) -> None:
         for index, style in enumerate(params.get("style_prompts", [])):
             if not isinstance(style, str) or not style.strip():
-                raise WorkflowConfigError(f"{path}.style_prompts[{index}]", "Must be a non-empty string.")
+                raise WorkflowConfigError(f"{path}.style_prompts[{index}]", _("Must be a non-empty string."))
 
     def run(self, context: WorkflowContext) -> None:
         context.prompt = enhance_prompt(context.prompt, self.params.get("style_prompts", []))
@@ -110,9 +111,11 @@ class GenerationNode(Node):
     @classmethod
     def check(cls, params: dict[str, Any], path: str) -> None:
         if params.get("model_type", "diffusion") != "diffusion":
-            raise WorkflowConfigError(f"{path}.model_type", "Only 'diffusion' is supported.")
+            raise WorkflowConfigError(f"{path}.model_type", _("Only 'diffusion' is supported."))
         if params.get("mode", JobMode.TEXT) not in GENERATION_MODES:
-            raise WorkflowConfigError(f"{path}.mode", f"Must be one of: {', '.join(GENERATION_MODES)}.")
+            raise WorkflowConfigError(
+                f"{path}.mode", _("Must be one of: %(names)s.") % {"names": ", ".join(GENERATION_MODES)}
+            )
 
     def run(self, context: WorkflowContext) -> None:
         if not context.negative_prompt:
@@ -170,9 +173,9 @@ class UpscaleNode(Node):
     def check(cls, params: dict[str, Any], path: str) -> None:
         tile = params.get("tile_size", image_ops.UPSCALE_TILE)
         if not 128 <= tile <= 2048 or tile % 16:
-            raise WorkflowConfigError(f"{path}.tile_size", "Must be a multiple of 16 between 128 and 2048.")
+            raise WorkflowConfigError(f"{path}.tile_size", _("Must be a multiple of 16 between 128 and 2048."))
         if not 0 <= params.get("tile_overlap", image_ops.UPSCALE_TILE_OVERLAP) <= tile // 2:
-            raise WorkflowConfigError(f"{path}.tile_overlap", "Must be between 0 and half the tile size.")
+            raise WorkflowConfigError(f"{path}.tile_overlap", _("Must be between 0 and half the tile size."))
 
     def run(self, context: WorkflowContext) -> None:
         context.images = self._draw(context)

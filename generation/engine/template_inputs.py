@@ -29,16 +29,16 @@ TEXT_KEYS = {"label", "max_length", "prompt", "default"}
 def validate_input_declarations(inputs: Any, path: str = "inputs") -> dict[str, dict[str, Any]]:
     """Check a config's `inputs`; raises WorkflowConfigError naming the bad key (`inputs.lighting.default`)."""
     if not isinstance(inputs, dict):
-        raise WorkflowConfigError(path, "Must be an object of named inputs.")
+        raise WorkflowConfigError(path, _("Must be an object of named inputs."))
     if len(inputs) > MAX_INPUTS:
-        raise WorkflowConfigError(path, f"At most {MAX_INPUTS} inputs.")
+        raise WorkflowConfigError(path, _("At most %(count)s inputs.") % {"count": MAX_INPUTS})
     normalised = {}
     for name, spec in inputs.items():
         where = f"{path}.{name}"
         if not isinstance(name, str) or not NAME_PATTERN.match(name):
-            raise WorkflowConfigError(where, "Names are lower-case letters, digits and _ (at most 40).")
+            raise WorkflowConfigError(where, _("Names are lower-case letters, digits and _ (at most 40)."))
         if not isinstance(spec, dict):
-            raise WorkflowConfigError(where, "Must be an object with a label and choices or max_length.")
+            raise WorkflowConfigError(where, _("Must be an object with a label and choices or max_length."))
         _check_label(spec.get("label"), f"{where}.label")
         normalised[name] = _choice(spec, where) if "choices" in spec else _text(spec, where)
     return normalised
@@ -50,36 +50,45 @@ def _check_label(label: Any, where: str) -> None:
     texts = label.values() if isinstance(label, dict) else ()
     if texts and all(isinstance(text, str) and text.strip() for text in texts):
         return
-    raise WorkflowConfigError(where, 'Must be a non-empty string, or one per language ({"en": ..., "ko": ...}).')
+    raise WorkflowConfigError(where, _('Must be a non-empty string, or one per language ({"en": ..., "ko": ...}).'))
 
 
 def _check_keys(spec: dict[str, Any], allowed: set[str], where: str) -> None:
     unknown = sorted(set(spec) - allowed)
     if unknown:
-        raise WorkflowConfigError(f"{where}.{unknown[0]}", f"Unknown key (allowed: {', '.join(sorted(allowed))}).")
+        raise WorkflowConfigError(
+            f"{where}.{unknown[0]}", _("Unknown key (allowed: %(names)s).") % {"names": ", ".join(sorted(allowed))}
+        )
 
 
 def _choice(spec: dict[str, Any], where: str) -> dict[str, Any]:
     _check_keys(spec, CHOICE_KEYS, where)
     choices = spec["choices"]
     if not isinstance(choices, list) or not choices or len(choices) > MAX_CHOICES:
-        raise WorkflowConfigError(f"{where}.choices", f"Must be a list of 1 to {MAX_CHOICES} values.")
+        raise WorkflowConfigError(
+            f"{where}.choices", _("Must be a list of 1 to %(count)s values.") % {"count": MAX_CHOICES}
+        )
     values = []
     for index, choice in enumerate(choices):
         at = f"{where}.choices[{index}]"
         if not isinstance(choice, dict):
-            raise WorkflowConfigError(at, "Must be an object with a value, a label and a prompt.")
+            raise WorkflowConfigError(at, _("Must be an object with a value, a label and a prompt."))
         _check_keys(choice, {"value", "label", "prompt"}, at)
         value = choice.get("value")
         if not isinstance(value, str) or not NAME_PATTERN.match(value) or value in values:
-            raise WorkflowConfigError(f"{at}.value", "Values are lower-case letters, digits and _ (at most 40), once.")
+            raise WorkflowConfigError(
+                f"{at}.value", _("Values are lower-case letters, digits and _ (at most 40), once.")
+            )
         values.append(value)
         _check_label(choice.get("label"), f"{at}.label")
         fragment = choice.get("prompt")
         if not isinstance(fragment, str) or len(fragment) > MAX_FRAGMENT_LENGTH:
-            raise WorkflowConfigError(f"{at}.prompt", f"Must be a string of at most {MAX_FRAGMENT_LENGTH} characters.")
+            raise WorkflowConfigError(
+                f"{at}.prompt",
+                _("Must be a string of at most %(count)s characters.") % {"count": MAX_FRAGMENT_LENGTH},
+            )
     if spec.get("default") not in values:
-        raise WorkflowConfigError(f"{where}.default", f"Must be one of: {', '.join(values)}.")
+        raise WorkflowConfigError(f"{where}.default", _("Must be one of: %(names)s.") % {"names": ", ".join(values)})
     return spec
 
 
@@ -87,13 +96,18 @@ def _text(spec: dict[str, Any], where: str) -> dict[str, Any]:
     _check_keys(spec, TEXT_KEYS, where)
     length = spec.get("max_length")
     if isinstance(length, bool) or not isinstance(length, int) or not 1 <= length <= MAX_TEXT_LENGTH:
-        raise WorkflowConfigError(f"{where}.max_length", f"Give choices, or a max_length from 1 to {MAX_TEXT_LENGTH}.")
+        raise WorkflowConfigError(
+            f"{where}.max_length",
+            _("Give choices, or a max_length from 1 to %(count)s.") % {"count": MAX_TEXT_LENGTH},
+        )
     pattern = spec.get("prompt", "{value}")
     if not isinstance(pattern, str) or pattern.count("{value}") != 1 or len(pattern) > MAX_FRAGMENT_LENGTH:
-        raise WorkflowConfigError(f"{where}.prompt", "Must contain {value} exactly once.")
+        raise WorkflowConfigError(f"{where}.prompt", _("Must contain {value} exactly once."))
     default = spec.get("default", "")
     if not isinstance(default, str) or len(default) > length:
-        raise WorkflowConfigError(f"{where}.default", f"Must be text of at most {length} characters.")
+        raise WorkflowConfigError(
+            f"{where}.default", _("Must be text of at most %(length)s characters.") % {"length": length}
+        )
     return {**spec, "prompt": pattern, "default": default}
 
 

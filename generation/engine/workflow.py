@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, ClassVar
 
 from django.core.exceptions import ValidationError
+from django.utils.translation import gettext as _
 
 from .job_input import JobInput
 
@@ -75,20 +76,22 @@ class Node:
     @classmethod
     def validate(cls, params: dict[str, Any], path: str) -> dict[str, Any]:
         if not isinstance(params, dict):
-            raise WorkflowConfigError(path, "Must be an object.")
+            raise WorkflowConfigError(path, _("Must be an object."))
         for name in params:
             if name not in cls.parameters:
                 allowed = ", ".join(sorted(cls.parameters)) or "none"
-                raise WorkflowConfigError(f"{path}.{name}", f"Unknown parameter (allowed: {allowed}).")
+                raise WorkflowConfigError(
+                    f"{path}.{name}", _("Unknown parameter (allowed: %(allowed)s).") % {"allowed": allowed}
+                )
         for name, (types, required) in cls.parameters.items():
             if name not in params:
                 if required:
-                    raise WorkflowConfigError(f"{path}.{name}", "This parameter is required.")
+                    raise WorkflowConfigError(f"{path}.{name}", _("This parameter is required."))
                 continue
             value = params[name]
             if not isinstance(value, types) or (isinstance(value, bool) and bool not in types):
                 expected = " or ".join(t.__name__ for t in types)
-                raise WorkflowConfigError(f"{path}.{name}", f"Must be of type {expected}.")
+                raise WorkflowConfigError(f"{path}.{name}", _("Must be of type %(expected)s.") % {"expected": expected})
         cls.check(params, path)
         return params
 
@@ -119,19 +122,25 @@ def validate_pipeline(pipeline: Any, path: str = "pipeline") -> list[dict[str, A
     from . import nodes  # noqa: F401  (registers the built-in node types)
 
     if not isinstance(pipeline, list):
-        raise WorkflowConfigError(path, "Must be a list of nodes.")
+        raise WorkflowConfigError(path, _("Must be a list of nodes."))
     normalised = []
     for index, spec in enumerate(pipeline):
         where = f"{path}[{index}]"
         if not isinstance(spec, dict):
-            raise WorkflowConfigError(where, "Must be an object with node_type and parameters.")
+            raise WorkflowConfigError(where, _("Must be an object with node_type and parameters."))
         unknown = set(spec) - {"node_type", "parameters"}
         if unknown:
-            raise WorkflowConfigError(f"{where}.{sorted(unknown)[0]}", "Unknown key (allowed: node_type, parameters).")
+            raise WorkflowConfigError(
+                f"{where}.{sorted(unknown)[0]}", _("Unknown key (allowed: node_type, parameters).")
+            )
         node_type = spec.get("node_type")
         if node_type not in NODE_TYPES:
             known = ", ".join(sorted(NODE_TYPES))
-            raise WorkflowConfigError(f"{where}.node_type", f"Unknown node type {node_type!r} (known: {known}).")
+            raise WorkflowConfigError(
+                f"{where}.node_type",
+                _("Unknown node type %(node_type)s (known: %(known)s).")
+                % {"node_type": repr(node_type), "known": known},
+            )
         params = NODE_TYPES[node_type].validate(spec.get("parameters", {}), f"{where}.parameters")
         normalised.append({"node_type": node_type, "parameters": params})
     _check_order(normalised, path)
@@ -146,13 +155,15 @@ def _check_order(pipeline: list[dict[str, Any]], path: str) -> None:
     order = [spec["node_type"] for spec in pipeline]
     drawing = [index for index, node_type in enumerate(order) if node_type in DRAWING_NODES]
     if "save_image" in order and (not drawing or order.index("save_image") < drawing[0]):
-        raise WorkflowConfigError(path, "save_image must come after a generation or upscale node.")
+        raise WorkflowConfigError(path, _("save_image must come after a generation or upscale node."))
     loaded = order.index("load_image") if "load_image" in order else len(order)
     for index in drawing:
         spec = pipeline[index]
         needs_source = spec["node_type"] == "upscale" or spec["parameters"].get("mode", "text") != "text"
         if needs_source and index < loaded:
-            raise WorkflowConfigError(f"{path}[{index}]", f"{spec['node_type']} needs a load_image node before it.")
+            raise WorkflowConfigError(
+                f"{path}[{index}]", _("%(node)s needs a load_image node before it.") % {"node": spec["node_type"]}
+            )
 
 
 def pipeline_requires_source(pipeline: list[dict[str, Any]]) -> bool:
@@ -166,7 +177,7 @@ def run_pipeline(pipeline: list[dict[str, Any]], context: WorkflowContext) -> Wo
 
     for spec in pipeline:
         NODE_TYPES[spec["node_type"]](**spec.get("parameters", {})).run(context)
-    for _ in context.images:  # a pipeline without save_image still draws its images
+    for _image in context.images:  # a pipeline without save_image still draws its images
         pass
     return context
 
@@ -186,17 +197,26 @@ def validate_workflow_config(config: Any) -> dict[str, Any]:
     from .template_inputs import validate_input_declarations
 
     if not isinstance(config, dict):
-        raise WorkflowConfigError("config", "Must be a JSON object.")
+        raise WorkflowConfigError("config", _("Must be a JSON object."))
     for key in config:
         if key not in CONFIG_KEYS:
-            raise WorkflowConfigError(key, f"Unknown key (allowed: {', '.join(sorted(CONFIG_KEYS))}).")
+            raise WorkflowConfigError(
+                key, _("Unknown key (allowed: %(names)s).") % {"names": ", ".join(sorted(CONFIG_KEYS))}
+            )
     model_name = config.get("model")
     if model_name not in MODELS:
-        raise WorkflowConfigError("model", f"Unknown model {model_name!r} (known: {', '.join(MODELS)}).")
+        raise WorkflowConfigError(
+            "model",
+            _("Unknown model %(model_name)s (known: %(names)s).")
+            % {"model_name": repr(model_name), "names": ", ".join(MODELS)},
+        )
     spec = MODELS[model_name]
     scheduler = config.get("scheduler", spec.schedulers[0])
     if scheduler not in spec.schedulers:
-        raise WorkflowConfigError("scheduler", f"{spec.label} supports: {', '.join(spec.schedulers)}.")
+        raise WorkflowConfigError(
+            "scheduler",
+            _("%(label)s supports: %(names)s.") % {"label": spec.label, "names": ", ".join(spec.schedulers)},
+        )
     # key -> (accepted types, lowest, highest)
     limits: dict[str, tuple[type[int] | tuple[type[int], type[float]], float, float]] = {
         "steps": (int, 1, spec.max_steps),
@@ -209,9 +229,13 @@ def validate_workflow_config(config: Any) -> dict[str, Any]:
             continue
         value = config[key]
         if isinstance(value, bool) or not isinstance(value, types):
-            raise WorkflowConfigError(key, "Must be a number.")
+            raise WorkflowConfigError(key, _("Must be a number."))
         if not low <= value <= high:
-            raise WorkflowConfigError(key, f"Must be between {low} and {high} for {spec.label}.")
+            raise WorkflowConfigError(
+                key,
+                _("Must be between %(low)s and %(high)s for %(label)s.")
+                % {"low": low, "high": high, "label": spec.label},
+            )
     pipeline = validate_pipeline(config.get("pipeline", []))
     if "outpaint_anchor" in config:
         _check_outpaint_anchor(config, pipeline)
@@ -225,8 +249,10 @@ def _check_outpaint_anchor(config: dict[str, Any], pipeline: list[dict[str, Any]
     from .image_ops import OUTPAINT_ANCHORS
 
     if config["outpaint_anchor"] not in OUTPAINT_ANCHORS:
-        raise WorkflowConfigError("outpaint_anchor", f"Must be one of: {', '.join(OUTPAINT_ANCHORS)}.")
+        raise WorkflowConfigError(
+            "outpaint_anchor", _("Must be one of: %(names)s.") % {"names": ", ".join(OUTPAINT_ANCHORS)}
+        )
     if "width" not in config or "height" not in config:
-        raise WorkflowConfigError("outpaint_anchor", "Give the width and height the image is extended to.")
+        raise WorkflowConfigError("outpaint_anchor", _("Give the width and height the image is extended to."))
     if not pipeline_requires_source(pipeline):
-        raise WorkflowConfigError("outpaint_anchor", "Extending needs a load_image node in the pipeline.")
+        raise WorkflowConfigError("outpaint_anchor", _("Extending needs a load_image node in the pipeline."))

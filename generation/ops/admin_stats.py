@@ -23,8 +23,8 @@ from django.db import connection
 from django.db.models import Aggregate, Count, F, FloatField, Func, Q, QuerySet, Sum
 from django.http import HttpRequest, HttpResponse
 from django.template.response import TemplateResponse
-from django.utils import timezone
-from django.utils.translation import gettext_lazy
+from django.utils import formats, timezone
+from django.utils.translation import gettext, gettext_lazy
 
 from accounts.models import CreditEntry, EntryKind
 from generation.engine.paths import PATH_CHOICES, PATH_NAMES
@@ -367,10 +367,14 @@ class PeriodForm(forms.Form):
         choices=[*((key, label) for key, (label, _) in PERIODS.items()), ("custom", gettext_lazy("Custom"))],
         initial="24h",
         required=False,
+        label=gettext_lazy("Period"),
     )
-    start = forms.DateField(required=False, widget=forms.DateInput(attrs={"type": "date"}))
+    start = forms.DateField(required=False, widget=forms.DateInput(attrs={"type": "date"}), label=gettext_lazy("Start"))
     end = forms.DateField(
-        required=False, widget=forms.DateInput(attrs={"type": "date"}), help_text=gettext_lazy("Inclusive.")
+        required=False,
+        widget=forms.DateInput(attrs={"type": "date"}),
+        label=gettext_lazy("End"),
+        help_text=gettext_lazy("Inclusive."),
     )
 
     def clean(self) -> dict[str, Any]:
@@ -391,7 +395,8 @@ class PeriodForm(forms.Form):
             zone = timezone.get_current_timezone()
             since = dt.datetime.combine(data["start"], dt.time.min, tzinfo=zone)
             until = dt.datetime.combine(data["end"] + dt.timedelta(days=1), dt.time.min, tzinfo=zone)
-            return since, until, f"{data['start']:%Y-%m-%d} to {data['end']:%Y-%m-%d}"
+            dates = {"start": formats.date_format(data["start"]), "end": formats.date_format(data["end"])}
+            return since, until, gettext("%(start)s to %(end)s") % dates
         label, length = PERIODS[period]
         return now - length, now, label
 

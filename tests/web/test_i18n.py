@@ -43,7 +43,7 @@ ROOT = Path(settings.BASE_DIR)
 KO_DIR = Path(settings.LOCALE_PATHS[0]) / "ko" / "LC_MESSAGES"
 # What makemessages reads: the apps, the wiring, the templates and the static JavaScript.
 SOURCES = ["accounts", "core", "gallery", "generation", "scenes", "templates_app", "webhooks", "zimage", "templates"]
-SOURCES += [name for name in ("batches", "brands", "static") if (ROOT / name).is_dir()]
+SOURCES += [name for name in ("batches", "brands", "compat", "static") if (ROOT / name).is_dir()]
 
 # Names Korean text writes in Latin letters: the brand, protocols and formats, the model family in the hero line,
 # the API header syntax, units, and the switcher's own "English" (a language is named in its own language).
