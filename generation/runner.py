@@ -375,11 +375,10 @@ def _claim_fair_next(holder: GenerationJob, token: str, worker_id: str) -> Gener
             running, on_path = scheduling.drawing_counts(turn.owners | {holder.owner_id}, path.name)
             if on_path >= path.concurrency:
                 raise PathAtConcurrencyLimit(path.concurrency)
-            candidates = turn.candidates(running, limit=CLAIM_ATTEMPTS)
-            if not candidates:
+            turns = turn.next_turns(running, limit=CLAIM_ATTEMPTS)
+            if not turns:
                 raise OwnerAtRunningLimit(limits_for(holder.owner).max_running_jobs)
-            for candidate, place in candidates:
-                job = holder if candidate.pk == holder.pk else candidate
+            for job, place in turn.candidates(turns, known=holder):
                 if job is not holder and (reason := _unrunnable(job)) is not None:
                     unrunnable.append((job, reason))  # failed once the path's turn is over
                     continue

@@ -25,12 +25,13 @@ from __future__ import annotations
 import contextlib
 import enum
 import heapq
+import time
 import uuid
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from django.db import transaction
-from django.db.models import Count, F
+from django.db.models import Count, F, Q
 
 from accounts.selectors import tier_limits
 
@@ -76,13 +77,15 @@ def _queued(path: str) -> list[tuple[int, int, str]]:
 
 
 def _passes(path: str, owner_ids: Iterable[int]) -> tuple[int, dict[int, int]]:
-    """The path's clock and the stored passes of `owner_ids`."""
-    clock = FairQueue.objects.filter(production_path=path).values_list("virtual_time", flat=True).first() or 0
-    passes = dict(
+    """The path's clock and the stored passes of `owner_ids`, in one query: the clock comes with the passes, and
+    where none of them has one every owner starts at the clock, so its value cannot change the order (0 then)."""
+    rows = list(
         FairQueuePass.objects.filter(queue__production_path=path, owner_id__in=set(owner_ids)).values_list(
-            "owner_id", "next_pass"
+            "owner_id", "next_pass", "queue__virtual_time"
         )
     )
+    passes = {owner_id: next_pass for owner_id, next_pass, _clock in rows}
+    clock = rows[0][2] if rows else 0
     return clock, passes
 
 
@@ -121,6 +124,7 @@ def fair_order(
 
 
 def _ordered(path: str) -> list[Turn]:
+    """The path's queued jobs in start order: two queries."""
     queued = _queued(path)
     clock, passes = _passes(path, {owner_id for _pk, owner_id, _tier in queued})
     return fair_order(queued, clock, passes)
@@ -138,56 +142,130 @@ def queue_position(job: GenerationJob) -> int | None:
     return queue_positions(job.production_path).get(job.pk)
 
 
+# The heartbeats change every HEARTBEAT_EVERY (10 s) and are read with a SCAN of the whole Redis database, which
+# grows with the jobs' event histories: every submit's estimate read them (2026-12-03). Each process keeps the
+# count this long.
+ALIVE_WORKERS_CACHE_SECONDS = 5.0
+_alive_cache: list[float] = []  # [expires (monotonic), count] once read
+
+
 def _alive_workers() -> int:
     import redis
 
     from .worker import online_workers
 
+    now = time.monotonic()
+    if _alive_cache and _alive_cache[0] > now:
+        return int(_alive_cache[1])
     try:
-        return len(online_workers())
+        count = len(online_workers())
     except (redis.RedisError, OSError):
         return 0
+    _alive_cache[:] = [now + ALIVE_WORKERS_CACHE_SECONDS, count]
+    return count
 
 
-def estimated_start_seconds(job: GenerationJob) -> float | None:
-    """Seconds until the job should start: what runs on its path now (the part not yet done) and the estimates of
-    the jobs ahead of it, shared over the workers that can run them at once (alive by heartbeat, at most the path's
-    concurrency, at least those running now). None unless queued."""
+@dataclass(frozen=True)
+class Standing:
+    """Where a queued job stands: how many queued jobs start before it, and about how many seconds until it does."""
+
+    position: int
+    estimated_start_seconds: float
+
+
+# What estimate_seconds and percent read of a job: the estimate's rows are read with these columns only.
+ESTIMATE_FIELDS = (
+    "pk",
+    "status",
+    "model",
+    "mode",
+    "width",
+    "height",
+    "steps",
+    "num_images",
+    "progress_step",
+    "progress_total",
+)
+
+
+def standings(path: str, job_ids: Iterable[int] | None = None, *, first: int | None = None) -> dict[int, Standing]:
+    """The standing of the queued jobs `job_ids` on `path` (or of its `first` jobs in start order), from one reading
+    of the queue: three queries however many jobs (the order, then the running jobs and those ahead).
+
+    The estimate: what runs on the path now (the part not yet done) and the estimates of the jobs ahead, shared over
+    the workers that can run them at once (alive by heartbeat, at most the path's concurrency, at least those
+    running now). A job that is not queued on the path has no standing.
+    """
     from .engine.paths import get_path
     from .services import estimate_seconds
 
-    if job.status != JobStatus.QUEUED:
-        return None
-    order = [turn.job_id for turn in _ordered(job.production_path)]
-    if job.pk not in order:
-        return None
-    path_jobs = GenerationJob.objects.filter(production_path=job.production_path)
-    running = list(path_jobs.filter(status=JobStatus.RUNNING))
-    ahead = path_jobs.filter(pk__in=order[: order.index(job.pk)])
-    remaining = sum(estimate_seconds(other) * (100 - other.percent) / 100 for other in running)
-    waiting = sum(estimate_seconds(other) for other in ahead)
+    order = [turn.job_id for turn in _ordered(path)]
+    if job_ids is None:
+        wanted = dict(enumerate(order[:first]))
+    else:
+        places = {pk: position for position, pk in enumerate(order)}
+        wanted = {places[pk]: pk for pk in set(job_ids) if pk in places}
+    if not wanted:
+        return {}
+    ahead_of_last = order[: max(wanted)]
+    rows = list(
+        GenerationJob.objects.filter(production_path=path)
+        .filter(Q(status=JobStatus.RUNNING) | Q(pk__in=ahead_of_last))
+        .order_by()
+        .only(*ESTIMATE_FIELDS)
+    )
+    running = [row for row in rows if row.status == JobStatus.RUNNING]
+    estimates = {row.pk: estimate_seconds(row) for row in rows}
+    remaining = sum(estimates[other.pk] * (100 - other.percent) / 100 for other in running)
     try:
-        concurrency = get_path(job.production_path).concurrency
+        concurrency = get_path(path).concurrency
     except KeyError:
         concurrency = 1
     parallel = max(1, len(running), min(_alive_workers(), concurrency))
-    return round((remaining + waiting) / parallel, 1)
+    result: dict[int, Standing] = {}
+    waiting = 0.0
+    for position, pk in enumerate(order[: max(wanted) + 1]):
+        if position in wanted:
+            result[pk] = Standing(position, round((remaining + waiting) / parallel, 1))
+        waiting += estimates.get(pk, 0.0)  # a job ahead deleted meanwhile adds nothing, as before
+    return result
+
+
+def standing(job: GenerationJob) -> Standing | None:
+    """The job's standing in its path's queue; None unless it is queued."""
+    if job.status != JobStatus.QUEUED:
+        return None
+    return standings(job.production_path, [job.pk]).get(job.pk)
+
+
+def estimated_start_seconds(job: GenerationJob) -> float | None:
+    """Seconds until the job should start (see `standings`); None unless queued."""
+    place = standing(job)
+    return place.estimated_start_seconds if place is not None else None
 
 
 # --- the claim (the worker side) ------------------------------------------------------------------
 
 
 def drawing_counts(owner_ids: Iterable[int], path: str) -> tuple[dict[int, int], int]:
-    """Jobs drawing now, per owner (any path) and on `path`: a job past its last step (its images being stored by a
-    store thread) holds no GPU, and counting it would send the next job back to the broker."""
+    """Jobs drawing now, per owner (any path) and on `path`, in one query: a job past its last step (its images
+    being stored by a store thread) holds no GPU, and counting it would send the next job back to the broker."""
+    owners = set(owner_ids)
     drawing = GenerationJob.objects.filter(status=JobStatus.RUNNING, progress_step__lt=F("progress_total"))
-    per_owner = dict(
-        drawing.filter(owner_id__in=set(owner_ids))
-        .values_list("owner_id")
+    rows = (
+        drawing.filter(Q(owner_id__in=owners) | Q(production_path=path))
+        .order_by()
+        .values_list("owner_id", "production_path")
         .annotate(n=Count("id"))
-        .values_list("owner_id", "n")
     )
-    return per_owner, drawing.filter(production_path=path).count()
+    per_owner: dict[int, int] = {}
+    on_path = 0
+    for owner_id, job_path, count in rows:
+        if owner_id in owners:
+            per_owner[owner_id] = per_owner.get(owner_id, 0) + count
+        if job_path == path:
+            on_path += count
+    return per_owner, on_path
 
 
 class PathTurn:
@@ -195,26 +273,38 @@ class PathTurn:
 
     def __init__(self, path: str, queue: FairQueue):
         self.path = path
-        self.queue = queue
+        self.queue = queue  # its clock is the locked row's
         self.queued = _queued(path)
         self.owners = {owner_id for _pk, owner_id, _tier in self.queued}
-        _clock, self.passes = _passes(path, self.owners)
+        self.passes = dict(
+            FairQueuePass.objects.filter(queue=queue, owner_id__in=self.owners).values_list("owner_id", "next_pass")
+        )
 
-    def candidates(self, running: dict[int, int], *, limit: int) -> list[tuple[GenerationJob, Turn]]:
-        """The first `limit` jobs a worker may start now, fair next first, read in one query: owners at their
-        plan's running limit left out."""
-        order = fair_order(
+    def next_turns(self, running: dict[int, int], *, limit: int) -> list[Turn]:
+        """The first `limit` turns a worker may start now, fair next first: owners at their plan's running limit
+        left out. No query."""
+        return fair_order(
             self.queued,
             self.queue.virtual_time,
             self.passes,
             skip_owner=lambda owner, tier: running.get(owner, 0) >= tier_limits(tier).max_running_jobs,
             limit=limit,
         )
+
+    def candidates(self, turns: list[Turn], *, known: GenerationJob) -> Iterator[tuple[GenerationJob, Turn]]:
+        """The turns' jobs, still queued, in order. `known` (the message's own job, just read) is used as it is when
+        it comes first, the usual case, and the others are read in one query only if the caller gets past it."""
+        if turns and turns[0].job_id == known.pk:
+            yield known, turns[0]  # its claim is conditional on it still being queued under its token
+            turns = turns[1:]
+        if not turns:
+            return
         jobs = GenerationJob.objects.select_related(*RELATED).filter(
-            pk__in=[turn.job_id for turn in order], status=JobStatus.QUEUED
+            pk__in=[turn.job_id for turn in turns], status=JobStatus.QUEUED
         )
         by_pk = {job.pk: job for job in jobs}
-        return [(by_pk[turn.job_id], turn) for turn in order if turn.job_id in by_pk]
+        by_pk.update({known.pk: known} if known.pk in by_pk else {})
+        yield from ((by_pk[turn.job_id], turn) for turn in turns if turn.job_id in by_pk)
 
     def charge(self, turn: Turn) -> None:
         """The turn's job started: the clock moves to its pass, its owner's pass on by the owner's stride."""

@@ -345,19 +345,18 @@ def submit_job_request(
             raise SourceNotFound("source_image")
     if outpaint is not None:
         fields.update(_outpaint_fields(outpaint, fields))
+    if not isinstance(mask, str):  # nothing written before the job: submit_job's transaction is the only one
+        mask_image = None
+        if mask is not None:
+            mask_image = source_images_for(user).filter(uuid=mask).first()
+            if mask_image is None:
+                raise SourceNotFound("mask")
+        return submit_job(user=user, source_image=source, mask=mask_image, **fields)
     stored_mask: SourceImage | None = None
     try:
-        with transaction.atomic():
-            if isinstance(mask, str):
-                stored_mask = store_mask_data_url(owner=user, data_url=mask)
-                mask_image: SourceImage | None = stored_mask
-            elif mask is not None:
-                mask_image = source_images_for(user).filter(uuid=mask).first()
-                if mask_image is None:
-                    raise SourceNotFound("mask")
-            else:
-                mask_image = None
-            return submit_job(user=user, source_image=source, mask=mask_image, **fields)
+        with transaction.atomic():  # the painted mask's row and the job: both or neither
+            stored_mask = store_mask_data_url(owner=user, data_url=mask)
+            return submit_job(user=user, source_image=source, mask=stored_mask, **fields)
     except BaseException:
         if stored_mask is not None:  # its row went with the transaction; its file goes now
             delete_stored(str(stored_mask.file.name))

@@ -231,3 +231,30 @@ def test_two_claimers_at_once_never_take_the_same_job():
     assert sorted(claimed) == sorted(job.pk for job in jobs)  # each message started one job, no job twice
     tokens = GenerationJob.objects.values_list("dispatch_token", flat=True)
     assert len(set(tokens)) == len(jobs)  # every token still held by exactly one job
+
+
+def test_the_standings_of_a_whole_queue_are_each_jobs_own():
+    pro, free = UserFactory(tier="pro"), UserFactory(tier="free")
+    jobs = [*queue(free, 3), *queue(pro, 4, after=2)]
+    GenerationJobFactory(owner=free, running=True)
+
+    together = scheduling.standings("fashion", first=len(jobs))
+
+    assert together == {job.pk: scheduling.standing(job) for job in jobs}
+    assert sorted(place.position for place in together.values()) == list(range(len(jobs)))
+    waits = [place.estimated_start_seconds for place in sorted(together.values(), key=lambda place: place.position)]
+    assert waits == sorted(waits) and waits[0] > 0  # the running job's rest comes first
+
+
+def test_a_standing_reads_the_queue_in_three_queries(django_assert_num_queries):
+    a, b = UserFactory(), UserFactory()
+    queue(a, 5)
+    (b_job,) = queue(b, 1, after=10)
+    GenerationJobFactory(owner=a, running=True)
+    scheduling._alive_workers()  # the heartbeats are read from Redis, at most every few seconds
+    scheduling.tier_limits(a.tier)  # and the plan once per process, every 30 s
+
+    with django_assert_num_queries(3):  # the queue, the owners' passes, the running jobs and those ahead
+        place = scheduling.standing(b_job)
+
+    assert place is not None and place.position == 1
