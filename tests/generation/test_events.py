@@ -291,3 +291,98 @@ class TestQueuePlaceOnTheJobPage:
         page = client.get(f"/jobs/{job.pk}/").content.decode()
         tag, text = page.split('data-field="queue"')[1].split("</p>")[0].split(">", 1)
         assert tag.endswith(" hidden") and not text.strip()
+
+
+@pytest.mark.django_db
+class TestOneCallSend:
+    """The numbering and both group sends in one Redis script (events.SEND_EVENT), read back through the channel
+    layer's own receive: what channels_redis's group_send would have delivered."""
+
+    @staticmethod
+    def receive_all(groups: dict[str, list[str]], publish) -> dict[str, list[dict]]:
+        """Sockets' channels added to `groups` ({group: [socket names]}), then `publish()`, then what each got."""
+        import asyncio
+
+        from channels.layers import get_channel_layer
+
+        async def run() -> dict[str, list[dict]]:
+            layer = get_channel_layer()
+            sockets = {name: await layer.new_channel() for names in groups.values() for name in names}
+            for group, names in groups.items():
+                for name in names:
+                    await layer.group_add(group, sockets[name])
+            await asyncio.get_running_loop().run_in_executor(None, publish)
+            received: dict[str, list[dict]] = {name: [] for name in sockets}
+            for name, channel in sockets.items():
+                while True:
+                    try:
+                        received[name].append(await asyncio.wait_for(layer.receive(channel), 0.3))
+                    except TimeoutError:
+                        break
+            return received
+
+        return asyncio.run(run())
+
+    def test_the_channel_layer_sends_directly_here(self):
+        from channels.layers import get_channel_layer
+
+        assert events._sends_directly(get_channel_layer())
+
+    def test_an_encrypted_channel_layer_gets_its_own_group_send(self, user, running_job, settings, monkeypatch):
+        from channels.layers import get_channel_layer
+
+        layer = dict(settings.CHANNEL_LAYERS["default"])
+        layer["CONFIG"] = {**layer["CONFIG"], "symmetric_encryption_keys": ["a test key"]}
+        settings.CHANNEL_LAYERS = {"default": layer}
+        monkeypatch.setattr(events, "_publisher", None)
+
+        def publish() -> None:
+            events.publish(running_job, "job.started", total=6)
+            assert events.get_publisher().flush(timeout=10)
+
+        got = self.receive_all({events.user_group(user.pk): ["list"]}, publish)
+
+        assert not events._sends_directly(get_channel_layer())
+        assert [(message["event"]["type"], message["event"]["seq"]) for message in got["list"]] == [("job.started", 1)]
+
+    def test_each_socket_gets_the_numbered_event_once_per_group_it_is_in(self, user, running_job):
+        job = running_job
+
+        def publish() -> None:
+            events.publish(job, "job.progress", step=1, total=6, percent=17, eta_seconds=None, preview="data:,x")
+            assert events.get_publisher().flush(timeout=10)
+
+        got = self.receive_all(
+            {events.user_group(user.pk): ["list", "page"], events.job_group(job.pk): ["page"]}, publish
+        )
+
+        expected = {"type": "job.progress", "job": job.pk, "owner": user.pk, "status": "running", "step": 1}
+        expected |= {"total": 6, "percent": 17, "eta_seconds": None, "preview": "data:,x", "seq": 1}
+        assert [message["type"] for message in got["list"] + got["page"]] == ["job.event"] * 3
+        for message in got["list"] + got["page"]:
+            event = message["event"]
+            assert {key: event[key] for key in expected} == expected and event["account_seq"] >= 1
+        assert len(got["list"]) == 1 and len(got["page"]) == 2
+
+    def test_an_event_numbered_by_the_submit_is_sent_with_its_numbers_not_numbered_again(self, user, running_job):
+        def publish() -> None:
+            events.publish(running_job, "job.queued", new_job=True, number_now=True)
+            assert events.get_publisher().flush(timeout=10)
+
+        got = self.receive_all(
+            {events.user_group(user.pk): ["list"], events.job_group(running_job.pk): ["page"]}, publish
+        )
+
+        ((message,),) = [got["list"]]
+        assert message["event"]["seq"] == 1 and events.job_history(running_job.pk)[0] == 1
+        assert got["page"] == [], "a new job's event goes to its owner's sockets only"
+
+    def test_a_refused_queue_refresh_reaches_no_socket(self, user, running_job):
+        def publish() -> None:
+            events.publish(running_job, "job.started", total=6)
+            events.publish(running_job, "job.queued", refresh=True, queue_position=0, estimated_start_seconds=1.0)
+            assert events.get_publisher().flush(timeout=10)
+
+        got = self.receive_all({events.user_group(user.pk): ["list"]}, publish)
+
+        assert [message["event"]["type"] for message in got["list"]] == ["job.started"]
