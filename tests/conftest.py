@@ -205,23 +205,37 @@ def start_worker(transactional_db):
 
 
 @pytest.fixture
-def private_broker(tmp_path):
-    """Point this process's Celery app at a broker (a redis-server of its own) that a test can stop and start."""
+def private_broker(tmp_path, monkeypatch):
+    """Point this process's Celery app at a broker of the test's own that it can stop and start: a redis-server,
+    or a private RabbitMQ node when the suite runs on RabbitMQ (CELERY_BROKER_URL=amqp://...)."""
+    from core.brokers import uses_rabbitmq
     from zimage.celery import app as celery_app
 
+    from .rabbitmq_node import RabbitMQNode, can_run_private_node
     from .redis_server import RedisServer
 
-    server = RedisServer(tmp_path / "broker").start()
+    if uses_rabbitmq(settings.CELERY_BROKER_URL):
+        if (why := can_run_private_node()) is not None:
+            pytest.skip(f"no private RabbitMQ node: {why}")
+        server = RabbitMQNode().start()
+    else:
+        server = RedisServer(tmp_path / "broker").start()
     previous = celery_app.conf.broker_url
 
     def use(url):
+        # Celery reads CELERY_BROKER_URL from the environment before its conf (the RabbitMQ pass sets it there):
+        # both must name the private broker, or this process would publish to the shared one.
+        monkeypatch.setenv("CELERY_BROKER_URL", url)
         celery_app.conf.broker_url = url
         celery_app._pool = None
         celery_app.amqp._producer_pool = None
 
     use(server.url)
     yield server
-    server.stop()
+    if isinstance(server, RabbitMQNode):
+        server.remove()
+    else:
+        server.stop()
     use(previous)
 
 
