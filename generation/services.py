@@ -474,8 +474,7 @@ def _send(job: GenerationJob, task_id: str, countdown: float | None) -> bool:
             task_id=task_id,
             queue=queue,
             countdown=countdown,  # type: ignore[arg-type]  # None is no delay to celery; celery-types says float
-            retry=False,
-        )
+        )  # retried once on a fresh connection (CELERY_TASK_PUBLISH_RETRY_POLICY), then the job waits for the sweeper
     except Exception as error:  # kombu.OperationalError, redis errors, timeouts: broker unreachable
         logger.warning(
             "broker unreachable, job left queued for the sweeper",

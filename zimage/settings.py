@@ -188,7 +188,11 @@ CELERY_BROKER_TRANSPORT_OPTIONS = {
     "interval_max": 0.5,
 }
 CELERY_BROKER_CONNECTION_TIMEOUT = 2
-CELERY_TASK_PUBLISH_RETRY = False
+# One immediate retry, on a fresh connection: after a broker restart every pooled connection is dead, and without
+# it each one fails its first publish (a submit answered "queue unreachable" although the broker is back). A broker
+# that is really down still fails at once (connection refused) or within the connect timeout.
+CELERY_TASK_PUBLISH_RETRY = True
+CELERY_TASK_PUBLISH_RETRY_POLICY = {"max_retries": 1, "interval_start": 0, "interval_step": 0, "interval_max": 0}
 CELERY_WORKER_HIJACK_ROOT_LOGGER = False
 CELERY_BEAT_SCHEDULE = {
     "redispatch-queued-jobs": {"task": "generation.redispatch_queued_jobs", "schedule": 30.0},

@@ -110,3 +110,16 @@ def test_broker_down_at_submit_answers_202_and_the_job_runs_once_it_is_back(priv
     assert runner.redispatch_queued_jobs(older_than=0) == 1
     job = job_when(body["id"], lambda j: j.status in FINAL)
     assert job.status == JobStatus.SUCCEEDED and job.deliveries == 1
+
+
+def test_the_first_submit_after_a_broker_restart_is_dispatched(private_broker, transactional_db, api_client):
+    small = LONG_JOB | {"width": 256, "height": 256, "steps": 3}
+    before = api_client.post("/api/v1/jobs", small, format="json").json()
+    assert "warning" not in before  # this process now holds a connection to the broker in its pool
+
+    private_broker.stop()  # the broker restarts: every connection it had is closed, the pooled one too
+    private_broker.start()
+    response = api_client.post("/api/v1/jobs", small | {"seed": 12}, format="json")
+    assert response.status_code == 202
+    assert "warning" not in response.json()
+    assert GenerationJob.objects.get(pk=response.json()["id"]).dispatched_at is not None
