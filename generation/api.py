@@ -243,7 +243,7 @@ class JobSerializer(ModelSerializer):
         return job.reference_method or None
 
     def _standing(self, job: GenerationJob) -> scheduling.Standing | None:
-        """Both queue fields from one reading of the queue (3 queries, where each field read it apart in 2-5)."""
+        """Both queue fields from one reading of the queue (2 queries; the two fields read it apart in 3 and 5)."""
         standings: dict[int, scheduling.Standing | None] = self.__dict__.setdefault("_standings", {})
         if job.pk not in standings:
             standings[job.pk] = scheduling.standing(job)

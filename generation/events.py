@@ -488,7 +488,7 @@ def queue_fields(job: Any) -> dict[str, Any]:
 
 def announce_queue_positions(path: str) -> int:
     """Tell the first QUEUE_REFRESH_LIMIT queued jobs on `path` their new place (a job there has just started):
-    their standings from one reading of the queue (four queries, not five per job)."""
+    their standings from one reading of the queue (three queries, not five per job)."""
     from . import scheduling
     from .models import GenerationJob
 

@@ -30,7 +30,7 @@ import uuid
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from django.db import transaction
+from django.db import connection, transaction
 from django.db.models import Count, F, Q
 
 from accounts.selectors import tier_limits
@@ -67,26 +67,35 @@ class Turn:
     start_pass: int
 
 
-def _queued(path: str) -> list[tuple[int, int, str]]:
-    """(job id, owner id, owner's tier) of the path's queued jobs, oldest first: one query."""
-    return list(
-        GenerationJob.objects.filter(production_path=path, status=JobStatus.QUEUED)
-        .order_by("created_at", "pk")
-        .values_list("pk", "owner_id", "owner__tier")
-    )
+# The path's queued jobs (oldest first) with each owner's stored pass and the path's clock, in one query: the passes
+# joined on (queue, owner), their unique index; where the path has no clock row yet, no pass and a clock of 0.
+_QUEUE_STATE = """
+SELECT job.id, job.owner_id, owner.tier, pass.next_pass, queue.virtual_time
+FROM {job} job
+JOIN {user} owner ON owner.id = job.owner_id
+LEFT JOIN {queue} queue ON queue.production_path = job.production_path
+LEFT JOIN {pass_} pass ON pass.queue_id = queue.id AND pass.owner_id = job.owner_id
+WHERE job.production_path = %s AND job.status = %s
+ORDER BY job.created_at, job.id
+"""
 
 
-def _passes(path: str, owner_ids: Iterable[int]) -> tuple[int, dict[int, int]]:
-    """The path's clock and the stored passes of `owner_ids`, in one query: the clock comes with the passes, and
-    where none of them has one every owner starts at the clock, so its value cannot change the order (0 then)."""
-    rows = list(
-        FairQueuePass.objects.filter(queue__production_path=path, owner_id__in=set(owner_ids)).values_list(
-            "owner_id", "next_pass", "queue__virtual_time"
-        )
-    )
-    passes = {owner_id: next_pass for owner_id, next_pass, _clock in rows}
-    clock = rows[0][2] if rows else 0
-    return clock, passes
+def _queue_state(path: str) -> tuple[list[tuple[int, int, str]], int, dict[int, int]]:
+    """(job id, owner id, owner's tier) of the path's queued jobs, oldest first; the path's clock; the stored passes
+    of their owners. One query (it was three: the jobs, the clock, the passes)."""
+    tables = {
+        "job": GenerationJob._meta.db_table,
+        "user": GenerationJob._meta.get_field("owner").related_model._meta.db_table,
+        "queue": FairQueue._meta.db_table,
+        "pass_": FairQueuePass._meta.db_table,
+    }
+    with connection.cursor() as cursor:
+        cursor.execute(_QUEUE_STATE.format(**tables), [path, JobStatus.QUEUED])
+        rows = cursor.fetchall()
+    queued = [(pk, owner_id, tier) for pk, owner_id, tier, _pass, _clock in rows]
+    passes = {owner_id: next_pass for _pk, owner_id, _tier, next_pass, _clock in rows if next_pass is not None}
+    clock = next((clock for *_, clock in rows if clock is not None), 0)
+    return queued, clock, passes
 
 
 def fair_order(
@@ -124,9 +133,8 @@ def fair_order(
 
 
 def _ordered(path: str) -> list[Turn]:
-    """The path's queued jobs in start order: two queries."""
-    queued = _queued(path)
-    clock, passes = _passes(path, {owner_id for _pk, owner_id, _tier in queued})
+    """The path's queued jobs in start order: one query."""
+    queued, clock, passes = _queue_state(path)
     return fair_order(queued, clock, passes)
 
 
@@ -190,7 +198,7 @@ ESTIMATE_FIELDS = (
 
 def standings(path: str, job_ids: Iterable[int] | None = None, *, first: int | None = None) -> dict[int, Standing]:
     """The standing of the queued jobs `job_ids` on `path` (or of its `first` jobs in start order), from one reading
-    of the queue: three queries however many jobs (the order, then the running jobs and those ahead).
+    of the queue: two queries however many jobs (the order, then the running jobs and those ahead).
 
     The estimate: what runs on the path now (the part not yet done) and the estimates of the jobs ahead, shared over
     the workers that can run them at once (alive by heartbeat, at most the path's concurrency, at least those
@@ -268,17 +276,21 @@ def drawing_counts(owner_ids: Iterable[int], path: str) -> tuple[dict[int, int],
     return per_owner, on_path
 
 
+_CHARGE = """
+WITH clock AS (UPDATE {queue} SET virtual_time = %s WHERE id = %s)
+INSERT INTO {pass_} (queue_id, owner_id, next_pass) VALUES (%s, %s, %s)
+ON CONFLICT (queue_id, owner_id) DO UPDATE SET next_pass = EXCLUDED.next_pass
+"""
+
+
 class PathTurn:
     """A path's claims, one at a time: built by `path_turn` inside the transaction that holds the path's clock."""
 
     def __init__(self, path: str, queue: FairQueue):
         self.path = path
         self.queue = queue  # its clock is the locked row's
-        self.queued = _queued(path)
+        self.queued, _clock, self.passes = _queue_state(path)
         self.owners = {owner_id for _pk, owner_id, _tier in self.queued}
-        self.passes = dict(
-            FairQueuePass.objects.filter(queue=queue, owner_id__in=self.owners).values_list("owner_id", "next_pass")
-        )
 
     def next_turns(self, running: dict[int, int], *, limit: int) -> list[Turn]:
         """The first `limit` turns a worker may start now, fair next first: owners at their plan's running limit
@@ -307,10 +319,19 @@ class PathTurn:
         yield from ((by_pk[turn.job_id], turn) for turn in turns if turn.job_id in by_pk)
 
     def charge(self, turn: Turn) -> None:
-        """The turn's job started: the clock moves to its pass, its owner's pass on by the owner's stride."""
+        """The turn's job started: the clock moves to its pass, its owner's pass on by the owner's stride. One
+        statement on PostgreSQL (the clock's UPDATE in the upsert's WITH), two elsewhere."""
+        next_pass = turn.start_pass + stride(turn.weight)
+        if connection.vendor == "postgresql":
+            with connection.cursor() as cursor:
+                cursor.execute(
+                    _CHARGE.format(queue=FairQueue._meta.db_table, pass_=FairQueuePass._meta.db_table),
+                    [turn.start_pass, self.queue.pk, self.queue.pk, turn.owner_id, next_pass],
+                )
+            return
         FairQueue.objects.filter(pk=self.queue.pk).update(virtual_time=turn.start_pass)
         FairQueuePass.objects.bulk_create(
-            [FairQueuePass(queue=self.queue, owner_id=turn.owner_id, next_pass=turn.start_pass + stride(turn.weight))],
+            [FairQueuePass(queue=self.queue, owner_id=turn.owner_id, next_pass=next_pass)],
             update_conflicts=True,
             unique_fields=["queue", "owner"],
             update_fields=["next_pass"],

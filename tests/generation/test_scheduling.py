@@ -246,7 +246,7 @@ def test_the_standings_of_a_whole_queue_are_each_jobs_own():
     assert waits == sorted(waits) and waits[0] > 0  # the running job's rest comes first
 
 
-def test_a_standing_reads_the_queue_in_three_queries(django_assert_num_queries):
+def test_a_standing_reads_the_queue_in_two_queries(django_assert_num_queries):
     a, b = UserFactory(), UserFactory()
     queue(a, 5)
     (b_job,) = queue(b, 1, after=10)
@@ -254,7 +254,7 @@ def test_a_standing_reads_the_queue_in_three_queries(django_assert_num_queries):
     scheduling._alive_workers()  # the heartbeats are read from Redis, at most every few seconds
     scheduling.tier_limits(a.tier)  # and the plan once per process, every 30 s
 
-    with django_assert_num_queries(3):  # the queue, the owners' passes, the running jobs and those ahead
+    with django_assert_num_queries(2):  # the queue with its passes, then the running jobs and those ahead
         place = scheduling.standing(b_job)
 
     assert place is not None and place.position == 1
