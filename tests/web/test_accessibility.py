@@ -1,7 +1,8 @@
 """Accessible and responsive (#22 part 3), in a real headless Chromium over every page of the website
 (tests/web/pages.py finds them in the URL conf), signed in and out, in English and Korean: axe-core finds no
 serious or critical violation, and no page scrolls sideways on a 390 px phone. Screenshots of every page at 390 and
-1280 px go to $ZIMAGE_SCREENSHOTS when set, to look at.
+1280 px go to $ZIMAGE_SCREENSHOTS when set, to look at. One Chromium serves the whole sweep, each page is loaded
+once and audited in each view (desktop light and dark, phone) as the view is switched on it.
 
 axe-core comes from the npm registry: tests/web/axe/package-lock.json pins it, and the first run installs it with
 `npm ci` under ~/.cache/zimage (once per lock). Skipped where Chromium or npm is not installed."""
@@ -70,6 +71,15 @@ def axe_script() -> str:
     return script.read_text()
 
 
+@pytest.fixture(scope="module")
+def sweep_browser(tmp_path_factory):
+    """One Chromium for the whole sweep: each visitor starts with its cookies cleared."""
+    browser = Browser(tmp_path_factory.mktemp("sweep") / "chromium-profile")
+    browser.call("Network.enable")
+    yield browser
+    browser.close()
+
+
 @pytest.fixture
 def world(live_server):
     """One object of every kind for a user with no language of their own (the cookie decides)."""
@@ -81,8 +91,9 @@ def in_language(browser: Browser, url: str, language: str) -> None:
 
 
 def sweep(browser: Browser, live_server, world, *, signed_in: bool, language: str) -> list[Page]:
-    """Set the browser up as that visitor and list their pages."""
-    browser.call("Network.enable")
+    """Set the browser up as that visitor (no cookie of the last one) and list their pages."""
+    browser.call("Network.clearBrowserCookies")
+    browser.errors.clear()
     if signed_in:
         logged_in(browser, live_server, world.owner)
     in_language(browser, live_server.url, language)
@@ -90,12 +101,18 @@ def sweep(browser: Browser, live_server, world, *, signed_in: bool, language: st
 
 
 def open_page(browser: Browser, live_server, page: Page, language: str) -> None:
-    browser.open(live_server.url + page.url)
+    """Load the page (no settling time: what the audit needs is waited for) and put it in its state."""
+    browser.open(live_server.url + page.url, settle=0)
     assert browser.evaluate("document.documentElement.lang") == language, page
+    if page.prepare:
+        browser.evaluate(page.prepare)
+    if page.ready:
+        wait_for(browser, page.ready, seconds=10)
 
 
 def axe_violations(browser: Browser, axe_script: str) -> list[str]:
-    """axe's serious and critical violations on the open page, one line per rule: rule, impact, where."""
+    """axe's serious and critical violations on the open page, one line per rule: rule, impact, where. axe is
+    injected once per page load, then run as often as the page's layout or colours change."""
     if not browser.evaluate("typeof window.axe === 'object'"):
         browser.evaluate(axe_script)
     result = browser.call(
@@ -124,48 +141,64 @@ def screenshot(browser: Browser, name: str, width: int) -> None:
     Path(folder, f"{safe}-{width}.png").write_bytes(base64.b64decode(shot["data"]))
 
 
-def set_width(browser: Browser, width: int) -> None:
-    """A phone (its viewport meta applies, scrollbars overlay) at 390 px, a desktop window at 1280."""
+def set_view(browser: Browser, width: int, scheme: str = "light") -> None:
+    """A phone (its viewport meta applies, scrollbars overlay) at 390 px, a desktop window at 1280; light or dark.
+    Both apply to the open page as they do to the next: media queries and layout follow without a reload."""
     browser.call(
         "Emulation.setDeviceMetricsOverride", width=width, height=900, deviceScaleFactor=1, mobile=width == PHONE
     )
+    browser.call("Emulation.setEmulatedMedia", features=[{"name": "prefers-color-scheme", "value": scheme}])
+
+
+def scrolls_sideways(browser: Browser) -> list[int] | None:
+    wide_as = browser.evaluate("[document.documentElement.scrollWidth, document.documentElement.clientWidth]")
+    return wide_as if wide_as[0] > wide_as[1] else None
 
 
 @pytest.mark.parametrize("language", LANGUAGES)
 @pytest.mark.parametrize("signed_in", [True, False], ids=["signed-in", "signed-out"])
-def test_axe_finds_no_serious_or_critical_violation_on_any_page(
-    live_server, browser, world, axe_script, signed_in, language
-):
+def test_every_page_passes_axe_and_fits_a_phone(live_server, sweep_browser, world, axe_script, signed_in, language):
+    """axe finds no serious or critical violation on a desktop (light and dark: the dark theme has its own
+    contrast) nor on a phone (its own controls: the menu button), and no page scrolls sideways on the phone.
+    Each page is loaded once: the views are switched on the open page, each checked as it is shown."""
+    browser = sweep_browser
     pages = sweep(browser, live_server, world, signed_in=signed_in, language=language)
-    assert len(pages) >= (20 if signed_in else 8)
-    found = {}
-    # The phone layout has its own controls (the menu button); the dark theme its own colours (contrast).
-    for width, scheme in ((DESKTOP, "light"), (PHONE, "light"), (DESKTOP, "dark")):
-        set_width(browser, width)
-        browser.call("Emulation.setEmulatedMedia", features=[{"name": "prefers-color-scheme", "value": scheme}])
-        for page in pages:
-            open_page(browser, live_server, page, language)
-            if violations := axe_violations(browser, axe_script):
-                found[f"{page.url} @{width} {scheme}"] = violations
-    assert found == {}, "\n".join(f"{url}\n  " + "\n  ".join(items) for url, items in found.items())
-
-
-@pytest.mark.parametrize("language", LANGUAGES)
-@pytest.mark.parametrize("signed_in", [True, False], ids=["signed-in", "signed-out"])
-def test_no_page_scrolls_sideways_on_a_phone(live_server, browser, world, signed_in, language):
-    pages = sweep(browser, live_server, world, signed_in=signed_in, language=language)
-    wide = {}
+    assert len(pages) >= (30 if signed_in else 8)
+    found, wide = {}, {}
     for page in pages:
-        set_width(browser, PHONE)
+        set_view(browser, DESKTOP)
         open_page(browser, live_server, page, language)
-        wide_as = browser.evaluate("[document.documentElement.scrollWidth, document.documentElement.clientWidth]")
-        if wide_as[0] > wide_as[1]:
-            wide[page.url] = wide_as
         name = f"{language}-{'in' if signed_in else 'out'}-{page.name}"
-        screenshot(browser, name, PHONE)
-        set_width(browser, DESKTOP)
-        screenshot(browser, name, DESKTOP)
-    assert wide == {}
+        for width, scheme in ((DESKTOP, "light"), (PHONE, "light"), (DESKTOP, "dark")):
+            set_view(browser, width, scheme)
+            if violations := axe_violations(browser, axe_script):
+                found[f"{page.url} ({page.name}) @{width} {scheme}"] = violations
+            if scheme == "light":
+                screenshot(browser, name, width)
+            if width == PHONE and (too_wide := scrolls_sideways(browser)):
+                wide[f"{page.url} ({page.name})"] = too_wide
+    assert found == {}, "\n".join(f"{url}\n  " + "\n  ".join(items) for url, items in found.items())
+    assert wide == {}, "scroll sideways on a 390 px phone (scrollWidth, clientWidth)"
+
+
+def test_the_header_keeps_its_links_on_one_row_on_a_desktop_and_fits_a_phone(live_server, sweep_browser, world):
+    """Nine links and the actions: one row at 1280 px in both languages; at 390 px the menu button holds them and
+    the header is no wider than the phone (the sweep checks every page too; this names the header)."""
+    browser = sweep_browser
+    for language in LANGUAGES:
+        sweep(browser, live_server, world, signed_in=True, language=language)
+        set_view(browser, DESKTOP)
+        open_page(browser, live_server, Page("dashboard", reverse("generation:dashboard")), language)
+        tops = browser.evaluate(
+            "[...document.querySelectorAll('#site-nav li')].filter(li => li.offsetParent)"
+            ".map(li => li.getBoundingClientRect().top)"
+        )
+        assert len(tops) >= 8 and len(set(tops)) == 1, (language, tops)
+        assert browser.evaluate("!!document.querySelector('#site-nav a[href=\"/presets/\"]')")
+        set_view(browser, PHONE)
+        header = browser.evaluate("(h => [h.scrollWidth, h.clientWidth])(document.querySelector('.site-header'))")
+        assert header[0] <= header[1] <= PHONE, (language, header)
+        assert browser.evaluate("getComputedStyle(document.querySelector('[data-nav-toggle]')).display") != "none"
 
 
 # --- the keyboard alone ------------------------------------------------------------------------------------------
@@ -236,3 +269,17 @@ def test_the_audit_sees_a_violation_when_there_is_one(live_server, browser, axe_
     )
     rules = {line.split(" ")[0] for line in axe_violations(browser, axe_script)}
     assert {"button-name", "image-alt"} <= rules
+
+
+def test_the_phone_check_sees_a_page_that_scrolls_sideways(live_server, sweep_browser, world):
+    """The sweep's width check works on a view switched on the open page: an 800 px block on a phone is caught."""
+    sweep(sweep_browser, live_server, world, signed_in=False, language="en")
+    set_view(sweep_browser, DESKTOP)
+    open_page(sweep_browser, live_server, Page("landing", reverse("core:landing")), "en")
+    sweep_browser.evaluate(
+        "(b => { b.style.width = '800px'; b.style.height = '1px'; document.querySelector('main').append(b); })"
+        "(document.createElement('div'))"
+    )
+    assert scrolls_sideways(sweep_browser) is None
+    set_view(sweep_browser, PHONE)
+    assert scrolls_sideways(sweep_browser) == [800, PHONE]

@@ -85,9 +85,7 @@ def staff() -> Client:
 
 @pytest.fixture
 def world():
-    world = page_world(UserFactory())
-    world.failed_job = GenerationJobFactory(owner=world.owner, failed=True)
-    return world
+    return page_world(UserFactory())
 
 
 def messages_in(response) -> list[str]:

@@ -90,7 +90,9 @@ class Browser:
                 return message.get("result", {})
             self._event(message)
 
-    def open(self, url: str) -> None:
+    def open(self, url: str, *, settle: float = 0.3) -> None:
+        """Navigate and wait for the load event, then `settle` seconds for timers and injected handlers (a sweep
+        that waits for what it needs passes 0)."""
         self.call("Page.navigate", url=url)
         deadline = time.monotonic() + 30
         while time.monotonic() < deadline:
@@ -98,13 +100,15 @@ class Browser:
             self._event(message)
             if message.get("method") == "Page.loadEventFired":
                 break
-        time.sleep(0.3)  # module scripts and any injected handler get their chance to run
-        self.drain()
+        if settle:
+            time.sleep(settle)  # module scripts and any injected handler get their chance to run
+            self.drain()
 
-    def drain(self) -> None:
+    def drain(self, quiet: float = 0.2) -> None:
+        """Handle the events already sent, until none comes for `quiet` seconds."""
         while True:
             try:
-                message = json.loads(self.socket.recv(timeout=0.2))
+                message = json.loads(self.socket.recv(timeout=quiet))
             except TimeoutError:
                 return
             self._event(message)

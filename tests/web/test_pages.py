@@ -7,6 +7,7 @@ import json
 import pytest
 import redis
 from django.conf import settings
+from django.test import Client
 from django.urls import reverse
 
 from accounts.services import create_api_key
@@ -192,3 +193,13 @@ def test_the_navigation_marks_the_current_page(owner_client):
     body = owner_client.get(reverse("gallery:list")).content.decode()
     assert '<a href="/gallery/" aria-current="page">Gallery</a>' in body
     assert '<a href="/dashboard/">Dashboard</a>' in body
+
+
+def test_the_header_links_to_the_presets_in_the_readers_language(user):
+    english = Client(HTTP_ACCEPT_LANGUAGE="en")
+    english.force_login(user)
+    assert '<a href="/presets/">Presets</a>' in english.get(reverse("generation:dashboard")).content.decode()
+    korean = Client(HTTP_ACCEPT_LANGUAGE="ko")
+    korean.force_login(user)
+    body = korean.get(reverse("presets:list")).content.decode()
+    assert '<a href="/presets/" aria-current="page">프리셋</a>' in body
