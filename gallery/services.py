@@ -307,8 +307,9 @@ def _check_owner(owner_id: int, *objects: Folder | Tag | GeneratedImage | None) 
 
 
 def _save_validated(obj: Folder | Tag) -> None:
-    """full_clean (fields, clean(), constraints), then save; a race lost on a unique constraint reads the same."""
-    obj.full_clean()
+    """full_clean (fields, clean()), then save. A unique name is the database's to refuse, said on `name` in the
+    reader's language, a lost race the same way (Django's own check of these constraints names the constraint)."""
+    obj.full_clean(validate_constraints=False)
     try:
         with transaction.atomic():
             obj.save()

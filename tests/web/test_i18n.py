@@ -606,6 +606,43 @@ def test_a_refused_style_file_is_explained_in_korean_on_the_api_and_the_page(use
     assert english_left(html, [*LORA_TOOLS, "Mine"]) == []
 
 
+def gif_upload() -> SimpleUploadedFile:
+    from io import BytesIO
+
+    data = BytesIO()
+    Image.new("RGB", (8, 8)).save(data, "GIF")
+    return SimpleUploadedFile("a.gif", data.getvalue(), content_type="image/gif")
+
+
+API_REFUSALS = {
+    "an upload's format": ("/api/v1/uploads", lambda w: {"file": gif_upload()}, "multipart", "file"),
+    "an unknown field": ("/api/v1/generate", lambda w: {"prompt": "a dress", "wings": 1}, "json", "wings"),
+    "a template of the earlier API": ("/api/v1/generate", lambda w: {"template_id": "nowhere"}, "json", "template_id"),
+    "a folder's name twice": ("/api/v1/folders", lambda w: {"name": w.folder.name.upper()}, "json", "name"),
+    "a chapter without scenes": ("/api/v1/chapters/{empty}/images", lambda w: {}, "json", "chapter"),
+}
+
+
+@pytest.mark.parametrize("case", API_REFUSALS.values(), ids=API_REFUSALS.keys())
+def test_api_refusals_are_korean_on_their_field_and_keep_their_code(case):
+    from scenes.models import Chapter
+
+    from .pages import page_world
+
+    url, body, form, field = case
+    world = page_world(UserFactory())
+    empty = Chapter.objects.create(story=world.story, number=7, title="Empty")
+    response = client_for(world.owner).post(
+        url.format(empty=empty.pk), body(world), format=form, HTTP_ACCEPT_LANGUAGE="ko"
+    )
+    assert response.status_code == 400
+    error = response.json()["error"]
+    assert error["code"] == "invalid"
+    (message,) = error["fields"][field]
+    assert re.search("[가-힣]", message)
+    assert english_left(message, ["GIF", "PNG", "template_id", "nowhere"]) == []
+
+
 def test_api_errors_stay_english_without_accept_language(user):
     error = client_for(user).post("/api/v1/generate", {"prompt": ""}, format="json").json()["error"]
     assert error["code"] == "invalid"
