@@ -152,7 +152,7 @@ def template_choices(templates) -> list[tuple[str, Any]]:
         label = ngettext(
             "%(name)s · %(count)s credit/image", "%(name)s · %(count)s credits/image", template.credit_cost
         ) % {
-            "name": template.name,
+            "name": template.display_name,
             "count": template.credit_cost,
         }
         groups.setdefault(template.get_production_path_display(), []).append((template.slug, label))
@@ -372,7 +372,7 @@ def generate_page_data() -> dict[str, Any]:
     return {
         "templates": {
             template.slug: {
-                "name": template.name,
+                "name": template.display_name,
                 "path": template.production_path,
                 "cost": template.credit_cost,
                 "model": template.config.get("model", DEFAULT_MODEL),
@@ -380,7 +380,7 @@ def generate_page_data() -> dict[str, Any]:
                 "overridable": template.overridable,
                 "bounds": template.bounds,
                 "max_images": template.max_images,
-                "description": template.description,
+                "description": template.display_description,
                 "requires_source": pipeline_requires_source(template.config.get("pipeline", [])),
                 "extends": template_outpaint_anchor(template.config) is not None,
             }

@@ -74,7 +74,7 @@ class StoryForm(StylePickerForm):
         super().__init__(*args, **kwargs)
         self.user = user
         self.fields["template"].choices = [("", _("No template"))] + [
-            (t.slug, f"{t.name} ({t.get_production_path_display()})") for t in listed_templates()
+            (t.slug, f"{t.display_name} ({t.get_production_path_display()})") for t in listed_templates()
         ]
         self.init_style_picker(user=user)
         kits = [(kit.pk, kit.name) for kit in brand_kits_of(user=user)]

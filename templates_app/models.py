@@ -6,6 +6,7 @@ from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.core.validators import MaxLengthValidator
 from django.db import models
+from django.utils.translation import gettext
 from django.utils.translation import gettext as _
 
 from generation.engine.models_catalog import DEFAULT_MODEL, MAX_IMAGES_PER_JOB, MAX_PROMPT_LENGTH, get_model
@@ -137,6 +138,16 @@ class Template(models.Model):
                             % {"low": low, "high": high, "name": repr(self.name)}
                         }
                     )
+
+    @property
+    def display_name(self) -> str:
+        """The name in the reader's language: the curated templates' names are in the catalog (seed_templates marks
+        them); a staff member's own name has no entry and reads as written."""
+        return gettext(self.name) if self.name else self.name
+
+    @property
+    def display_description(self) -> str:
+        return gettext(self.description) if self.description else self.description
 
 
 def validate_overridable(overridable: Any) -> list[str]:

@@ -1,4 +1,9 @@
-"""The curated templates seeded into every installation (created once, as version 1, when the slug is new)."""
+"""The curated templates seeded into every installation (created once, as version 1, when the slug is new).
+
+Their names and descriptions are stored in English and marked for the catalog: pages show them in the reader's
+language through Template.display_name / display_description."""
+
+from django.utils.translation import gettext_noop
 
 from generation.engine.models_catalog import SDXL, Z_IMAGE_TURBO
 
@@ -98,10 +103,10 @@ SDXL_BOUNDS = {"steps": [20, 50], "guidance": [5.0, 12.0]}
 CURATED_TEMPLATES = [
     {
         "slug": "3d-render",
-        "name": "3D render",
+        "name": gettext_noop("3D render"),
         "production_path": "cartoon",
         "credit_cost": 2,
-        "description": "Glossy product-style 3D render with studio lighting (SDXL).",
+        "description": gettext_noop("Glossy product-style 3D render with studio lighting (SDXL)."),
         "sample_prompt": "modern futuristic car in a cyberpunk city",
         "bounds": SDXL_BOUNDS,
         # The source documents' example, verbatim, and the two inputs their requests set.
@@ -138,10 +143,10 @@ CURATED_TEMPLATES = [
     },
     {
         "slug": "fashion-lookbook",
-        "name": "Fashion lookbook",
+        "name": gettext_noop("Fashion lookbook"),
         "production_path": "fashion",
         "credit_cost": 1,
-        "description": "Full-body editorial look on a clean studio backdrop.",
+        "description": gettext_noop("Full-body editorial look on a clean studio backdrop."),
         "sample_prompt": "a model in an oversized camel wool coat and white sneakers",
         "bounds": TURBO_BOUNDS,
         "config": _config(
@@ -153,10 +158,10 @@ CURATED_TEMPLATES = [
     },
     {
         "slug": "studio-product-shot",
-        "name": "Studio product shot",
+        "name": gettext_noop("Studio product shot"),
         "production_path": "fashion",
         "credit_cost": 1,
-        "description": "Accessories and apparel as hero products on seamless paper.",
+        "description": gettext_noop("Accessories and apparel as hero products on seamless paper."),
         "sample_prompt": "a brown leather handbag with gold hardware",
         "bounds": TURBO_BOUNDS,
         "config": _config(
@@ -168,10 +173,10 @@ CURATED_TEMPLATES = [
     },
     {
         "slug": "product-on-marble",
-        "name": "Product on marble",
+        "name": gettext_noop("Product on marble"),
         "production_path": "beauty",
         "credit_cost": 1,
-        "description": "Your own product shot, redrawn on a polished marble counter in soft daylight.",
+        "description": gettext_noop("Your own product shot, redrawn on a polished marble counter in soft daylight."),
         "sample_prompt": "the same perfume bottle on a white marble counter",
         "bounds": TURBO_BOUNDS,
         "config": _from_image(
@@ -185,10 +190,12 @@ CURATED_TEMPLATES = [
     },
     {
         "slug": "banner-from-product-shot",
-        "name": "Banner from product shot",
+        "name": gettext_noop("Banner from product shot"),
         "production_path": "fashion",
         "credit_cost": 1,
-        "description": "Your product shot kept as it is on a wide banner canvas, the scene drawn out around it.",
+        "description": gettext_noop(
+            "Your product shot kept as it is on a wide banner canvas, the scene drawn out around it."
+        ),
         "sample_prompt": "the same sneaker on a sunlit studio floor with soft shadows",
         "bounds": TURBO_BOUNDS,
         # A cover-sized canvas (SIZE_PRESETS["facebook_cover"]): the shot stays in the centre, the rest is drawn.
@@ -206,10 +213,10 @@ CURATED_TEMPLATES = [
     },
     {
         "slug": "beauty-close-up",
-        "name": "Beauty close-up",
+        "name": gettext_noop("Beauty close-up"),
         "production_path": "beauty",
         "credit_cost": 1,
-        "description": "Macro beauty portrait with natural skin texture.",
+        "description": gettext_noop("Macro beauty portrait with natural skin texture."),
         "sample_prompt": "a woman with freckles wearing glossy coral lipstick",
         "bounds": TURBO_BOUNDS,
         "config": _config(
@@ -221,10 +228,10 @@ CURATED_TEMPLATES = [
     },
     {
         "slug": "cosmetics-flat-lay",
-        "name": "Cosmetics flat-lay",
+        "name": gettext_noop("Cosmetics flat-lay"),
         "production_path": "beauty",
         "credit_cost": 1,
-        "description": "Top-down arrangement of cosmetics on a styled surface.",
+        "description": gettext_noop("Top-down arrangement of cosmetics on a styled surface."),
         "sample_prompt": "a skincare set with serum bottles and a jade roller",
         "bounds": TURBO_BOUNDS,
         "config": _config(
@@ -236,10 +243,10 @@ CURATED_TEMPLATES = [
     },
     {
         "slug": "food-hero-shot",
-        "name": "Food hero shot",
+        "name": gettext_noop("Food hero shot"),
         "production_path": "eats",
         "credit_cost": 1,
-        "description": "Appetising close-up of a signature dish.",
+        "description": gettext_noop("Appetising close-up of a signature dish."),
         "sample_prompt": "a stack of buttermilk pancakes with berries and maple syrup",
         "bounds": TURBO_BOUNDS,
         "config": _config(
@@ -257,10 +264,10 @@ CURATED_TEMPLATES = [
     },
     {
         "slug": "menu-board",
-        "name": "Menu board",
+        "name": gettext_noop("Menu board"),
         "production_path": "eats",
         "credit_cost": 1,
-        "description": "Dishes laid out for a menu or delivery app banner.",
+        "description": gettext_noop("Dishes laid out for a menu or delivery app banner."),
         "sample_prompt": "three ramen bowls with side dishes on a wooden table",
         "bounds": TURBO_BOUNDS,
         "config": _config(
@@ -272,10 +279,10 @@ CURATED_TEMPLATES = [
     },
     {
         "slug": "cinematic-still",
-        "name": "Cinematic still",
+        "name": gettext_noop("Cinematic still"),
         "production_path": "cinema",
         "credit_cost": 1,
-        "description": "A frame from a film: anamorphic, graded, dramatic.",
+        "description": gettext_noop("A frame from a film: anamorphic, graded, dramatic."),
         "sample_prompt": "a detective walking down a rain-soaked neon street at night",
         "bounds": TURBO_BOUNDS,
         "config": _config(
@@ -287,10 +294,10 @@ CURATED_TEMPLATES = [
     },
     {
         "slug": "movie-poster",
-        "name": "Movie poster",
+        "name": gettext_noop("Movie poster"),
         "production_path": "cinema",
         "credit_cost": 2,
-        "description": "Portrait key art with a bold composition.",
+        "description": gettext_noop("Portrait key art with a bold composition."),
         "sample_prompt": "an astronaut standing alone on a red desert planet",
         "bounds": TURBO_BOUNDS,
         "config": _config(
@@ -302,10 +309,10 @@ CURATED_TEMPLATES = [
     },
     {
         "slug": "cartoon-character",
-        "name": "Cartoon character",
+        "name": gettext_noop("Cartoon character"),
         "production_path": "cartoon",
         "credit_cost": 1,
-        "description": "A friendly mascot or character sheet.",
+        "description": gettext_noop("A friendly mascot or character sheet."),
         "sample_prompt": "a cheerful fox mascot wearing a chef hat",
         "bounds": TURBO_BOUNDS,
         "config": _config(
@@ -317,10 +324,10 @@ CURATED_TEMPLATES = [
     },
     {
         "slug": "comic-panel",
-        "name": "Comic panel",
+        "name": gettext_noop("Comic panel"),
         "production_path": "cartoon",
         "credit_cost": 1,
-        "description": "A single comic-book panel with inked outlines.",
+        "description": gettext_noop("A single comic-book panel with inked outlines."),
         "sample_prompt": "a superhero landing on a rooftop at sunset",
         "bounds": TURBO_BOUNDS,
         "config": _config(

@@ -362,6 +362,36 @@ def test_signed_out_pages_are_korean_for_a_browser_that_asks(client, user):
     assert not leftovers, report(leftovers)
 
 
+def test_the_curated_templates_read_in_the_readers_language(user):
+    """A curated template's name and description come from the catalog; a staff member's own template reads as
+    written; the API keeps the stored English (a record, not a page)."""
+    from templates_app.seed_templates import CURATED_TEMPLATES
+
+    from ..factories import TemplateFactory
+
+    entry = next(entry for entry in CURATED_TEMPLATES if entry["slug"] == "banner-from-product-shot")
+    curated = TemplateFactory(**entry)
+    TemplateFactory(slug="our-own", name="Our own look")
+    pages = [
+        reverse("templates_app:list"),
+        reverse("templates_app:detail", args=[curated.slug]),
+        reverse("generation:generate"),
+        reverse("scenes:list"),
+    ]
+    korean, english = korean_client(user, "accept-language"), Client(HTTP_ACCEPT_LANGUAGE="en")
+    english.force_login(user)
+    for url in pages:  # every page but the curated one's own lists the staff's template too
+        html = korean.get(url).content.decode()
+        assert "제품 사진으로 배너 만들기" in html and "Banner from product shot" not in html, url
+        assert "Our own look" in html or url == pages[1], url
+        assert "Banner from product shot" in english.get(url).content.decode(), url
+    detail = korean.get(reverse("templates_app:detail", args=[curated.slug])).content.decode()
+    assert "넓은 배너 캔버스" in detail
+    assert client_for(user).get(f"/api/v1/templates/{curated.slug}", HTTP_ACCEPT_LANGUAGE="ko").json()["name"] == (
+        "Banner from product shot"
+    )
+
+
 def test_a_share_page_is_korean_for_a_korean_visitor(user):
     image = stored_image(user)
     link = create_share_link(owner=user, image=image, expires_at=None)
