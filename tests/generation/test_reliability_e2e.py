@@ -1,4 +1,8 @@
-"""The GPU-worker promises, against real worker processes: no job stuck, lost, or run twice."""
+"""The GPU-worker promises, against real worker processes: no job stuck, lost, or run twice.
+
+The tests that start workers of their own come first; the last ones share the module's worker (one model load),
+which, once started, would also take jobs from the shared broker.
+"""
 
 import os
 import signal
@@ -31,17 +35,6 @@ def assert_each_image_stored_once(job):
     assert sorted(job.images.values_list("index", flat=True)) == list(range(job.num_images))
 
 
-def test_killing_the_pool_process_mid_job_retries_it_to_success(worker, api_client, submit_api):
-    job_id = submit_api(api_client, **LONG_JOB)["id"]
-    job = job_when(job_id, lambda j: j.status == JobStatus.RUNNING and j.progress_step >= 3)
-    (child,) = worker.pool_pids()
-    os.kill(child, signal.SIGKILL)
-    job = job_when(job_id, lambda j: j.status in FINAL)
-    assert job.status == JobStatus.SUCCEEDED, job.last_error
-    assert (job.retry_count, job.deliveries) == (1, 2)
-    assert_each_image_stored_once(job)
-
-
 def test_a_worker_killed_whole_is_reaped_and_its_job_finishes_on_another(
     start_worker, api_client, settings, submit_api
 ):
@@ -61,40 +54,6 @@ def test_a_worker_killed_whole_is_reaped_and_its_job_finishes_on_another(
     job = job_when(job_id, lambda j: j.status in FINAL)
     assert job.status == JobStatus.SUCCEEDED, job.last_error
     assert_each_image_stored_once(job)
-
-
-def test_a_task_delivered_twice_runs_once(worker, api_client, submit_api):
-    body = submit_api(api_client, **(LONG_JOB | {"width": 256, "height": 256, "steps": 4}))
-    job = GenerationJob.objects.get(pk=body["id"])
-    duplicate = run_generation_job.apply_async(args=(job.pk, str(job.dispatch_token)), queue="gen.fashion")
-    wait_until(
-        lambda: TaskResult.objects.filter(task_id=duplicate.id, status="SUCCESS").exists(),
-        message="the duplicate delivery",
-    )
-    job = job_when(job.pk, lambda j: j.status in FINAL)
-    assert job.status == JobStatus.SUCCEEDED
-    assert job.deliveries == 1
-    # The delivery that ran the job returned "drawn", which writes no result row (the job's row is its outcome);
-    # the other found nothing to do, and that is recorded.
-    results = TaskResult.objects.filter(task_id__in=[duplicate.id, job.celery_task_id]).values_list("result", flat=True)
-    assert list(results) == ['"skipped"']
-    assert_each_image_stored_once(job)
-
-
-def test_cancelling_a_running_job_stops_the_worker_at_its_next_step(worker, api_client, submit_api):
-    job_id = submit_api(api_client, **LONG_JOB)["id"]
-    job_when(job_id, lambda j: j.status == JobStatus.RUNNING and j.progress_step >= 2)
-    response = api_client.post(f"/api/v1/jobs/{job_id}/cancel")
-    assert response.status_code == 200 and response.json()["status"] == "canceled"
-    job = GenerationJob.objects.get(pk=job_id)
-    wait_until(
-        lambda: TaskResult.objects.filter(task_id=job.celery_task_id, status="SUCCESS").exists(),
-        message="the worker to notice the cancel",
-    )
-    assert TaskResult.objects.get(task_id=job.celery_task_id).result == '"interrupted"'
-    job.refresh_from_db()
-    assert job.status == JobStatus.CANCELED
-    assert job.progress_step < job.progress_total and job.images.count() < job.num_images
 
 
 def test_broker_down_at_submit_answers_202_and_the_job_runs_once_it_is_back(private_broker, start_worker, api_client):
@@ -123,3 +82,52 @@ def test_the_first_submit_after_a_broker_restart_is_dispatched(private_broker, t
     assert response.status_code == 202
     assert "warning" not in response.json()
     assert GenerationJob.objects.get(pk=response.json()["id"]).dispatched_at is not None
+
+
+def test_killing_the_pool_process_mid_job_retries_it_to_success(
+    module_worker, transactional_db, api_client, submit_api
+):
+    job_id = submit_api(api_client, **LONG_JOB)["id"]
+    job = job_when(job_id, lambda j: j.status == JobStatus.RUNNING and j.progress_step >= 3)
+    (child,) = module_worker.pool_pids()
+    os.kill(child, signal.SIGKILL)
+    job = job_when(job_id, lambda j: j.status in FINAL)
+    assert job.status == JobStatus.SUCCEEDED, job.last_error
+    assert (job.retry_count, job.deliveries) == (1, 2)
+    assert_each_image_stored_once(job)
+
+
+def test_a_task_delivered_twice_runs_once(module_worker, transactional_db, api_client, submit_api):
+    body = submit_api(api_client, **(LONG_JOB | {"width": 256, "height": 256, "steps": 4}))
+    job = GenerationJob.objects.get(pk=body["id"])
+    duplicate = run_generation_job.apply_async(args=(job.pk, str(job.dispatch_token)), queue="gen.fashion")
+    wait_until(
+        lambda: TaskResult.objects.filter(task_id=duplicate.id, status="SUCCESS").exists(),
+        message="the duplicate delivery",
+    )
+    job = job_when(job.pk, lambda j: j.status in FINAL)
+    assert job.status == JobStatus.SUCCEEDED
+    assert job.deliveries == 1
+    # The delivery that ran the job returned "drawn", which writes no result row (the job's row is its outcome);
+    # the other found nothing to do, and that is recorded.
+    results = TaskResult.objects.filter(task_id__in=[duplicate.id, job.celery_task_id]).values_list("result", flat=True)
+    assert list(results) == ['"skipped"']
+    assert_each_image_stored_once(job)
+
+
+def test_cancelling_a_running_job_stops_the_worker_at_its_next_step(
+    module_worker, transactional_db, api_client, submit_api
+):
+    job_id = submit_api(api_client, **LONG_JOB)["id"]
+    job_when(job_id, lambda j: j.status == JobStatus.RUNNING and j.progress_step >= 2)
+    response = api_client.post(f"/api/v1/jobs/{job_id}/cancel")
+    assert response.status_code == 200 and response.json()["status"] == "canceled"
+    job = GenerationJob.objects.get(pk=job_id)
+    wait_until(
+        lambda: TaskResult.objects.filter(task_id=job.celery_task_id, status="SUCCESS").exists(),
+        message="the worker to notice the cancel",
+    )
+    assert TaskResult.objects.get(task_id=job.celery_task_id).result == '"interrupted"'
+    job.refresh_from_db()
+    assert job.status == JobStatus.CANCELED
+    assert job.progress_step < job.progress_total and job.images.count() < job.num_images
