@@ -1,8 +1,10 @@
 from django.apps import AppConfig
+from django.utils.translation import gettext_lazy as _
 
 
 class GenerationConfig(AppConfig):
     name = "generation"
+    verbose_name = _("Generation")  # the admin's heading for the app, in the reader's language
     default_auto_field = "django.db.models.BigAutoField"
 
     def ready(self) -> None:

@@ -202,3 +202,9 @@ def test_the_job_statuses_on_the_admin_filters_are_korean(staff, world):
     html = staff.get(reverse("admin:generation_generationjob_changelist")).content.decode()
     with translation.override("ko"):
         assert all(str(status.label) in html for status in JobStatus)
+
+
+def test_the_admin_names_our_apps_in_korean(staff):
+    html = staff.get(reverse("admin:index")).content.decode()
+    for heading in ("계정", "갤러리", "이미지 생성", "스토리", "템플릿", "웹훅", "캠페인 배치", "브랜드 스타일"):
+        assert f">{heading}<" in html, heading
