@@ -46,19 +46,26 @@ class UserManager(BaseUserManager):
 class User(AbstractUser):
     username = None
     email = models.EmailField(_("email address"), unique=True)
-    tier = models.CharField(max_length=32, choices=TierName, default=TierName.FREE)
+    tier = models.CharField(_("tier"), max_length=32, choices=TierName, default=TierName.FREE)
     # Caches of the ledger, written only by accounts.services under a row lock.
-    credit_balance = models.IntegerField(default=0, editable=False, help_text="Credits available to spend.")
-    credits_reserved = models.IntegerField(default=0, editable=False, help_text="Credits held by unfinished jobs.")
+    credit_balance = models.IntegerField(
+        _("credit balance"), default=0, editable=False, help_text=_("Credits available to spend.")
+    )
+    credits_reserved = models.IntegerField(
+        _("credits reserved"), default=0, editable=False, help_text=_("Credits held by unfinished jobs.")
+    )
     # Self-service sign-ups get their plan's credits only once they follow the signed link mailed to them.
     email_verified_at = models.DateTimeField(
-        null=True, blank=True, help_text="When the owner confirmed the address; empty: no credits are granted."
+        _("email verified at"),
+        null=True,
+        blank=True,
+        help_text=_("When the owner confirmed the address; empty: no credits are granted."),
     )
     # Raised (accounts.tokens.revoke_sessions_and_tokens) to sign the user out everywhere: it is part of the
     # session hash and of every JWT's credentials claim, so every session and token issued before stops working.
-    token_version = models.PositiveIntegerField(default=0, editable=False)
+    token_version = models.PositiveIntegerField(_("token version"), default=0, editable=False)
     # The website's and e-mails' language; empty: the browser's Accept-Language decides.
-    language = models.CharField(max_length=8, choices=settings.LANGUAGES, blank=True)
+    language = models.CharField(_("language"), max_length=8, choices=settings.LANGUAGES, blank=True)
 
     USERNAME_FIELD = "email"
     REQUIRED_FIELDS: list[str] = []
@@ -100,47 +107,64 @@ def validate_rate(value: str) -> None:
 class Tier(models.Model):
     """A plan's limits, editable by staff. A missing row falls back to accounts.tiers.DEFAULT_TIERS."""
 
-    name = models.CharField(max_length=32, choices=TierName, primary_key=True)
-    monthly_credits = models.PositiveIntegerField(help_text="Credits granted at the start of every month.")
-    max_running_jobs = models.PositiveSmallIntegerField(validators=[MinValueValidator(1)])
-    max_queued_jobs = models.PositiveSmallIntegerField(
-        validators=[MinValueValidator(1)], help_text="Jobs waiting for a worker, per user."
+    name = models.CharField(_("name"), max_length=32, choices=TierName, primary_key=True)
+    monthly_credits = models.PositiveIntegerField(
+        _("monthly credits"), help_text=_("Credits granted at the start of every month.")
     )
-    submit_rate = models.CharField(max_length=32, validators=[validate_rate], help_text="API writes, e.g. 20/min.")
-    read_rate = models.CharField(max_length=32, validators=[validate_rate], help_text="API reads, e.g. 600/min.")
-    max_images_per_job = models.PositiveSmallIntegerField(validators=[MinValueValidator(1), MaxValueValidator(4)])
+    max_running_jobs = models.PositiveSmallIntegerField(_("max running jobs"), validators=[MinValueValidator(1)])
+    max_queued_jobs = models.PositiveSmallIntegerField(
+        _("max queued jobs"), validators=[MinValueValidator(1)], help_text=_("Jobs waiting for a worker, per user.")
+    )
+    submit_rate = models.CharField(
+        _("submit rate"), max_length=32, validators=[validate_rate], help_text=_("API writes, e.g. 20/min.")
+    )
+    read_rate = models.CharField(
+        _("read rate"), max_length=32, validators=[validate_rate], help_text=_("API reads, e.g. 600/min.")
+    )
+    max_images_per_job = models.PositiveSmallIntegerField(
+        _("max images per job"), validators=[MinValueValidator(1), MaxValueValidator(4)]
+    )
     max_side = models.PositiveIntegerField(
-        validators=[MinValueValidator(256)], help_text="Largest width or height in pixels."
+        _("max side"), validators=[MinValueValidator(256)], help_text=_("Largest width or height in pixels.")
     )
     max_source_pixels = models.PositiveIntegerField(
+        _("max source pixels"),
         default=4 * 1024 * 1024,
         validators=[MinValueValidator(256 * 256)],
-        help_text="Largest source image a job may start from, in pixels (width x height).",
+        help_text=_("Largest source image a job may start from, in pixels (width x height)."),
     )
     max_upscale_factor = models.PositiveSmallIntegerField(
-        default=2, choices=[(2, "2x"), (4, "4x")], help_text="Largest upscale factor."
+        _("max upscale factor"), default=2, choices=[(2, _("2x")), (4, _("4x"))], help_text=_("Largest upscale factor.")
     )
     queue_weight = models.PositiveSmallIntegerField(
+        _("queue weight"),
         default=1,
         validators=[MinValueValidator(1), MaxValueValidator(16)],
-        help_text="Turns an owner on this plan gets in each round of a path's queue (free 1, pro 2, enterprise 4).",
+        help_text=_("Turns an owner on this plan gets in each round of a path's queue (free 1, pro 2, enterprise 4)."),
     )
     max_batch_jobs = models.PositiveSmallIntegerField(
+        _("max batch jobs"),
         default=8,
         validators=[MinValueValidator(1), MaxValueValidator(1000)],
-        help_text="Jobs one campaign batch may create (prompts x sizes).",
+        help_text=_("Jobs one campaign batch may create (prompts x sizes)."),
     )
     max_private_styles = models.PositiveSmallIntegerField(
+        _("max private styles"),
         default=0,
         validators=[MaxValueValidator(1000)],
-        help_text="LoRA styles an owner may upload (0: the public library only).",
+        help_text=_("LoRA styles an owner may upload (0: the public library only)."),
     )
     max_brand_kits = models.PositiveSmallIntegerField(
-        default=1, validators=[MaxValueValidator(1000)], help_text="Brand kits an owner may keep."
+        _("max brand kits"),
+        default=1,
+        validators=[MaxValueValidator(1000)],
+        help_text=_("Brand kits an owner may keep."),
     )
 
     class Meta:
         ordering = ("monthly_credits",)
+        verbose_name = _("tier")
+        verbose_name_plural = _("tiers")
 
     def __str__(self) -> str:
         return self.get_name_display()
@@ -190,23 +214,36 @@ class CreditEntry(models.Model):
     sum(reserved_change) == user.credits_reserved, always.
     """
 
-    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="credit_entries")
-    kind = models.CharField(max_length=16, choices=EntryKind)
-    amount = models.IntegerField()
-    reserved_change = models.IntegerField(default=0)
-    reason = models.CharField(max_length=255)
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="credit_entries", verbose_name=_("user")
+    )
+    kind = models.CharField(_("kind"), max_length=16, choices=EntryKind)
+    amount = models.IntegerField(_("amount"))
+    reserved_change = models.IntegerField(_("reserved change"), default=0)
+    reason = models.CharField(_("reason"), max_length=255)
     job = models.ForeignKey(
-        "generation.GenerationJob", null=True, blank=True, on_delete=models.SET_NULL, related_name="credit_entries"
+        "generation.GenerationJob",
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="credit_entries",
+        verbose_name=_("job"),
     )
-    idempotency_key = models.CharField(max_length=200, unique=True)
+    idempotency_key = models.CharField(_("idempotency key"), max_length=200, unique=True)
     created_by = models.ForeignKey(
-        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+        verbose_name=_("created by"),
     )
-    created_at = models.DateTimeField(default=timezone.now)
+    created_at = models.DateTimeField(_("created at"), default=timezone.now)
 
     class Meta:
         ordering = ("-created_at", "-id")
-        verbose_name_plural = "credit entries"
+        verbose_name = _("credit entry")
+        verbose_name_plural = _("credit entries")
         indexes = [models.Index(fields=["user", "-created_at"], name="credit_entry_user_created")]
         constraints = [
             models.UniqueConstraint(
@@ -244,17 +281,20 @@ class CreditEntry(models.Model):
 class ApiKey(models.Model):
     """A long-lived personal API key. Only its SHA-256 is stored; the secret is shown once."""
 
-    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="api_keys")
-    name = models.CharField(max_length=100)
-    prefix = models.CharField(max_length=16, help_text="The key's first characters, to recognise it.")
-    key_hash = models.CharField(max_length=64, unique=True)
-    created_at = models.DateTimeField(default=timezone.now)
-    last_used_at = models.DateTimeField(null=True, blank=True)
-    revoked_at = models.DateTimeField(null=True, blank=True)
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="api_keys", verbose_name=_("user")
+    )
+    name = models.CharField(_("name"), max_length=100)
+    prefix = models.CharField(_("prefix"), max_length=16, help_text=_("The key's first characters, to recognise it."))
+    key_hash = models.CharField(_("key hash"), max_length=64, unique=True)
+    created_at = models.DateTimeField(_("created at"), default=timezone.now)
+    last_used_at = models.DateTimeField(_("last used at"), null=True, blank=True)
+    revoked_at = models.DateTimeField(_("revoked at"), null=True, blank=True)
 
     class Meta:
         ordering = ("-created_at", "-id")
-        verbose_name = "API key"
+        verbose_name = _("API key")
+        verbose_name_plural = _("API keys")
 
     def __str__(self) -> str:
         return f"{self.name} ({self.prefix}…)"
@@ -267,15 +307,21 @@ class ApiKey(models.Model):
 class IdempotencyRecord(models.Model):
     """The first successful response to a POST sent with an Idempotency-Key, replayed for retries."""
 
-    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="+")
-    key = models.CharField(max_length=255)
-    request_hash = models.CharField(max_length=64)
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="+", verbose_name=_("user")
+    )
+    key = models.CharField(_("key"), max_length=255)
+    request_hash = models.CharField(_("request hash"), max_length=64)
     # Empty only inside the transaction that runs the first request; nobody else ever sees that.
-    response_status = models.PositiveSmallIntegerField(null=True)
-    response_body = models.TextField(blank=True, help_text="The JSON body, byte for byte as first sent.")
-    created_at = models.DateTimeField(default=timezone.now, db_index=True)
+    response_status = models.PositiveSmallIntegerField(_("response status"), null=True)
+    response_body = models.TextField(
+        _("response body"), blank=True, help_text=_("The JSON body, byte for byte as first sent.")
+    )
+    created_at = models.DateTimeField(_("created at"), default=timezone.now, db_index=True)
 
     class Meta:
+        verbose_name = _("idempotency record")
+        verbose_name_plural = _("idempotency records")
         constraints = [models.UniqueConstraint(fields=["user", "key"], name="idempotency_record_user_key")]
 
     def __str__(self) -> str:

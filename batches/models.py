@@ -13,17 +13,29 @@ from django.utils.translation import gettext_lazy as _
 
 
 class Batch(models.Model):
-    owner = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="batches")
+    owner = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="batches", verbose_name=_("owner")
+    )
     production_path = models.CharField(_("production path"), max_length=32)
     template = models.ForeignKey(
-        "templates_app.Template", null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+        "templates_app.Template",
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+        verbose_name=_("template"),
     )
     parameters = models.JSONField(
-        default=dict, blank=True, help_text=_("The other job fields every job of the batch shares, as sent.")
+        _("parameters"),
+        default=dict,
+        blank=True,
+        help_text=_("The other job fields every job of the batch shares, as sent."),
     )
     total_cost = models.PositiveIntegerField(_("total cost"), help_text=_("Credits reserved for all its jobs."))
-    created_at = models.DateTimeField(default=timezone.now, db_index=True)
-    jobs = models.ManyToManyField("generation.GenerationJob", through="BatchJob", related_name="+")
+    created_at = models.DateTimeField(_("created at"), default=timezone.now, db_index=True)
+    jobs = models.ManyToManyField(
+        "generation.GenerationJob", through="BatchJob", related_name="+", verbose_name=_("jobs")
+    )
 
     class Meta:
         ordering = ("-created_at", "-id")
@@ -37,14 +49,18 @@ class Batch(models.Model):
 class BatchJob(models.Model):
     """One job of a batch: which prompt and size preset it draws, in the batch's order."""
 
-    batch = models.ForeignKey(Batch, on_delete=models.CASCADE, related_name="entries")
-    job = models.OneToOneField("generation.GenerationJob", on_delete=models.CASCADE, related_name="batch_entry")
-    position = models.PositiveSmallIntegerField()
-    prompt = models.TextField()
-    size_preset = models.CharField(max_length=32)
+    batch = models.ForeignKey(Batch, on_delete=models.CASCADE, related_name="entries", verbose_name=_("batch"))
+    job = models.OneToOneField(
+        "generation.GenerationJob", on_delete=models.CASCADE, related_name="batch_entry", verbose_name=_("job")
+    )
+    position = models.PositiveSmallIntegerField(_("position"))
+    prompt = models.TextField(_("prompt"))
+    size_preset = models.CharField(_("size preset"), max_length=32)
 
     class Meta:
         ordering = ("batch", "position")
+        verbose_name = _("batch job")
+        verbose_name_plural = _("batch jobs")
         constraints = [models.UniqueConstraint(fields=["batch", "position"], name="batch_job_position")]
 
     def __str__(self) -> str:

@@ -36,12 +36,13 @@ class Style(models.Model):
         on_delete=models.CASCADE,
         related_name="styles",
         help_text=_("Empty: a public style, in everyone's library."),
+        verbose_name=_("owner"),
     )
     name = models.CharField(_("name"), max_length=100)
     base_model = models.CharField(_("base model"), max_length=128, choices=BASE_MODEL_CHOICES)
     file = models.FileField(_("file"), max_length=255, help_text=_("Storage key of the .safetensors LoRA."))
-    file_size = models.PositiveBigIntegerField(default=0)
-    sha256 = models.CharField(max_length=64, editable=False)
+    file_size = models.PositiveBigIntegerField(_("file size"), default=0)
+    sha256 = models.CharField(_("SHA-256"), max_length=64, editable=False)
     trigger_words = models.CharField(_("trigger words"), max_length=300, blank=True)
     default_weight = models.FloatField(
         _("default weight"),
@@ -49,8 +50,8 @@ class Style(models.Model):
         validators=[MinValueValidator(MIN_STYLE_WEIGHT), MaxValueValidator(MAX_STYLE_WEIGHT)],
     )
     preview = models.FileField(_("preview"), max_length=255, blank=True)
-    created_at = models.DateTimeField(default=timezone.now)
-    updated_at = models.DateTimeField(auto_now=True)
+    created_at = models.DateTimeField(_("created at"), default=timezone.now)
+    updated_at = models.DateTimeField(_("updated at"), auto_now=True)
 
     class Meta:
         ordering = ("name", "id")
@@ -86,7 +87,9 @@ class LogoApply(models.TextChoices):
 
 
 class BrandKit(models.Model):
-    owner = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="brand_kits")
+    owner = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="brand_kits", verbose_name=_("owner")
+    )
     name = models.CharField(_("name"), max_length=100)
     palette = models.JSONField(_("palette"), default=list, blank=True, help_text=_("Up to 8 colours as #rrggbb."))
     tone_words = models.CharField(_("tone words"), max_length=300, blank=True)
@@ -116,8 +119,8 @@ class BrandKit(models.Model):
         validators=[MinValueValidator(LOGO_OPACITY_RANGE[0]), MaxValueValidator(LOGO_OPACITY_RANGE[1])],
     )
     logo_apply = models.CharField(_("logo on"), max_length=16, choices=LogoApply, default=LogoApply.NONE)
-    created_at = models.DateTimeField(default=timezone.now)
-    updated_at = models.DateTimeField(auto_now=True)
+    created_at = models.DateTimeField(_("created at"), default=timezone.now)
+    updated_at = models.DateTimeField(_("updated at"), auto_now=True)
 
     class Meta:
         ordering = ("name", "id")

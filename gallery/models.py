@@ -10,21 +10,32 @@ from django.utils.translation import gettext_lazy as _
 
 
 class ImageType(models.TextChoices):
-    GENERAL = "general", "General"
-    SCENE = "scene", "Scene"
-    CHARACTER = "character", "Character"
+    GENERAL = "general", _("General")
+    SCENE = "scene", _("Scene")
+    CHARACTER = "character", _("Character")
 
 
 class Folder(models.Model):
     """A user's folder of images. Nested at most one level: a parent never has a parent itself."""
 
-    owner = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="gallery_folders")
-    name = models.CharField(max_length=100)
-    parent = models.ForeignKey("self", null=True, blank=True, on_delete=models.CASCADE, related_name="children")
-    created_at = models.DateTimeField(default=timezone.now)
+    owner = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="gallery_folders", verbose_name=_("owner")
+    )
+    name = models.CharField(_("name"), max_length=100)
+    parent = models.ForeignKey(
+        "self",
+        null=True,
+        blank=True,
+        on_delete=models.CASCADE,
+        related_name="children",
+        verbose_name=_("parent folder"),
+    )
+    created_at = models.DateTimeField(_("created at"), default=timezone.now)
 
     class Meta:
         ordering = ("name", "id")
+        verbose_name = _("folder")
+        verbose_name_plural = _("folders")
         constraints = [
             models.UniqueConstraint(
                 "owner", Lower("name"), condition=models.Q(parent__isnull=True), name="folder_root_name_unique"
@@ -56,12 +67,16 @@ class Folder(models.Model):
 class Tag(models.Model):
     """A user's label for images; names are unique per user, ignoring case."""
 
-    owner = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="gallery_tags")
-    name = models.CharField(max_length=50)
-    created_at = models.DateTimeField(default=timezone.now)
+    owner = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="gallery_tags", verbose_name=_("owner")
+    )
+    name = models.CharField(_("name"), max_length=50)
+    created_at = models.DateTimeField(_("created at"), default=timezone.now)
 
     class Meta:
         ordering = ("name", "id")
+        verbose_name = _("tag")
+        verbose_name_plural = _("tags")
         constraints = [models.UniqueConstraint("owner", Lower("name"), name="tag_name_unique_per_owner")]
 
     def __str__(self) -> str:
@@ -74,43 +89,61 @@ class Tag(models.Model):
 class GeneratedImage(models.Model):
     """One stored result of a job, with everything needed to reproduce it."""
 
-    uuid = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
-    owner = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="images")
-    job = models.ForeignKey("generation.GenerationJob", on_delete=models.CASCADE, related_name="images")
-    index = models.PositiveSmallIntegerField(help_text="Position within the job, from 0.")
-    image_type = models.CharField(max_length=16, choices=ImageType, default=ImageType.GENERAL)
-    file = models.FileField(max_length=255)
-    thumbnail = models.FileField(max_length=255)
+    uuid = models.UUIDField(_("UUID"), default=uuid.uuid4, unique=True, editable=False)
+    owner = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="images", verbose_name=_("owner")
+    )
+    job = models.ForeignKey(
+        "generation.GenerationJob", on_delete=models.CASCADE, related_name="images", verbose_name=_("job")
+    )
+    index = models.PositiveSmallIntegerField(_("index"), help_text=_("Position within the job, from 0."))
+    image_type = models.CharField(_("image type"), max_length=16, choices=ImageType, default=ImageType.GENERAL)
+    file = models.FileField(_("file"), max_length=255)
+    thumbnail = models.FileField(_("thumbnail"), max_length=255)
     # What a share link serves: the PNG without its generation metadata and a copy of the thumbnail, under keys
     # that name no owner or job (the originals' do). Made on the first view of a share (services.share_copies).
-    shared_file = models.FileField(max_length=255, blank=True)
-    shared_thumbnail = models.FileField(max_length=255, blank=True)
+    shared_file = models.FileField(_("shared file"), max_length=255, blank=True)
+    shared_thumbnail = models.FileField(_("shared thumbnail"), max_length=255, blank=True)
     # When the job's brand kit put its logo on `file`, the image as the model drew it (both are downloadable).
-    original_file = models.FileField(max_length=255, blank=True)
-    width = models.PositiveIntegerField()
-    height = models.PositiveIntegerField()
-    seed = models.BigIntegerField()
-    model = models.CharField(max_length=128)
-    backend = models.CharField(max_length=32, help_text="Which diffusion backend drew it (tiny = random weights).")
-    steps = models.PositiveSmallIntegerField()
-    guidance = models.FloatField()
-    prompt_used = models.TextField()
-    negative_prompt_used = models.TextField(blank=True)
-    generation_seconds = models.FloatField()
-    production_path = models.CharField(max_length=32)
+    original_file = models.FileField(_("original file"), max_length=255, blank=True)
+    width = models.PositiveIntegerField(_("width"))
+    height = models.PositiveIntegerField(_("height"))
+    seed = models.BigIntegerField(_("seed"))
+    model = models.CharField(_("model"), max_length=128)
+    backend = models.CharField(
+        _("backend"), max_length=32, help_text=_("Which diffusion backend drew it (tiny = random weights).")
+    )
+    steps = models.PositiveSmallIntegerField(_("steps"))
+    guidance = models.FloatField(_("guidance"))
+    prompt_used = models.TextField(_("prompt used"))
+    negative_prompt_used = models.TextField(_("negative prompt used"), blank=True)
+    generation_seconds = models.FloatField(_("generation seconds"))
+    production_path = models.CharField(_("production path"), max_length=32)
     template = models.ForeignKey(
-        "templates_app.Template", null=True, blank=True, on_delete=models.SET_NULL, related_name="images"
+        "templates_app.Template",
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="images",
+        verbose_name=_("template"),
     )
-    is_favourite = models.BooleanField(default=False)
-    folder = models.ForeignKey(Folder, null=True, blank=True, on_delete=models.SET_NULL, related_name="images")
-    tags = models.ManyToManyField(Tag, blank=True, related_name="images")
+    is_favourite = models.BooleanField(_("favourite"), default=False)
+    folder = models.ForeignKey(
+        Folder, null=True, blank=True, on_delete=models.SET_NULL, related_name="images", verbose_name=_("folder")
+    )
+    tags = models.ManyToManyField(Tag, blank=True, related_name="images", verbose_name=_("tags"))
     deleted_at = models.DateTimeField(
-        null=True, blank=True, help_text="In the trash since; purged with its files after GALLERY_TRASH_DAYS."
+        _("deleted at"),
+        null=True,
+        blank=True,
+        help_text=_("In the trash since; purged with its files after GALLERY_TRASH_DAYS."),
     )
-    created_at = models.DateTimeField(default=timezone.now)
+    created_at = models.DateTimeField(_("created at"), default=timezone.now)
 
     class Meta:
         ordering = ("-created_at", "-id")
+        verbose_name = _("generated image")
+        verbose_name_plural = _("generated images")
         constraints = [
             # A job's n-th image exists at most once, however often the task runs.
             models.UniqueConstraint(fields=["job", "index"], name="image_once_per_job_index"),
@@ -137,18 +170,22 @@ class SourceImage(models.Model):
     that PNG, so the same picture uploaded twice has the same digest.
     """
 
-    uuid = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
-    owner = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="source_images")
-    kind = models.CharField(max_length=8, choices=SourceKind, default=SourceKind.IMAGE)
-    file = models.FileField(max_length=255)
-    width = models.PositiveIntegerField()
-    height = models.PositiveIntegerField()
-    sha256 = models.CharField(max_length=64)
-    byte_size = models.PositiveIntegerField()
-    created_at = models.DateTimeField(default=timezone.now)
+    uuid = models.UUIDField(_("UUID"), default=uuid.uuid4, unique=True, editable=False)
+    owner = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="source_images", verbose_name=_("owner")
+    )
+    kind = models.CharField(_("kind"), max_length=8, choices=SourceKind, default=SourceKind.IMAGE)
+    file = models.FileField(_("file"), max_length=255)
+    width = models.PositiveIntegerField(_("width"))
+    height = models.PositiveIntegerField(_("height"))
+    sha256 = models.CharField(_("SHA-256"), max_length=64)
+    byte_size = models.PositiveIntegerField(_("byte size"))
+    created_at = models.DateTimeField(_("created at"), default=timezone.now)
 
     class Meta:
         ordering = ("-created_at", "-id")
+        verbose_name = _("source image")
+        verbose_name_plural = _("source images")
         indexes = [models.Index(fields=["owner", "-created_at"], name="source_owner_created")]
 
     def __str__(self) -> str:
@@ -170,18 +207,26 @@ class ShareLinkQuerySet(models.QuerySet):
 class ShareLink(models.Model):
     """A public, revocable link to one image or one folder. The token is the only secret."""
 
-    owner = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="share_links")
-    token = models.CharField(max_length=64, unique=True, default=new_share_token, editable=False)
-    image = models.ForeignKey(GeneratedImage, null=True, blank=True, on_delete=models.CASCADE, related_name="+")
-    folder = models.ForeignKey(Folder, null=True, blank=True, on_delete=models.CASCADE, related_name="+")
-    created_at = models.DateTimeField(default=timezone.now)
-    expires_at = models.DateTimeField(null=True, blank=True)
-    revoked_at = models.DateTimeField(null=True, blank=True)
+    owner = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="share_links", verbose_name=_("owner")
+    )
+    token = models.CharField(_("token"), max_length=64, unique=True, default=new_share_token, editable=False)
+    image = models.ForeignKey(
+        GeneratedImage, null=True, blank=True, on_delete=models.CASCADE, related_name="+", verbose_name=_("image")
+    )
+    folder = models.ForeignKey(
+        Folder, null=True, blank=True, on_delete=models.CASCADE, related_name="+", verbose_name=_("folder")
+    )
+    created_at = models.DateTimeField(_("created at"), default=timezone.now)
+    expires_at = models.DateTimeField(_("expires at"), null=True, blank=True)
+    revoked_at = models.DateTimeField(_("revoked at"), null=True, blank=True)
 
     objects = ShareLinkQuerySet.as_manager()
 
     class Meta:
         ordering = ("-created_at", "-id")
+        verbose_name = _("share link")
+        verbose_name_plural = _("share links")
         constraints = [
             models.CheckConstraint(
                 condition=models.Q(image__isnull=False, folder__isnull=True)

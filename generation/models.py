@@ -48,6 +48,16 @@ class ReferenceMethod(models.TextChoices):
     IP_ADAPTER = "ip_adapter", _("IP-Adapter identity")
 
 
+# What the admin and forms call each mode (the engine's JobMode stays free of Django); a mode without one fails import.
+MODE_LABELS = {
+    JobMode.TEXT: _("Text to image"),
+    JobMode.IMAGE: _("Image to image"),
+    JobMode.INPAINT: _("Inpaint"),
+    JobMode.OUTPAINT: _("Outpaint"),
+    JobMode.UPSCALE: _("Upscale"),
+}
+
+
 class IllegalTransition(Exception):
     pass
 
@@ -55,95 +65,146 @@ class IllegalTransition(Exception):
 class GenerationJob(models.Model):
     """One request to generate 1-4 images. Its status only moves along LEGAL_TRANSITIONS."""
 
-    owner = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="jobs")
+    owner = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="jobs", verbose_name=_("owner")
+    )
     template = models.ForeignKey(
-        "templates_app.Template", null=True, blank=True, on_delete=models.SET_NULL, related_name="jobs"
+        "templates_app.Template",
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="jobs",
+        verbose_name=_("template"),
     )
-    production_path = models.CharField(max_length=32, choices=PATH_CHOICES, default=DEFAULT_PATH)
+    production_path = models.CharField(_("production path"), max_length=32, choices=PATH_CHOICES, default=DEFAULT_PATH)
     # What the images are for (gallery.models.ImageType): general, or a story's scene / character.
-    image_type = models.CharField(max_length=16, choices=ImageType, default=ImageType.GENERAL)
+    image_type = models.CharField(_("image type"), max_length=16, choices=ImageType, default=ImageType.GENERAL)
 
-    prompt = models.TextField()
-    negative_prompt = models.TextField(blank=True)
-    enhanced_prompt = models.TextField(blank=True, help_text="The prompt actually sent to the model.")
-    prompt_truncated = models.BooleanField(
-        default=False, help_text="The prompt was longer than the model reads; only its start was used."
+    prompt = models.TextField(_("prompt"))
+    negative_prompt = models.TextField(_("negative prompt"), blank=True)
+    enhanced_prompt = models.TextField(
+        _("enhanced prompt"), blank=True, help_text=_("The prompt actually sent to the model.")
     )
-    model = models.CharField(max_length=128)
-    scheduler = models.CharField(max_length=64)
-    steps = models.PositiveSmallIntegerField()
-    guidance = models.FloatField()
-    width = models.PositiveIntegerField()
-    height = models.PositiveIntegerField()
-    num_images = models.PositiveSmallIntegerField(default=1)
-    seed = models.BigIntegerField()
-    workflow = models.JSONField(default=list, help_text="The node list this job runs, resolved at submit.")
-    credit_cost = models.PositiveIntegerField(default=0)
+    prompt_truncated = models.BooleanField(
+        _("prompt truncated"),
+        default=False,
+        help_text=_("The prompt was longer than the model reads; only its start was used."),
+    )
+    model = models.CharField(_("model"), max_length=128)
+    scheduler = models.CharField(_("scheduler"), max_length=64)
+    steps = models.PositiveSmallIntegerField(_("steps"))
+    guidance = models.FloatField(_("guidance"))
+    width = models.PositiveIntegerField(_("width"))
+    height = models.PositiveIntegerField(_("height"))
+    num_images = models.PositiveSmallIntegerField(_("number of images"), default=1)
+    seed = models.BigIntegerField(_("seed"))
+    workflow = models.JSONField(
+        _("workflow"), default=list, help_text=_("The node list this job runs, resolved at submit.")
+    )
+    credit_cost = models.PositiveIntegerField(_("credit cost"), default=0)
     # Image input: what the job starts from (one of the owner's uploads or gallery images) and how.
     mode = models.CharField(
-        max_length=16, choices=[(mode.value, mode.name.title()) for mode in JobMode], default="text"
+        _("mode"), max_length=16, choices=[(mode.value, MODE_LABELS[mode]) for mode in JobMode], default="text"
     )
     source_upload = models.ForeignKey(
-        "gallery.SourceImage", null=True, blank=True, on_delete=models.SET_NULL, related_name="jobs"
+        "gallery.SourceImage",
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="jobs",
+        verbose_name=_("source upload"),
     )
     source_image = models.ForeignKey(
-        "gallery.GeneratedImage", null=True, blank=True, on_delete=models.SET_NULL, related_name="derived_jobs"
+        "gallery.GeneratedImage",
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="derived_jobs",
+        verbose_name=_("source image"),
     )
     mask = models.ForeignKey(
-        "gallery.SourceImage", null=True, blank=True, on_delete=models.SET_NULL, related_name="masked_jobs"
+        "gallery.SourceImage",
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="masked_jobs",
+        verbose_name=_("mask"),
     )
-    strength = models.FloatField(default=0.0, help_text="How far from the source the model may go (0.05-1).")
-    outpaint_anchor = models.CharField(max_length=8, blank=True)
-    upscale_factor = models.PositiveSmallIntegerField(default=0)
+    strength = models.FloatField(
+        _("strength"), default=0.0, help_text=_("How far from the source the model may go (0.05-1).")
+    )
+    outpaint_anchor = models.CharField(_("outpaint anchor"), max_length=8, blank=True)
+    upscale_factor = models.PositiveSmallIntegerField(_("upscale factor"), default=0)
     # How a scene character's reference image conditions the job: redrawn from it, or IP-Adapter identity.
-    reference_method = models.CharField(max_length=16, choices=ReferenceMethod, blank=True)
+    reference_method = models.CharField(_("reference method"), max_length=16, choices=ReferenceMethod, blank=True)
     # The request id of the submit (the proxy's X-Request-ID, else generated): on every log line of the job.
-    request_id = models.CharField(max_length=64, blank=True, editable=False)
+    request_id = models.CharField(_("request ID"), max_length=64, blank=True, editable=False)
     # Brand styles (brands app), resolved at submit: what the worker loads and what the image records.
     styles = models.JSONField(
+        _("styles"),
         default=list,
         blank=True,
         help_text=(
-            'The LoRA styles applied, as a snapshot: [{"id", "name", "weight", "trigger_words", "file", "sha256"}].'
+            _('The LoRA styles applied, as a snapshot: [{"id", "name", "weight", "trigger_words", "file", "sha256"}].')
         ),
     )
     brand_kit = models.ForeignKey(
-        "brands.BrandKit", null=True, blank=True, on_delete=models.SET_NULL, related_name="jobs"
+        "brands.BrandKit",
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="jobs",
+        verbose_name=_("brand kit"),
     )
-    apply_logo = models.BooleanField(default=False, help_text="Composite the brand kit's logo onto every image.")
+    apply_logo = models.BooleanField(
+        _("apply logo"), default=False, help_text=_("Composite the brand kit's logo onto every image.")
+    )
     inputs = models.JSONField(
+        _("inputs"),
         default=dict,
         blank=True,
-        help_text="The template's declared inputs this job set, by name (validated at submit).",
+        help_text=_("The template's declared inputs this job set, by name (validated at submit)."),
     )
     # A failed job is retried as a new job, at most once (generation.services.retry_job: admin and API).
     retry_of = models.OneToOneField(
-        "self", null=True, blank=True, on_delete=models.SET_NULL, related_name="retried_as", editable=False
+        "self",
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="retried_as",
+        editable=False,
+        verbose_name=_("retry of"),
     )
 
-    status = models.CharField(max_length=16, choices=JobStatus, default=JobStatus.QUEUED)
-    progress_step = models.PositiveIntegerField(default=0)
-    progress_total = models.PositiveIntegerField(default=0)
-    images_done = models.PositiveSmallIntegerField(default=0)
-    retry_count = models.PositiveSmallIntegerField(default=0)
-    deliveries = models.PositiveSmallIntegerField(default=0, help_text="Times a worker claimed this job.")
-    last_error = models.TextField(blank=True)
+    status = models.CharField(_("status"), max_length=16, choices=JobStatus, default=JobStatus.QUEUED)
+    progress_step = models.PositiveIntegerField(_("progress step"), default=0)
+    progress_total = models.PositiveIntegerField(_("progress total"), default=0)
+    images_done = models.PositiveSmallIntegerField(_("images done"), default=0)
+    retry_count = models.PositiveSmallIntegerField(_("retry count"), default=0)
+    deliveries = models.PositiveSmallIntegerField(
+        _("deliveries"), default=0, help_text=_("Times a worker claimed this job.")
+    )
+    last_error = models.TextField(_("last error"), blank=True)
 
     # Each dispatch carries this token; a message with an older token is stale and skipped.
-    dispatch_token = models.UUIDField(default=uuid.uuid4)
-    celery_task_id = models.CharField(max_length=255, blank=True)
-    worker_id = models.CharField(max_length=255, blank=True, help_text="hostname:pid of the claiming worker.")
-    heartbeat_at = models.DateTimeField(null=True, blank=True)
+    dispatch_token = models.UUIDField(_("dispatch token"), default=uuid.uuid4)
+    celery_task_id = models.CharField(_("Celery task ID"), max_length=255, blank=True)
+    worker_id = models.CharField(
+        _("worker ID"), max_length=255, blank=True, help_text=_("hostname:pid of the claiming worker.")
+    )
+    heartbeat_at = models.DateTimeField(_("heartbeat at"), null=True, blank=True)
 
-    created_at = models.DateTimeField(default=timezone.now)
-    dispatched_at = models.DateTimeField(null=True, blank=True)
-    started_at = models.DateTimeField(null=True, blank=True)
-    finished_at = models.DateTimeField(null=True, blank=True)
-    canceled_at = models.DateTimeField(null=True, blank=True)
-    updated_at = models.DateTimeField(auto_now=True)
+    created_at = models.DateTimeField(_("created at"), default=timezone.now)
+    dispatched_at = models.DateTimeField(_("dispatched at"), null=True, blank=True)
+    started_at = models.DateTimeField(_("started at"), null=True, blank=True)
+    finished_at = models.DateTimeField(_("finished at"), null=True, blank=True)
+    canceled_at = models.DateTimeField(_("canceled at"), null=True, blank=True)
+    updated_at = models.DateTimeField(_("updated at"), auto_now=True)
 
     class Meta:
         ordering = ("-created_at", "-id")
+        verbose_name = _("generation job")
+        verbose_name_plural = _("generation jobs")
         indexes = [
             models.Index(fields=["status", "created_at"], name="job_status_created"),
             models.Index(fields=["production_path", "status", "created_at"], name="job_path_status_created"),
@@ -255,8 +316,12 @@ class GenerationJob(models.Model):
 class FairQueue(models.Model):
     """A path's fair queue clock (generation.scheduling): the pass of the last job started on it."""
 
-    production_path = models.CharField(max_length=32, unique=True)
-    virtual_time = models.BigIntegerField(default=0)
+    production_path = models.CharField(_("production path"), max_length=32, unique=True)
+    virtual_time = models.BigIntegerField(_("virtual time"), default=0)
+
+    class Meta:
+        verbose_name = _("fair queue")
+        verbose_name_plural = _("fair queues")
 
     def __str__(self) -> str:
         return f"{self.production_path} @ {self.virtual_time}"
@@ -265,11 +330,15 @@ class FairQueue(models.Model):
 class FairQueuePass(models.Model):
     """Where an owner stands in a path's fair queue: the pass its next job starts at (never behind the clock)."""
 
-    queue = models.ForeignKey(FairQueue, on_delete=models.CASCADE, related_name="passes")
-    owner = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="+")
-    next_pass = models.BigIntegerField(default=0)
+    queue = models.ForeignKey(FairQueue, on_delete=models.CASCADE, related_name="passes", verbose_name=_("queue"))
+    owner = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="+", verbose_name=_("owner")
+    )
+    next_pass = models.BigIntegerField(_("next pass"), default=0)
 
     class Meta:
+        verbose_name = _("fair queue pass")
+        verbose_name_plural = _("fair queue passes")
         constraints = [models.UniqueConstraint(fields=["queue", "owner"], name="fair_queue_pass_unique")]
 
     def __str__(self) -> str:

@@ -7,7 +7,7 @@ from django.core.exceptions import ValidationError
 from django.core.validators import MaxLengthValidator
 from django.db import models
 from django.utils.translation import gettext
-from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy as _
 
 from generation.engine.models_catalog import DEFAULT_MODEL, MAX_IMAGES_PER_JOB, MAX_PROMPT_LENGTH, get_model
 from generation.engine.paths import PATH_CHOICES
@@ -38,35 +38,48 @@ class Template(models.Model):
     from listings; jobs keep pointing at the exact version row they ran with.
     """
 
-    name = models.CharField(max_length=120)
-    slug = models.SlugField(max_length=120)
-    version = models.PositiveIntegerField(default=1)
-    production_path = models.CharField(max_length=32, choices=PATH_CHOICES)
-    description = models.TextField(blank=True)
+    name = models.CharField(_("name"), max_length=120)
+    slug = models.SlugField(_("slug"), max_length=120)
+    version = models.PositiveIntegerField(_("version"), default=1)
+    production_path = models.CharField(_("production path"), max_length=32, choices=PATH_CHOICES)
+    description = models.TextField(_("description"), blank=True)
     sample_prompt = models.CharField(
-        max_length=500, blank=True, help_text="A prompt that shows the template off; used to render its preview."
+        _("sample prompt"),
+        max_length=500,
+        blank=True,
+        help_text=_("A prompt that shows the template off; used to render its preview."),
     )
-    preview = models.FileField(max_length=255, blank=True, help_text="Storage key of the preview the pipeline drew.")
-    credit_cost = models.PositiveIntegerField(default=1, help_text="Credits per image.")
-    is_active = models.BooleanField(default=True)
-    config = models.JSONField(help_text="model, scheduler, steps, cfg_scale, width, height, pipeline[]")
-    overridable = models.JSONField(default=default_overridable, help_text="Parameters a job may override.")
+    preview = models.FileField(
+        _("preview"), max_length=255, blank=True, help_text=_("Storage key of the preview the pipeline drew.")
+    )
+    credit_cost = models.PositiveIntegerField(_("credit cost"), default=1, help_text=_("Credits per image."))
+    is_active = models.BooleanField(_("active"), default=True)
+    config = models.JSONField(_("config"), help_text=_("model, scheduler, steps, cfg_scale, width, height, pipeline[]"))
+    overridable = models.JSONField(
+        _("overridable"), default=default_overridable, help_text=_("Parameters a job may override.")
+    )
     bounds = models.JSONField(
+        _("bounds"),
         default=dict,
         blank=True,
-        help_text='Limits on overridable parameters, e.g. {"steps": [1, 12], "guidance": [0, 2]}.',
+        help_text=_('Limits on overridable parameters, e.g. {"steps": [1, 12], "guidance": [0, 2]}.'),
     )
-    max_images = models.PositiveSmallIntegerField(default=MAX_IMAGES_PER_JOB)
+    max_images = models.PositiveSmallIntegerField(_("max images"), default=MAX_IMAGES_PER_JOB)
     styles = models.JSONField(
-        default=list, blank=True, help_text='Public LoRA styles every job of the template uses: [{"id", "weight"}].'
+        _("styles"),
+        default=list,
+        blank=True,
+        help_text=_('Public LoRA styles every job of the template uses: [{"id", "weight"}].'),
     )
-    created_at = models.DateTimeField(auto_now_add=True)
-    updated_at = models.DateTimeField(auto_now=True)
+    created_at = models.DateTimeField(_("created at"), auto_now_add=True)
+    updated_at = models.DateTimeField(_("updated at"), auto_now=True)
 
     objects = TemplateQuerySet.as_manager()
 
     class Meta:
         ordering = ("production_path", "name", "-version")
+        verbose_name = _("template")
+        verbose_name_plural = _("templates")
         constraints = [
             models.UniqueConstraint(fields=["slug", "version"], name="template_slug_version"),
             models.UniqueConstraint(
@@ -134,7 +147,7 @@ class Template(models.Model):
                 if not low <= value <= high:
                     raise ValidationError(
                         {
-                            name: _("Must be between %(low)s and %(high)s with the template %(name)s.")
+                            name: gettext("Must be between %(low)s and %(high)s with the template %(name)s.")
                             % {"low": low, "high": high, "name": repr(self.name)}
                         }
                     )
@@ -152,13 +165,13 @@ class Template(models.Model):
 
 def validate_overridable(overridable: Any) -> list[str]:
     if not isinstance(overridable, list) or not all(isinstance(name, str) for name in overridable):
-        raise ValidationError({"overridable": _("Must be a list of parameter names.")})
+        raise ValidationError({"overridable": gettext("Must be a list of parameter names.")})
     unknown = set(overridable) - set(OVERRIDABLE_PARAMETERS)
     if unknown:
         names, allowed = ", ".join(sorted(unknown)), ", ".join(OVERRIDABLE_PARAMETERS)
         raise ValidationError(
             {
-                "overridable": _("Unknown parameters: %(names)s (allowed: %(allowed)s).")
+                "overridable": gettext("Unknown parameters: %(names)s (allowed: %(allowed)s).")
                 % {"names": names, "allowed": allowed}
             }
         )
@@ -171,7 +184,7 @@ def validate_bounds(bounds: Any, *, template: Template) -> dict[str, list[float]
     if bounds in (None, ""):
         return {}
     if not isinstance(bounds, dict):
-        raise ValidationError({"bounds": _('Must be an object like {"steps": [1, 12]}.')})
+        raise ValidationError({"bounds": gettext('Must be an object like {"steps": [1, 12]}.')})
     model = get_model(template.config.get("model", DEFAULT_MODEL))
     limits = {
         "width": (model.min_side, model.max_side),
@@ -185,10 +198,10 @@ def validate_bounds(bounds: Any, *, template: Template) -> dict[str, list[float]
     for name, pair in bounds.items():
         if name not in BOUNDABLE_PARAMETERS:
             raise _bound_error(
-                name, _("Cannot be bounded (boundable: %(names)s).") % {"names": ", ".join(BOUNDABLE_PARAMETERS)}
+                name, gettext("Cannot be bounded (boundable: %(names)s).") % {"names": ", ".join(BOUNDABLE_PARAMETERS)}
             )
         if name not in template.overridable:
-            raise _bound_error(name, _("Is not overridable with this template, so a bound has no effect."))
+            raise _bound_error(name, gettext("Is not overridable with this template, so a bound has no effect."))
         number_types = (int, float) if name == "guidance" else (int,)
         if (
             not isinstance(pair, list | tuple)
@@ -196,20 +209,20 @@ def validate_bounds(bounds: Any, *, template: Template) -> dict[str, list[float]
             or any(isinstance(value, bool) or not isinstance(value, number_types) for value in pair)
         ):
             if name == "guidance":
-                raise _bound_error(name, _("Must be [low, high], two numbers."))
-            raise _bound_error(name, _("Must be [low, high], two whole numbers."))
+                raise _bound_error(name, gettext("Must be [low, high], two numbers."))
+            raise _bound_error(name, gettext("Must be [low, high], two whole numbers."))
         low, high = pair
         model_low, model_high = limits[name]
         if not model_low <= low <= high <= model_high:
             raise _bound_error(
                 name,
-                _("Must satisfy %(model_low)s <= low <= high <= %(model_high)s.")
+                gettext("Must satisfy %(model_low)s <= low <= high <= %(model_high)s.")
                 % {"model_low": model_low, "model_high": model_high},
             )
         if not low <= defaults[name] <= high:
             raise _bound_error(
                 name,
-                _("The template's own default (%(default)s) lies outside [%(low)s, %(high)s].")
+                gettext("The template's own default (%(default)s) lies outside [%(low)s, %(high)s].")
                 % {"default": defaults[name], "low": low, "high": high},
             )
         normalised[name] = [low, high]
@@ -221,22 +234,26 @@ def _bound_error(name: str, message: str) -> ValidationError:
 
 
 class PromptKind(models.TextChoices):
-    PROMPT = "prompt", "Prompt"
-    NEGATIVE = "negative", "Negative prompt"
+    PROMPT = "prompt", _("Prompt")
+    NEGATIVE = "negative", _("Negative prompt")
 
 
 class PromptPreset(models.Model):
     """A user's saved prompt fragment, for the prompt or the negative prompt."""
 
-    owner = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="prompt_presets")
-    name = models.CharField(max_length=80)
-    text = models.TextField(validators=[MaxLengthValidator(MAX_PROMPT_LENGTH)])
-    kind = models.CharField(max_length=16, choices=PromptKind, default=PromptKind.PROMPT)
-    created_at = models.DateTimeField(auto_now_add=True)
-    updated_at = models.DateTimeField(auto_now=True)
+    owner = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="prompt_presets", verbose_name=_("owner")
+    )
+    name = models.CharField(_("name"), max_length=80)
+    text = models.TextField(_("text"), validators=[MaxLengthValidator(MAX_PROMPT_LENGTH)])
+    kind = models.CharField(_("kind"), max_length=16, choices=PromptKind, default=PromptKind.PROMPT)
+    created_at = models.DateTimeField(_("created at"), auto_now_add=True)
+    updated_at = models.DateTimeField(_("updated at"), auto_now=True)
 
     class Meta:
         ordering = ("kind", "name", "id")
+        verbose_name = _("prompt preset")
+        verbose_name_plural = _("prompt presets")
         constraints = [
             models.UniqueConstraint(
                 fields=["owner", "kind", "name"],

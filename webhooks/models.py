@@ -44,9 +44,15 @@ def new_message_id() -> str:
 class SigningSecret(models.Model):
     """The account's secret for the webhooks given per job (`webhook_url` on submit)."""
 
-    owner = models.OneToOneField(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="webhook_secret")
-    secret = models.CharField(max_length=64, default=new_secret)
-    rotated_at = models.DateTimeField(default=timezone.now)
+    owner = models.OneToOneField(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="webhook_secret", verbose_name=_("owner")
+    )
+    secret = models.CharField(_("secret"), max_length=64, default=new_secret)
+    rotated_at = models.DateTimeField(_("rotated at"), default=timezone.now)
+
+    class Meta:
+        verbose_name = _("signing secret")
+        verbose_name_plural = _("signing secrets")
 
     def __str__(self) -> str:
         return f"Webhook secret of {self.owner_id}"
@@ -55,19 +61,28 @@ class SigningSecret(models.Model):
 class WebhookEndpoint(models.Model):
     """A URL that receives signed events: the account's (every job) or one job's (`job` set, from its submit)."""
 
-    owner = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="webhook_endpoints")
-    job = models.ForeignKey(
-        "generation.GenerationJob", null=True, blank=True, on_delete=models.CASCADE, related_name="webhooks"
+    owner = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="webhook_endpoints", verbose_name=_("owner")
     )
-    url = models.URLField(max_length=2000)
-    events = models.JSONField(default=list, help_text=_("Any of started, progress, image, completed."))
-    description = models.CharField(max_length=200, blank=True)
-    secret = models.CharField(max_length=64, default=new_secret)
-    created_at = models.DateTimeField(default=timezone.now)
-    updated_at = models.DateTimeField(auto_now=True)
+    job = models.ForeignKey(
+        "generation.GenerationJob",
+        null=True,
+        blank=True,
+        on_delete=models.CASCADE,
+        related_name="webhooks",
+        verbose_name=_("job"),
+    )
+    url = models.URLField(_("URL"), max_length=2000)
+    events = models.JSONField(_("events"), default=list, help_text=_("Any of started, progress, image, completed."))
+    description = models.CharField(_("description"), max_length=200, blank=True)
+    secret = models.CharField(_("secret"), max_length=64, default=new_secret)
+    created_at = models.DateTimeField(_("created at"), default=timezone.now)
+    updated_at = models.DateTimeField(_("updated at"), auto_now=True)
 
     class Meta:
         ordering = ("-created_at", "-id")
+        verbose_name = _("webhook endpoint")
+        verbose_name_plural = _("webhook endpoints")
         indexes = [models.Index(fields=["owner", "job"], name="webhook_owner_job")]
 
     def __str__(self) -> str:
@@ -87,21 +102,29 @@ class DeliveryStatus(models.TextChoices):
 class WebhookDelivery(models.Model):
     """One event for one endpoint: the same `message_id` (webhook-id) and body on every attempt."""
 
-    endpoint = models.ForeignKey(WebhookEndpoint, on_delete=models.CASCADE, related_name="deliveries")
-    job = models.ForeignKey(
-        "generation.GenerationJob", null=True, on_delete=models.CASCADE, related_name="webhook_deliveries"
+    endpoint = models.ForeignKey(
+        WebhookEndpoint, on_delete=models.CASCADE, related_name="deliveries", verbose_name=_("endpoint")
     )
-    message_id = models.CharField(max_length=40, unique=True, default=new_message_id)
-    event_type = models.CharField(max_length=32)
-    payload = models.JSONField()
-    status = models.CharField(max_length=16, choices=DeliveryStatus, default=DeliveryStatus.PENDING)
-    attempts = models.PositiveSmallIntegerField(default=0)
-    next_attempt_at = models.DateTimeField(null=True, blank=True)
-    created_at = models.DateTimeField(default=timezone.now)
-    finished_at = models.DateTimeField(null=True, blank=True)
+    job = models.ForeignKey(
+        "generation.GenerationJob",
+        null=True,
+        on_delete=models.CASCADE,
+        related_name="webhook_deliveries",
+        verbose_name=_("job"),
+    )
+    message_id = models.CharField(_("message ID"), max_length=40, unique=True, default=new_message_id)
+    event_type = models.CharField(_("event type"), max_length=32)
+    payload = models.JSONField(_("payload"))
+    status = models.CharField(_("status"), max_length=16, choices=DeliveryStatus, default=DeliveryStatus.PENDING)
+    attempts = models.PositiveSmallIntegerField(_("attempts"), default=0)
+    next_attempt_at = models.DateTimeField(_("next attempt at"), null=True, blank=True)
+    created_at = models.DateTimeField(_("created at"), default=timezone.now)
+    finished_at = models.DateTimeField(_("finished at"), null=True, blank=True)
 
     class Meta:
         ordering = ("-id",)
+        verbose_name = _("webhook delivery")
+        verbose_name_plural = _("webhook deliveries")
         indexes = [
             models.Index(fields=["endpoint", "job", "status"], name="delivery_endpoint_job"),
             models.Index(
@@ -121,16 +144,20 @@ class WebhookDelivery(models.Model):
 class WebhookAttempt(models.Model):
     """One try of a delivery: what the receiver answered (or why nothing came back) and when the next try is."""
 
-    delivery = models.ForeignKey(WebhookDelivery, on_delete=models.CASCADE, related_name="attempt_log")
-    number = models.PositiveSmallIntegerField()
-    started_at = models.DateTimeField(default=timezone.now)
-    status_code = models.PositiveSmallIntegerField(null=True, blank=True)
-    duration_ms = models.PositiveIntegerField(default=0)
-    error = models.CharField(max_length=500, blank=True)
-    next_retry_at = models.DateTimeField(null=True, blank=True)
+    delivery = models.ForeignKey(
+        WebhookDelivery, on_delete=models.CASCADE, related_name="attempt_log", verbose_name=_("delivery")
+    )
+    number = models.PositiveSmallIntegerField(_("attempt number"))
+    started_at = models.DateTimeField(_("started at"), default=timezone.now)
+    status_code = models.PositiveSmallIntegerField(_("status code"), null=True, blank=True)
+    duration_ms = models.PositiveIntegerField(_("duration (ms)"), default=0)
+    error = models.CharField(_("error"), max_length=500, blank=True)
+    next_retry_at = models.DateTimeField(_("next retry at"), null=True, blank=True)
 
     class Meta:
         ordering = ("number",)
+        verbose_name = _("webhook attempt")
+        verbose_name_plural = _("webhook attempts")
         constraints = [models.UniqueConstraint(fields=["delivery", "number"], name="attempt_once_per_number")]
 
     def __str__(self) -> str:
