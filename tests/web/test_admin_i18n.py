@@ -1,7 +1,7 @@
 """The admin's customisations in Korean (#22): every action, column, fieldset, inline, message and intermediate
 page our admin.py files add reads in Korean for a Korean member of staff; the statistics page writes its dates the
-Korean way; a template's config errors on the admin form are Korean. What Django derives from the models (app,
-model and field names, help texts, permissions) stays as the models spell it: those are not the admin's own words."""
+Korean way; a template's config errors on the admin form are Korean; what Django takes from the models (model and
+field names, help texts: tests/test_model_names.py) heads the columns and labels the forms in Korean."""
 
 from __future__ import annotations
 
@@ -22,6 +22,7 @@ from generation.models import GenerationJob, JobStatus
 from templates_app.models import OVERRIDABLE_PARAMETERS, Template
 
 from ..factories import GenerationJobFactory, TemplateFactory, UserFactory
+from ..test_model_names import SAME_IN_KOREAN
 from .pages import page_world
 from .test_i18n import english_left, report
 
@@ -31,19 +32,23 @@ OURS = ("accounts", "batches", "brands", "gallery", "generation", "scenes", "tem
 # Units and names the statistics page writes in Latin letters in Korean too: seconds, percentiles, queue names.
 STATS_WORDS = ["s", "p50", "p95", "default", *(f"gen.{path}" for path in ("fashion", "beauty", "eats", "cinema"))]
 STATS_WORDS += ["gen.cartoon", "UTC"]
+# Field names Korean writes in Latin letters too: the automatic primary key's and tests/test_model_names' exceptions.
+LATIN_NAMES = {"ID", *SAME_IN_KOREAN}
 
 
 def model_words() -> list[str]:
-    """What the admin's frame takes from the models and apps (the sidebar, breadcrumbs, column heads), as written."""
+    """What the admin's frame takes from the models and apps (the sidebar, breadcrumbs, column heads) as a Korean
+    reader sees it: only names with no Korean entry (other packages' models, config labels) stay English."""
     from django.apps import apps
 
     words = {"Django"}
-    for config in apps.get_app_configs():
-        words |= {str(config.verbose_name), config.label}
-        for model in config.get_models():
-            names = [str(model._meta.verbose_name), str(model._meta.verbose_name_plural)]
-            names += [str(getattr(f, "verbose_name", f.name)) for f in model._meta.get_fields()]
-            words |= {variant for name in names for variant in (name, name[:1].upper() + name[1:])}
+    with translation.override("ko"):
+        for config in apps.get_app_configs():
+            words |= {str(config.verbose_name), config.label}
+            for model in config.get_models():
+                names = [str(model._meta.verbose_name), str(model._meta.verbose_name_plural)]
+                names += [str(getattr(f, "verbose_name", f.name)) for f in model._meta.get_fields()]
+                words |= {variant for name in names for variant in (name, name[:1].upper() + name[1:])}
     return sorted(words, key=len, reverse=True)
 
 
@@ -208,3 +213,27 @@ def test_the_admin_names_our_apps_in_korean(staff):
     html = staff.get(reverse("admin:index")).content.decode()
     for heading in ("계정", "갤러리", "이미지 생성", "스토리", "템플릿", "웹훅", "캠페인 배치", "브랜드 스타일"):
         assert f">{heading}<" in html, heading
+
+
+def admin_texts(html: str) -> list[str]:
+    """The changelist's column heads and the change form's labels and help texts: where the admin names fields."""
+    found = re.findall(r'<th scope="col"[^>]*>.*?<div class="text">(.*?)</div>', html, re.S)
+    found += re.findall(r"<label\b[^>]*>(.*?)</label>", html, re.S)
+    found += re.findall(r'<div class="help"[^>]*>(.*?)</div>\s*</div>', html, re.S)
+    texts = (re.sub(r"\s+", " ", re.sub(r"<[^>]+>", " ", text)).strip() for text in found)
+    return [text for text in texts if text]
+
+
+def test_the_changelists_and_change_forms_name_our_fields_in_korean(staff, world):
+    english = {}
+    for model, _model_admin in our_admins():
+        info = model._meta.app_label, model._meta.model_name
+        pages = [reverse(f"admin:{info[0]}_{info[1]}_changelist")]
+        if (obj := model.objects.first()) is not None:
+            pages.append(reverse(f"admin:{info[0]}_{info[1]}_change", args=[obj.pk]))
+        for url in pages:
+            html = staff.get(url).content.decode()
+            texts = [text.removesuffix(":") for text in admin_texts(html)]
+            if found := [text for text in texts if not re.search("[가-힣]", text) and text not in LATIN_NAMES]:
+                english[url] = found
+    assert english == {}
