@@ -201,12 +201,14 @@ def fan_out_job_event(
 
 
 def enqueue_deliveries(delivery_ids: Iterable[int], *, countdown: float | None = None) -> None:
-    """Each to the `default` queue; a dead broker leaves it to the sweeper (its lease runs out)."""
+    """Each to the `default` queue, retried once on a fresh connection (CELERY_TASK_PUBLISH_RETRY_POLICY: after a
+    broker restart every pooled connection is dead); a broker still down leaves it to the sweeper (its lease runs
+    out)."""
     from .tasks import deliver_webhook_task
 
     for delivery_id in delivery_ids:
         try:
-            deliver_webhook_task.apply_async(args=(delivery_id,), queue=DEFAULT_QUEUE, countdown=countdown, retry=False)  # type: ignore[arg-type]
+            deliver_webhook_task.apply_async(args=(delivery_id,), queue=DEFAULT_QUEUE, countdown=countdown)  # type: ignore[arg-type]
         except Exception as error:  # kombu.OperationalError, redis errors: broker unreachable
             logger.warning(
                 "could not enqueue a webhook delivery", extra={"delivery_id": delivery_id, "error": str(error)}
