@@ -59,7 +59,7 @@ def _int_in(value: Any, field: str, low: int, high: int) -> int:
     if isinstance(value, bool) or not isinstance(value, int):
         raise ValidationError({field: _("Must be a whole number.")})
     if not low <= value <= high:
-        raise ValidationError({field: f"Must be between {low} and {high}."})
+        raise ValidationError({field: _("Must be between %(low)s and %(high)s.") % {"low": low, "high": high}})
     return value
 
 
@@ -67,7 +67,9 @@ def _job_path(production_path: str | None, template: Template | None) -> PathSpe
     if template is None:
         return resolve_path(production_path)
     if production_path and production_path != template.production_path:
-        raise ValidationError({"production_path": f"The template belongs to the {template.production_path} path."})
+        raise ValidationError(
+            {"production_path": _("The template belongs to the %(path)s path.") % {"path": template.production_path}}
+        )
     return get_path(template.production_path)
 
 
@@ -77,9 +79,11 @@ def _check_template_allows(template: Template, overrides: dict[str, Any], size_p
     allowed = set(template.overridable)
     for name, value in overrides.items():
         if value is not None and name not in allowed:
-            raise ValidationError({name: f"The template {template.name!r} does not let you change this."})
+            raise ValidationError(
+                {name: _("The template %(name)r does not let you change this.") % {"name": template.name}}
+            )
     if size_preset is not None and not {"width", "height"} <= allowed:
-        raise ValidationError({"size_preset": f"The template {template.name!r} has a fixed size."})
+        raise ValidationError({"size_preset": _("The template %(name)r has a fixed size.") % {"name": template.name}})
 
 
 def job_model(*, template: Template | None, model_name: str | None = None) -> ModelSpec:
@@ -123,7 +127,9 @@ def job_size(
     fixes its canvas (`canvas_fixed`)."""
     if size_preset is not None:
         if size_preset not in SIZE_PRESETS:
-            raise ValidationError({"size_preset": f"Choose one of: {', '.join(SIZE_PRESETS)}."})
+            raise ValidationError(
+                {"size_preset": _("Choose one of: %(allowed)s.") % {"allowed": ", ".join(SIZE_PRESETS)}}
+            )
         width, height = SIZE_PRESETS[size_preset]
     if dictated is not None and mode in (JobMode.INPAINT, JobMode.UPSCALE):
         if width is not None or height is not None:
@@ -227,7 +233,12 @@ def submit_job(
     if isinstance(guidance, bool) or not isinstance(guidance, int | float):
         raise ValidationError({"guidance": _("Must be a number.")})
     if not 0 <= guidance <= model.max_guidance:
-        raise ValidationError({"guidance": f"Must be between 0 and {model.max_guidance} for {model.label}."})
+        raise ValidationError(
+            {
+                "guidance": _("Must be between %(low)s and %(high)s for %(label)s.")
+                % {"low": 0, "high": model.max_guidance, "label": model.label}
+            }
+        )
     max_images = template.max_images if template else MAX_IMAGES_PER_JOB
     num_images = _int_in(num_images, "num_images", 1, min(max_images, MAX_IMAGES_PER_JOB))
     seed = random.SystemRandom().randint(0, MAX_SEED) if seed is None else _int_in(seed, "seed", 0, MAX_SEED)
@@ -519,9 +530,12 @@ def retry_job(*, job: GenerationJob) -> GenerationJob:
         if existing is not None:
             return existing
         if original.status != JobStatus.FAILED:
-            raise ValidationError(f"Only a failed job can be retried; job {original.pk} is {original.status}.")
+            raise ValidationError(
+                _("Only a failed job can be retried; job %(job)s is %(status)s.")
+                % {"job": original.pk, "status": original.get_status_display()}
+            )
         if not original.owner.is_active:
-            raise ValidationError(f"Job {original.pk} belongs to a suspended account.")
+            raise ValidationError(_("Job %(job)s belongs to a suspended account.") % {"job": original.pk})
         overrides: dict[str, Any] = {
             "negative_prompt": original.negative_prompt or None,
             "width": original.width,
