@@ -2,18 +2,16 @@
 
 Django's LocaleMiddleware picks from the language cookie and Accept-Language; it runs before authentication, so
 UserLanguageMiddleware (after AuthenticationMiddleware) then applies a signed-in user's saved choice over it.
-A WebSocket has no middleware of Django's: scope_language picks for it the same way.
+A WebSocket has no middleware of Django's: core.socket_language picks for it the same way.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
-from typing import Any
+from collections.abc import Callable
 
 from django.conf import settings
 from django.http import HttpRequest, HttpResponse
 from django.utils import translation
-from django.utils.translation import trans_real
 from django.views import i18n
 from django.views.decorators.http import require_POST
 
@@ -33,23 +31,6 @@ class UserLanguageMiddleware:
             translation.activate(language)
             request.LANGUAGE_CODE = translation.get_language()
         return self.get_response(request)
-
-
-def scope_language(scope: Mapping[str, Any]) -> str:
-    """A WebSocket connection's language as a page's: the user's choice, else the language cookie, else the
-    browser's Accept-Language, else the site's default."""
-    user = scope.get("user")
-    asked = [getattr(user, "language", "") if user is not None and user.is_authenticated else ""]
-    asked.append(scope.get("cookies", {}).get(settings.LANGUAGE_COOKIE_NAME, ""))
-    headers = dict(scope.get("headers", []))
-    accept = headers.get(b"accept-language", b"").decode("latin1")
-    asked += [code for code, _quality in trans_real.parse_accept_lang_header(accept) if code != "*"]
-    for code in filter(None, asked):
-        try:
-            return translation.get_supported_language_variant(code)
-        except LookupError:
-            continue
-    return settings.LANGUAGE_CODE
 
 
 @require_POST

@@ -17,7 +17,7 @@ from channels.generic.websocket import AsyncJsonWebsocketConsumer
 from django.utils import translation
 from django.utils.translation import gettext as _
 
-from core.locale import scope_language
+from core.socket_language import scope_language
 
 from . import selectors, services
 from .events import job_group, user_group
@@ -85,7 +85,7 @@ class JobEventsConsumer(AsyncJsonWebsocketConsumer):
         await self.send_json(event)
 
     async def receive_json(self, content: Any, **kwargs: Any) -> None:
-        """The errors' codes are stable; their messages are in the connection's language (core.locale)."""
+        """The errors' codes are stable; their messages are in the connection's language (core.socket_language)."""
         if not isinstance(content, dict) or content.get("type") != "job.cancel":
             with translation.override(scope_language(self.scope)):
                 await self.send_json({"type": "error", "code": "invalid", "message": _("Unknown message type.")})

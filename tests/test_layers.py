@@ -29,6 +29,7 @@ LAYERS: list[tuple[str, ...]] = [
         "core.pagination",
         "core.parsers",
         "core.redis_clients",
+        "core.socket_language",  # a WebSocket's language, for consumers below the site's layer
         "core.request_id",  # a contextvar and its middleware: the job records the id, the logs print it
     ),
     ("generation.engine",),
