@@ -95,7 +95,7 @@ class Chapter(models.Model):
             models.UniqueConstraint(
                 fields=["story", "number"],
                 name="chapter_number_unique_per_story",
-                violation_error_message="This story already has a chapter with this number.",
+                violation_error_message=_("This story already has a chapter with this number."),
             ),
             models.CheckConstraint(condition=models.Q(number__gte=1), name="chapter_number_positive"),
         ]
@@ -151,7 +151,7 @@ class Character(models.Model):
             models.UniqueConstraint(
                 fields=["story", "name"],
                 name="character_name_unique_per_story",
-                violation_error_message="This story already has a character with this name.",
+                violation_error_message=_("This story already has a character with this name."),
             ),
         ]
 
@@ -182,7 +182,7 @@ class Scene(models.Model):
             models.UniqueConstraint(
                 fields=["chapter", "scene_number"],
                 name="scene_number_unique_per_chapter",
-                violation_error_message="This chapter already has a scene with this number.",
+                violation_error_message=_("This chapter already has a scene with this number."),
             ),
             models.CheckConstraint(condition=models.Q(scene_number__gte=1), name="scene_number_positive"),
         ]

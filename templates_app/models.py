@@ -86,7 +86,7 @@ class Template(models.Model):
                 fields=["slug"],
                 condition=models.Q(is_active=True),
                 name="template_one_active_version",
-                violation_error_message="Another version of this template is already active.",
+                violation_error_message=_("Another version of this template is already active."),
             ),
         ]
         indexes = [models.Index(fields=["production_path", "is_active"], name="template_path_active")]
@@ -258,7 +258,7 @@ class PromptPreset(models.Model):
             models.UniqueConstraint(
                 fields=["owner", "kind", "name"],
                 name="prompt_preset_unique_name",
-                violation_error_message="You already have a preset with this name.",
+                violation_error_message=_("You already have a preset with this name."),
             ),
             models.CheckConstraint(condition=models.Q(kind__in=PromptKind.values), name="prompt_preset_kind_valid"),
         ]

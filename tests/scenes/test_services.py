@@ -3,7 +3,7 @@
 import pytest
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
-from django.utils import timezone
+from django.utils import timezone, translation
 
 from accounts.exceptions import InsufficientCredits
 from gallery.models import ImageType, SourceImage
@@ -131,6 +131,13 @@ def test_scene_numbers_are_unique_per_chapter_and_reported_on_the_field(chapter)
         services.create_scene(chapter=chapter, scene_number=1, description="y")
     assert error.value.message_dict == {"scene_number": ["This chapter already has a scene with this number."]}
     services.create_scene(chapter=ChapterFactory(story=chapter.story), scene_number=1, description="z")
+
+
+def test_a_duplicate_number_is_refused_in_the_readers_language(chapter):
+    services.create_scene(chapter=chapter, scene_number=1, description="x")
+    with translation.override("ko"), pytest.raises(ValidationError) as error:
+        services.create_scene(chapter=chapter, scene_number=1, description="y")
+    assert error.value.message_dict == {"scene_number": ["이 챕터에는 이미 같은 번호의 장면이 있습니다."]}
 
 
 def test_generate_all_queues_one_job_per_scene_in_scene_order(chapter):
