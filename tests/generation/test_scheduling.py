@@ -258,3 +258,19 @@ def test_a_standing_reads_the_queue_in_two_queries(django_assert_num_queries):
         place = scheduling.standing(b_job)
 
     assert place is not None and place.position == 1
+
+
+def test_a_paths_turn_commits_without_waiting_for_the_disk_and_nothing_else_does():
+    """A claim's COMMIT is asynchronous (a database crash can lose it, leaving its job queued for the sweeper);
+    every other transaction keeps PostgreSQL's synchronous commit."""
+    if connection.vendor != "postgresql":
+        pytest.skip("synchronous_commit is PostgreSQL's")
+
+    def synchronous_commit() -> str:
+        with connection.cursor() as cursor:
+            cursor.execute("SHOW synchronous_commit")
+            return cursor.fetchone()[0]
+
+    assert synchronous_commit() == "on"
+    with scheduling.path_turn("fashion"):
+        assert synchronous_commit() == "off"
