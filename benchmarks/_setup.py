@@ -7,6 +7,7 @@ import platform
 import socket
 import sys
 from pathlib import Path
+from typing import Any
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
@@ -69,3 +70,17 @@ def percentile(values: list[float], q: float) -> float:
     ordered = sorted(values)
     index = min(len(ordered) - 1, max(0, round(q / 100 * (len(ordered) - 1))))
     return ordered[index]
+
+
+def wrap_every_connection(wrapper: Any, uid: str) -> None:
+    """`wrapper` (a Django execute wrapper) on every database connection of this process, open now or later."""
+    from django.db import connections
+    from django.db.backends.signals import connection_created
+
+    def on_connection(sender: Any, connection: Any, **_: Any) -> None:
+        if wrapper not in connection.execute_wrappers:
+            connection.execute_wrappers.append(wrapper)
+
+    connection_created.connect(on_connection, weak=False, dispatch_uid=uid)
+    for connection in connections.all(initialized_only=True):
+        on_connection(None, connection)

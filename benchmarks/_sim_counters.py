@@ -28,17 +28,10 @@ def _statement_counter(execute: Any, sql: str, params: Any, many: bool, context:
 
 def install(directory: str) -> None:
     """Count from now on in this process (call again in a forked child: it gets a file of its own)."""
+    from _setup import wrap_every_connection
     from celery.signals import before_task_publish, task_prerun
-    from django.db import connections
-    from django.db.backends.signals import connection_created
 
-    def on_connection(sender: Any, connection: Any, **_: Any) -> None:
-        if _statement_counter not in connection.execute_wrappers:
-            connection.execute_wrappers.append(_statement_counter)
-
-    connection_created.connect(on_connection, weak=False, dispatch_uid="scale_sim.statements")
-    for connection in connections.all(initialized_only=True):
-        on_connection(None, connection)
+    wrap_every_connection(_statement_counter, "scale_sim.statements")
     before_task_publish.connect(lambda **_: _count("celery.published"), weak=False, dispatch_uid="scale_sim.pub")
     task_prerun.connect(lambda **_: _count("celery.received"), weak=False, dispatch_uid="scale_sim.recv")
     path = Path(directory) / f"{os.getpid()}.json"

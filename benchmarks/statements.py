@@ -16,7 +16,7 @@ import threading
 import time
 from typing import Any
 
-from _setup import configure, machine
+from _setup import configure, machine, wrap_every_connection
 
 counts: collections.Counter[str] = collections.Counter()
 _lock = threading.Lock()
@@ -29,16 +29,7 @@ def _counter(execute: Any, sql: str, params: Any, many: bool, context: Any) -> A
 
 
 def install() -> None:
-    from django.db import connections
-    from django.db.backends.signals import connection_created
-
-    def on_connection(sender: Any, connection: Any, **_: Any) -> None:
-        if _counter not in connection.execute_wrappers:
-            connection.execute_wrappers.append(_counter)
-
-    connection_created.connect(on_connection, weak=False, dispatch_uid="statements.count")
-    for connection in connections.all(initialized_only=True):
-        on_connection(None, connection)
+    wrap_every_connection(_counter, "statements.count")
 
 
 def counted(work: Any) -> collections.Counter[str]:
