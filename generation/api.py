@@ -246,7 +246,9 @@ class JobSerializer(ModelSerializer):
         """Both queue fields from one reading of the queue (2 queries; the two fields read it apart in 3 and 5)."""
         standings: dict[int, scheduling.Standing | None] = self.__dict__.setdefault("_standings", {})
         if job.pk not in standings:
-            standings[job.pk] = scheduling.standing(job)
+            # A submit's job.queued event read it already (services._announce_new_job); else read it now.
+            read = job.__dict__
+            standings[job.pk] = read["standing_at_submit"] if "standing_at_submit" in read else scheduling.standing(job)
         return standings[job.pk]
 
     @extend_schema_field(serializers.IntegerField(allow_null=True))

@@ -479,7 +479,11 @@ def queue_fields(job: Any) -> dict[str, Any]:
     """Where a queued job stands in its path's queue, as its API body and its `job.queued` events say it."""
     from . import scheduling
 
-    place = scheduling.standing(job)
+    return standing_fields(scheduling.standing(job))
+
+
+def standing_fields(place: Any) -> dict[str, Any]:
+    """`queue_fields` of a standing already read (scheduling.Standing, or None when not queued)."""
     return {
         "queue_position": place.position if place is not None else None,
         "estimated_start_seconds": place.estimated_start_seconds if place is not None else None,

@@ -20,7 +20,7 @@ from gallery.selectors import find_source, source_images_for
 from gallery.services import delete_stored, store_mask_data_url
 from webhooks.services import job_webhook_attach, job_webhook_clean
 
-from . import events
+from . import events, scheduling
 from .credits import admit_job, job_price, settle_job_credits
 from .engine.diffusion import ip_adapter
 from .engine.image_ops import denoising_steps
@@ -320,15 +320,20 @@ def submit_job(
 
 def _announce_new_job(job: GenerationJob) -> None:
     """`job.queued` to the owner's job lists, numbered here (not on the publisher thread) so that no event of the
-    worker's can take a lower number; skipped when nobody has one open (it costs a submit a third more)."""
+    worker's can take a lower number; skipped when nobody has one open (it costs a submit a third more).
+
+    The standing read for it is kept on the job as `standing_at_submit`, and the 202's body says the same (api.
+    JobSerializer) instead of reading the queue again: two queries fewer, and read before the broker's send, so a
+    worker that claims the job at once cannot race the body's reading."""
     if monitoring.watches_job_list(job.owner_id):
+        job.standing_at_submit = scheduling.standing(job)  # type: ignore[attr-defined]
         events.publish(
             job,
             "job.queued",
             new_job=True,
             number_now=True,
             estimated_seconds=estimate_seconds(job),
-            **events.queue_fields(job),
+            **events.standing_fields(job.standing_at_submit),  # type: ignore[attr-defined]
         )
 
 

@@ -4,9 +4,15 @@ from __future__ import annotations
 
 import datetime as dt
 
+import pytest
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
+from core.redis_clients import shared_redis
+from generation import events
 from generation.models import GenerationJob, JobStatus
+from generation.ops import monitoring
 
 from ..factories import JOB_REQUEST, GenerationJobFactory, TemplateFactory, stored_image
 
@@ -23,6 +29,24 @@ def test_submit_answers_202_with_the_queued_job_and_an_estimate(api_client, user
     job = GenerationJob.objects.get(pk=body["id"])
     assert (job.owner, job.status, job.num_images, job.seed) == (user, JobStatus.QUEUED, 2, 7)
     assert body["status"] == "queued" and body["estimated_seconds"] > 0 and body["images"] == []
+
+
+@pytest.mark.django_db(transaction=True)  # the job.queued event is sent at the real COMMIT, inside the request
+def test_a_watched_submit_reads_the_queue_once_for_its_event_and_its_202(api_client, user):
+    shared_redis().set(monitoring.user_sockets_key(user.pk), 1)  # someone has the job list open
+    try:
+        with CaptureQueriesContext(connection) as queries:
+            response = api_client.post("/api/v1/jobs", JOB_REQUEST, format="json")
+    finally:
+        shared_redis().delete(monitoring.user_sockets_key(user.pk))
+    assert response.status_code == 202, response.content
+    body = response.json()
+    [queued] = [entry.event for entry in events.job_history(body["id"])[1]]
+    assert queued["type"] == "job.queued"
+    fields = ("queue_position", "estimated_start_seconds")
+    assert [queued[name] for name in fields] == [body[name] for name in fields] == [0, 0]
+    queue_orders = [query for query in queries.captured_queries if "JOIN generation_fairqueue queue" in query["sql"]]
+    assert len(queue_orders) == 1, "the 202 says the standing the event read"
 
 
 def test_the_list_filters_by_status_path_template_and_dates(api_client, user):
