@@ -1,11 +1,16 @@
 from django.contrib import admin
 from django.urls import include, path, re_path
+from django.utils.translation import gettext_lazy as _
 from django.views.i18n import JavaScriptCatalog
 from drf_spectacular.views import SpectacularAPIView, SpectacularRedocView, SpectacularSwaggerSplitView
 
 from core import api, csp, health, locale
 from generation.ops.metrics import metrics_view
 from templates_app.urls import preset_urlpatterns
+
+admin.site.site_header = _("zimage administration")
+admin.site.site_title = _("zimage administration")
+admin.site.index_title = _("Run the business")
 
 api_v1 = [
     path("", include("compat.api_urls")),  # first: it answers /jobs?skip=&limit= before the jobs list does

@@ -215,6 +215,12 @@ def test_the_admin_names_our_apps_in_korean(staff):
         assert f">{heading}<" in html, heading
 
 
+def test_the_admin_is_headed_as_zimages_in_korean(staff):
+    html = staff.get(reverse("admin:index")).content.decode()
+    assert "<title>운영 | zimage 관리</title>" in html
+    assert ">zimage 관리</a>" in html and "Django" not in html
+
+
 def admin_texts(html: str) -> list[str]:
     """The changelist's column heads and the change form's labels and help texts: where the admin names fields."""
     found = re.findall(r'<th scope="col"[^>]*>.*?<div class="text">(.*?)</div>', html, re.S)
