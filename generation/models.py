@@ -1,5 +1,6 @@
 import functools
 import uuid
+from typing import TYPE_CHECKING
 
 from django.conf import settings
 from django.db import models, transaction
@@ -12,6 +13,9 @@ from . import progress
 from .engine.diffusion.ip_adapter import scale_for
 from .engine.job_input import JobInput, JobMode
 from .engine.paths import DEFAULT_PATH, PATH_CHOICES
+
+if TYPE_CHECKING:
+    from .scheduling import Standing
 
 
 class JobStatus(models.TextChoices):
@@ -200,6 +204,10 @@ class GenerationJob(models.Model):
     finished_at = models.DateTimeField(_("finished at"), null=True, blank=True)
     canceled_at = models.DateTimeField(_("canceled at"), null=True, blank=True)
     updated_at = models.DateTimeField(_("updated at"), auto_now=True)
+
+    # Not a column: where the job stood in its path's queue when its submit announced it (services.
+    # _announce_new_job), so that the 202 says the same without reading the queue again; unset on a loaded job.
+    standing_at_submit: "Standing | None"
 
     class Meta:
         ordering = ("-created_at", "-id")

@@ -326,14 +326,14 @@ def _announce_new_job(job: GenerationJob) -> None:
     JobSerializer) instead of reading the queue again: two queries fewer, and read before the broker's send, so a
     worker that claims the job at once cannot race the body's reading."""
     if monitoring.watches_job_list(job.owner_id):
-        job.standing_at_submit = scheduling.standing(job)  # type: ignore[attr-defined]
+        job.standing_at_submit = scheduling.standing(job)
         events.publish(
             job,
             "job.queued",
             new_job=True,
             number_now=True,
             estimated_seconds=estimate_seconds(job),
-            **events.standing_fields(job.standing_at_submit),  # type: ignore[attr-defined]
+            **events.standing_fields(job.standing_at_submit),
         )
 
 
