@@ -9,7 +9,7 @@ at the current round: never behind it, so no burst of catching up. The owner wit
 the lower weight, then the oldest job); starting a job moves the clock to its pass and the owner's pass on by its
 stride, STRIDE_UNIT / `Tier.queue_weight`. So owners take turns, an enterprise owner (weight 4) gets four to a free
 owner's one, interleaved, and a newcomer gets at most its weight of turns in a row. Each owner's jobs start oldest
-first. `queue_positions` replays the same rule from the stored passes, so it predicts the start order.
+first. `standings` replays the same rule from the stored passes, so it predicts the start order.
 
 The claim. Every queued job still has one message on its path's queue (its `dispatch_token`), so the messages
 wake as many claims as there are queued jobs. A worker handed the message of job H claims the path's fair next
@@ -138,18 +138,6 @@ def _ordered(path: str) -> list[Turn]:
     return fair_order(queued, clock, passes)
 
 
-def queue_positions(path: str) -> dict[int, int]:
-    """Every queued job on `path`: its id -> how many queued jobs start before it."""
-    return {turn.job_id: position for position, turn in enumerate(_ordered(path))}
-
-
-def queue_position(job: GenerationJob) -> int | None:
-    """How many queued jobs on the job's path start before it; None unless it is queued."""
-    if job.status != JobStatus.QUEUED:
-        return None
-    return queue_positions(job.production_path).get(job.pk)
-
-
 # The heartbeats change every HEARTBEAT_EVERY (10 s) and are read with a SCAN of the whole Redis database, which
 # grows with the jobs' event histories: every submit's estimate read them (2026-12-03). Each process keeps the
 # count this long.
@@ -246,12 +234,6 @@ def standing(job: GenerationJob) -> Standing | None:
     return standings(job.production_path, [job.pk]).get(job.pk)
 
 
-def estimated_start_seconds(job: GenerationJob) -> float | None:
-    """Seconds until the job should start (see `standings`); None unless queued."""
-    place = standing(job)
-    return place.estimated_start_seconds if place is not None else None
-
-
 # --- the claim (the worker side) ------------------------------------------------------------------
 
 
@@ -315,7 +297,8 @@ class PathTurn:
             pk__in=[turn.job_id for turn in turns], status=JobStatus.QUEUED
         )
         by_pk = {job.pk: job for job in jobs}
-        by_pk.update({known.pk: known} if known.pk in by_pk else {})
+        if known.pk in by_pk:
+            by_pk[known.pk] = known  # the caller tells the message's own job by identity
         yield from ((by_pk[turn.job_id], turn) for turn in turns if turn.job_id in by_pk)
 
     def charge(self, turn: Turn) -> None:

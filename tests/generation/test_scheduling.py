@@ -184,7 +184,7 @@ def test_queue_positions_predict_the_start_order():
     queue(pro, 5, after=2)
     queue(other, 3, after=5)
 
-    positions = scheduling.queue_positions("fashion")
+    positions = {pk: place.position for pk, place in scheduling.standings("fashion").items()}
     predicted = sorted(positions, key=positions.get)
     started = [start_next().pk for _ in range(len(predicted))]
 
@@ -197,10 +197,10 @@ def test_a_queued_jobs_position_counts_the_jobs_that_start_before_it():
     a_jobs = queue(a, 3)
     (b_job,) = queue(b, 1, after=10)
 
-    assert [scheduling.queue_position(job) for job in [*a_jobs, b_job]] == [0, 2, 3, 1]
+    assert [scheduling.standing(job).position for job in [*a_jobs, b_job]] == [0, 2, 3, 1]
     started = start_next(finish=False)
-    assert scheduling.queue_position(started) is None
-    assert scheduling.estimated_start_seconds(b_job) > 0
+    assert scheduling.standing(started) is None
+    assert scheduling.standing(b_job).estimated_start_seconds > 0
 
 
 @pytest.mark.django_db(transaction=True)
