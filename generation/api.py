@@ -247,8 +247,8 @@ class JobSerializer(ModelSerializer):
         standings: dict[int, scheduling.Standing | None] = self.__dict__.setdefault("_standings", {})
         if job.pk not in standings:
             # A submit's job.queued event read it already (services._announce_new_job); else read it now.
-            read = job.__dict__
-            standings[job.pk] = read["standing_at_submit"] if "standing_at_submit" in read else scheduling.standing(job)
+            submitted = hasattr(job, "standing_at_submit")  # set on the instance only, None when not queued
+            standings[job.pk] = job.standing_at_submit if submitted else scheduling.standing(job)
         return standings[job.pk]
 
     @extend_schema_field(serializers.IntegerField(allow_null=True))
