@@ -86,15 +86,14 @@ class JobEventsConsumer(AsyncJsonWebsocketConsumer):
 
     async def receive_json(self, content: Any, **kwargs: Any) -> None:
         """The errors' codes are stable; their messages are in the connection's language (core.socket_language)."""
-        if not isinstance(content, dict) or content.get("type") != "job.cancel":
-            with translation.override(scope_language(self.scope)):
+        with translation.override(scope_language(self.scope)):
+            if not isinstance(content, dict) or content.get("type") != "job.cancel":
                 await self.send_json({"type": "error", "code": "invalid", "message": _("Unknown message type.")})
-            return
-        job_id = content.get("job")
-        if isinstance(job_id, bool) or not isinstance(job_id, int):
-            with translation.override(scope_language(self.scope)):
+                return
+            job_id = content.get("job")
+            if isinstance(job_id, bool) or not isinstance(job_id, int):
                 await self.send_json({"type": "error", "code": "invalid", "message": _("`job` must be a job id.")})
-            return
+                return
         if not await self._cancel(job_id):
             await self.send_json({"type": "error", "code": "not_found", "job": job_id})
             return
