@@ -452,8 +452,6 @@ def publish(
         event["new_job"] = True
     if refresh:
         event["refresh"] = True
-    if event_type == "job.started":
-        request_queue_refresh(job.production_path)
     # The job's webhooks: a queue put after the caller's commit; their own thread writes and enqueues deliveries,
     # each carrying this event's seq, so a receiver orders them as the WebSocket and SSE clients do.
     number = EventNumber()
@@ -512,36 +510,62 @@ def announce_queue_positions(path: str) -> int:
     return len(standings)
 
 
+# A refresher that announced nothing for this long closes its database session.
+QUEUE_REFRESHER_IDLE_SECONDS = 5.0
+
+
 class QueueRefresher:
     """One daemon thread per process that announces queue places off the job's own thread (a start costs the
     worker a queue put); starts that come close together on one path are announced once."""
 
     def __init__(self) -> None:
         self.pid = os.getpid()
-        self._paths: queue.SimpleQueue[str] = queue.SimpleQueue()
+        self._paths: queue.SimpleQueue[str | None] = queue.SimpleQueue()  # None: stop
         self._thread = threading.Thread(target=self._run, name="zimage-queue-places", daemon=True)
         self._thread.start()
 
     def submit(self, path: str) -> None:
         self._paths.put(path)
 
+    def stop(self, timeout: float) -> None:
+        """Announce what was asked so far, close the thread's database session, end the thread."""
+        self._paths.put(None)
+        self._thread.join(timeout)
+
     def _run(self) -> None:
         from django.db import connection
 
         while True:
-            paths = {self._paths.get()}
+            try:
+                first = self._paths.get(timeout=QUEUE_REFRESHER_IDLE_SECONDS)
+            except queue.Empty:
+                connection.close()  # hold no database session while idle (a busy queue keeps it: no reconnect a start)
+                continue
+            asked = [first]
             while not self._paths.empty():
-                paths.add(self._paths.get())
+                asked.append(self._paths.get())
+            paths = {path for path in asked if path is not None}
             for path in sorted(paths):
                 try:
                     announce_queue_positions(path)
                 except Exception:
                     logger.warning("could not announce queue places", exc_info=True, extra={"path": path})
-                finally:
-                    connection.close()  # hold no database session while idle
+                    connection.close()  # a broken session is replaced on the next query
+            if None in asked:
+                connection.close()
+                return
 
 
 _refresher: QueueRefresher | None = None
+
+
+def stop_queue_refresher(**_: object) -> None:
+    """At process shutdown (and a test session's end): the refresher's session closed, its thread ended."""
+    global _refresher
+    with _lock:
+        refresher, _refresher = _refresher, None
+    if refresher is not None and refresher.pid == os.getpid():
+        refresher.stop(timeout=10)
 
 
 def request_queue_refresh(path: str) -> None:

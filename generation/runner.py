@@ -405,6 +405,8 @@ def _claim_fair_next(holder: GenerationJob, token: str, worker_id: str) -> Gener
             with job_log_context(job):
                 fail_job(job, reason)
         if started is not None:
+            if len(turn.queued) > 1:  # others wait on the path: their places moved up (announced off this thread)
+                events.request_queue_refresh(path.name)
             return started
     return RunOutcome.LOST_RACE
 

@@ -143,6 +143,33 @@ def stop_heartbeat(**_: object) -> None:
     _stop.set()
 
 
+def keep_database_connections(**_: object) -> None:
+    """`worker_process_init`: each task's edge keeps Django's connection rules instead of Celery's.
+
+    Celery's Django fixup closes every database connection before and after each task (Celery 5.6 reverted
+    honouring CONN_MAX_AGE, celery#9824), so every job opened a new PostgreSQL session on its claim's path: a
+    connect and authentication round trip, and a backend process forked by the database, per job. With the fixup's
+    task handlers off, `close_database_if_obsolete` runs before each task, as Django's request boundary does."""
+    from celery import current_app
+    from celery.fixups.django import DjangoFixup
+    from celery.signals import task_postrun, task_prerun
+
+    for fixup in getattr(current_app, "_fixups", ()):
+        if isinstance(fixup, DjangoFixup):
+            task_prerun.disconnect(fixup.worker_fixup.on_task_prerun)
+            task_postrun.disconnect(fixup.worker_fixup.on_task_postrun)
+
+
+def close_database_if_obsolete(task: Task | None = None, **_: object) -> None:
+    """`task_prerun`: a connection past CONN_MAX_AGE, or broken, is closed (the next query opens a new one); with
+    CONN_HEALTH_CHECKS a kept one is pinged before its first use in the task. Not for a task run eagerly, inside
+    its caller's transaction."""
+    from django.db import close_old_connections
+
+    if task is not None and not getattr(task.request, "is_eager", False):
+        close_old_connections()
+
+
 def remember_job(task: Task | None = None, args: tuple[Any, ...] | None = None, **_: object) -> None:
     if task is not None and task.name == "generation.run_job" and args:
         _state["job"] = args[0]

@@ -32,6 +32,24 @@ def clean_redis():
     yield
 
 
+@pytest.fixture(scope="session", autouse=True)
+def background_sessions_closed_before_the_database_goes(django_db_setup, django_db_blocker):
+    """This process's background threads (queue places, webhook fan-out, store thread) keep their sessions between
+    items, as in a worker: ended before the test database is dropped, which refuses while any is open."""
+    from django.db import connection
+
+    from generation.events import stop_queue_refresher
+
+    yield
+    stop_queue_refresher()
+    if connection.vendor == "postgresql":
+        with django_db_blocker.unblock(), connection.cursor() as cursor:
+            cursor.execute(
+                "SELECT pg_terminate_backend(pid) FROM pg_stat_activity"
+                " WHERE datname = current_database() AND pid <> pg_backend_pid()"
+            )
+
+
 @pytest.fixture(autouse=True)
 def fresh_tier_cache():
     """A test's tier changes are rolled back with its transaction, which sends no signal: forget them."""

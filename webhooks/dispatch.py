@@ -26,6 +26,7 @@ logger = logging.getLogger(__name__)
 # one query per job every ENDPOINTS_TTL seconds, not one per event.
 ENDPOINTS_TTL = 2.0
 MAX_PENDING = 10_000
+IDLE_BEFORE_CHECK = 1.0  # seconds
 
 
 class FanOut:
@@ -77,13 +78,17 @@ class FanOut:
     def _run(self) -> None:
         from .services import enqueue_deliveries, fan_out_job_event
 
+        idle_since = 0.0
         while True:
             item = self._queue.get()
             if item is None:
                 return
             job_id, owner_id, event_type, body, seq, timestamp = item
             try:
-                close_old_connections()
+                # A dead or old session is replaced after the thread sat idle; not per event, where each check
+                # (CONN_HEALTH_CHECKS) would be one more query.
+                if time.monotonic() - idle_since > IDLE_BEFORE_CHECK:
+                    close_old_connections()
                 endpoints = self._endpoints_of(job_id, owner_id)
                 ids = fan_out_job_event(
                     job_id=job_id, event_type=event_type, endpoints=endpoints, body=body, seq=seq, timestamp=timestamp
@@ -93,6 +98,7 @@ class FanOut:
                 logger.warning("could not write webhook deliveries", exc_info=True, extra={"job_id": job_id})
                 connection.close()
             finally:
+                idle_since = time.monotonic()
                 with self._lock:
                     self._pending -= 1
 

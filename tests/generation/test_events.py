@@ -262,10 +262,18 @@ class TestQueuePlaces:
 
 @pytest.mark.django_db(transaction=True)
 def test_the_places_are_announced_by_the_publishing_processs_own_thread(user):
-    """What publishing job.started asks for (the start's own thread only queues the path)."""
+    """What a claim asks for when others wait on its path (the claiming thread only queues the path)."""
     waiting = GenerationJobFactory(owner=user)
     events.request_queue_refresh(waiting.production_path)
     wait_until(lambda: recorded_types(waiting.pk) == ["job.queued"], timeout=10, message="a place announced")
+    assert events.job_history(waiting.pk)[1][0].event["queue_position"] == 0
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_start_announces_the_new_places_of_the_jobs_still_waiting_on_its_path(user, other_user):
+    first, waiting = GenerationJobFactory(owner=user), GenerationJobFactory(owner=other_user)
+    assert runner.execute_job(job_id=first.pk, dispatch_token=str(first.dispatch_token)) == "succeeded"
+    wait_until(lambda: recorded_types(waiting.pk) == ["job.queued"], timeout=10, message="the waiting job's place")
     assert events.job_history(waiting.pk)[1][0].event["queue_position"] == 0
 
 
