@@ -118,12 +118,15 @@ def store_generated_image(
     generation_seconds: float,
     image_type: str = ImageType.GENERAL,
     claim: Callable[[], bool] | None = None,
+    recorded: Callable[[], None] | None = None,
     original: Image.Image | None = None,
 ) -> GeneratedImage | None:
     """Store one finished image. Idempotent per (job, index): a re-run returns the existing row.
 
     `claim()` runs in the row's transaction, after the encode and upload (which hold no lock): False records
-    nothing, deletes the uploads and returns None (the worker's job was canceled meanwhile).
+    nothing, deletes the uploads and returns None (the worker's job was canceled meanwhile). `recorded()` runs once
+    that transaction has written the row and the claim's changes (not when it rolled back: another delivery's row
+    came first).
     `original`: the image as the model drew it, when `image` carries the brand kit's logo; kept as
     `original_file` (same metadata), while `file` and the thumbnail show the logo.
     """
@@ -181,7 +184,7 @@ def store_generated_image(
             if claim is not None and not claim():
                 delete_stored(*stored)
                 return None
-            return GeneratedImage.objects.create(
+            row = GeneratedImage.objects.create(
                 owner_id=job.owner_id,
                 job=job,
                 index=index,
@@ -209,6 +212,9 @@ def store_generated_image(
     except Exception:
         delete_stored(*stored)
         raise
+    if recorded is not None:
+        recorded()
+    return row
 
 
 def brand_metadata(job: GenerationJob) -> dict[str, str | int | float]:

@@ -7,6 +7,7 @@ sweeper racing the worker finds nothing to do.
 
 from __future__ import annotations
 
+import copy
 import enum
 import logging
 import random
@@ -17,12 +18,13 @@ from typing import TYPE_CHECKING, Any
 
 from django.conf import settings
 from django.core.exceptions import ValidationError
-from django.db import InterfaceError, OperationalError, connection
+from django.db import InterfaceError, OperationalError, connection, transaction
 from django.db.models import F, Q
 from django.db.models.functions import Greatest
 from django.utils import timezone
 
 from accounts.selectors import limits_for
+from core.db import commit_without_waiting_for_the_disk
 
 from . import events, progress, scheduling
 from .credits import settle_job_credits
@@ -37,6 +39,7 @@ from .style_files import local_style_file
 from .worker import claimer_is_dead, worker_identity
 
 if TYPE_CHECKING:
+    from collections.abc import Callable
     from concurrent.futures import Future
 
     from PIL.Image import Image
@@ -103,6 +106,7 @@ class ProgressReporter:
         worker_id: str,
         store: StoreQueue = INLINE,
         publish_interval: float = PROGRESS_EVENT_EVERY,
+        done_indexes: frozenset[int] = frozenset(),
     ):
         self.job = job
         self.worker_id = worker_id
@@ -117,6 +121,8 @@ class ProgressReporter:
         self.last_publish = 0.0
         self.last_preview_step = 0
         self.stored: dict[int, GeneratedImage] = {}  # index -> image stored by this run
+        self.done_indexes = done_indexes  # stored by an earlier delivery
+        self.succeeded: GenerationJob | None = None  # the job as its last image's store committed it succeeded
         self._logo: Image | None = None  # the brand kit's logo, read for the job's first image
 
     def _still_ours(self, **changes: Any) -> bool:
@@ -135,7 +141,12 @@ class ProgressReporter:
         # reaper's heartbeat every few seconds, and every step while Redis knows nothing of this run.
         unknown = live is progress.Live.UNKNOWN
         if unknown or step == total or now - self.last_db_beat >= progress.db_heartbeat_every():
-            if not self._still_ours(progress_step=step, progress_total=total):
+            with transaction.atomic():
+                # A milestone lost in a database crash is the one before it: the reaper's clock and a free worker's
+                # count of jobs drawing are a moment behind, no more. So no fsync on the drawing's path.
+                commit_without_waiting_for_the_disk()
+                ours = self._still_ours(progress_step=step, progress_total=total)
+            if not ours:
                 raise JobInterrupted
             self.last_db_beat = now
             if unknown and progress.resume(self.job.pk, self.run, step, total) is progress.Live.STOPPED:
@@ -176,10 +187,18 @@ class ProgressReporter:
             raise JobInterrupted
         seconds = context.generation_seconds.get(index, 0.0)
         prompts = (context.prompt, context.negative_prompt)
-        return self.store.submit(self._store_and_announce, index, image, *prompts, context.backend_name, seconds)
+        submit = self.store.submit
+        return submit(self._store_and_announce, index, image, *prompts, context.backend_name, seconds, context)
 
     def _store_and_announce(
-        self, index: int, image: Image, prompt: str, negative_prompt: str, backend: str, seconds: float
+        self,
+        index: int,
+        image: Image,
+        prompt: str,
+        negative_prompt: str,
+        backend: str,
+        seconds: float,
+        context: WorkflowContext,
     ) -> GeneratedImage | None:
         """Store one image through the gallery and publish `job.image`; an error ends the job as a pipeline
         error would (failed and refunded, or requeued when transient), and the job's later images are dropped.
@@ -187,12 +206,14 @@ class ProgressReporter:
         Encoded and uploaded first, holding no lock (the pipeline's step updates take the job's row meanwhile),
         then counted and recorded in one transaction that starts by taking the running job's row: a cancel racing
         it either waits and then settles with this image counted (and charged), or wins, and the uploads are
-        deleted (JobInterrupted). So a canceled job has exactly the images its settlement charged for.
+        deleted (JobInterrupted). So a canceled job has exactly the images its settlement charged for. The job's
+        last image makes it succeeded in that same transaction: one COMMIT, not two, before `job.succeeded`.
         """
         from gallery.services import store_generated_image
 
         if self.stopped is not None:
             return None
+        claim, recorded = self._claim_for(index, context)
         with job_log_context(self.job):
             try:
                 image, original = self._with_logo(image)
@@ -206,9 +227,8 @@ class ProgressReporter:
                     backend=backend,
                     generation_seconds=seconds,
                     image_type=self.job.image_type,
-                    claim=lambda: self._still_ours(
-                        images_done=F("images_done") + 1, progress_step=Greatest("progress_step", self.step)
-                    ),
+                    claim=claim,
+                    recorded=recorded,
                     original=original,
                 )
                 if stored is None:
@@ -219,6 +239,28 @@ class ProgressReporter:
             self.stored[index] = stored
             events.publish(self.job, "job.image", image=events.image_event_payload(stored))
             return stored
+
+    def _claim_for(self, index: int, context: WorkflowContext) -> tuple[Callable[[], bool], Callable[[], None] | None]:
+        """How an image's row transaction claims the running job: the image counted, or for the job's last image,
+        the job succeeded. That on a copy of the job, kept once the row is written: a transaction that rolled back
+        leaves this run's job as it was."""
+        if set(range(self.job.num_images)) - self.done_indexes - self.stored.keys() - {index}:
+            counted = {"images_done": F("images_done") + 1}
+            return (lambda: self._still_ours(**counted, progress_step=Greatest("progress_step", self.step))), None
+        job = copy.copy(self.job)
+        return (lambda: self._succeeded(job, context)), (lambda: setattr(self, "succeeded", job))
+
+    def _succeeded(self, job: GenerationJob, context: WorkflowContext) -> bool:
+        """`job` succeeded, if it still runs on this worker."""
+        return job.transition(
+            JobStatus.SUCCEEDED,
+            where={"worker_id": self.worker_id},
+            enhanced_prompt=context.prompt,
+            prompt_truncated=job.prompt_truncated or context.prompt_truncated,
+            progress_step=job.progress_total,
+            images_done=job.num_images,
+            last_error="",
+        )
 
     def _with_logo(self, image: Image) -> tuple[Image, Image | None]:
         """(what `file` shows, the model's original or None): the brand kit's logo composited when the job asked
@@ -246,24 +288,20 @@ class ProgressReporter:
         self.store.drain()
 
     def finish(self, context: WorkflowContext) -> RunOutcome:
-        """After the job's last image is stored: succeeded, announced with all its images, settled."""
-        if self.stopped is not None:
+        """After the job's last image is stored: succeeded (by that store, usually), announced with all its
+        images, settled."""
+        if self.succeeded is not None:
+            job = self.succeeded
+        elif self.stopped is not None:
             return self.stopped
-        job = self.job
-        with job_log_context(job):
+        else:  # no image was left to store: every one was stored by an earlier delivery, or found stored
+            job = self.job
             try:
-                finished = job.transition(
-                    JobStatus.SUCCEEDED,
-                    enhanced_prompt=context.prompt,
-                    prompt_truncated=job.prompt_truncated or context.prompt_truncated,
-                    progress_step=job.progress_total,
-                    images_done=job.num_images,
-                    last_error="",
-                )
+                if not self._succeeded(job, context):
+                    return RunOutcome.INTERRUPTED
             except Exception as error:  # on the store thread nobody else would see it: retried, or failed
                 return end_with_error(job, error)
-            if not finished:
-                return RunOutcome.INTERRUPTED
+        with job_log_context(job):
             logger.info("job succeeded: %s image(s)", job.num_images)
             try:
                 # Usually every image was stored by this run; after a retry, some were stored by an earlier one.
@@ -414,21 +452,25 @@ def _claim_fair_next(holder: GenerationJob, token: str, worker_id: str) -> Gener
 def _run_claimed(job: GenerationJob, worker_id: str, store: StoreQueue) -> RunOutcome:
     from gallery.services import open_stored_image
 
-    reporter = ProgressReporter(job, worker_id, store)
+    # Only a job claimed before can have stored images already: skip the query on a first delivery.
+    done = set(job.images.values_list("index", flat=True)) if job.deliveries > 1 else set()
+    reporter = ProgressReporter(job, worker_id, store, done_indexes=frozenset(done))
     context = WorkflowContext(
         job=job.job_input(),
         on_step=reporter.on_step,
         store_image=reporter.store_image,
         load_image=open_stored_image,
         load_style=local_style_file,
-        # Only a job claimed before can have stored images already: skip the query on a first delivery.
-        done_indexes=set(job.images.values_list("index", flat=True)) if job.deliveries > 1 else set(),
+        done_indexes=done,
     )
     try:
         run_pipeline(job.workflow, context)
     except Exception as error:
         reporter.wait_stored()  # the images drawn before the error are stored (or dropped) first, as inline
-        return reporter.stopped or end_with_error(job, error)
+        if reporter.succeeded is None:
+            return reporter.stopped or end_with_error(job, error)
+        # The last image's store made the job succeeded already: what failed after it changes nothing it made.
+        logger.warning("error after the job's last image was stored", exc_info=error)
     finish = store.submit(reporter.finish, context)
     return RunOutcome.DRAWN if store.in_background else finish.result()
 

@@ -34,6 +34,7 @@ from django.db import connection, transaction
 from django.db.models import Count, F, Q
 
 from accounts.selectors import tier_limits
+from core.db import commit_without_waiting_for_the_disk
 
 from .models import FairQueue, FairQueuePass, GenerationJob, JobStatus
 
@@ -326,23 +327,14 @@ def path_turn(path: str) -> Iterator[PathTurn]:
     """A transaction holding the path's clock row (created on first use): claims on one path are serialised, so
     each reads the passes the one before it wrote."""
     with transaction.atomic():
-        _without_waiting_for_the_disk()
+        # Safe for a claim: a lost claim leaves its job queued, where the re-send sweeper finds it, and its worker's
+        # next write fails on the restarted database.
+        commit_without_waiting_for_the_disk()
         queue = FairQueue.objects.select_for_update().filter(production_path=path).first()
         if queue is None:
             FairQueue.objects.bulk_create([FairQueue(production_path=path)], ignore_conflicts=True)
             queue = FairQueue.objects.select_for_update().get(production_path=path)
         yield PathTurn(path, queue)
-
-
-def _without_waiting_for_the_disk() -> None:
-    """This transaction's COMMIT returns before its WAL reaches the disk (PostgreSQL: an fsync, 4 ms here, most of
-    a claim's time). Safe for a claim: a crash of the database can lose at most the last fraction of a second of
-    such commits, never corrupt them, and any later ordinary commit (an image stored, the ledger settled) flushes
-    them first; a lost claim leaves its job queued, where the re-send sweeper finds it, its worker's next write
-    failing on the restarted database."""
-    if connection.vendor == "postgresql":
-        with connection.cursor() as cursor:
-            cursor.execute("SET LOCAL synchronous_commit TO OFF")
 
 
 def token_holder(message_job: GenerationJob, token: str) -> GenerationJob | None:

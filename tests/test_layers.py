@@ -22,6 +22,7 @@ LAYERS: list[tuple[str, ...]] = [
         "core.apps",
         "core.brokers",
         "core.csp",
+        "core.db",
         "core.errors",
         "core.filters",
         "core.http_metrics",

@@ -11,11 +11,15 @@ import pytest
 from asgiref.sync import async_to_sync
 from channels.layers import get_channel_layer
 from django.core.files.storage import FileSystemStorage
+from django.db import transaction
+from django.db.models.signals import post_save
 
 from accounts.models import CreditEntry, EntryKind
 from gallery.models import GeneratedImage
 from generation import events, runner, store_queue
 from generation.models import GenerationJob, JobStatus
+
+from ..factories import GeneratedImageFactory
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -113,6 +117,61 @@ def test_stored_images_are_announced_in_order_before_the_job_succeeds(user, subm
     assert [event["image"]["index"] for event in received[1:4]] == [0, 1, 2]
     assert [image["index"] for image in received[-1]["images"]] == [0, 1, 2]
     assert GeneratedImage.objects.filter(job=job).count() == 3
+    assert settlement(job) == {EntryKind.RESERVATION: job.credit_cost, EntryKind.CHARGE: -job.credit_cost}
+
+
+def test_a_jobs_last_image_and_its_success_are_one_commit(user, submit, background_store):
+    """Nobody reads every image stored and the job still running: the last image's transaction makes the job
+    succeeded, one COMMIT fewer before job.succeeded."""
+    job = submit(user, num_images=3)
+    status_when_committed: list[tuple[int, str]] = []
+
+    def on_row(sender, instance, created, **_):
+        if created and instance.job_id == job.pk:
+            read = lambda: GenerationJob.objects.values_list("status", flat=True).get(pk=job.pk)  # noqa: E731
+            transaction.on_commit(lambda: status_when_committed.append((instance.index, read())))
+
+    post_save.connect(on_row, sender=GeneratedImage, weak=False)
+    try:
+        assert run_in_background(job) == runner.RunOutcome.DRAWN
+        assert store_queue.store_queue().drain(timeout=30)
+    finally:
+        post_save.disconnect(on_row, sender=GeneratedImage)
+
+    assert status_when_committed == [(0, "running"), (1, "running"), (2, "succeeded")]
+    job.refresh_from_db()
+    assert (job.status, job.images_done, job.progress_step) == (JobStatus.SUCCEEDED, 3, job.progress_total)
+    assert settlement(job) == {EntryKind.RESERVATION: job.credit_cost, EntryKind.CHARGE: -job.credit_cost}
+
+
+class RacedStorage(FileSystemStorage):
+    """Local files; while the last image uploads, another delivery's row for that index is committed first."""
+
+    job_id: int | None = None
+
+    def _save(self, name, content):
+        job_id, RacedStorage.job_id = RacedStorage.job_id, None
+        if job_id is not None and name.endswith(".png"):
+            GeneratedImageFactory(job=GenerationJob.objects.get(pk=job_id), index=0)
+        return super()._save(name, content)
+
+
+def test_a_last_image_whose_row_came_second_rolls_its_success_back_and_the_job_still_succeeds(
+    user, submit, settings, tmp_path, background_store
+):
+    settings.STORAGES = {
+        **settings.STORAGES,
+        "default": {"BACKEND": f"{__name__}.RacedStorage", "OPTIONS": {"location": tmp_path / "media"}},
+    }
+    job = submit(user, num_images=1)
+    RacedStorage.job_id = job.pk
+
+    assert run_in_background(job) == runner.RunOutcome.DRAWN
+    assert store_queue.store_queue().drain(timeout=30)
+
+    job.refresh_from_db()
+    assert (job.status, job.images_done) == (JobStatus.SUCCEEDED, 1)
+    assert job.images.count() == 1  # the other delivery's row is kept, this one's dropped
     assert settlement(job) == {EntryKind.RESERVATION: job.credit_cost, EntryKind.CHARGE: -job.credit_cost}
 
 

@@ -21,8 +21,7 @@ from django.utils.crypto import get_random_string
 from websockets.asyncio.client import connect
 from websockets.exceptions import InvalidStatus
 
-from gallery.models import GeneratedImage
-from generation.events import sequence_key
+from generation.events import job_history, sequence_key
 from generation.models import GenerationJob, JobStatus
 
 from ..factories import GenerationJobFactory
@@ -158,6 +157,10 @@ def wait_for_step(job_id: int, step: int, timeout: float = EVENT_TIMEOUT) -> Non
         time.sleep(0.005)
 
 
+def announced(job_id: int) -> list[str]:
+    return [entry.event["type"] for entry in job_history(job_id)[1]]
+
+
 @pytest.mark.skipif(connection.vendor != "postgresql", reason="pauses the worker with a PostgreSQL row lock")
 def test_a_client_that_reconnects_mid_job_gets_the_current_state_then_the_rest(worker, daphne, user):
     browser = Browser(daphne, user)
@@ -187,8 +190,9 @@ def test_a_client_that_reconnects_mid_job_gets_the_current_state_then_the_rest(w
 
     job, before = asyncio.run(first_visit())
     wait_for_step(job["id"], 52)  # the second image is being drawn; events go on while nobody listens
-    # The first image is stored by the worker's store thread while the second is drawn: wait for its row.
-    wait_until(lambda: GeneratedImage.objects.filter(job_id=job["id"]).exists(), timeout=60, message="image 0")
+    # The first image is stored by the worker's store thread while the second is drawn: wait until it is announced
+    # (its row commits a moment before its job.image is numbered, and the snapshot reads the row).
+    wait_until(lambda: "job.image" in announced(job["id"]), timeout=60, message="image 0")
     snapshot, after = asyncio.run(second_visit(job["id"]))
 
     (state,) = snapshot["jobs"]
