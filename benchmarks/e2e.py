@@ -1,7 +1,7 @@
 """End to end: jobs through the API (gunicorn) -> Celery worker (tiny pipeline) -> job.succeeded on daphne's WebSocket.
 
 1. Orchestration overhead, one job at a time: (submit sent -> job.succeeded received) minus the time inside
-   the diffusion pipeline, p50/p95 (target p50 <= 50 ms).
+   the diffusion pipeline, p50/p95 (goal p50 <= 30 ms, issue #21).
 2. Throughput: N jobs submitted at once, with 1 and then 2 workers: jobs/s from the first submit to the last
    job.succeeded.
 Usage: python benchmarks/e2e.py [--jobs 200] [--sequential 100]
@@ -105,7 +105,7 @@ def main() -> None:
         ms = [1000 * value for value in overheads]
         print(
             f"orchestration overhead, {len(ms)} sequential jobs (API submit -> WS job.succeeded, minus pipeline): "
-            f"p50 {percentile(ms, 50):.1f} ms, p95 {percentile(ms, 95):.1f} ms (target p50 <= 50 ms)"
+            f"p50 {percentile(ms, 50):.1f} ms, p95 {percentile(ms, 95):.1f} ms (goal p50 <= 30 ms, issue #21)"
         )
         for name, values in hops.items():
             hop_ms = [1000 * value for value in values]
