@@ -242,21 +242,13 @@ class ProgressReporter:
 
     def _claim_for(self, index: int, context: WorkflowContext) -> tuple[Callable[[], bool], Callable[[], None] | None]:
         """How an image's row transaction claims the running job: the image counted, or for the job's last image,
-        the job succeeded and charged (one COMMIT before job.succeeded, and no moment where a reader sees it
-        succeeded but unsettled). That on a copy of the job, kept once the row is written: a transaction that
-        rolled back leaves this run's job as it was."""
+        the job succeeded. That on a copy of the job, kept once the row is written: a transaction that rolled back
+        leaves this run's job as it was."""
         if set(range(self.job.num_images)) - self.done_indexes - self.stored.keys() - {index}:
             counted = {"images_done": F("images_done") + 1}
             return (lambda: self._still_ours(**counted, progress_step=Greatest("progress_step", self.step))), None
         job = copy.copy(self.job)
-
-        def succeed_and_settle() -> bool:
-            if not self._succeeded(job, context):
-                return False
-            settle_job_credits(job=job)
-            return True
-
-        return succeed_and_settle, lambda: setattr(self, "succeeded", job)
+        return (lambda: self._succeeded(job, context)), (lambda: setattr(self, "succeeded", job))
 
     def _succeeded(self, job: GenerationJob, context: WorkflowContext) -> bool:
         """`job` succeeded, if it still runs on this worker."""
@@ -296,9 +288,8 @@ class ProgressReporter:
         self.store.drain()
 
     def finish(self, context: WorkflowContext) -> RunOutcome:
-        """After the job's last image is stored: succeeded and settled (by that store, usually), announced with
-        all its images."""
-        settled = self.succeeded is not None
+        """After the job's last image is stored: succeeded (by that store, usually), announced with all its
+        images, settled."""
         if self.succeeded is not None:
             job = self.succeeded
         elif self.stopped is not None:
@@ -319,8 +310,7 @@ class ProgressReporter:
                     images = {image.index: image for image in job.images.all()}
                 payloads = [events.image_event_payload(images[index]) for index in sorted(images)]
                 events.publish(job, "job.succeeded", images=payloads)
-                if not settled:
-                    settle_job_credits(job=job)
+                settle_job_credits(job=job)
             except Exception:  # succeeded and stored: beat's settle sweeper settles what this could not
                 logger.exception("job succeeded, but its announcement or settlement failed")
             return RunOutcome.SUCCEEDED
