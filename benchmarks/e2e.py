@@ -2,6 +2,7 @@
 
 1. Orchestration overhead, one job at a time: (submit sent -> job.succeeded received) minus the time inside
    the diffusion pipeline, p50/p95 (goal p50 <= 30 ms, issue #21).
+   With the CPU each process spent per job in that phase (the pipeline's is in celery's).
 2. Throughput: N jobs submitted at once, with 1 and then 2 workers: jobs/s from the first submit to the last
    job.succeeded.
 Usage: python benchmarks/e2e.py [--jobs 200] [--sequential 100]
@@ -11,9 +12,42 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import os
 import time
+from pathlib import Path
 
 from _setup import configure, machine, percentile
+
+
+def cpu_seconds_by_process() -> dict[int, tuple[str, float]]:
+    """Every process's command line and CPU seconds so far (user + system), from /proc; empty where there is none."""
+    clock = os.sysconf("SC_CLK_TCK")
+    seconds: dict[int, tuple[str, float]] = {}
+    for entry in Path("/proc").glob("[0-9]*"):
+        try:
+            command = (entry / "cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
+            fields = (entry / "stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        seconds[int(entry.name)] = (command, (int(fields[11]) + int(fields[12])) / clock)
+    return seconds
+
+
+ROLES = ("celery", "gunicorn", "daphne", "postgres", "redis")
+
+
+Readings = dict[int, tuple[str, float]]
+
+
+def cpu_per_job(before: Readings, after: Readings, jobs: int) -> dict[str, float]:
+    """CPU milliseconds per job by role (this benchmark's client is `client`), between two readings."""
+    spent: dict[str, float] = {}
+    for pid, (command, seconds) in after.items():
+        role = next((name for name in ROLES if name in command), "client" if pid == os.getpid() else None)
+        if role is not None:
+            spent[role] = spent.get(role, 0.0) + 1000 * (seconds - before.get(pid, (command, 0.0))[1]) / jobs
+    return spent
+
 
 HOPS = (
     "HTTP submit (request -> 202)",
@@ -101,7 +135,9 @@ def main() -> None:
         "jobs 256x256, 2 steps, 1 image"
     )
     with stack(workers=1) as server:
+        cpu_before = cpu_seconds_by_process()
         overheads, hops = asyncio.run(sequential(server, keys[0], args.sequential))
+        cpu = cpu_per_job(cpu_before, cpu_seconds_by_process(), args.sequential + 5)
         ms = [1000 * value for value in overheads]
         print(
             f"orchestration overhead, {len(ms)} sequential jobs (API submit -> WS job.succeeded, minus pipeline): "
@@ -110,6 +146,10 @@ def main() -> None:
         for name, values in hops.items():
             hop_ms = [1000 * value for value in values]
             print(f"  {name}: p50 {percentile(hop_ms, 50):.1f} ms, p95 {percentile(hop_ms, 95):.1f} ms")
+        print(
+            "  CPU per sequential job (pipeline included, in celery): "
+            + ", ".join(f"{role} {ms:.1f} ms" for role, ms in sorted(cpu.items(), key=lambda item: -item[1]))
+        )
         one = asyncio.run(throughput(server, keys, args.jobs))
     with stack(workers=2) as server:
         two = asyncio.run(throughput(server, keys, args.jobs))
