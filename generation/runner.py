@@ -106,7 +106,6 @@ class ProgressReporter:
         worker_id: str,
         store: StoreQueue = INLINE,
         publish_interval: float = PROGRESS_EVENT_EVERY,
-        done_indexes: frozenset[int] = frozenset(),
     ):
         self.job = job
         self.worker_id = worker_id
@@ -121,7 +120,6 @@ class ProgressReporter:
         self.last_publish = 0.0
         self.last_preview_step = 0
         self.stored: dict[int, GeneratedImage] = {}  # index -> image stored by this run
-        self.done_indexes = done_indexes  # stored by an earlier delivery
         self.succeeded: GenerationJob | None = None  # the job as its last image's store committed it succeeded
         self._logo: Image | None = None  # the brand kit's logo, read for the job's first image
 
@@ -244,7 +242,7 @@ class ProgressReporter:
         """How an image's row transaction claims the running job: the image counted, or for the job's last image,
         the job succeeded. That on a copy of the job, kept once the row is written: a transaction that rolled back
         leaves this run's job as it was."""
-        if set(range(self.job.num_images)) - self.done_indexes - self.stored.keys() - {index}:
+        if set(range(self.job.num_images)) - context.done_indexes - self.stored.keys() - {index}:
             counted = {"images_done": F("images_done") + 1}
             return (lambda: self._still_ours(**counted, progress_step=Greatest("progress_step", self.step))), None
         job = copy.copy(self.job)
@@ -452,16 +450,15 @@ def _claim_fair_next(holder: GenerationJob, token: str, worker_id: str) -> Gener
 def _run_claimed(job: GenerationJob, worker_id: str, store: StoreQueue) -> RunOutcome:
     from gallery.services import open_stored_image
 
-    # Only a job claimed before can have stored images already: skip the query on a first delivery.
-    done = set(job.images.values_list("index", flat=True)) if job.deliveries > 1 else set()
-    reporter = ProgressReporter(job, worker_id, store, done_indexes=frozenset(done))
+    reporter = ProgressReporter(job, worker_id, store)
     context = WorkflowContext(
         job=job.job_input(),
         on_step=reporter.on_step,
         store_image=reporter.store_image,
         load_image=open_stored_image,
         load_style=local_style_file,
-        done_indexes=done,
+        # Only a job claimed before can have stored images already: skip the query on a first delivery.
+        done_indexes=set(job.images.values_list("index", flat=True)) if job.deliveries > 1 else set(),
     )
     try:
         run_pipeline(job.workflow, context)
