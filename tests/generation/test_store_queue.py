@@ -144,6 +144,31 @@ def test_a_jobs_last_image_and_its_success_are_one_commit(user, submit, backgrou
     assert settlement(job) == {EntryKind.RESERVATION: job.credit_cost, EntryKind.CHARGE: -job.credit_cost}
 
 
+def test_a_redelivered_jobs_last_missing_image_makes_it_succeeded(user, submit, background_store):
+    """An earlier delivery stored image 0 and died: this one draws only image 1, whose transaction ends the job."""
+    job = submit(user, num_images=2)
+    GeneratedImageFactory(job=job, index=0)
+    GenerationJob.objects.filter(pk=job.pk).update(deliveries=1)
+    committed: list[tuple[int, str]] = []
+
+    def on_row(sender, instance, created, **_):
+        if created and instance.job_id == job.pk:
+            read = lambda: GenerationJob.objects.values_list("status", flat=True).get(pk=job.pk)  # noqa: E731
+            transaction.on_commit(lambda: committed.append((instance.index, read())))
+
+    post_save.connect(on_row, sender=GeneratedImage, weak=False)
+    try:
+        assert run_in_background(job) == runner.RunOutcome.DRAWN
+        assert store_queue.store_queue().drain(timeout=30)
+    finally:
+        post_save.disconnect(on_row, sender=GeneratedImage)
+
+    assert committed == [(1, "succeeded")]
+    job.refresh_from_db()
+    assert (job.status, job.images_done, job.images.count()) == (JobStatus.SUCCEEDED, 2, 2)
+    assert settlement(job) == {EntryKind.RESERVATION: job.credit_cost, EntryKind.CHARGE: -job.credit_cost}
+
+
 class RacedStorage(FileSystemStorage):
     """Local files; while the last image uploads, another delivery's row for that index is committed first."""
 
