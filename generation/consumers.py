@@ -12,6 +12,7 @@ import logging
 from typing import Any
 from urllib.parse import parse_qs
 
+from channels.consumer import get_handler_name
 from channels.db import database_sync_to_async
 from channels.generic.websocket import AsyncJsonWebsocketConsumer
 from django.utils import translation
@@ -73,6 +74,16 @@ class JobEventsConsumer(AsyncJsonWebsocketConsumer):
 
     def _list_owner(self) -> int | None:
         return self.user.pk if self.job_id is None else None
+
+    async def dispatch(self, message: dict[str, Any]) -> None:
+        """Channels' dispatch without its `close_old_connections` before every message: that call is a hop to
+        the one thread that all of daphne's sockets share for database work, so one socket's slow query held up
+        every other socket's live events. Each database call here goes through `database_sync_to_async`, which
+        closes old connections around itself."""
+        handler = getattr(self, get_handler_name(message), None)
+        if handler is None:
+            raise ValueError(f"No handler for message type {message['type']}")
+        await handler(message)
 
     async def job_event(self, message: dict[str, Any]) -> None:
         event = message["event"]

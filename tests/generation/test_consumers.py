@@ -5,8 +5,10 @@ Events go out through the real publisher and the Redis channel layer, as in prod
 
 from __future__ import annotations
 
+import asyncio
 import json
 import logging
+import threading
 
 import pytest
 from asgiref.sync import async_to_sync, sync_to_async
@@ -203,6 +205,27 @@ class TestEvents:
         ]
         assert [e["seq"] for e in received] == [1, 2, 3, 4, 5]
         assert all(e["job"] == job.pk and e["status"] == "running" and "ts" in e for e in received)
+
+    def test_an_event_does_not_wait_for_database_work_on_another_socket(self, user):
+        """Daphne runs every socket's database work on one shared thread: a slow query there (held here) must not
+        hold up the events of sockets that only forward them."""
+        job = GenerationJobFactory(owner=user, running=True)
+        database_thread_free = threading.Event()
+
+        async def run():
+            communicator = await socket("/ws/jobs/", user=user)
+            await open_socket(communicator)
+            slow_query = asyncio.ensure_future(sync_to_async(database_thread_free.wait)(TIMEOUT))
+            try:
+                events.publish(job, "job.progress", step=1, total=4, percent=25, eta_seconds=3.0)
+                return await communicator.receive_json_from(timeout=2)
+            finally:
+                database_thread_free.set()
+                await slow_query
+                await communicator.disconnect()
+
+        received = async_to_sync(run)()
+        assert (received["type"], received["step"]) == ("job.progress", 1)
 
     def test_events_already_in_the_snapshot_are_not_sent_again(self, user):
         job = GenerationJobFactory(owner=user, running=True)
