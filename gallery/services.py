@@ -9,12 +9,14 @@ from __future__ import annotations
 import base64
 import binascii
 import datetime as dt
+import functools
 import hashlib
 import io
 import json
 import logging
 import uuid
 from collections.abc import Callable, Iterable
+from concurrent.futures import ThreadPoolExecutor
 from typing import IO, TYPE_CHECKING
 
 from botocore.exceptions import BotoCoreError, ClientError
@@ -106,6 +108,40 @@ def delete_stored(*names: str) -> None:
             logger.exception("could not delete stored object", extra={"key": name})
 
 
+# upload_all's second thread, one per process (a worker stores its images from one thread, in order).
+_uploads = ThreadPoolExecutor(max_workers=1, thread_name_prefix="zimage-upload")
+
+
+def upload_all(job: GenerationJob, name: str, files: dict[str, Callable[[], bytes]]) -> dict[str, str]:
+    """Each file's bytes encoded and saved as `<name>.<suffix>` under the job's prefix: the storage key by suffix.
+    All or none: when one fails, the others are deleted and its error raised.
+
+    The first file is done on a second thread while this one does the rest: the PNG and WebP encoders release the
+    GIL, and with S3 the uploads' round trips overlap, so an image is stored in about the time of its PNG alone.
+    """
+    first, *rest = files.items()
+
+    def save(suffix: str, encode: Callable[[], bytes]) -> str:
+        return default_storage.save(image_key(job, f"{name}.{suffix}"), ContentFile(encode()))
+
+    beside = _uploads.submit(save, *first)
+    keys: dict[str, str] = {}
+    error: BaseException | None = None
+    try:
+        for suffix, encode in rest:
+            keys[suffix] = save(suffix, encode)
+    except BaseException as raised:  # the other thread's file is waited for, then deleted with these
+        error = raised
+    try:
+        keys[first[0]] = beside.result()
+    except BaseException as raised:
+        error = error or raised
+    if error is not None:
+        delete_stored(*keys.values())
+        raise error
+    return {suffix: keys[suffix] for suffix in files}
+
+
 def store_generated_image(
     *,
     job: GenerationJob,
@@ -121,7 +157,8 @@ def store_generated_image(
     recorded: Callable[[], None] | None = None,
     original: Image.Image | None = None,
 ) -> GeneratedImage | None:
-    """Store one finished image. Idempotent per (job, index): a re-run returns the existing row.
+    """Store one finished image. Idempotent per (job, index): a re-run returns the existing row (found by the
+    row's unique index, not by a read before every store: a worker skips the images a job already has).
 
     `claim()` runs in the row's transaction, after the encode and upload (which hold no lock): False records
     nothing, deletes the uploads and returns None (the worker's job was canceled meanwhile). `recorded()` runs once
@@ -130,9 +167,6 @@ def store_generated_image(
     `original`: the image as the model drew it, when `image` carries the brand kit's logo; kept as
     `original_file` (same metadata), while `file` and the thumbnail show the logo.
     """
-    existing = GeneratedImage.objects.filter(job=job, index=index).first()
-    if existing is not None:
-        return existing
     metadata: dict[str, str | int | float] = {
         "prompt": prompt_used,
         "negative_prompt": negative_prompt_used,
@@ -167,18 +201,15 @@ def store_generated_image(
     metadata.update(brand_metadata(job))
     shown = metadata | {"logo": "composited"} if original is not None else metadata
     name = uuid.uuid4().hex
-    original_key = default_storage.save(image_key(job, f"{name}.png"), ContentFile(encode_png(image, shown)))
-    stored = [original_key]
-    try:
-        stored.append(default_storage.save(image_key(job, f"{name}.thumb.webp"), ContentFile(encode_thumbnail(image))))
-        if original is not None:
-            unlogoed = encode_png(original, metadata)
-            stored.append(default_storage.save(image_key(job, f"{name}.original.png"), ContentFile(unlogoed)))
-    except Exception:
-        delete_stored(*stored)
-        raise
-    thumbnail_key = stored[1]
-    unlogoed_key = stored[2] if original is not None else ""
+    files: dict[str, Callable[[], bytes]] = {
+        "png": functools.partial(encode_png, image, shown),
+        "thumb.webp": functools.partial(encode_thumbnail, image),
+    }
+    if original is not None:
+        files["original.png"] = functools.partial(encode_png, original, metadata)
+    keys = upload_all(job, name, files)
+    stored = list(keys.values())
+    original_key, thumbnail_key, unlogoed_key = keys["png"], keys["thumb.webp"], keys.get("original.png", "")
     try:
         with transaction.atomic():
             if claim is not None and not claim():

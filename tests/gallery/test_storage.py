@@ -6,12 +6,14 @@ Each test marked with the `storage` fixture runs on local files and on a real S3
 from __future__ import annotations
 
 import io
+import threading
 import time
 from unittest import mock
 from urllib.parse import parse_qs, urlsplit
 
 import httpx
 import pytest
+from django.core.files.storage import default_storage
 from django.core.management import call_command
 from django.db import transaction
 from django.test import Client
@@ -168,6 +170,45 @@ def test_storing_the_same_index_twice_keeps_one_copy(storage, user):
 
     assert again.pk == first.pk
     assert storage.keys() == {first.file.name, first.thumbnail.name}
+
+
+def test_an_images_files_are_encoded_and_uploaded_at_the_same_time(storage, user):
+    """Each encoder waits for the other to have started: one after the other, the first would never see it."""
+    job = GenerationJobFactory(owner=user)
+    started = {"png": threading.Event(), "thumb.webp": threading.Event()}
+
+    def encoder(suffix: str, other: str):
+        def encode() -> bytes:
+            started[suffix].set()
+            assert started[other].wait(5), f"{suffix} was encoded alone"
+            return suffix.encode()
+
+        return encode
+
+    keys = services.upload_all(
+        job, "name", {"png": encoder("png", "thumb.webp"), "thumb.webp": encoder("thumb.webp", "png")}
+    )
+
+    assert {suffix: default_storage.open(key).read() for suffix, key in keys.items()} == {
+        "png": b"png",
+        "thumb.webp": b"thumb.webp",
+    }
+    assert storage.keys() == set(keys.values())
+
+
+@pytest.mark.parametrize("failing", ["png", "thumb.webp", "original.png"])
+def test_an_images_files_are_stored_all_or_none(storage, user, failing):
+    job = GenerationJobFactory(owner=user)
+
+    def broken() -> bytes:
+        raise OSError("the encoder failed")
+
+    files = {"png": lambda: b"png", "thumb.webp": lambda: b"webp", "original.png": lambda: b"original"}
+    files[failing] = broken
+
+    with pytest.raises(OSError, match="the encoder failed"):
+        services.upload_all(job, "name", files)
+    assert storage.keys() == set()
 
 
 def test_ensure_bucket_creates_the_missing_bucket_once(s3_server, settings):
