@@ -90,6 +90,7 @@ def make_users(count: int) -> list[tuple[int, dict[str, str]]]:
     """Users with a logged-in session each (and credits, where the accounts app keeps a balance)."""
     from django.conf import settings
     from django.test import Client
+    from django.utils import timezone
     from django.utils.crypto import get_random_string
 
     from accounts import services as accounts_services
@@ -97,7 +98,10 @@ def make_users(count: int) -> list[tuple[int, dict[str, str]]]:
 
     users = []
     for index in range(count):
-        user = User.objects.create_user(email=f"ws-bench-{index}@example.com", password=None)
+        # Verified, as the API asks of a submitting account.
+        user = User.objects.create_user(
+            email=f"ws-bench-{index}@example.com", password=None, email_verified_at=timezone.now()
+        )
         if grant := getattr(accounts_services, "grant_credits", None):
             grant(user=user, amount=1000, reason="ws fan-out benchmark", idempotency_key=f"bench-ws-{user.pk}")
         client = Client()
