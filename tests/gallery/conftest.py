@@ -1,90 +1,25 @@
-"""Gallery fixtures: a real S3 HTTP server (moto's standalone server in its own process), local storage in a
-temporary folder."""
+"""Gallery fixtures: a real S3 HTTP server (moto's standalone server in its own process, tests.s3), local storage
+in a temporary folder."""
 
 from __future__ import annotations
 
-import contextlib
-import subprocess
-import sys
-import time
 import uuid
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
-import boto3
-import httpx
 import pytest
 
-from ..processes import free_port
+from ..s3 import S3_ACCESS_KEY, S3_SECRET_KEY, S3Server, running_s3_server, s3_storage_settings
 
-S3_ACCESS_KEY = "zimage-test"
-S3_SECRET_KEY = "zimage-test-secret"
-
-
-@dataclass
-class S3Server:
-    endpoint: str
-    process: subprocess.Popen
-
-    def client(self):
-        return boto3.client(
-            "s3",
-            endpoint_url=self.endpoint,
-            region_name="us-east-1",
-            aws_access_key_id=S3_ACCESS_KEY,
-            aws_secret_access_key=S3_SECRET_KEY,
-        )
+__all__ = ["S3_ACCESS_KEY", "S3_SECRET_KEY", "s3_storage_settings"]  # imported from here by other test modules
 
 
 @pytest.fixture(scope="session")
-def s3_server(tmp_path_factory):
-    """`python -m moto.server` on a free loopback port: a separate process speaking S3 over HTTP."""
-    port = free_port()
-    log = open(tmp_path_factory.mktemp("moto") / "moto.log", "wb")  # noqa: SIM115
-    process = subprocess.Popen(
-        [sys.executable, "-m", "moto.server", "-H", "127.0.0.1", "-p", str(port)],
-        stdout=log,
-        stderr=subprocess.STDOUT,
-        start_new_session=True,
-    )
-    endpoint = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 30
-    while True:
-        try:
-            httpx.get(f"{endpoint}/moto-api/", timeout=1)
-            break
-        except httpx.HTTPError:
-            if process.poll() is not None or time.monotonic() > deadline:
-                process.kill()
-                raise RuntimeError("moto server did not start") from None
-            time.sleep(0.1)
-    yield S3Server(endpoint=endpoint, process=process)
-    process.terminate()
-    with contextlib.suppress(subprocess.TimeoutExpired):
-        process.wait(timeout=10)
-    if process.poll() is None:
-        process.kill()
-    log.close()
-
-
-def s3_storage_settings(endpoint: str, bucket: str) -> dict:
-    """The same options zimage.settings uses for S3, pointed at the test server."""
-    return {
-        "BACKEND": "storages.backends.s3.S3Storage",
-        "OPTIONS": {
-            "bucket_name": bucket,
-            "endpoint_url": endpoint,
-            "region_name": "us-east-1",
-            "access_key": S3_ACCESS_KEY,
-            "secret_key": S3_SECRET_KEY,
-            "default_acl": None,
-            "querystring_auth": True,
-            "querystring_expire": 3600,
-            "file_overwrite": False,
-            "signature_version": "s3v4",
-            "addressing_style": "path",
-        },
-    }
+def s3_server(tmp_path_factory) -> Iterator[S3Server]:
+    """moto's S3 server for the whole session (tests.s3)."""
+    with running_s3_server(tmp_path_factory.mktemp("moto") / "moto.log") as server:
+        yield server
 
 
 @dataclass
