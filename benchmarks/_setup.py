@@ -50,6 +50,14 @@ def configure(name: str, redis_db: int) -> str:
     return settings.DATABASES["default"]["ENGINE"].rsplit(".", 1)[-1]
 
 
+def configure_without_database() -> None:
+    """Django on tests.settings for a benchmark that reads no database (pure functions, storage, models)."""
+    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "tests.settings")
+    import django
+
+    django.setup()
+
+
 def machine() -> str:
     try:
         lines = Path("/proc/cpuinfo").read_text().splitlines()

@@ -18,7 +18,7 @@ import os
 import time
 from typing import Any
 
-from _setup import machine, rss_mb
+from _setup import configure_without_database, machine, rss_mb
 
 STEPS = 9  # Z-Image-Turbo's default
 
@@ -143,10 +143,7 @@ def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--runs", type=int, default=3)
     args = parser.parse_args()
-    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "tests.settings")
-    import django
-
-    django.setup()
+    configure_without_database()
     import torch
     from django.conf import settings
     from PIL import Image

@@ -11,20 +11,16 @@ Usage: python benchmarks/logo.py [--runs 7]
 from __future__ import annotations
 
 import argparse
-import os
 import time
 
-from _setup import machine
+from _setup import configure_without_database, machine
 
 
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--runs", type=int, default=7)
     args = parser.parse_args()
-    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "tests.settings")
-    import django
-
-    django.setup()
+    configure_without_database()
     import numpy as np
     from PIL import Image
 
